@@ -1,0 +1,274 @@
+/* cogmem — a lock-free, dual-memory cognitive store.
+ *
+ * A store holds CONCEPTS (semantic memory: an id, a 64-byte metadata record
+ * and a refcounted embedding centroid) and EPISODES (episodic memory: an id,
+ * a 64-byte record and a refcounted embedding). Every embedding has the
+ * store's dimension `dim`, is 64-byte aligned, immutable once published, and
+ * carries its precomputed L2 norm.
+ *
+ * Conventions (they hold for every function below unless its comment says
+ * otherwise):
+ *  - Errors: functions return 0 or a negative errno (-EINVAL, -ENOENT,
+ *    -EEXIST, -ENOMEM, -ERANGE, -EBUSY). cogmem_strerror() names them.
+ *    A call that fails changes nothing.
+ *  - Threads: any thread may call any function at any time, concurrently,
+ *    with no registration step (except cogmem_close(), see there). A thread
+ *    that exits releases what the library held for it.
+ *  - Ids: uint64_t chosen by the host, unique across both kinds; 0 is
+ *    reserved and always -EINVAL.
+ *  - Vectors passed in are read during the call only; the library keeps its
+ *    own copy. They must hold `dim` finite floats (NaN/Inf is -EINVAL) and
+ *    be non-zero (cosine needs a norm: a zero vector is -EINVAL).
+ *  - Copy-out: *_info and listing functions copy into caller memory; nothing
+ *    they return points into the store. Zero-copy access to embeddings is
+ *    only through cogmem_vec_get()/cogmem_vec_put().
+ *
+ * Caveats
+ *  - cogmem_close() must not run concurrently with any other call on the
+ *    same store, and every cogmem_vec reference must be put first
+ *    (otherwise it fails with -EBUSY and the store stays open).
+ *  - Counts and iteration are exact only at quiescence: while writers run
+ *    they are sums of per-shard figures read at slightly different times.
+ *  - The library uses liburcu's "bulletproof" flavour (urcu-bp): host
+ *    threads need not register, and a host that itself uses urcu-bp shares
+ *    its grace periods. cogmem installs pthread_atfork handlers so that a
+ *    forked child can keep using the library; a child must not assume any
+ *    other thread of the parent exists.
+ *  - Built with the jemalloc option, the library cannot be dlopen()ed
+ *    (Debian's libjemalloc uses static TLS). See README.
+ *  - Worker threads the library starts (RCU reclamation) block every signal,
+ *    so a host that consumes signals through signalfd loses none.
+ */
+#ifndef COGMEM_H
+#define COGMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cogmem_export.h"
+#include "cogmem_simd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- basics */
+
+#define COGMEM_VERSION_MAJOR 0
+#define COGMEM_VERSION_MINOR 1
+#define COGMEM_VERSION_PATCH 0
+
+/* Largest embedding dimension a store accepts (a 256 KiB vector). */
+#define COGMEM_MAX_DIM 65536u
+
+/* Node kinds. The values are bits so that they combine as a kind mask
+ * (COGMEM_CONCEPT | COGMEM_EPISODE) wherever a function takes `kinds`. */
+enum cogmem_kind {
+    COGMEM_CONCEPT = 1,
+    COGMEM_EPISODE = 2
+};
+#define COGMEM_ALL_KINDS (COGMEM_CONCEPT | COGMEM_EPISODE)
+
+/* Opaque store handle. */
+typedef struct cogmem_store cogmem_store;
+
+/* The library's version as "MAJOR.MINOR.PATCH". Static string; thread-safe. */
+COGMEM_API const char *cogmem_version(void);
+
+/* A static, human-readable description of a value returned by this
+ * library (0 or a negative errno); unknown values give "unknown error".
+ * Thread-safe; the string lives forever. */
+COGMEM_API const char *cogmem_strerror(int err);
+
+/* ------------------------------------------------------------- lifecycle */
+
+typedef struct cogmem_config {
+    /* sizeof(cogmem_config) as the caller compiled it; set by
+     * cogmem_config_init(). Lets the struct grow without an ABI break. */
+    size_t struct_size;
+    /* Embedding dimension, 1..COGMEM_MAX_DIM. Required (default 0 is
+     * refused by cogmem_open). */
+    uint32_t dim;
+    /* Sizing hints: each kind's sixteen shards are created with enough
+     * buckets for this many nodes, so a bulk load does not start with a
+     * cascade of resizes. 0 means a small default. */
+    uint64_t expected_concepts;
+    uint64_t expected_episodes;
+} cogmem_config;
+
+/* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
+ * hints) and cfg->struct_size. Thread-safe; no allocation. */
+COGMEM_API void cogmem_config_init(cogmem_config *cfg);
+
+/* Create a store. On success *out is a new store owned by the caller, to be
+ * released with cogmem_close(). Errors: -EINVAL (NULL argument, struct_size
+ * too small, dim 0 or > COGMEM_MAX_DIM), -ENOMEM. On error *out is
+ * untouched. Thread-safe (distinct stores are independent). */
+COGMEM_API int cogmem_open(const cogmem_config *cfg, cogmem_store **out);
+
+/* Close *store: free every node and embedding, wait for deferred frees to
+ * finish, and set *store to NULL. Not thread-safe with respect to the same
+ * store: no other call on it may be running or start. Errors: -EINVAL
+ * (NULL), -EBUSY (cogmem_vec references are still held; nothing was
+ * freed and the store is still usable). cogmem_close(&p) with p == NULL
+ * returns 0. */
+COGMEM_API int cogmem_close(cogmem_store **store);
+
+/* The store's embedding dimension. Thread-safe; `store` must be open. */
+COGMEM_API uint32_t cogmem_dim(const cogmem_store *store);
+
+/* Pre-size each shard of the given kinds for `n` nodes in total (resizes
+ * the hash tables now instead of during inserts). Call it before or after a
+ * bulk load; inserts also grow shards on their own. Blocks until the resize
+ * is done; must not be called from a cogmem_foreach() callback (-EDEADLK).
+ * Errors: -EINVAL (bad kinds), -EDEADLK. Thread-safe. */
+COGMEM_API int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n);
+
+/* ------------------------------------------------------------ ids, kinds */
+
+/* COGMEM_CONCEPT or COGMEM_EPISODE for a live id, -ENOENT if no node has
+ * it, -EINVAL for id 0 or a NULL store. Thread-safe, lock-free. */
+COGMEM_API int cogmem_kind_of(cogmem_store *store, uint64_t id);
+
+/* Number of live nodes of the given kinds. Exact at quiescence; while
+ * writers run, a sum of sixteen per-shard counters read one after another.
+ * Errors: -EINVAL. Thread-safe, lock-free. */
+COGMEM_API int cogmem_count(cogmem_store *store, unsigned kinds, uint64_t *out);
+
+/* Callback for cogmem_foreach(): return 0 to go on, anything else to stop
+ * (cogmem_foreach then returns that value). */
+typedef int (*cogmem_visit_fn)(uint64_t id, enum cogmem_kind kind, void *arg);
+
+/* Call fn for every live node of the given kinds, shard by shard. A node
+ * present for the whole iteration is visited exactly once; one added or
+ * removed meanwhile may or may not be. The callback runs inside an RCU
+ * read-side section: it may call any cogmem function on this store except
+ * cogmem_close() and cogmem_reserve(), and should not block for long (it
+ * delays memory reclamation). Returns 0, the callback's non-zero value, or
+ * -EINVAL. Thread-safe. */
+COGMEM_API int cogmem_foreach(cogmem_store *store, unsigned kinds,
+                              cogmem_visit_fn fn, void *arg);
+
+/* -------------------------------------------------------------- concepts */
+
+/* Copy-out view of a concept's metadata. A struct tag, not a typedef:
+ * DESIGN names both the function and its record cogmem_concept_info, which
+ * C (and C++) allow only in the tag namespace. */
+struct cogmem_concept_info {
+    uint64_t id;               /* 0 in a batch slot whose id was not found */
+    uint64_t created_ns;       /* CLOCK_REALTIME when added */
+    uint64_t touched_ns;       /* CLOCK_REALTIME of the last centroid change */
+    uint32_t fan_out;          /* number of bindings */
+    uint32_t binding_version;  /* bumped on every bind/unbind of the concept */
+    uint32_t centroid_version; /* 1 when added, +1 per set_centroid/blend */
+    float activation;          /* last stored activation */
+    float norm;                /* L2 norm of the current centroid */
+};
+
+/* Add concept `id` with a copy of `centroid` (dim floats). Errors: -EINVAL
+ * (NULL, id 0, NaN/Inf, zero vector), -EEXIST (id live as a concept or an
+ * episode), -ENOMEM. Thread-safe, lock-free: of concurrent adds of one id
+ * (of either kind) exactly one succeeds. */
+COGMEM_API int cogmem_concept_add(cogmem_store *store, uint64_t id,
+                                  const float *centroid);
+
+/* Replace the centroid of concept `id` with a copy of `centroid`. Readers
+ * holding the old vector keep it unchanged until they put it; it is freed
+ * after the last reference and RCU grace period. Errors: -EINVAL, -ENOENT,
+ * -ENOMEM. Thread-safe, lock-free. */
+COGMEM_API int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
+                                           const float *centroid);
+
+/* centroid <- (1 - rate) * centroid + rate * x, published as a new vector.
+ * Concurrent blends and replacements of one concept are never lost: each
+ * applies to the centroid current when it commits (compare-and-swap, retried
+ * on conflict). rate must be in [0, 1]. Errors: -EINVAL (bad argument),
+ * -ENOENT, -ERANGE (the result would be zero or not finite; nothing
+ * changes), -ENOMEM. Thread-safe, lock-free. */
+COGMEM_API int cogmem_concept_blend(cogmem_store *store, uint64_t id,
+                                    const float *x, float rate);
+
+/* Copy concept `id`'s metadata into *out. Errors: -EINVAL, -ENOENT (also
+ * for an episode id). Thread-safe, lock-free, no allocation. */
+COGMEM_API int cogmem_concept_info(cogmem_store *store, uint64_t id,
+                                   struct cogmem_concept_info *out);
+
+/* cogmem_concept_info for n ids at once, with the lookups of a group of ids
+ * overlapped (software prefetch) so that a DRAM-resident table is read at
+ * more than one miss at a time. out[i] describes ids[i]; a missing id leaves
+ * out[i] zeroed (out[i].id == 0). *n_found (may be NULL) receives how many
+ * were found. Errors: -EINVAL (NULL store, NULL ids/out with n > 0).
+ * Thread-safe; each entry is individually consistent, the batch is not a
+ * snapshot. */
+COGMEM_API int cogmem_concept_info_batch(cogmem_store *store,
+                                         const uint64_t *ids, size_t n,
+                                         struct cogmem_concept_info *out,
+                                         size_t *n_found);
+
+/* Remove concept `id`. Its memory is freed once no reader can see it and
+ * no cogmem_vec reference to its centroid remains. Errors: -EINVAL,
+ * -ENOENT, -ENOMEM (the small deferred-free record could not be
+ * allocated; the concept stays). Of concurrent removes of one id exactly
+ * one succeeds. Thread-safe, lock-free. */
+COGMEM_API int cogmem_concept_remove(cogmem_store *store, uint64_t id);
+
+/* -------------------------------------------------------------- episodes */
+
+/* Copy-out view of an episode's record (a struct tag, as above). */
+struct cogmem_episode_info {
+    uint64_t id;
+    uint64_t time_ns;   /* the host's time given to cogmem_episode_add */
+    uint32_t fan_in;    /* number of bindings */
+    float strength;     /* 1.0 when added */
+    float activation;   /* last stored activation */
+    float norm;         /* L2 norm of the embedding */
+};
+
+/* Add episode `id` with a copy of `embedding` (dim floats) at the host's
+ * time `time_ns`. Errors and thread-safety as cogmem_concept_add(). */
+COGMEM_API int cogmem_episode_add(cogmem_store *store, uint64_t id,
+                                  const float *embedding, uint64_t time_ns);
+
+/* Copy episode `id`'s record into *out. Errors: -EINVAL, -ENOENT (also for
+ * a concept id). Thread-safe, lock-free. */
+COGMEM_API int cogmem_episode_info(cogmem_store *store, uint64_t id,
+                                   struct cogmem_episode_info *out);
+
+/* Remove episode `id`. As cogmem_concept_remove(). */
+COGMEM_API int cogmem_episode_remove(cogmem_store *store, uint64_t id);
+
+/* ------------------------------------------------------ zero-copy vectors */
+
+/* An immutable, refcounted embedding owned by the store. */
+typedef struct cogmem_vec cogmem_vec;
+
+/* Take a reference to the current embedding of node `id` (a concept's
+ * centroid or an episode's embedding) into *out. The vector's data never
+ * changes while referenced, even if the node's centroid is replaced or the
+ * node removed; release it with cogmem_vec_put(). No copy is made.
+ * Errors: -EINVAL, -ENOENT. Thread-safe, lock-free; a reference may be put
+ * by any thread. */
+COGMEM_API int cogmem_vec_get(cogmem_store *store, uint64_t id,
+                              const cogmem_vec **out);
+
+/* The vector's dim floats, 64-byte aligned. Valid until cogmem_vec_put(). */
+COGMEM_API const float *cogmem_vec_data(const cogmem_vec *v);
+
+/* The vector's dimension (the store's dim). */
+COGMEM_API uint32_t cogmem_vec_dim(const cogmem_vec *v);
+
+/* The vector's L2 norm, computed once when it was created. */
+COGMEM_API float cogmem_vec_norm(const cogmem_vec *v);
+
+/* The id of the node the vector was created for. */
+COGMEM_API uint64_t cogmem_vec_id(const cogmem_vec *v);
+
+/* Drop a reference taken by cogmem_vec_get(). NULL is ignored. After the
+ * call the caller must not touch v. Thread-safe. */
+COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COGMEM_H */

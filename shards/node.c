@@ -1,0 +1,51 @@
+/* cogmem — node allocation and reclamation (see node.h). */
+#include "shards/node.h"
+
+#include "shards/set.h"
+#include "shards/vec.h"
+
+struct cogmem__node *cogmem__node_new(struct cogmem__set *s,
+                                      struct cogmem_vec *vec)
+{
+    struct cogmem__node_mem *m =
+        cogmem__mem_alloc(s->mem, s->mem_kind, sizeof *m);
+    if (!m)
+        return NULL;
+    struct cogmem__node *n = &m->rec;
+    cds_lfht_node_init(&n->lfn);
+    atomic_init(&n->id, 0);
+    atomic_init(&n->vec, vec);
+    atomic_init(&n->state, COGMEM__PENDING);
+    atomic_init(&n->fan, 0);
+    atomic_init(&n->activation_bits, cogmem__f2u(0.0f));
+    atomic_init(&n->bind_version, 0);
+    atomic_init(&n->stamp, 0);
+    atomic_init(&n->touched_ns, 0);
+    m->set = s;
+    return n;
+}
+
+static struct cogmem__node_mem *mem_of(struct cogmem__node *n)
+{
+    return caa_container_of(n, struct cogmem__node_mem, rec);
+}
+
+void cogmem__node_free_now(struct cogmem__node *n)
+{
+    struct cogmem__node_mem *m = mem_of(n);
+    struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_relaxed);
+    if (v)
+        cogmem__vec_unref(v);
+    cogmem__mem_free(m->set->mem, m->set->mem_kind, m, sizeof *m);
+}
+
+static void node_reclaim(struct rcu_head *head)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    cogmem__node_free_now(&caa_container_of(head, struct cogmem__node_mem, rcu)->rec);
+}
+
+void cogmem__node_retire(struct cogmem__node *n)
+{
+    cogmem__rcu_defer(&mem_of(n)->rcu, node_reclaim);
+}

@@ -1,0 +1,102 @@
+/* cogmem — the 64-byte node record shared by concepts and episodes.
+ *
+ * A lookup is one cache miss: the chain link, the key, the state and every
+ * metadata field share one aligned line. The fields written by bindings
+ * (fan, bind_version) sit in the same line as the key; that costs readers of
+ * a node a refetch only while that very node is being bound, which we
+ * prefer to a second line per lookup.
+ *
+ * Publication: all fields are stored first, then `id` with release, then the
+ * node is linked into the hash table. Every reader's first access is the
+ * acquire load of `id` in the match function, so everything else it reads
+ * happens-after initialisation in the C11 model (and for ThreadSanitizer,
+ * which cannot see liburcu's own barriers).
+ */
+#ifndef COGMEM_SHARDS_NODE_H
+#define COGMEM_SHARDS_NODE_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shards/rcu.h"
+
+struct cogmem_vec;
+
+/* Node life cycle. PENDING: linked, but an add of the same id in the other
+ * kind may still veto it; invisible to lookups. LIVE: visible. DEAD: removed
+ * or vetoed, about to be unlinked; invisible. Transitions are one-way. */
+enum cogmem__state {
+    COGMEM__PENDING = 1,
+    COGMEM__LIVE = 2,
+    COGMEM__DEAD = 3
+};
+
+struct cogmem__node {
+    alignas(64) struct cds_lfht_node lfn; /*  0: chain link (liburcu) */
+    _Atomic uint64_t id;                  /* 16: key, release-published */
+    struct cogmem_vec *_Atomic vec;       /* 24: current embedding, or NULL once removed */
+    _Atomic uint32_t state;               /* 32: enum cogmem__state */
+    _Atomic uint32_t fan;                 /* 36: concept fan-out / episode fan-in */
+    _Atomic uint32_t activation_bits;     /* 40: float bits */
+    union {
+        _Atomic uint32_t bind_version;    /* 44: concept: bumped per bind/unbind */
+        _Atomic uint32_t strength_bits;   /* 44: episode: float bits */
+    };
+    _Atomic uint64_t stamp;               /* 48: concept created_ns / episode time_ns */
+    _Atomic uint64_t touched_ns;          /* 56: last centroid change */
+};
+
+_Static_assert(sizeof(struct cogmem__node) == 64, "node record is one cache line");
+_Static_assert(alignof(struct cogmem__node) == 64, "records never straddle lines");
+_Static_assert(offsetof(struct cogmem__node, id) == 16, "key beside the link");
+_Static_assert(offsetof(struct cogmem__node, touched_ns) == 56, "layout");
+
+/* What is allocated per node: the record, and a second, cold line with
+ * what only reclamation needs. Lookups never touch the second line; having
+ * it means remove and the cross-kind back-out never allocate (and so never
+ * fail with -ENOMEM). */
+struct cogmem__node_mem {
+    struct cogmem__node rec;
+    struct rcu_head rcu;
+    struct cogmem__set *set;
+};
+_Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
+
+/* A zeroed PENDING record with `vec` (owned by the node from now on); id is
+ * NOT yet published. NULL when out of memory. */
+struct cogmem__node *cogmem__node_new(struct cogmem__set *s,
+                                      struct cogmem_vec *vec);
+
+/* Publish the id: the release store every reader's acquire pairs with. */
+static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)
+{
+    atomic_store_explicit(&n->id, id, memory_order_release);
+}
+
+/* Free a node that was never linked. */
+void cogmem__node_free_now(struct cogmem__node *n);
+
+/* Free an unlinked node after a grace period, dropping its vector's
+ * reference if it still has one. */
+void cogmem__node_retire(struct cogmem__node *n);
+
+static inline struct cogmem__node *cogmem__node_of(struct cds_lfht_node *n)
+{
+    return caa_container_of(n, struct cogmem__node, lfn);
+}
+
+static inline uint32_t cogmem__f2u(float f)
+{
+    union { float f; uint32_t u; } c = {.f = f};
+    return c.u;
+}
+
+static inline float cogmem__u2f(uint32_t u)
+{
+    union { float f; uint32_t u; } c = {.u = u};
+    return c.f;
+}
+
+#endif /* COGMEM_SHARDS_NODE_H */

@@ -1,0 +1,70 @@
+/* cogmem — RCU glue (see rcu.h). */
+#include "shards/rcu.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+
+#ifdef COGMEM__TSAN
+char cogmem__rcu_tsan_sync;
+#endif
+
+/* liburcu 0.13's call_rcu worker inherits the signal mask of whichever
+ * thread happens to create it. If that thread had signals unblocked, the
+ * worker can take a signal a host meant to read through signalfd. We create
+ * the default worker ourselves, once, with every signal blocked. */
+static void make_worker_with_signals_blocked(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    (void)urcu_bp_get_default_call_rcu_data();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Fork: urcu-bp must hold its registry lock across fork() and the call_rcu
+ * worker must be stopped, or a child that synchronises (any remove, close)
+ * deadlocks on a lock held by a thread that no longer exists. Prepare
+ * handlers run in reverse registration order, so one handler set keeps the
+ * order explicit: stop call_rcu first, then bp; resume in the reverse. */
+static void before_fork(void)
+{
+    urcu_bp_call_rcu_before_fork();
+    urcu_bp_before_fork();
+}
+
+static void after_fork_parent(void)
+{
+    urcu_bp_after_fork_parent();
+    urcu_bp_call_rcu_after_fork_parent();
+}
+
+static void after_fork_child(void)
+{
+    /* call_rcu_after_fork_child() starts the child's new default worker
+     * from this thread: block signals around it as at first creation. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    urcu_bp_after_fork_child();
+    urcu_bp_call_rcu_after_fork_child();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void init_once(void)
+{
+    make_worker_with_signals_blocked();
+    if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
+        init_rc = -ENOMEM;
+}
+
+int cogmem__rcu_init(void)
+{
+    pthread_once(&once, init_once);
+    return init_rc;
+}
+
+void cogmem__rcu_barrier(void) { urcu_bp_barrier(); }

@@ -1,0 +1,76 @@
+/* cogmem — RCU glue: the only file that knows which liburcu flavour we use.
+ *
+ * Flavour: urcu-bp ("bulletproof"). A library cannot ask its host to
+ * register threads; urcu-bp registers a thread on its first read-side lock
+ * and unregisters it when the thread exits, and it costs the same as memb on
+ * the read side. (urcu-memb aborts when the host already registered the
+ * thread with another flavour's rules.)
+ *
+ * ThreadSanitizer does not see liburcu's grace periods. So that TSan still
+ * checks our code, TSan builds annotate them: every read-side unlock is a
+ * release on one sync address and every reclaim callback starts with an
+ * acquire on it. That is exactly the ordering a grace period provides (a
+ * callback runs after every reader that could see the object has unlocked),
+ * made visible, and it adds nothing to non-TSan builds.
+ */
+#ifndef COGMEM_SHARDS_RCU_H
+#define COGMEM_SHARDS_RCU_H
+
+#ifndef _LGPL_SOURCE
+#define _LGPL_SOURCE /* inline read-side lock/unlock: ~1 ns instead of a call */
+#endif
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define COGMEM__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COGMEM__TSAN 1
+#endif
+#endif
+
+#ifdef COGMEM__TSAN
+#include <sanitizer/tsan_interface.h>
+extern char cogmem__rcu_tsan_sync;
+#define COGMEM__TSAN_RELEASE() __tsan_release(&cogmem__rcu_tsan_sync)
+#define COGMEM__TSAN_ACQUIRE() __tsan_acquire(&cogmem__rcu_tsan_sync)
+#else
+#define COGMEM__TSAN_RELEASE() ((void)0)
+#define COGMEM__TSAN_ACQUIRE() ((void)0)
+#endif
+
+/* One-time process setup (idempotent, thread-safe): installs the fork
+ * handlers and makes sure the call_rcu worker exists with every signal
+ * blocked. Called by cogmem_open(). Returns 0 or -ENOMEM. */
+int cogmem__rcu_init(void);
+
+static inline void cogmem__rcu_lock(void) { urcu_bp_read_lock(); }
+
+static inline void cogmem__rcu_unlock(void)
+{
+    COGMEM__TSAN_RELEASE();
+    urcu_bp_read_unlock();
+}
+
+/* Non-zero inside a read-side section of the calling thread. */
+static inline int cogmem__rcu_in_reader(void) { return urcu_bp_read_ongoing(); }
+
+/* Run fn(head) after a grace period, on the call_rcu worker. Every fn must
+ * begin with COGMEM__RCU_RECLAIM_BEGIN(). The hand-off is a release point
+ * too: a thread that retires an object outside any read-side section (the
+ * last cogmem_vec_put) has touched it last. */
+static inline void cogmem__rcu_defer(struct rcu_head *head,
+                                     void (*fn)(struct rcu_head *))
+{
+    COGMEM__TSAN_RELEASE();
+    urcu_bp_call_rcu(head, fn);
+}
+
+#define COGMEM__RCU_RECLAIM_BEGIN() COGMEM__TSAN_ACQUIRE()
+
+/* Wait until every callback deferred so far has run. Must not be called in
+ * a read-side section. */
+void cogmem__rcu_barrier(void);
+
+#endif /* COGMEM_SHARDS_RCU_H */

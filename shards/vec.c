@@ -1,0 +1,60 @@
+/* cogmem — refcounted embeddings (see vec.h). */
+#include "shards/vec.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include "shards/route.h"
+#include "shards/set.h"
+
+static size_t vec_bytes(uint32_t dim)
+{
+    return sizeof(struct cogmem_vec) + (size_t)dim * sizeof(float);
+}
+
+struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
+                                     uint64_t hash, uint32_t dim)
+{
+    struct cogmem_vec *v = cogmem__mem_alloc(s->mem, s->mem_kind, vec_bytes(dim));
+    if (!v)
+        return NULL;
+    atomic_init(&v->refs, 1);
+    v->id = id;
+    v->set = s;
+    v->dim = dim;
+    v->norm = 0.0f;
+    v->version = 1;
+    v->shard = cogmem__shard_of(hash);
+    v->pad_ = 0;
+    return v;
+}
+
+void cogmem__vec_seal(struct cogmem_vec *v)
+{
+    /* Double accumulation: the norm is computed once and used by every
+     * cosine afterwards, so it is worth being exact to float precision. */
+    const float *d = cogmem__vec_data(v);
+    double acc = 0.0;
+    for (uint32_t i = 0; i < v->dim; i++)
+        acc += (double)d[i] * (double)d[i];
+    v->norm = (float)sqrt(acc);
+}
+
+void cogmem__vec_free_now(struct cogmem_vec *v)
+{
+    cogmem__mem_free(v->set->mem, v->set->mem_kind, v, vec_bytes(v->dim));
+}
+
+static void vec_reclaim(struct rcu_head *head)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    cogmem__vec_free_now(caa_container_of(head, struct cogmem_vec, rcu));
+}
+
+void cogmem__vec_unref(struct cogmem_vec *v)
+{
+    /* Release: our reads of the data happen before the free; acquire (on
+     * the last drop): every other holder's reads happen before it too. */
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
+        cogmem__rcu_defer(&v->rcu, vec_reclaim);
+}

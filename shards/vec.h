@@ -1,0 +1,69 @@
+/* cogmem — immutable, refcounted, 64-byte aligned embeddings.
+ *
+ * A vector is written once, before it is published (stored in a node with
+ * release), and never again: readers need no lock to use its data, and a
+ * replacement is a new vector. `refs` counts one reference for being the
+ * node's current vector plus one per cogmem_vec_get(). The memory is freed
+ * by an RCU callback after refs reaches zero, because a reader may have
+ * loaded the pointer from the node just before it was unpublished and still
+ * be about to try to take a reference (it fails on zero and reloads).
+ */
+#ifndef COGMEM_SHARDS_VEC_H
+#define COGMEM_SHARDS_VEC_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "shards/rcu.h"
+
+struct cogmem__set;
+
+struct cogmem_vec {
+    _Atomic uint64_t refs;   /*  0 */
+    uint64_t id;             /*  8: node the vector was made for */
+    struct cogmem__set *set; /* 16: owner: allocator and reference counters */
+    struct rcu_head rcu;     /* 24: deferred free */
+    uint32_t dim;            /* 40 */
+    float norm;              /* 44 */
+    uint32_t version;        /* 48: set before publication, then constant */
+    uint32_t shard;          /* 52: shard of id, for the reference counter */
+    uint64_t pad_;           /* 56: data starts on the next line */
+};
+_Static_assert(sizeof(struct cogmem_vec) == 64, "header is one line; data 64-aligned");
+
+static inline float *cogmem__vec_data(struct cogmem_vec *v)
+{
+    return (float *)(v + 1);
+}
+
+/* A new, unpublished vector with one reference and uninitialised data (the
+ * caller fills it and calls cogmem__vec_seal). NULL when out of memory. */
+struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
+                                     uint64_t hash, uint32_t dim);
+
+/* Compute and store the norm after the data is written. */
+void cogmem__vec_seal(struct cogmem_vec *v);
+
+/* Free a vector that was never published (no reader can know it). */
+void cogmem__vec_free_now(struct cogmem_vec *v);
+
+/* Take a reference unless the count already dropped to zero (then the
+ * vector is being retired: reload the node's pointer). Caller holds the RCU
+ * read lock, which keeps the memory valid during the attempt. */
+static inline int cogmem__vec_tryget(struct cogmem_vec *v)
+{
+    uint64_t r = atomic_load_explicit(&v->refs, memory_order_relaxed);
+    do {
+        if (r == 0)
+            return 0;
+        /* Relaxed success: the data was published by the node pointer's
+         * release store, which the caller's acquire load already saw. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &v->refs, &r, r + 1, memory_order_relaxed, memory_order_relaxed));
+    return 1;
+}
+
+/* Drop a reference; the last one schedules the free after a grace period. */
+void cogmem__vec_unref(struct cogmem_vec *v);
+
+#endif /* COGMEM_SHARDS_VEC_H */

@@ -1,0 +1,202 @@
+/* cogmem — concepts: add, centroid replacement and blending, info. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "src/store.h"
+
+int cogmem_concept_add(cogmem_store *store, uint64_t id, const float *centroid)
+{
+    if (!store || id == 0)
+        return -EINVAL;
+    int rc = cogmem__check_finite(centroid, store->dim);
+    if (rc)
+        return rc;
+    return cogmem__node_add(store, COGMEM_CONCEPT, id, centroid, cogmem__now_ns());
+}
+
+int cogmem_concept_remove(cogmem_store *store, uint64_t id)
+{
+    if (!store || id == 0)
+        return -EINVAL;
+    return cogmem__node_remove(store, COGMEM_CONCEPT, id);
+}
+
+/* Fills a new vector from the current one. Returns 0 or -ERANGE (the
+ * result is unusable). */
+typedef int (*derive_fn)(const struct cogmem_vec *cur, struct cogmem_vec *nv,
+                         const void *arg);
+
+/* The one publication path for a concept's centroid: derive a new vector
+ * from the current one and compare-and-swap it in; retry on a concurrent
+ * replacement so that no update is lost. The node's reference to the old
+ * vector passes to us with the swap, and we drop it. */
+static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
+                            const void *arg)
+{
+    struct cogmem__set *s = &st->sets[0];
+    uint64_t hash = cogmem__hash_id(id);
+    struct cogmem_vec *nv = cogmem__vec_alloc(s, id, hash, st->dim);
+    if (!nv)
+        return -ENOMEM;
+
+    cogmem__rcu_lock();
+    struct cogmem__node *n = cogmem__set_find(s, id, hash, COGMEM__FIND_LIVE);
+    struct cogmem_vec *cur = n ? atomic_load_explicit(&n->vec, memory_order_acquire)
+                               : NULL;
+    int rc = 0;
+    for (;;) {
+        if (!cur) {
+            rc = -ENOENT;
+            break;
+        }
+        rc = derive(cur, nv, arg);
+        if (rc)
+            break;
+        nv->version = cur->version + 1;
+        /* Release: publishes nv's data; acquire on failure: the reload of
+         * `cur` must see the competing vector's data. */
+        if (atomic_compare_exchange_weak_explicit(&n->vec, &cur, nv,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    cogmem__rcu_unlock();
+    if (rc) {
+        cogmem__vec_free_now(nv);
+        return rc;
+    }
+    atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
+    cogmem__vec_unref(cur);
+    return 0;
+}
+
+static int derive_copy(const struct cogmem_vec *cur, struct cogmem_vec *nv,
+                       const void *arg)
+{
+    (void)cur;
+    if (nv->norm != 0.0f) /* already filled on an earlier attempt */
+        return 0;
+    memcpy(cogmem__vec_data(nv), arg, (size_t)nv->dim * sizeof(float));
+    cogmem__vec_seal(nv);
+    return cogmem__check_norm(nv);
+}
+
+int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
+                                const float *centroid)
+{
+    if (!store || id == 0)
+        return -EINVAL;
+    int rc = cogmem__check_finite(centroid, store->dim);
+    if (rc)
+        return rc;
+    return replace_centroid(store, id, derive_copy, centroid);
+}
+
+struct blend_arg {
+    const float *x;
+    float rate;
+};
+
+static int derive_blend(const struct cogmem_vec *cur, struct cogmem_vec *nv,
+                        const void *arg)
+{
+    const struct blend_arg *b = arg;
+    const float *c = cogmem__vec_data((struct cogmem_vec *)cur);
+    float *o = cogmem__vec_data(nv);
+    float keep = 1.0f - b->rate;
+    for (uint32_t i = 0; i < nv->dim; i++)
+        o[i] = keep * c[i] + b->rate * b->x[i];
+    cogmem__vec_seal(nv);
+    if (nv->norm == 0.0f || !isfinite(nv->norm))
+        return -ERANGE;
+    return cogmem__check_finite(o, nv->dim) ? -ERANGE : 0;
+}
+
+int cogmem_concept_blend(cogmem_store *store, uint64_t id, const float *x,
+                         float rate)
+{
+    if (!store || id == 0 || !(rate >= 0.0f && rate <= 1.0f))
+        return -EINVAL;
+    int rc = cogmem__check_finite(x, store->dim);
+    if (rc)
+        return rc;
+    struct blend_arg b = {x, rate};
+    return replace_centroid(store, id, derive_blend, &b);
+}
+
+/* Copy a LIVE concept's record; 0, or -ENOENT if it was removed meanwhile.
+ * Caller holds the RCU read lock. */
+static int copy_info(struct cogmem__node *n, struct cogmem_concept_info *out)
+{
+    struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
+    if (!v)
+        return -ENOENT;
+    /* Relaxed loads: each field is individually atomic; the info is a
+     * consistent-enough view, not a snapshot, as documented. */
+    out->id = atomic_load_explicit(&n->id, memory_order_relaxed);
+    out->created_ns = atomic_load_explicit(&n->stamp, memory_order_relaxed);
+    out->touched_ns = atomic_load_explicit(&n->touched_ns, memory_order_relaxed);
+    out->fan_out = atomic_load_explicit(&n->fan, memory_order_relaxed);
+    out->binding_version = atomic_load_explicit(&n->bind_version, memory_order_relaxed);
+    out->activation = cogmem__u2f(
+        atomic_load_explicit(&n->activation_bits, memory_order_relaxed));
+    out->centroid_version = v->version;
+    out->norm = v->norm;
+    return 0;
+}
+
+int cogmem_concept_info(cogmem_store *store, uint64_t id, struct cogmem_concept_info *out)
+{
+    if (!store || id == 0 || !out)
+        return -EINVAL;
+    uint64_t hash = cogmem__hash_id(id);
+    cogmem__rcu_lock();
+    struct cogmem__node *n = cogmem__set_find(&store->sets[0], id, hash,
+                                              COGMEM__FIND_LIVE);
+    int rc = n ? copy_info(n, out) : -ENOENT;
+    cogmem__rcu_unlock();
+    return rc;
+}
+
+/* Ids per group: enough independent lookups in flight to overlap their
+ * misses, few enough that the node pointers stay in registers/L1. */
+#define BATCH_GROUP 16
+
+int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
+                              size_t n, struct cogmem_concept_info *out,
+                              size_t *n_found)
+{
+    if (!store || (n && (!ids || !out)))
+        return -EINVAL;
+    struct cogmem__set *s = &store->sets[0];
+    size_t found = 0;
+    cogmem__rcu_lock();
+    for (size_t base = 0; base < n; base += BATCH_GROUP) {
+        size_t m = n - base < BATCH_GROUP ? n - base : BATCH_GROUP;
+        uint64_t hash[BATCH_GROUP];
+        struct cogmem__node *node[BATCH_GROUP];
+        /* Hash the whole group first: no dependency between the lookups,
+         * so the core can run several chain walks at once. */
+        for (size_t i = 0; i < m; i++)
+            hash[i] = cogmem__hash_id(ids[base + i]);
+        for (size_t i = 0; i < m; i++) {
+            uint64_t id = ids[base + i];
+            node[i] = id ? cogmem__set_find(s, id, hash[i], COGMEM__FIND_LIVE) : NULL;
+            if (node[i])
+                __builtin_prefetch(atomic_load_explicit(&node[i]->vec,
+                                                        memory_order_relaxed));
+        }
+        for (size_t i = 0; i < m; i++) {
+            struct cogmem_concept_info *o = &out[base + i];
+            if (node[i] && copy_info(node[i], o) == 0)
+                found++;
+            else
+                memset(o, 0, sizeof *o);
+        }
+    }
+    cogmem__rcu_unlock();
+    if (n_found)
+        *n_found = found;
+    return 0;
+}

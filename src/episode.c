@@ -1,0 +1,48 @@
+/* cogmem — episodes: add, info, remove. */
+#include <errno.h>
+
+#include "src/store.h"
+
+int cogmem_episode_add(cogmem_store *store, uint64_t id, const float *embedding,
+                       uint64_t time_ns)
+{
+    if (!store || id == 0)
+        return -EINVAL;
+    int rc = cogmem__check_finite(embedding, store->dim);
+    if (rc)
+        return rc;
+    return cogmem__node_add(store, COGMEM_EPISODE, id, embedding, time_ns);
+}
+
+int cogmem_episode_remove(cogmem_store *store, uint64_t id)
+{
+    if (!store || id == 0)
+        return -EINVAL;
+    return cogmem__node_remove(store, COGMEM_EPISODE, id);
+}
+
+int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_info *out)
+{
+    if (!store || id == 0 || !out)
+        return -EINVAL;
+    uint64_t hash = cogmem__hash_id(id);
+    int rc = -ENOENT;
+    cogmem__rcu_lock();
+    struct cogmem__node *n = cogmem__set_find(&store->sets[1], id, hash,
+                                              COGMEM__FIND_LIVE);
+    struct cogmem_vec *v =
+        n ? atomic_load_explicit(&n->vec, memory_order_acquire) : NULL;
+    if (v) {
+        out->id = id;
+        out->time_ns = atomic_load_explicit(&n->stamp, memory_order_relaxed);
+        out->fan_in = atomic_load_explicit(&n->fan, memory_order_relaxed);
+        out->strength = cogmem__u2f(
+            atomic_load_explicit(&n->strength_bits, memory_order_relaxed));
+        out->activation = cogmem__u2f(
+            atomic_load_explicit(&n->activation_bits, memory_order_relaxed));
+        out->norm = v->norm;
+        rc = 0;
+    }
+    cogmem__rcu_unlock();
+    return rc;
+}

@@ -1,0 +1,20 @@
+/* cogmem — error strings. */
+#include <errno.h>
+
+#include "cogmem.h"
+
+const char *cogmem_strerror(int err)
+{
+    switch (err) {
+    case 0: return "success";
+    case -EINVAL: return "invalid argument";
+    case -ENOENT: return "no such id";
+    case -EEXIST: return "id already exists";
+    case -ENOMEM: return "out of memory";
+    case -ERANGE: return "result out of range";
+    case -EBUSY: return "vector references still held";
+    case -EDEADLK: return "called inside a cogmem_foreach callback";
+    case -ENOTSUP: return "not supported on this machine or build";
+    default: return "unknown error";
+    }
+}

@@ -1,0 +1,152 @@
+/* cogmem — adding and removing nodes, and id uniqueness across kinds.
+ *
+ * Concepts and episodes live in separate shard sets, yet an id may be live
+ * in only one of them. An add therefore links its node PENDING into its own
+ * set (cds_lfht_add_unique settles same-kind races), issues a full fence,
+ * and only then looks for the id in the other set. Two racing adds of one id
+ * in different kinds cannot both miss each other (store-load ordering by
+ * the seq_cst fence on both sides, as in Dekker's algorithm); when both see
+ * the other PENDING, the tie is broken by kind without waiting:
+ *  - a concept that meets a PENDING episode tries to kill it
+ *    (PENDING -> DEAD); if the episode went LIVE first, the concept backs
+ *    out;
+ *  - an episode backs out on meeting any PENDING or LIVE concept, and
+ *    otherwise commits with PENDING -> LIVE, which fails if a concept killed
+ *    it meanwhile.
+ * Exactly one of the two commits. (An add can thus report -EEXIST against
+ * an add that itself is still in flight; that add then always commits.)
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "src/store.h"
+
+struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
+                                    uint64_t id, uint64_t hash,
+                                    const float *data, int *rc)
+{
+    struct cogmem_vec *v = cogmem__vec_alloc(s, id, hash, st->dim);
+    if (!v) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    memcpy(cogmem__vec_data(v), data, (size_t)st->dim * sizeof(float));
+    cogmem__vec_seal(v);
+    *rc = cogmem__check_norm(v);
+    if (*rc) {
+        cogmem__vec_free_now(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* With our node linked PENDING: 1 if it may go LIVE (and it is LIVE on
+ * return), 0 if it must back out. */
+static int commit_across_kinds(struct cogmem__node *n, enum cogmem_kind kind,
+                               struct cogmem__set *other, uint64_t id,
+                               uint64_t hash)
+{
+    /* Order our link (a store) before the look into the other set (loads):
+     * the half of Dekker's protocol that makes one side see the other. */
+    atomic_thread_fence(memory_order_seq_cst);
+    struct cogmem__node *o = cogmem__set_find(other, id, hash, COGMEM__FIND_ANY);
+    unsigned expect = COGMEM__PENDING;
+    if (kind == COGMEM_CONCEPT) {
+        if (o && !atomic_compare_exchange_strong_explicit(
+                     &o->state, &expect, COGMEM__DEAD, memory_order_acq_rel,
+                     memory_order_acquire) &&
+            expect == COGMEM__LIVE)
+            return 0;
+        /* Only concepts kill, so nobody races this store. Release: a reader
+         * that sees LIVE sees the whole record. */
+        atomic_store_explicit(&n->state, COGMEM__LIVE, memory_order_release);
+        return 1;
+    }
+    if (o) {
+        atomic_store_explicit(&n->state, COGMEM__DEAD, memory_order_release);
+        return 0;
+    }
+    return atomic_compare_exchange_strong_explicit(
+        &n->state, &expect, COGMEM__LIVE, memory_order_acq_rel,
+        memory_order_acquire);
+}
+
+int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
+                     const float *data, uint64_t stamp)
+{
+    struct cogmem__set *own = cogmem__set_of(st, kind);
+    struct cogmem__set *other =
+        cogmem__set_of(st, kind == COGMEM_CONCEPT ? COGMEM_EPISODE : COGMEM_CONCEPT);
+    uint64_t hash = cogmem__hash_id(id);
+    int rc;
+
+    /* The common conflicts, answered before allocating anything. */
+    cogmem__rcu_lock();
+    int taken = cogmem__set_find(own, id, hash, COGMEM__FIND_LIVE) ||
+                cogmem__set_find(other, id, hash, COGMEM__FIND_LIVE);
+    cogmem__rcu_unlock();
+    if (taken)
+        return -EEXIST;
+
+    struct cogmem_vec *v = cogmem__vec_from(st, own, id, hash, data, &rc);
+    if (!v)
+        return rc;
+    struct cogmem__node *n = cogmem__node_new(own, v);
+    if (!n) {
+        cogmem__vec_free_now(v);
+        return -ENOMEM;
+    }
+    uint64_t now = cogmem__now_ns();
+    atomic_store_explicit(&n->stamp, stamp, memory_order_relaxed);
+    atomic_store_explicit(&n->touched_ns, now, memory_order_relaxed);
+    if (kind == COGMEM_EPISODE)
+        atomic_store_explicit(&n->strength_bits, cogmem__f2u(1.0f),
+                              memory_order_relaxed);
+    cogmem__node_publish(n, id);
+
+    cogmem__rcu_lock();
+    if (cogmem__set_link(own, n, hash) != 0) {
+        cogmem__rcu_unlock();
+        cogmem__node_free_now(n); /* never linked: nobody else saw it */
+        return -EEXIST;
+    }
+    if (!commit_across_kinds(n, kind, other, id, hash)) {
+        cogmem__set_unlink(own, n, hash);
+        cogmem__rcu_unlock();
+        cogmem__node_retire(n); /* the other add may still be looking at it */
+        return -EEXIST;
+    }
+    cogmem__rcu_unlock();
+    cogmem__set_note_added(own, hash);
+    return 0;
+}
+
+int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
+{
+    struct cogmem__set *s = cogmem__set_of(st, kind);
+    uint64_t hash = cogmem__hash_id(id);
+
+    cogmem__rcu_lock();
+    struct cogmem__node *n = cogmem__set_find(s, id, hash, COGMEM__FIND_LIVE);
+    unsigned expect = COGMEM__LIVE;
+    /* The CAS is the linearisation point: of concurrent removes exactly one
+     * wins, and from here no lookup returns the node. */
+    if (!n || !atomic_compare_exchange_strong_explicit(
+                  &n->state, &expect, COGMEM__DEAD, memory_order_acq_rel,
+                  memory_order_relaxed)) {
+        cogmem__rcu_unlock();
+        return -ENOENT;
+    }
+    cogmem__set_unlink(s, n, hash);
+    /* Unpublish the vector so that readers who still hold the node stop
+     * retrying on it (they see NULL: gone) and replacements fail. Acquire:
+     * we take over the node's reference to it. */
+    struct cogmem_vec *v =
+        atomic_exchange_explicit(&n->vec, NULL, memory_order_acq_rel);
+    cogmem__rcu_unlock();
+    if (v)
+        cogmem__vec_unref(v);
+    cogmem__set_note_removed(s, hash);
+    cogmem__node_retire(n);
+    return 0;
+}

@@ -1,0 +1,210 @@
+/* cogmem — store lifecycle, counts, iteration and shared checks. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "cogmem_config.h"
+#include "src/store.h"
+
+/* The first cogmem_config the library shipped: callers compiled against it
+ * (or a later, larger one) are accepted. */
+#define CONFIG_V1_SIZE (offsetof(cogmem_config, expected_episodes) + sizeof(uint64_t))
+
+const char *cogmem_version(void) { return COGMEM_VERSION_STRING; }
+
+uint64_t cogmem__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int cogmem__check_finite(const float *v, uint32_t dim)
+{
+    if (!v)
+        return -EINVAL;
+    /* One pass that vectorises: a NaN or Inf makes the sum non-finite
+     * only through x - x, which is NaN exactly for NaN and Inf. */
+    float acc = 0.0f;
+    for (uint32_t i = 0; i < dim; i++)
+        acc += v[i] - v[i];
+    return acc == 0.0f ? 0 : -EINVAL;
+}
+
+int cogmem__check_norm(const struct cogmem_vec *v)
+{
+    if (v->norm == 0.0f)
+        return -EINVAL;
+    if (!isfinite(v->norm))
+        return -ERANGE;
+    return 0;
+}
+
+void cogmem_config_init(cogmem_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+}
+
+int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
+{
+    if (!cfg || !out || cfg->struct_size < CONFIG_V1_SIZE)
+        return -EINVAL;
+    cogmem_config c;
+    cogmem_config_init(&c);
+    memcpy(&c, cfg, cfg->struct_size < sizeof c ? cfg->struct_size : sizeof c);
+    c.struct_size = sizeof c;
+    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM)
+        return -EINVAL;
+
+    int rc = cogmem__rcu_init();
+    if (rc)
+        return rc;
+    cogmem_store *st = cogmem__mem_boot_alloc(sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    memset(st, 0, sizeof *st);
+    st->cfg = c;
+    st->dim = c.dim;
+    rc = cogmem__mem_init(&st->mem);
+    if (rc)
+        goto fail_store;
+
+    /* liburcu starts its hash-table worker with the first table: let it
+     * inherit a fully blocked mask (see rcu.c on signals). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = cogmem__set_init(&st->sets[0], &st->mem, COGMEM__MEM_CONCEPT,
+                          c.expected_concepts);
+    if (rc == 0) {
+        rc = cogmem__set_init(&st->sets[1], &st->mem, COGMEM__MEM_EPISODE,
+                              c.expected_episodes);
+        if (rc)
+            cogmem__set_fini(&st->sets[0]);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        goto fail_mem;
+    *out = st;
+    return 0;
+
+fail_mem:
+    cogmem__mem_fini(&st->mem);
+fail_store:
+    cogmem__mem_boot_free(st, sizeof *st);
+    return rc;
+}
+
+static void drop_node(struct cogmem__node *n, void *arg)
+{
+    (void)arg;
+    cogmem__node_free_now(n);
+}
+
+int cogmem_close(cogmem_store **store)
+{
+    if (!store)
+        return -EINVAL;
+    cogmem_store *st = *store;
+    if (!st)
+        return 0;
+    if (cogmem__rcu_in_reader())
+        return -EDEADLK;
+    if (cogmem__set_vec_refs(&st->sets[0]) + cogmem__set_vec_refs(&st->sets[1]) != 0)
+        return -EBUSY;
+    for (int k = 0; k < 2; k++)
+        cogmem__set_drain(&st->sets[k], drop_node, NULL);
+    /* Every deferred free (of this store's removes, replacements and the
+     * drain above) runs into st->mem: wait for all of them. */
+    cogmem__rcu_barrier();
+    for (int k = 0; k < 2; k++)
+        cogmem__set_fini(&st->sets[k]);
+    cogmem__mem_fini(&st->mem);
+    cogmem__mem_boot_free(st, sizeof *st);
+    *store = NULL;
+    return 0;
+}
+
+uint32_t cogmem_dim(const cogmem_store *store)
+{
+    return store ? store->dim : 0;
+}
+
+int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n)
+{
+    if (!store || !cogmem__kinds_ok(kinds))
+        return -EINVAL;
+    if (cogmem__rcu_in_reader())
+        return -EDEADLK;
+    if (kinds & COGMEM_CONCEPT)
+        cogmem__set_reserve(&store->sets[0], n);
+    if (kinds & COGMEM_EPISODE)
+        cogmem__set_reserve(&store->sets[1], n);
+    return 0;
+}
+
+int cogmem_kind_of(cogmem_store *store, uint64_t id)
+{
+    if (!store || id == 0)
+        return -EINVAL;
+    uint64_t hash = cogmem__hash_id(id);
+    int kind = -ENOENT;
+    cogmem__rcu_lock();
+    if (cogmem__set_find(&store->sets[0], id, hash, COGMEM__FIND_LIVE))
+        kind = COGMEM_CONCEPT;
+    else if (cogmem__set_find(&store->sets[1], id, hash, COGMEM__FIND_LIVE))
+        kind = COGMEM_EPISODE;
+    cogmem__rcu_unlock();
+    return kind;
+}
+
+int cogmem_count(cogmem_store *store, unsigned kinds, uint64_t *out)
+{
+    if (!store || !out || !cogmem__kinds_ok(kinds))
+        return -EINVAL;
+    uint64_t n = 0;
+    if (kinds & COGMEM_CONCEPT)
+        n += cogmem__set_count(&store->sets[0]);
+    if (kinds & COGMEM_EPISODE)
+        n += cogmem__set_count(&store->sets[1]);
+    *out = n;
+    return 0;
+}
+
+struct visit {
+    cogmem_visit_fn fn;
+    void *arg;
+    enum cogmem_kind kind;
+};
+
+static int visit_node(struct cogmem__node *n, void *arg)
+{
+    struct visit *v = arg;
+    return v->fn(atomic_load_explicit(&n->id, memory_order_relaxed), v->kind, v->arg);
+}
+
+int cogmem_foreach(cogmem_store *store, unsigned kinds, cogmem_visit_fn fn,
+                   void *arg)
+{
+    if (!store || !fn || !cogmem__kinds_ok(kinds))
+        return -EINVAL;
+    int rc = 0;
+    cogmem__rcu_lock();
+    if (kinds & COGMEM_CONCEPT) {
+        struct visit v = {fn, arg, COGMEM_CONCEPT};
+        rc = cogmem__set_foreach(&store->sets[0], visit_node, &v);
+    }
+    if (rc == 0 && (kinds & COGMEM_EPISODE)) {
+        struct visit v = {fn, arg, COGMEM_EPISODE};
+        rc = cogmem__set_foreach(&store->sets[1], visit_node, &v);
+    }
+    cogmem__rcu_unlock();
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* cogmem — zero-copy access to embeddings. */
+#include <errno.h>
+
+#include "src/store.h"
+
+int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
+{
+    if (!store || id == 0 || !out)
+        return -EINVAL;
+    uint64_t hash = cogmem__hash_id(id);
+    int rc = -ENOENT;
+    cogmem__rcu_lock();
+    struct cogmem__node *n =
+        cogmem__set_find(&store->sets[0], id, hash, COGMEM__FIND_LIVE);
+    if (!n)
+        n = cogmem__set_find(&store->sets[1], id, hash, COGMEM__FIND_LIVE);
+    while (n) {
+        /* Acquire: pairs with the release that published the vector. */
+        struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
+        if (!v)
+            break; /* removed since the lookup */
+        if (cogmem__vec_tryget(v)) {
+            /* Relaxed: cogmem_close reads these counters only after the
+             * host has ordered its puts before it (thread join etc.). */
+            atomic_fetch_add_explicit(&v->set->shard[v->shard].vec_refs, 1,
+                                      memory_order_relaxed);
+            *out = v;
+            rc = 0;
+            break;
+        }
+        /* The count hit zero: a replacement retired it; reload. */
+    }
+    cogmem__rcu_unlock();
+    return rc;
+}
+
+const float *cogmem_vec_data(const cogmem_vec *v)
+{
+    return cogmem__vec_data((struct cogmem_vec *)v);
+}
+
+uint32_t cogmem_vec_dim(const cogmem_vec *v) { return v->dim; }
+
+float cogmem_vec_norm(const cogmem_vec *v) { return v->norm; }
+
+uint64_t cogmem_vec_id(const cogmem_vec *v) { return v->id; }
+
+void cogmem_vec_put(const cogmem_vec *cv)
+{
+    if (!cv)
+        return;
+    struct cogmem_vec *v = (struct cogmem_vec *)cv;
+    /* Read the counter's address before dropping the reference: the drop
+     * may let the vector be freed. */
+    _Atomic int64_t *refs = &v->set->shard[v->shard].vec_refs;
+    cogmem__vec_unref(v);
+    /* Release: the drop above happens before a close that reads zero. */
+    atomic_fetch_sub_explicit(refs, 1, memory_order_release);
+}

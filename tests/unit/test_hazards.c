@@ -1,0 +1,231 @@
+/* cogmem — regression tests for the known hazards of Debian's liburcu
+ * 0.13.2 as a library's RCU: fork, signals in worker threads, and shards
+ * left too small after a bulk load. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "src/store.h"
+#include "unit/util.h"
+
+/* --- fork ---------------------------------------------------------------- */
+
+static _Atomic int reader_stop;
+
+static void *reader(void *arg)
+{
+    cogmem_store *s = arg;
+    struct cogmem_concept_info ci;
+    uint64_t i = 0;
+    while (!atomic_load_explicit(&reader_stop, memory_order_relaxed))
+        (void)cogmem_concept_info(s, 1 + (i++ % 100), &ci);
+    return NULL;
+}
+
+/* Work that needs grace periods and the call_rcu worker: removes, a
+ * replacement, a close. A child whose RCU state was copied mid-operation
+ * hangs here; the alarm turns a hang into a failure. */
+static int rcu_heavy_work(cogmem_store *s)
+{
+    float v[8];
+    fill(v, 8, 4.0f);
+    for (uint64_t id = 1; id <= 50; id++)
+        if (cogmem_concept_remove(s, id) != 0)
+            return 1;
+    if (cogmem_concept_set_centroid(s, 60, v) != 0)
+        return 2;
+    if (cogmem_concept_add(s, 1000, v) != 0)
+        return 3;
+    return cogmem_close(&s) == 0 ? 0 : 4;
+}
+
+static void test_fork_child_can_synchronise(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(8);
+    float v[8];
+    fill(v, 8, 1.0f);
+    for (uint64_t id = 1; id <= 100; id++)
+        assert_int_equal(cogmem_concept_add(s, id, v), 0);
+    /* Leave deferred frees queued and a reader running across the fork. */
+    for (uint64_t id = 91; id <= 100; id++)
+        assert_int_equal(cogmem_concept_remove(s, id), 0);
+    atomic_store(&reader_stop, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reader, s), 0);
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(30);
+            _exit(rcu_heavy_work(s));
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    atomic_store(&reader_stop, 1);
+    pthread_join(t, NULL);
+    /* the parent is unaffected */
+    assert_int_equal(cogmem_concept_remove(s, 1), 0);
+    uint64_t n;
+    assert_int_equal(cogmem_count(s, COGMEM_CONCEPT, &n), 0);
+    assert_int_equal(n, 89);
+    test_close(&s);
+}
+
+/* --- signals -------------------------------------------------------------- */
+
+/* SigBlk of thread `tid` from /proc, as a bit mask (bit n-1 = signal n). */
+static uint64_t sigblk_of(const char *tid)
+{
+    char path[128], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return UINT64_MAX; /* thread gone meanwhile: nothing to check */
+    uint64_t mask = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigBlk: %" SCNx64, &mask) == 1)
+            break;
+    fclose(f);
+    return mask;
+}
+
+/* Every thread but the caller must block the signals a host could route to
+ * a signalfd. (SIGKILL/SIGSTOP cannot be blocked; glibc keeps its two
+ * internal signals, 32 and 33, unblocked.) Returns the number of threads
+ * checked. */
+static int check_other_threads_block_signals(void)
+{
+    const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE,
+                        SIGALRM, SIGTERM, SIGCHLD, SIGWINCH, SIGRTMIN + 2, SIGRTMAX};
+    char self[32];
+    snprintf(self, sizeof self, "%d", (int)gettid());
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int checked = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
+            continue;
+        uint64_t m = sigblk_of(e->d_name);
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            if (!(m >> (sigs[i] - 1) & 1))
+                fail_msg("thread %s does not block signal %d (SigBlk %016" PRIx64 ")",
+                         e->d_name, sigs[i], m);
+        checked++;
+    }
+    closedir(d);
+    return checked;
+}
+
+static void test_worker_threads_block_signals(void **state)
+{
+    (void)state;
+    /* This thread has every signal unblocked, like a typical host thread
+     * that opens a store before setting up its signalfd. */
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    for (int round = 0; round < 2; round++) {
+        cogmem_store *s = test_open(4);
+        float v[4] = {1, 2, 3, 4};
+        for (uint64_t id = 1; id <= 2000; id++) /* grows shards, too */
+            assert_int_equal(cogmem_concept_add(s, id, v), 0);
+        for (uint64_t id = 1; id <= 2000; id += 2)
+            assert_int_equal(cogmem_concept_remove(s, id), 0);
+        assert_int_equal(cogmem_concept_set_centroid(s, 2, v), 0);
+        /* the library's threads exist now: call_rcu worker, table worker */
+        assert_true(check_other_threads_block_signals() >= 1);
+        test_close(&s); /* closing and reopening restarts the table worker */
+    }
+    sigset_t mine;
+    pthread_sigmask(SIG_SETMASK, NULL, &mine);
+    assert_false(sigismember(&mine, SIGTERM)); /* ours is left as it was */
+}
+
+/* --- shard sizing after a bulk load ------------------------------------- */
+
+static void assert_shards_sized(cogmem_store *s, struct cogmem__set *set,
+                                uint64_t total)
+{
+    (void)s;
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+        struct cogmem__shard *sh = &set->shard[i];
+        uint64_t count = (uint64_t)atomic_load(&sh->count);
+        unsigned long buckets = atomic_load(&sh->buckets);
+        sum += count;
+        /* average chain length = count / buckets */
+        if (count > buckets * COGMEM__GROW_LOAD)
+            fail_msg("shard %u: %" PRIu64 " nodes in %lu buckets", i, count, buckets);
+        /* a routing that sends everything to a few shards would also pass
+         * the check above: require a fair share in each shard */
+        assert_true(count > total / COGMEM__NSHARDS / 2);
+    }
+    assert_int_equal(sum, total);
+}
+
+#define BULK 1000000u
+
+static void test_bulk_load_grows_every_shard(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(1); /* no sizing hint: start small */
+    float v[1] = {1.0f};
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
+        assert_int_equal(atomic_load(&s->sets[0].shard[i].buckets),
+                         COGMEM__MIN_BUCKETS);
+    for (uint64_t id = 1; id <= BULK; id++)
+        if (cogmem_concept_add(s, id * 0x9E3779B97F4A7C15ull, v) != 0)
+            fail_msg("add %" PRIu64 " failed", id);
+    assert_shards_sized(s, &s->sets[0], BULK);
+    /* and lookups still find everything after the resizes */
+    for (uint64_t id = 1; id <= BULK; id += 997)
+        assert_int_equal(cogmem_kind_of(s, id * 0x9E3779B97F4A7C15ull), COGMEM_CONCEPT);
+    test_close(&s);
+}
+
+static void test_reserve_and_hint(void **state)
+{
+    (void)state;
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = 1;
+    cfg.expected_episodes = 320000;
+    cogmem_store *s = NULL;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    unsigned long want = 320000 / COGMEM__NSHARDS / COGMEM__GROW_LOAD;
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+        assert_true(atomic_load(&s->sets[1].shard[i].buckets) >= want);
+        assert_int_equal(atomic_load(&s->sets[0].shard[i].buckets), COGMEM__MIN_BUCKETS);
+    }
+    assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, 640000), 0);
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
+        assert_true(atomic_load(&s->sets[0].shard[i].buckets) >= 2 * want);
+    /* reserve never shrinks */
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, 10), 0);
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
+        assert_true(atomic_load(&s->sets[0].shard[i].buckets) >= 2 * want);
+    test_close(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fork_child_can_synchronise),
+        cmocka_unit_test(test_worker_threads_block_signals),
+        cmocka_unit_test(test_bulk_load_grows_every_shard),
+        cmocka_unit_test(test_reserve_and_hint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

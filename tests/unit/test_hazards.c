@@ -87,7 +87,7 @@ static void test_fork_child_can_synchronise(void **state)
 /* SigBlk of thread `tid` from /proc, as a bit mask (bit n-1 = signal n). */
 static uint64_t sigblk_of(const char *tid)
 {
-    char path[128], line[256];
+    char path[320], line[256];
     snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
     FILE *f = fopen(path, "r");
     if (!f)

@@ -534,7 +534,7 @@ static void progress_report(struct progress *p, struct demo *d,
     uint64_t episodes = 0;
     int rc = cogmem_count(d->store, COGMEM_EPISODE, &episodes);
 
-    printf("%s  %5.1f/%.1f s  %15s ops  %13s ops/s  episodes %s%s",
+    printf("%s  %5.1f/%.1f s  %13s ops  %11s ops/s  episodes %s%s",
            p->tty ? "\r" : "", t, d->o.seconds, fmt_u64(a, ops),
            fmt_u64(b, round_rate((double)(ops - p->last_ops), t - p->last_t)),
            rc == 0 ? fmt_u64(c, episodes) : cogmem_strerror(rc),

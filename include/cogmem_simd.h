@@ -1,7 +1,255 @@
-/* cogmem — public SIMD kernels (owned by the kernels work, issue #3). */
+/* cogmem — public SIMD kernels.
+ *
+ * The store runs its similarity scans, binding decay and fan-effect
+ * arithmetic through these functions; they are public so that a host can
+ * run the same kernels on its own data.
+ *
+ * Conventions for every function below:
+ *  - Dispatch: each call goes through a table chosen once, at the first
+ *    call into this header (or cogmem_simd_isa()/cogmem_simd_force()):
+ *    the best of scalar -> AVX2+FMA -> AVX-512 that both the CPU (CPUID and
+ *    the OS-enabled register state, XGETBV) and the compiler that built the
+ *    library support. The environment variable COGMEM_ISA=scalar|avx2|avx512,
+ *    read once at that first call, lowers the choice (never raises it; an
+ *    unknown value is ignored). cogmem_simd_force() changes it later.
+ *  - Threads: every kernel is thread-safe and lock-free; it reads its inputs
+ *    and writes its outputs during the call only and keeps no pointer.
+ *    Concurrent calls that write the same output memory are the caller's
+ *    race, as for memcpy.
+ *  - Alignment: no alignment is required. Rows whose start is 64-byte aligned
+ *    (e.g. a 64-byte aligned base and a stride whose byte size is a multiple
+ *    of 64) are read fastest.
+ *  - Overlap: outputs must not overlap inputs unless a function says so.
+ *  - Sizes: n == 0 (or dim == 0, nbytes == 0) is valid and writes only what
+ *    the function says. Pointers may be NULL only when the count they cover
+ *    is 0 or the comment says so.
+ *  - Indices written as uint32_t: inputs longer than 2^32 elements are
+ *    looked at only up to element 2^32 - 1.
+ *  - Results: the scalar kernel is the reference. Every other ISA agrees
+ *    with it within the tolerance stated per function (checked by the
+ *    kernels checker in tests/kernels). "eps" is FLT_EPSILON = 2^-23.
+ *  - Floating point: the kernels do not change MXCSR; denormal inputs are
+ *    handled as IEEE numbers (slowly on some CPUs), except where the bf16
+ *    kernel says otherwise. A NaN in an input row yields NaN in that row's
+ *    result.
+ */
 #ifndef COGMEM_SIMD_H
 #define COGMEM_SIMD_H
+
 #include <stddef.h>
 #include <stdint.h>
+
 #include "cogmem_export.h"
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+/* ------------------------------------------------------------- dispatch */
+
+/* The name of the ISA whose kernels run now: "scalar", "avx2" or "avx512".
+ * Static string. Thread-safe; the first call performs the one-time
+ * detection described above. */
+COGMEM_API const char *cogmem_simd_isa(void);
+
+/* Run every later kernel call, from any thread, on `isa` ("scalar",
+ * "avx2", "avx512"), or with isa == NULL go back to the level chosen at
+ * first use (detected, lowered by COGMEM_ISA). Meant for tests and
+ * benchmarks. Calls already running finish on the kernels they started on;
+ * all ISAs compute the same results within the documented tolerances, so a
+ * concurrent switch is safe. Returns 0, -EINVAL (unknown name) or -ENOTSUP
+ * (the CPU, the OS or the build lacks it; nothing changes). Thread-safe. */
+COGMEM_API int cogmem_simd_force(const char *isa);
+
+/* ------------------------------------------------------- batch similarity */
+
+/* out[i] = sum_{j < dim} q[j] * rows[i * stride + j], for i < n.
+ *
+ * q: dim floats. rows: n rows of dim floats, row i starting at
+ * rows + i * stride (stride >= dim, in floats; only dim floats of each row
+ * are read). out: n floats. Blocks of 16 rows are scored together so that
+ * each query load feeds 16 FMAs; a base larger than the last-level cache
+ * is read with software prefetch.
+ *
+ * Tolerance: |out_isa - out_scalar| <= dim * eps * sum_j |q_j r_ij| (plus
+ * dim * 2^-149 when products underflow). Summation order differs per ISA.
+ * If a row or q holds NaN, or +Inf and -Inf products meet, out[i] is NaN;
+ * an infinite product alone gives the same infinity on every ISA. Finite
+ * inputs whose partial sums overflow may give Inf on one ISA and a finite
+ * value on another. */
+COGMEM_API void cogmem_dot_batch(const float *q, const float *rows, size_t n,
+                                 size_t dim, size_t stride, float *out);
+
+/* Cosine similarity of q with each row:
+ *   out[i] = dot(q, row_i) / (q_norm * norm_i)
+ * computed as one f32 division of the f32 dot by the f32 product of the
+ * norms. q_norm > 0 is used as given; q_norm <= 0 (or NaN) means "compute
+ * it" (sqrtf of the f32 sum of squares). row_norms: NULL, or n norms used
+ * as given (e.g. the store's precomputed ones); when NULL each row's norm is
+ * computed in the same pass as its dot, so the rows are read once.
+ *
+ * Zero vectors: if q_norm * norm_i == 0 (a zero q or a zero row, or norms
+ * that underflow), out[i] = 0. Results are not clamped to [-1, 1].
+ *
+ * Tolerance: |out_isa - out_scalar| <= dim * eps * (sum_j |q_j r_ij| +
+ * |dot|) / (q_norm * norm_i) + 4 eps |out| (the dot's and the computed
+ * norms' summation orders differ per ISA). NaN as cogmem_dot_batch(). */
+COGMEM_API void cogmem_cosine_batch(const float *q, const float *rows,
+                                    size_t n, size_t dim, size_t stride,
+                                    const float *row_norms, float q_norm,
+                                    float *out);
+
+/* ----------------------------------------------------------------- top-k */
+
+/* The k largest of scores[0..n) with their indices, best first; equal
+ * scores (including -0.0 == +0.0) are ordered by lower index. NaN scores
+ * are never selected. Writes min(k, number of non-NaN scores) entries to
+ * idx[] and, unless val is NULL, the matching scores to val[]; returns that
+ * count. idx must hold k entries (min(k, n) suffice) and is also used as the
+ * working heap; val may be NULL.
+ *
+ * O(n + m log k) where m is the number of scores that beat the running k-th
+ * best (SIMD compares filter the rest). Results are identical on every ISA
+ * (no arithmetic, only comparisons). */
+COGMEM_API size_t cogmem_topk(const float *scores, size_t n, size_t k,
+                              uint32_t *idx, float *val);
+
+/* ----------------------------------------------------------------- decay */
+
+/* x[i] *= factor for i < n, in place. Bit-identical on every ISA (one
+ * IEEE multiply per element). */
+COGMEM_API void cogmem_decay_f32(float *x, size_t n, float factor);
+
+/* Time-based exponential decay, in place:
+ *   x[i] *= exp(-(rate * dt[i]))
+ * where rate * dt[i] is one f32 multiply. The scalar kernel uses libm
+ * expf(); the SIMD kernels a polynomial exp (Cody-Waite reduction, the
+ * Cephes expf polynomial, 2^n applied in two steps).
+ *
+ * Tolerance: |x_isa - x_scalar| <= 1e-6 * |x_scalar| + 2^-148 * |x| +
+ * 2^-149: relative where results are normal; the absolute terms cover a
+ * factor exp(...) below FLT_MIN (it has denormal precision on every ISA)
+ * and results that round into the denormals. Exponents above 88.72
+ * overflow to +Inf like expf() (within 1e-6 of FLT_MAX one ISA may give
+ * FLT_MAX-ish and another Inf); +Inf * 0 (dt = Inf with
+ * rate = 0) and NaN give NaN on every ISA. */
+COGMEM_API void cogmem_decay_exp_f32(float *x, const float *dt, size_t n,
+                                     float rate);
+
+/* The prune pass after a decay: writes to idx[], in increasing order, every
+ * i < n for which !(x[i] >= threshold) — values below the threshold and
+ * NaN — and returns how many. idx must have room for n entries (the worst
+ * case). Identical on every ISA. */
+COGMEM_API size_t cogmem_prune_f32(const float *x, size_t n, float threshold,
+                                   uint32_t *idx);
+
+/* ------------------------------------------------------------ fan effect */
+
+/* How the activation a concept spreads depends on its fan-out (number of
+ * bindings). The values are part of the ABI. */
+typedef enum cogmem_fan_mode {
+    COGMEM_FAN_INV_SQRT = 0, /* a / sqrt(fan)        (the default) */
+    COGMEM_FAN_LINEAR = 1,   /* a / fan */
+    COGMEM_FAN_ACTR = 2,     /* a + max(0, S - ln(fan + 1))  (ACT-R 7) */
+    COGMEM_FAN_NONE = 3      /* a */
+} cogmem_fan_mode;
+
+/* For i < n:
+ *   COGMEM_FAN_INV_SQRT: out[i] = a[i] / sqrt(max(fan[i], 1))
+ *   COGMEM_FAN_LINEAR:   out[i] = a[i] / max(fan[i], 1)
+ *   COGMEM_FAN_ACTR:     out[i] = a[i] + max(0, S - ln((float)fan[i] + 1))
+ *   COGMEM_FAN_NONE:     out[i] = a[i]
+ * Fan 0 (a node without bindings) divides by 1 in the two division modes;
+ * in ACT-R mode fan[i] is the fan-out and the +1 counts the source itself
+ * (fan_j = fan-out + 1 in ACT-R 7), so fan 0 gives S. ACT-R mode ADDS the
+ * associative strength S_ji = max(0, S - ln fan_j) to a[i] (a is typically
+ * a base-level activation); a caller who wants W_j * S_ji passes a = 0 and
+ * scales. fan is converted to float with rounding to nearest before the +1
+ * (exact below 2^24; fan = 2^32 - 1 gives ln(2^32)).
+ *
+ * out may equal a (in place); otherwise they must not overlap.
+ *
+ * Tolerance: LINEAR and NONE are bit-identical on every ISA (IEEE
+ * division). INV_SQRT: <= 1e-6 relative (SIMD uses rsqrt + one Newton
+ * step). ACTR: <= 1e-6 * (|a| + |S| + ln(fan + 1)) absolute (vector log).
+ * NaN in a or S propagates. Returns 0, or -EINVAL for an unknown mode
+ * (nothing is written). */
+COGMEM_API int cogmem_fan_divide(const float *a, const uint32_t *fan, size_t n,
+                                 cogmem_fan_mode mode, float actr_s,
+                                 float *out);
+
+/* ---------------------------------------------------- binary hypervectors */
+
+/* Hypervectors are bit strings of nbytes bytes; bit b of the vector is bit
+ * (b % 8) of byte b / 8 (little-endian). The common size is 2048 bits
+ * (nbytes = 256); any nbytes works, multiples of 64 (512 bits) are the fast
+ * path. All hypervector kernels are bit-exact on every ISA. */
+
+/* Binding: out = a XOR b (its own inverse). out may equal a or b. */
+COGMEM_API void cogmem_hv_bind(const uint8_t *a, const uint8_t *b,
+                               size_t nbytes, uint8_t *out);
+
+/* out[i] = number of differing bits between q and row i, where row i is
+ * rows + i * nbytes (rows packed back to back), for i < n. Uses AVX-512
+ * VPOPCNTDQ where the CPU has it, a nibble lookup (vpshufb) otherwise. */
+COGMEM_API void cogmem_hv_hamming_batch(const uint8_t *q, const uint8_t *rows,
+                                        size_t n, size_t nbytes,
+                                        uint32_t *out);
+
+/* Bundling: bitwise majority of n packed vectors (row i at
+ * rows + i * nbytes). Bit b of out is 1 when more than n/2 rows have it set,
+ * 0 when fewer than n/2 do, and on a tie (n even, exactly n/2) the bit of
+ * row 0 — as if row 0 were counted one and a half times. n == 0 gives all
+ * zeros, n == 1 a copy. Any n (bit-sliced counters, no overflow). out must
+ * not overlap rows. */
+COGMEM_API void cogmem_hv_bundle(const uint8_t *rows, size_t n, size_t nbytes,
+                                 uint8_t *out);
+
+/* Permutation by rotation: bit b of `in` moves to bit (b + shift) mod
+ * (8 * nbytes) of out. A negative shift rotates the other way, so
+ * permute(permute(v, s), -s) == v. out must not overlap in. */
+COGMEM_API void cogmem_hv_permute(const uint8_t *in, size_t nbytes,
+                                  int64_t shift, uint8_t *out);
+
+/* ------------------------------------------------------------------ bf16 */
+
+/* Quantised scans: rows stored as bfloat16 (the top 16 bits of an f32)
+ * halve the bytes a DRAM-bound scan reads; the best candidates are then
+ * re-ranked in f32 with cogmem_rerank_f32(). */
+
+/* out[i] = bf16 rounding (to nearest, ties to even) of in[i]. NaN stays NaN
+ * (quiet); values above the bf16 range round to Inf; denormals are kept.
+ * Deterministic and identical everywhere (integer rounding, not
+ * dispatched). out must not overlap in. */
+COGMEM_API void cogmem_f32_to_bf16(const float *in, size_t n, uint16_t *out);
+
+/* out[i] = sum_{j < dim} q[j] * rows[i * stride + j] with bf16 q and rows
+ * (stride in bf16 elements) and f32 accumulation. Every bf16 product is
+ * exact in f32, so the error is the summation's. Uses AVX512_BF16
+ * (vdpbf16ps) where present.
+ *
+ * Tolerance against the scalar kernel: dim * eps * sum_j |q_j r_ij|, plus,
+ * because vdpbf16ps treats denormal inputs and results as zero regardless
+ * of MXCSR, the sum of |q_j r_ij| over terms with a denormal factor plus
+ * dim * FLT_MIN. NaN propagates as in cogmem_dot_batch(). */
+COGMEM_API void cogmem_dot_batch_bf16(const uint16_t *q, const uint16_t *rows,
+                                      size_t n, size_t dim, size_t stride,
+                                      float *out);
+
+/* Exact re-rank of candidates: the k best rows among rows
+ * cand[0..ncand) by f32 dot with q (row r at rows + r * stride), best
+ * first, equal scores by lower row index, NaN scores dropped. Writes the row
+ * indices to idx[] and the scores to val[] (both must hold k entries, both
+ * required) and returns the count, min(k, non-NaN candidates). Duplicate
+ * candidates appear as many times as given. Dot tolerance as
+ * cogmem_dot_batch(); the ordering is exact for the computed scores. */
+COGMEM_API size_t cogmem_rerank_f32(const float *q, const float *rows,
+                                    size_t dim, size_t stride,
+                                    const uint32_t *cand, size_t ncand,
+                                    size_t k, uint32_t *idx, float *val);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COGMEM_SIMD_H */

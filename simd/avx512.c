@@ -1,0 +1,547 @@
+/* cogmem — AVX-512 (F, BW, DQ, VL) kernels: Skylake-SP, Ice Lake, Zen 4/5.
+ *
+ * Compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl (plus AVX2/FMA);
+ * reached only when dispatch.c has seen those features and OS-enabled
+ * opmask/ZMM state. VPOPCNTDQ and BF16 kernels live in their own files.
+ * Tails use masked loads/stores: masked-off lanes never fault, so no row
+ * is read past its end.
+ */
+#include <immintrin.h>
+#include <math.h>
+
+#include "avx512_util.h"
+#include "simd_internal.h"
+
+
+/* ------------------------------------------------------------------ dot */
+
+/* Sixteen rows per pass: each query load feeds 16 FMAs (17 loads per 16
+ * FMAs, so the two load ports keep both FMA pipes nearly busy) and 16
+ * independent accumulators cover the FMA latency. With `pf`, each step
+ * prefetches the matching line of the next block's rows: DRAM misses then
+ * overlap with a whole block of work instead of stalling 16 streams. */
+static inline __attribute__((always_inline)) void
+dot16(const float *q, const float *r, size_t dim, size_t stride, float *out,
+      const int pf)
+{
+    __m512 acc[16];
+    for (int k = 0; k < 16; k++)
+        acc[k] = _mm512_setzero_ps();
+    size_t j = 0;
+    for (; j + 16 <= dim; j += 16) {
+        __m512 qv = _mm512_loadu_ps(q + j);
+        const float *p = r + j;
+        if (pf) {
+            const float *nx = p + 16 * stride;
+            for (int k = 0; k < 16; k++)
+                _mm_prefetch((const char *)(nx + (size_t)k * stride),
+                             _MM_HINT_T0);
+        }
+        for (int k = 0; k < 16; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(p + (size_t)k * stride),
+                                     qv, acc[k]);
+    }
+    if (j < dim) {
+        __mmask16 m = mask16(dim - j);
+        __m512 qv = _mm512_maskz_loadu_ps(m, q + j);
+        const float *p = r + j;
+        for (int k = 0; k < 16; k++)
+            acc[k] = _mm512_fmadd_ps(
+                _mm512_maskz_loadu_ps(m, p + (size_t)k * stride), qv, acc[k]);
+    }
+    _mm512_storeu_ps(out, reduce16(acc));
+}
+
+static void dot16_plain(const float *q, const float *r, size_t dim,
+                        size_t stride, float *out)
+{
+    dot16(q, r, dim, stride, out, 0);
+}
+
+static void dot16_pf(const float *q, const float *r, size_t dim, size_t stride,
+                     float *out)
+{
+    dot16(q, r, dim, stride, out, 1);
+}
+
+/* One row: four accumulators so the chain is not latency-bound. */
+static float dot1(const float *q, const float *r, size_t dim)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t j = 0;
+    for (; j + 64 <= dim; j += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j + 16),
+                             _mm512_loadu_ps(q + j + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j + 32),
+                             _mm512_loadu_ps(q + j + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j + 48),
+                             _mm512_loadu_ps(q + j + 48), a3);
+    }
+    for (; j + 16 <= dim; j += 16)
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a0);
+    if (j < dim) {
+        __mmask16 m = mask16(dim - j);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + j),
+                             _mm512_maskz_loadu_ps(m, q + j), a1);
+    }
+    return _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+/* Four rows for the remainder of a batch (n % 16 >= 4). */
+static void dot4(const float *q, const float *r, size_t dim, size_t stride,
+                 float *out)
+{
+    const float *r0 = r, *r1 = r + stride, *r2 = r + 2 * stride,
+                *r3 = r + 3 * stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t j = 0; j < dim; j += 16) {
+        __mmask16 m = dim - j >= 16 ? (__mmask16)0xffff : mask16(dim - j);
+        __m512 qv = _mm512_maskz_loadu_ps(m, q + j);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r0 + j), qv, a0);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r1 + j), qv, a1);
+        a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r2 + j), qv, a2);
+        a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r3 + j), qv, a3);
+    }
+    out[0] = _mm512_reduce_add_ps(a0);
+    out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2);
+    out[3] = _mm512_reduce_add_ps(a3);
+}
+
+static void dot_batch_with(const float *q, const float *rows, size_t n,
+                           size_t dim, size_t stride, float *out, int pf)
+{
+    size_t i = 0;
+    if (pf) {
+        /* Stop one block early: the last block has nothing to prefetch. */
+        for (; i + 32 <= n; i += 16)
+            dot16_pf(q, rows + i * stride, dim, stride, out + i);
+    }
+    for (; i + 16 <= n; i += 16)
+        dot16_plain(q, rows + i * stride, dim, stride, out + i);
+    for (; i + 4 <= n; i += 4)
+        dot4(q, rows + i * stride, dim, stride, out + i);
+    for (; i < n; i++)
+        out[i] = dot1(q, rows + i * stride, dim);
+}
+
+static void dot_batch(const float *q, const float *rows, size_t n, size_t dim,
+                      size_t stride, float *out)
+{
+    dot_batch_with(q, rows, n, dim, stride, out,
+                   n * stride * sizeof(float) > COGMEM__PREFETCH_BYTES);
+}
+
+static void dot_batch_plain(const float *q, const float *rows, size_t n,
+                            size_t dim, size_t stride, float *out)
+{
+    dot_batch_with(q, rows, n, dim, stride, out, 0);
+}
+
+static void dot_batch_pf(const float *q, const float *rows, size_t n,
+                         size_t dim, size_t stride, float *out)
+{
+    dot_batch_with(q, rows, n, dim, stride, out, 1);
+}
+
+cogmem__dot_fn cogmem__simd_avx512_dot_path(int prefetch)
+{
+    return prefetch ? dot_batch_pf : dot_batch_plain;
+}
+
+/* ------------------------------------------------------------- cosine */
+
+/* den == 0 -> 0, else dot / den: the same IEEE operations as scalar.c. */
+static inline __m512 cos_finish(__m512 d, __m512 rn, __m512 qn)
+{
+    __m512 den = _mm512_mul_ps(qn, rn);
+    __mmask16 nz = _mm512_cmp_ps_mask(den, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    return _mm512_maskz_div_ps(nz, d, den);
+}
+
+/* Eight rows, dots and sums of squares in the same pass (rows read once):
+ * 16 accumulators, reduced together so that lanes 0-7 hold the dots and
+ * lanes 8-15 the squared norms. */
+static void cos8(const float *q, const float *r, size_t dim, size_t stride,
+                 float qn, float *out)
+{
+    __m512 acc[16];
+    for (int k = 0; k < 16; k++)
+        acc[k] = _mm512_setzero_ps();
+    for (size_t j = 0; j < dim; j += 16) {
+        __mmask16 m = dim - j >= 16 ? (__mmask16)0xffff : mask16(dim - j);
+        __m512 qv = _mm512_maskz_loadu_ps(m, q + j);
+        const float *p = r + j;
+        for (int k = 0; k < 8; k++) {
+            __m512 x = _mm512_maskz_loadu_ps(m, p + (size_t)k * stride);
+            acc[k] = _mm512_fmadd_ps(x, qv, acc[k]);
+            acc[8 + k] = _mm512_fmadd_ps(x, x, acc[8 + k]);
+        }
+    }
+    __m512 h = reduce16(acc);
+    __m256 dots = _mm512_castps512_ps256(h);
+    __m256 rn = _mm256_sqrt_ps(_mm512_extractf32x8_ps(h, 1));
+    __m256 den = _mm256_mul_ps(_mm256_set1_ps(qn), rn);
+    __mmask8 nz = _mm256_cmp_ps_mask(den, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    _mm256_storeu_ps(out, _mm256_maskz_div_ps(nz, dots, den));
+}
+
+static void cosine_batch(const float *q, const float *rows, size_t n,
+                         size_t dim, size_t stride, const float *row_norms,
+                         float qn, float *out)
+{
+    size_t i = 0;
+    if (row_norms) {
+        dot_batch(q, rows, n, dim, stride, out);
+        __m512 qv = _mm512_set1_ps(qn);
+        for (; i < n; i += 16) {
+            __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : mask16(n - i);
+            _mm512_mask_storeu_ps(out + i, m,
+                cos_finish(_mm512_maskz_loadu_ps(m, out + i),
+                           _mm512_maskz_loadu_ps(m, row_norms + i), qv));
+        }
+        return;
+    }
+    for (; i + 8 <= n; i += 8)
+        cos8(q, rows + i * stride, dim, stride, qn, out + i);
+    for (; i < n; i++) {
+        const float *r = rows + i * stride;
+        float d = dot1(q, r, dim), rn = sqrtf(dot1(r, r, dim));
+        float den = qn * rn;
+        out[i] = den == 0.0f ? 0.0f : d / den;
+    }
+}
+
+/* ----------------------------------------------------------------- top-k */
+
+static size_t topk(const float *s, size_t n, size_t k, uint32_t *h)
+{
+    size_t cnt = 0;
+    size_t i = cogmem__topk_fill(s, n, k, h, &cnt);
+    if (cnt < k)
+        goto done;
+    /* 64 scores per compare group; only lanes beating the running k-th
+     * best reach the heap (strict >, see the heap comment). */
+    __m512 thr = _mm512_set1_ps(s[h[0]]);
+    for (; i + 64 <= n; i += 64) {
+        __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i), thr, _CMP_GT_OQ);
+        __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i + 16), thr, _CMP_GT_OQ);
+        __mmask16 m2 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i + 32), thr, _CMP_GT_OQ);
+        __mmask16 m3 = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + i + 48), thr, _CMP_GT_OQ);
+        if (((unsigned)m0 | m1 | m2 | m3) == 0)
+            continue;
+        uint64_t bits = (uint64_t)m0 | (uint64_t)m1 << 16 |
+                        (uint64_t)m2 << 32 | (uint64_t)m3 << 48;
+        while (bits) {
+            unsigned b = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            cogmem__topk_offer(s, h, cnt, (uint32_t)(i + b));
+        }
+        thr = _mm512_set1_ps(s[h[0]]);
+    }
+    for (; i < n; i++)
+        cogmem__topk_offer(s, h, cnt, (uint32_t)i);
+done:
+    cogmem__topk_finish(s, h, cnt);
+    return cnt;
+}
+
+/* ----------------------------------------------------------------- decay */
+
+static void scale(float *x, size_t n, float f)
+{
+    __m512 fv = _mm512_set1_ps(f);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16),
+               c = _mm512_loadu_ps(x + i + 32), d = _mm512_loadu_ps(x + i + 48);
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(a, fv));
+        _mm512_storeu_ps(x + i + 16, _mm512_mul_ps(b, fv));
+        _mm512_storeu_ps(x + i + 32, _mm512_mul_ps(c, fv));
+        _mm512_storeu_ps(x + i + 48, _mm512_mul_ps(d, fv));
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : mask16(n - i);
+        _mm512_mask_storeu_ps(x + i, m,
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), fv));
+    }
+}
+
+/* Same algorithm as exp_ps in avx2.c (see there): Cody-Waite reduction,
+ * Cephes polynomial, 2^n as two factors; NaN passes the clamp. */
+static inline __m512 exp_ps(__m512 t)
+{
+    t = _mm512_min_ps(_mm512_set1_ps(89.0f),
+                      _mm512_max_ps(_mm512_set1_ps(-104.0f), t));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), t);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i ni = _mm512_cvtps_epi32(n);
+    __m512i n1 = _mm512_srai_epi32(ni, 1);
+    __m512i n2 = _mm512_sub_epi32(ni, n1);
+    __m512i bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
+    return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+}
+
+static void decay_exp(float *x, const float *dt, size_t n, float rate)
+{
+    __m512 rv = _mm512_set1_ps(rate);
+    __m512 neg = _mm512_set1_ps(-0.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : mask16(n - i);
+        __m512 t = _mm512_xor_ps(_mm512_mul_ps(rv, _mm512_maskz_loadu_ps(m, dt + i)), neg);
+        _mm512_mask_storeu_ps(x + i, m,
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), exp_ps(t)));
+    }
+}
+
+/* Indices of lanes below the threshold, compressed in a register and
+ * written with a masked store (vpcompressd straight to memory is
+ * microcoded and slow on Zen 4). */
+static size_t prune(const float *x, size_t n, float thr, uint32_t *idx)
+{
+    __m512 tv = _mm512_set1_ps(thr);
+    __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                     13, 14, 15);
+    size_t c = 0;
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : mask16(n - i);
+        __mmask16 below = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + i),
+                                                  tv, _CMP_NGE_UQ);
+        if (!below)
+            continue;
+        __m512i ids = _mm512_add_epi32(iota, _mm512_set1_epi32((int)(uint32_t)i));
+        unsigned cntb = (unsigned)__builtin_popcount(below);
+        _mm512_mask_storeu_epi32(idx + c, mask16(cntb),
+                                 _mm512_maskz_compress_epi32(below, ids));
+        c += cntb;
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------------- fan */
+
+/* ln(x) for x >= 1, as log_ge1 in avx2.c (Cephes logf). */
+static inline __m512 log_ge1(__m512 x)
+{
+    __m512i xi = _mm512_castps_si512(x);
+    __m512i e = _mm512_sub_epi32(_mm512_srli_epi32(xi, 23), _mm512_set1_epi32(126));
+    __m512 m = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_and_si512(xi, _mm512_set1_epi32(0x007fffff)),
+        _mm512_set1_epi32(0x3f000000)));
+    __m512 ef = _mm512_cvtepi32_ps(e);
+    __mmask16 lt = _mm512_cmp_ps_mask(m, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+    ef = _mm512_mask_sub_ps(ef, lt, ef, _mm512_set1_ps(1.0f));
+    m = _mm512_mask_add_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)), lt,
+                           _mm512_sub_ps(m, _mm512_set1_ps(1.0f)), m);
+    __m512 z = _mm512_mul_ps(m, m);
+    __m512 p = _mm512_set1_ps(7.0376836292e-2f);
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-1.1514610310e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(1.1676998740e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-1.2420140846e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(1.4249322787e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-1.6668057665e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(2.0000714765e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(-2.4999993993e-1f));
+    p = _mm512_fmadd_ps(p, m, _mm512_set1_ps(3.3333331174e-1f));
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, m), z);
+    y = _mm512_fmadd_ps(ef, _mm512_set1_ps(-2.12194440e-4f), y);
+    y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
+    __m512 r = _mm512_add_ps(m, y);
+    return _mm512_fmadd_ps(ef, _mm512_set1_ps(0.693359375f), r);
+}
+
+static void fan(const float *a, const uint32_t *fan, size_t n, int mode,
+                float s, float *out)
+{
+    const __m512i one_i = _mm512_set1_epi32(1);
+    const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+    const __m512 sv = _mm512_set1_ps(s), zero = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : mask16(n - i);
+        __m512 av = _mm512_maskz_loadu_ps(m, a + i);
+        /* masked-off lanes load fan 0: harmless in every mode */
+        __m512i fv = _mm512_maskz_loadu_epi32(m, fan + i);
+        __m512 r;
+        switch (mode) {
+        case COGMEM_FAN_INV_SQRT: {
+            __m512 f = _mm512_cvtepu32_ps(_mm512_max_epu32(fv, one_i));
+            /* rsqrt14 plus one Newton step: ~1e-7, inside the 1e-6
+             * contract, without sqrt + divide latency. */
+            __m512 y = _mm512_rsqrt14_ps(f);
+            __m512 e = _mm512_fnmadd_ps(_mm512_mul_ps(f, y), y, one);
+            y = _mm512_fmadd_ps(_mm512_mul_ps(y, half), e, y);
+            r = _mm512_mul_ps(av, y);
+            break;
+        }
+        case COGMEM_FAN_LINEAR:
+            r = _mm512_div_ps(av, _mm512_cvtepu32_ps(_mm512_max_epu32(fv, one_i)));
+            break;
+        case COGMEM_FAN_ACTR: {
+            __m512 l = log_ge1(_mm512_add_ps(_mm512_cvtepu32_ps(fv), one));
+            r = _mm512_add_ps(av, _mm512_max_ps(zero, _mm512_sub_ps(sv, l)));
+            break;
+        }
+        default:
+            r = av;
+            break;
+        }
+        _mm512_mask_storeu_ps(out + i, m, r);
+    }
+}
+
+/* ----------------------------------------------------------- hypervectors */
+
+
+static void hv_xor(const uint8_t *a, const uint8_t *b, size_t nbytes,
+                   uint8_t *out)
+{
+    for (size_t i = 0; i < nbytes; i += 64) {
+        __mmask64 m = mask64(nbytes - i);
+        _mm512_mask_storeu_epi8(out + i, m,
+            _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i),
+                             _mm512_maskz_loadu_epi8(m, b + i)));
+    }
+}
+
+/* Per-byte popcount by nibble lookups, for CPUs with AVX-512BW but no
+ * VPOPCNTDQ (Skylake-SP, Cascade Lake). */
+static inline __m512i popcnt_bytes(__m512i v)
+{
+    const __m512i lut = _mm512_set_epi8(
+        4, 3, 3, 2, 3, 2, 2, 1, 3, 2, 2, 1, 2, 1, 1, 0, 4, 3, 3, 2, 3, 2, 2, 1,
+        3, 2, 2, 1, 2, 1, 1, 0, 4, 3, 3, 2, 3, 2, 2, 1, 3, 2, 2, 1, 2, 1, 1, 0,
+        4, 3, 3, 2, 3, 2, 2, 1, 3, 2, 2, 1, 2, 1, 1, 0);
+    const __m512i lo4 = _mm512_set1_epi8(0x0f);
+    __m512i lo = _mm512_and_si512(v, lo4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+    return _mm512_add_epi8(_mm512_shuffle_epi8(lut, lo),
+                           _mm512_shuffle_epi8(lut, hi));
+}
+
+static void hv_hamming_lut(const uint8_t *q, const uint8_t *rows, size_t n,
+                           size_t nbytes, uint32_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = rows + i * nbytes;
+        __m512i acc = _mm512_setzero_si512();
+        for (size_t j = 0; j < nbytes; j += 64) {
+            __mmask64 m = mask64(nbytes - j);
+            __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, q + j),
+                                         _mm512_maskz_loadu_epi8(m, r + j));
+            acc = _mm512_add_epi64(acc, _mm512_sad_epu8(popcnt_bytes(x),
+                                                        _mm512_setzero_si512()));
+        }
+        out[i] = (uint32_t)_mm512_reduce_add_epi64(acc);
+    }
+}
+
+cogmem__hamming_fn cogmem__simd_avx512_hamming_lut(void)
+{
+    return hv_hamming_lut;
+}
+
+/* Bit-sliced majority as in scalar.c, 512 bit positions per pass. */
+static void hv_bundle(const uint8_t *rows, size_t n, size_t nbytes,
+                      uint8_t *out)
+{
+    if (n == 0) {
+        memset(out, 0, nbytes);
+        return;
+    }
+    unsigned L = cogmem__bitlen(n);
+    size_t half = n / 2;
+    for (size_t w = 0; w < nbytes; w += 64) {
+        __mmask64 m = mask64(nbytes - w);
+        __m512i P[64];
+        for (unsigned l = 0; l < L; l++)
+            P[l] = _mm512_setzero_si512();
+        unsigned lr = 1;
+        size_t next_pow = 2;
+        for (size_t r = 0; r < n; r++) {
+            if (r + 1 == next_pow) {
+                lr++;
+                next_pow <<= 1;
+            }
+            __m512i carry = _mm512_maskz_loadu_epi8(m, rows + r * nbytes + w);
+            for (unsigned l = 0; l < lr; l++) {
+                __m512i t = _mm512_and_si512(P[l], carry);
+                P[l] = _mm512_xor_si512(P[l], carry);
+                carry = t;
+            }
+        }
+        __m512i gt = _mm512_setzero_si512(), eq = _mm512_set1_epi8(-1);
+        for (unsigned l = L; l-- > 0;) {
+            if ((half >> l) & 1u) {
+                eq = _mm512_and_si512(eq, P[l]);
+            } else {
+                gt = _mm512_or_si512(gt, _mm512_and_si512(eq, P[l]));
+                eq = _mm512_andnot_si512(P[l], eq);
+            }
+        }
+        if ((n & 1u) == 0)
+            gt = _mm512_or_si512(gt, _mm512_and_si512(eq,
+                     _mm512_maskz_loadu_epi8(m, rows + w)));
+        _mm512_mask_storeu_epi8(out + w, m, gt);
+    }
+}
+
+/* As rot_seg in avx2.c: vpsrlq by 64 yields 0, which is exactly b == 0. */
+static void rot_seg(uint8_t *out, const uint8_t *a, const uint8_t *p,
+                    size_t cnt, unsigned b)
+{
+    __m128i sl = _mm_cvtsi32_si128((int)b), sr = _mm_cvtsi32_si128((int)(64 - b));
+    for (size_t j = 0; j < cnt; j += 8) {
+        __mmask8 m = cnt - j >= 8 ? (__mmask8)0xff
+                                  : (__mmask8)((1u << (cnt - j)) - 1u);
+        __m512i av = _mm512_maskz_loadu_epi64(m, a + 8 * j);
+        __m512i pv = _mm512_maskz_loadu_epi64(m, p + 8 * j);
+        _mm512_mask_storeu_epi64(out + 8 * j, m,
+                                 _mm512_or_si512(_mm512_sll_epi64(av, sl),
+                                                 _mm512_srl_epi64(pv, sr)));
+    }
+}
+
+static void hv_permute(const uint8_t *in, size_t nbytes, uint64_t shift,
+                       uint8_t *out)
+{
+    if (nbytes % 8) {
+        cogmem__permute_bytes(in, nbytes, shift, out);
+        return;
+    }
+    size_t W = nbytes / 8, w = (size_t)(shift / 64);
+    unsigned b = (unsigned)(shift % 64);
+    if (w)
+        rot_seg(out, in + 8 * (W - w), in + 8 * (W - w - 1), w, b);
+    cogmem__store64(out + 8 * w, cogmem__rot_word(in, W, w, w, b));
+    rot_seg(out + 8 * (w + 1), in + 8, in, W - w - 1, b);
+}
+
+void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)
+{
+    ops->name = "avx512";
+    ops->dot_batch = dot_batch;
+    ops->cosine_batch = cosine_batch;
+    ops->topk = topk;
+    ops->scale = scale;
+    ops->decay_exp = decay_exp;
+    ops->prune = prune;
+    ops->fan = fan;
+    ops->hv_xor = hv_xor;
+    ops->hv_hamming = hv_hamming_lut;
+    ops->hv_bundle = hv_bundle;
+    ops->hv_permute = hv_permute;
+}

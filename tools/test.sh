@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Run every test of cogmem in three builds:
+#   build-ci    plain (-Dwerror=true): all suites
+#   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer: all suites
+#   build-tsan  ThreadSanitizer: the stress suite only
+# then print one closing line, "N passed, N failed, N skipped", summed over
+# the three, and exit non-zero if anything failed (a failed configure or
+# compile counts as one failure and the other builds still run).
+#
+# On a fresh Debian 12 machine, run as root: it installs the missing
+# packages first. Under CI=true the stress tests run for
+# COGMEM_STRESS_SECONDS=3 each unless that is set already.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+. tools/lib.sh
+
+JOBS=$(cogmem_jobs)
+passed=0
+failed=0
+skipped=0
+
+finish() {
+    printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+    if [ "$failed" -ne 0 ]; then
+        exit 1
+    fi
+    exit 0
+}
+
+if ! cogmem_install_packages "${COGMEM_BUILD_PACKAGES[@]}" "${COGMEM_TEST_PACKAGES[@]}"; then
+    failed=$((failed + 1))
+    finish
+fi
+
+if [ "${CI:-}" = true ] && [ -z "${COGMEM_STRESS_SECONDS:-}" ]; then
+    export COGMEM_STRESS_SECONDS=3
+fi
+
+# configure_and_compile DIR [meson options...]
+configure_and_compile() {
+    local dir=$1
+    shift
+    if [ -f "$dir/meson-private/coredata.dat" ]; then
+        meson setup --reconfigure "$dir" "$@" || return 1
+    else
+        # A directory left by an interrupted setup would make meson refuse.
+        rm -rf "$dir"
+        meson setup "$dir" "$@" || return 1
+    fi
+    meson compile -C "$dir" -j "$JOBS"
+}
+
+# Count one build's results from meson's testlog.json (one JSON object per
+# line) and print "PASSED FAILED SKIPPED". A line that does not parse is a
+# failure: a truncated log must not pass for a clean run.
+count_results() {
+    /usr/bin/python3 - "$1" <<'PY'
+import json, sys
+ok = bad = skip = 0
+with open(sys.argv[1], encoding="utf-8", errors="replace") as log:
+    for line in log:
+        if not line.strip():
+            continue
+        try:
+            result = json.loads(line)["result"]
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+            continue
+        if result in ("OK", "EXPECTEDFAIL"):
+            ok += 1
+        elif result == "SKIP":
+            skip += 1
+        else:  # FAIL, TIMEOUT, UNEXPECTEDPASS, ERROR, or anything new
+            bad += 1
+print(ok, bad, skip)
+PY
+}
+
+# run_build NAME DIR "MESON TEST ARGS" "SETUP OPTIONS" [ENV=VALUE...]
+# Test args and setup options are word-split; the rest is the tests' env.
+run_build() {
+    local name=$1 dir=$2 test_args=$3 setup_opts=$4 start=$SECONDS
+    shift 4
+    local p=0 f=0 s=0 rc counts log="$dir/meson-logs/testlog.json"
+
+    cogmem_log "[$name] meson setup $dir $setup_opts"
+    # shellcheck disable=SC2086 # options are words on purpose
+    if ! configure_and_compile "$dir" $setup_opts; then
+        echo "error: [$name] configure or compile failed" >&2
+        failed=$((failed + 1))
+        return
+    fi
+    rm -f "$log"
+    cogmem_log "[$name] meson test $test_args${*:+ (env: $*)}"
+    # shellcheck disable=SC2086
+    env "$@" "${TEST_WRAPPER[@]}" meson test -C "$dir" --no-rebuild \
+        --print-errorlogs --num-processes "$JOBS" $test_args
+    rc=$?
+    if [ -f "$log" ]; then
+        if counts=$(count_results "$log"); then
+            read -r p f s <<<"$counts"
+        else
+            echo "error: [$name] could not read $log" >&2
+            f=1
+        fi
+    fi
+    # meson test failed without a failed test to show for it (it could not
+    # run them at all, say): that is a failure too.
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "error: [$name] meson test exited with status $rc" >&2
+        f=1
+    fi
+    cogmem_log "[$name] tests ok $p, failed $f, skipped $s ($((SECONDS - start)) s)"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+}
+
+TEST_WRAPPER=()
+run_build plain build-ci "" "-Dwerror=true"
+
+run_build asan build-asan "--timeout-multiplier 3" \
+    "-Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dbenchmarks=false -Dwerror=true" \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+# gcc 12's ThreadSanitizer cannot start when the kernel randomises mmap
+# addresses with more bits than it expects ("unexpected memory mapping").
+# Try a trivial TSan program; if it fails but runs with randomisation off,
+# run the TSan tests that way (the personality is inherited by children).
+tsan_probe() {
+    local dir rc=0
+    dir=$(mktemp -d) || return 0
+    printf 'int main(void) { return 0; }\n' >"$dir/probe.c"
+    if cc -fsanitize=thread "$dir/probe.c" -o "$dir/probe" 2>/dev/null &&
+        ! "$dir/probe" >/dev/null 2>&1 &&
+        setarch "$(uname -m)" -R "$dir/probe" >/dev/null 2>&1; then
+        rc=1
+    fi
+    rm -rf "$dir"
+    return "$rc"
+}
+if ! tsan_probe; then
+    cogmem_log "[tsan] ThreadSanitizer needs address randomisation off here: using setarch -R"
+    TEST_WRAPPER=(setarch "$(uname -m)" -R)
+fi
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+if [ -f tests/tsan.supp ]; then
+    TSAN_OPTIONS="$TSAN_OPTIONS suppressions=$PWD/tests/tsan.supp"
+fi
+run_build tsan build-tsan "--suite stress --timeout-multiplier 3" \
+    "-Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled -Dstress_only=true -Dwerror=true" \
+    "TSAN_OPTIONS=$TSAN_OPTIONS"
+TEST_WRAPPER=()
+
+finish

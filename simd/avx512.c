@@ -170,8 +170,21 @@ static void cos8(const float *q, const float *r, size_t dim, size_t stride,
     __m512 acc[16];
     for (int k = 0; k < 16; k++)
         acc[k] = _mm512_setzero_ps();
-    for (size_t j = 0; j < dim; j += 16) {
-        __mmask16 m = dim - j >= 16 ? (__mmask16)0xffff : mask16(dim - j);
+    /* Full chunks and the masked tail in separate loops, as in dot16:
+     * with the mask computed inside a single loop GCC keeps the
+     * accumulator array in memory (16 stores per step). */
+    size_t j = 0;
+    for (; j + 16 <= dim; j += 16) {
+        __m512 qv = _mm512_loadu_ps(q + j);
+        const float *p = r + j;
+        for (int k = 0; k < 8; k++) {
+            __m512 x = _mm512_loadu_ps(p + (size_t)k * stride);
+            acc[k] = _mm512_fmadd_ps(x, qv, acc[k]);
+            acc[8 + k] = _mm512_fmadd_ps(x, x, acc[8 + k]);
+        }
+    }
+    if (j < dim) {
+        __mmask16 m = mask16(dim - j);
         __m512 qv = _mm512_maskz_loadu_ps(m, q + j);
         const float *p = r + j;
         for (int k = 0; k < 8; k++) {

@@ -183,8 +183,8 @@ static void check_dot(size_t n, size_t dim, size_t stride, int fq, int fr,
                       int offset)
 {
     size_t rows_len = n ? (n - 1) * stride + dim : 0;
-    float *q = galloc((dim + 1) * sizeof(float)) + 1; /* unaligned q too */
-    float *rows = galloc((rows_len + (size_t)offset) * sizeof(float)) + offset;
+    float *q = (float *)galloc((dim + 1) * sizeof(float)) + 1; /* odd start */
+    float *rows = (float *)galloc((rows_len + (size_t)offset) * sizeof(float)) + offset;
     float *norms = galloc(n * sizeof(float) + 4);
     float *ref = galloc(n * sizeof(float) + 4);
     float *out = galloc(n * sizeof(float) + 4);

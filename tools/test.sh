@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every test of cogmem in three builds:
+# Run every test of cogmem in three builds (arguments pick some of them):
 #   build-ci    plain (-Dwerror=true): all suites
 #   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer: all suites
 #   build-tsan  ThreadSanitizer: the stress suite only
@@ -7,12 +7,35 @@
 # the three, and exit non-zero if anything failed (a failed configure or
 # compile counts as one failure and the other builds still run).
 #
+# Sanitizer suppressions are read from tests/tsan.supp, tests/ubsan.supp and
+# tests/lsan.supp when those files exist.
+#
 # On a fresh Debian 12 machine, run as root: it installs the missing
 # packages first. Under CI=true the stress tests run for
 # COGMEM_STRESS_SECONDS=3 each unless that is set already.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 . tools/lib.sh
+
+# Arguments pick builds (e.g. `tools/test.sh plain tsan`); none means all.
+builds=("$@")
+for b in "${builds[@]}"; do
+    case $b in
+    plain | asan | tsan) ;;
+    *)
+        echo "usage: tools/test.sh [plain] [asan] [tsan]" >&2
+        exit 2
+        ;;
+    esac
+done
+wanted() {
+    [ "${#builds[@]}" -eq 0 ] && return 0
+    local b
+    for b in "${builds[@]}"; do
+        [ "$b" = "$1" ] && return 0
+    done
+    return 1
+}
 
 JOBS=$(cogmem_jobs)
 passed=0
@@ -110,6 +133,9 @@ run_build() {
         echo "error: [$name] meson test exited with status $rc" >&2
         f=1
     fi
+    if [ $((p + f + s)) -eq 0 ]; then
+        echo "warning: [$name] no test ran" >&2
+    fi
     cogmem_log "[$name] tests ok $p, failed $f, skipped $s ($((SECONDS - start)) s)"
     passed=$((passed + p))
     failed=$((failed + f))
@@ -117,12 +143,25 @@ run_build() {
 }
 
 TEST_WRAPPER=()
-run_build plain build-ci "" "-Dwerror=true"
+if wanted plain; then
+    run_build plain build-ci "" "-Dwerror=true"
+fi
 
-run_build asan build-asan "--timeout-multiplier 3" \
-    "-Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dbenchmarks=false -Dwerror=true" \
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Suppression files belong to tests/ (which knows why each entry is there);
+# each is passed only if it exists, e.g. for a finding inside a dependency.
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+if [ -f tests/ubsan.supp ]; then
+    UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$PWD/tests/ubsan.supp"
+fi
+asan_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "UBSAN_OPTIONS=$UBSAN_OPTIONS")
+if [ -f tests/lsan.supp ]; then
+    asan_env+=("LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp")
+fi
+if wanted asan; then
+    run_build asan build-asan "--timeout-multiplier 3" \
+        "-Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dbenchmarks=false -Dwerror=true" \
+        "${asan_env[@]}"
+fi
 
 # gcc 12's ThreadSanitizer cannot start when the kernel randomises mmap
 # addresses with more bits than it expects ("unexpected memory mapping").
@@ -140,17 +179,19 @@ tsan_probe() {
     rm -rf "$dir"
     return "$rc"
 }
-if ! tsan_probe; then
-    cogmem_log "[tsan] ThreadSanitizer needs address randomisation off here: using setarch -R"
-    TEST_WRAPPER=(setarch "$(uname -m)" -R)
+if wanted tsan; then
+    if ! tsan_probe; then
+        cogmem_log "[tsan] ThreadSanitizer needs address randomisation off here: using setarch -R"
+        TEST_WRAPPER=(setarch "$(uname -m)" -R)
+    fi
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+    if [ -f tests/tsan.supp ]; then
+        TSAN_OPTIONS="$TSAN_OPTIONS suppressions=$PWD/tests/tsan.supp"
+    fi
+    run_build tsan build-tsan "--suite stress --timeout-multiplier 3" \
+        "-Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled -Dstress_only=true -Dwerror=true" \
+        "TSAN_OPTIONS=$TSAN_OPTIONS"
+    TEST_WRAPPER=()
 fi
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-if [ -f tests/tsan.supp ]; then
-    TSAN_OPTIONS="$TSAN_OPTIONS suppressions=$PWD/tests/tsan.supp"
-fi
-run_build tsan build-tsan "--suite stress --timeout-multiplier 3" \
-    "-Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled -Dstress_only=true -Dwerror=true" \
-    "TSAN_OPTIONS=$TSAN_OPTIONS"
-TEST_WRAPPER=()
 
 finish

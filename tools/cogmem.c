@@ -87,6 +87,10 @@ static int help_run(int argc, char **argv)
         program_usage(stdout);
         return CLI_EXIT_OK;
     }
+    if (is_help_flag(argv[1])) {
+        help_usage(stdout);
+        return CLI_EXIT_OK;
+    }
     if (argc > 2) {
         cli_usage_error(argv[0], "unexpected argument '%s'", argv[2]);
         return CLI_EXIT_USAGE;

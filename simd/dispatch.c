@@ -464,9 +464,9 @@ cogmem__hamming_fn cogmem__simd_avx512_hamming_lut(void)
     return NULL;
 }
 
-cogmem__dot_fn cogmem__simd_avx512_dot_path(int prefetch)
+cogmem__dot_fn cogmem__simd_avx512_dot_path(int path)
 {
-    (void)prefetch;
+    (void)path;
     return NULL;
 }
 #endif

@@ -398,15 +398,17 @@ static void bench_dot(size_t n, size_t dim, const char *label, double fma_ns)
                 bytes, "FMA peak time (16x768)",
                 (double)len / 16.0 * fma_ns / r[0]);
     }
-    if (cogmem__simd_table(COGMEM__ISA_AVX512) && n >= 1000) {
-        /* the two AVX-512 paths, to show where prefetch pays */
-        for (int pf = 0; pf < 2; pf++) {
-            dot_ctx dc = {cogmem__simd_avx512_dot_path(pf), q, rows, n, dim, out};
+    if (cogmem__simd_table(COGMEM__ISA_AVX512)) {
+        /* the AVX-512 paths dot_batch chooses between, by base size */
+        static const char *paths[3] = {"dot path 16-row", "dot 16-row +pf",
+                                       "dot path 4-row"};
+        for (int path = 0; path < 3; path++) {
+            dot_ctx dc = {cogmem__simd_avx512_dot_path(path), q, rows, n, dim, out};
             job jobs[2] = {{run_dot, &dc, 0, {0}}, {run_sum, &sc, 0, {0}}};
             double r[2];
             measure(jobs, 2, samples, min_ns, r);
-            row(pf ? "dot +prefetch" : "dot no-prefetch", shape, "avx512", r[0],
-                (double)n, "row", bytes, "read bandwidth (sum)", r[1] / r[0]);
+            row(paths[path], shape, "avx512", r[0], (double)n, "row", bytes,
+                "read bandwidth (sum)", r[1] / r[0]);
         }
     }
     /* cosine: norms computed in the same pass vs given */

@@ -243,12 +243,21 @@ static void check_dot(size_t n, size_t dim, size_t stride, int fq, int fr,
         if (!isa_tab[t])
             continue;
         cur_isa = isa_label[t];
-        isa_tab[t]->dot_batch(q, rows, n, dim, stride, out);
-        for (size_t i = 0; i < n; i++) {
-            checks++;
-            if (!close_enough(out[i], ref[i], dim * eps * sabs[i] + denorm_slack))
-                FAIL("dot %s i=%zu got %.9g want %.9g (sum|ab| %.3g)", tag, i,
-                     out[i], ref[i], sabs[i]);
+        /* the dispatched kernel, then (AVX-512) each path it picks from by
+         * base size, so every path is checked on every shape */
+        for (int path = -1; path < (t == COGMEM__ISA_AVX512 ? 3 : 0); path++) {
+            if (path < 0)
+                isa_tab[t]->dot_batch(q, rows, n, dim, stride, out);
+            else
+                cogmem__simd_avx512_dot_path(path)(q, rows, n, dim, stride, out);
+            for (size_t i = 0; i < n; i++) {
+                checks++;
+                if (!close_enough(out[i], ref[i], dim * eps * sabs[i] + denorm_slack)) {
+                    FAIL("dot path %d %s i=%zu got %.9g want %.9g (sum|ab| %.3g)",
+                         path, tag, i, out[i], ref[i], sabs[i]);
+                    break;
+                }
+            }
         }
         for (int with_norms = 0; with_norms < 2; with_norms++) {
             const float *cr = with_norms ? cref_n : cref;
@@ -296,9 +305,11 @@ static void test_dot(void)
             for (int fr = 0; fr < FILL_COUNT; fr++)
                 check_dot(shapes[s][0], shapes[s][1], shapes[s][1] + 1, fq, fr,
                           (int)(s & 1));
-    /* big enough to take the prefetching path (> 8 MiB) */
+    /* bases past the size thresholds of the path selection: > 64 KiB,
+     * > 8 MiB (AVX2 prefetch) and > 16 MiB (AVX-512 DRAM path) */
+    check_dot(50, 400, 401, FILL_RANDOM, FILL_RANDOM, 1);
     check_dot(2100, 1024, 1024, FILL_RANDOM, FILL_RANDOM, 0);
-    check_dot(1100, 2000, 2001, FILL_RANDOM, FILL_WIDE, 1);
+    check_dot(4300, 1024, 1025, FILL_RANDOM, FILL_WIDE, 1);
 }
 
 /* ---------------------------------------------------------------- top-k */

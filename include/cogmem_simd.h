@@ -67,9 +67,10 @@ COGMEM_API int cogmem_simd_force(const char *isa);
  *
  * q: dim floats. rows: n rows of dim floats, row i starting at
  * rows + i * stride (stride >= dim, in floats; only dim floats of each row
- * are read). out: n floats. Blocks of 16 rows are scored together so that
- * each query load feeds 16 FMAs; a base larger than the last-level cache
- * is read with software prefetch.
+ * are read). out: n floats. The kernel picks its pass by the base's size:
+ * blocks of 16 rows scored together (each query load feeds 16 FMAs) for
+ * small, cache-hot blocks and for DRAM-resident bases, and 4-row passes
+ * for bases that live in L2/L3 (fewer concurrent streams).
  *
  * Tolerance: |out_isa - out_scalar| <= dim * eps * sum_j |q_j r_ij| (plus
  * dim * 2^-149 when products underflow). Summation order differs per ISA.

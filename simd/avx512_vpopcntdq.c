@@ -29,8 +29,8 @@ static inline __m256i reduce8_u64(const __m512i x[8])
     return _mm512_cvtepi64_epi32(_mm512_permutexvar_epi64(perm, l3));
 }
 
-/* Eight rows per pass so each query chunk is loaded once for eight
- * XOR+popcount pairs and the horizontal sums are shared. */
+/* Eight rows per pass so that the horizontal sums are shared (one
+ * 8-way reduction instead of eight). */
 static void hv_hamming(const uint8_t *q, const uint8_t *rows, size_t n,
                        size_t nbytes, uint32_t *out)
 {
@@ -42,12 +42,15 @@ static void hv_hamming(const uint8_t *q, const uint8_t *rows, size_t n,
         __m512i acc[8];
         for (int k = 0; k < 8; k++)
             acc[k] = _mm512_setzero_si512();
-        for (size_t j = 0; j < full; j += 64) {
-            __m512i qv = _mm512_loadu_si512(q + j);
-            for (int k = 0; k < 8; k++)
-                acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(
-                    _mm512_xor_si512(qv, _mm512_loadu_si512(r + (size_t)k * nbytes + j))));
-        }
+        /* Row by row, so memory is read strictly in address order: the
+         * query is reloaded per row from L1, which measured cheaper than
+         * the chunk-major order's 256-byte-strided reads (0.87 against
+         * 0.70 of DRAM read bandwidth on Zen 5, and faster in L2 too). */
+        for (int k = 0; k < 8; k++)
+            for (size_t j = 0; j < full; j += 64)
+                acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(_mm512_xor_si512(
+                    _mm512_loadu_si512(q + j),
+                    _mm512_loadu_si512(r + (size_t)k * nbytes + j))));
         if (tm) {
             __m512i qv = _mm512_maskz_loadu_epi8(tm, q + full);
             for (int k = 0; k < 8; k++)

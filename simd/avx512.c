@@ -471,7 +471,14 @@ static void hv_hamming_lut(const uint8_t *q, const uint8_t *rows, size_t n,
     for (size_t i = 0; i < n; i++) {
         const uint8_t *r = rows + i * nbytes;
         __m512i acc = _mm512_setzero_si512();
-        for (size_t j = 0; j < nbytes; j += 64) {
+        size_t j = 0;
+        for (; j + 64 <= nbytes; j += 64) {
+            __m512i x = _mm512_xor_si512(_mm512_loadu_si512(q + j),
+                                         _mm512_loadu_si512(r + j));
+            acc = _mm512_add_epi64(acc, _mm512_sad_epu8(popcnt_bytes(x),
+                                                        _mm512_setzero_si512()));
+        }
+        if (j < nbytes) {
             __mmask64 m = mask64(nbytes - j);
             __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, q + j),
                                          _mm512_maskz_loadu_epi8(m, r + j));

@@ -51,6 +51,7 @@ int cogmem__set_init(struct cogmem__set *s, struct cogmem__mem *mem,
         atomic_init(&sh->count, 0);
         atomic_init(&sh->vec_refs, 0);
         atomic_init(&sh->buckets, init);
+        atomic_init(&sh->add_handshake, 0);
         atomic_flag_clear(&sh->resizing);
     }
     return 0;

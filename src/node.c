@@ -4,8 +4,10 @@
  * in only one of them. An add therefore links its node PENDING into its own
  * set (cds_lfht_add_unique settles same-kind races), issues a full fence,
  * and only then looks for the id in the other set. Two racing adds of one id
- * in different kinds cannot both miss each other (store-load ordering by
- * the seq_cst fence on both sides, as in Dekker's algorithm); when both see
+ * in different kinds cannot both miss each other: between link and look
+ * each does a seq_cst read-modify-write of one word shared by both kinds'
+ * shard (Dekker's store-load ordering; whichever RMW comes second in their
+ * total order sees the other's link). When both see
  * the other PENDING, the tie is broken by kind without waiting:
  *  - a concept that meets a PENDING episode tries to kill it
  *    (PENDING -> DEAD); if the episode went LIVE first, the concept backs
@@ -42,13 +44,15 @@ struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
 
 /* With our node linked PENDING: 1 if it may go LIVE (and it is LIVE on
  * return), 0 if it must back out. */
-static int commit_across_kinds(struct cogmem__node *n, enum cogmem_kind kind,
-                               struct cogmem__set *other, uint64_t id,
-                               uint64_t hash)
+static int commit_across_kinds(cogmem_store *st, struct cogmem__node *n,
+                               enum cogmem_kind kind, struct cogmem__set *other,
+                               uint64_t id, uint64_t hash)
 {
-    /* Order our link (a store) before the look into the other set (loads):
-     * the half of Dekker's protocol that makes one side see the other. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Order our link (a store) before the look into the other set (loads).
+     * An RMW rather than atomic_thread_fence: ThreadSanitizer models the
+     * former and rejects the latter, and the contention is per shard. */
+    atomic_fetch_add_explicit(&st->sets[0].shard[cogmem__shard_of(hash)].add_handshake,
+                              1, memory_order_seq_cst);
     struct cogmem__node *o = cogmem__set_find(other, id, hash, COGMEM__FIND_ANY);
     unsigned expect = COGMEM__PENDING;
     if (kind == COGMEM_CONCEPT) {
@@ -110,7 +114,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
         cogmem__node_free_now(n); /* never linked: nobody else saw it */
         return -EEXIST;
     }
-    if (!commit_across_kinds(n, kind, other, id, hash)) {
+    if (!commit_across_kinds(st, n, kind, other, id, hash)) {
         cogmem__set_unlink(own, n, hash);
         cogmem__rcu_unlock();
         cogmem__node_retire(n); /* the other add may still be looking at it */

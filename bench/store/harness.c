@@ -2,7 +2,15 @@
  *
  * Usage: PROGRAM [--map NAME] [--n N] [--secs S] [--warm S] [--threads 1,2]
  *                [--dim D] [--workloads info,vec,mix90,mix50,batch]
- *                [--batch B] [--rep R] [--seed X]
+ *                [--batch B] [--rep R] [--seed X] [--serve]
+ *
+ * Without --serve the program loads the map and runs every (workload,
+ * threads) cell once. With --serve it loads the map, prints "# ready" and
+ * then runs one cell per line read from stdin, "WORKLOAD THREADS REP"
+ * (the cells of a map that does not offer the workload print nothing but
+ * "# skip"), until end of input. That lets a driver keep every map loaded
+ * in its own idle process and alternate them cell by cell, so that the
+ * drift of a shared machine falls on all maps alike (see run.py).
  *
  * Workloads (a "read" is the map's info lookup, a "write" replaces the
  * key's vector, i.e. cogmem_concept_set_centroid and its peer equivalent):
@@ -62,6 +70,7 @@ struct opts {
     size_t batch;
     unsigned rep;
     uint64_t seed;
+    int serve;
 };
 
 /* The state one cell's threads share. */
@@ -252,7 +261,7 @@ static uint64_t load(const struct bench_map *map, void *m, uint64_t n,
 /* ---------------------------------------------------------------- cells */
 
 static uint64_t run_cell(const struct opts *o, const struct bench_map *map,
-                         void *m, enum workload wl, unsigned threads,
+                         void *m, enum workload wl, unsigned threads, unsigned rep,
                          const float *pool, uint64_t *const *keys,
                          uint8_t *const *dice, void *const *outs)
 {
@@ -295,7 +304,7 @@ static uint64_t run_cell(const struct opts *o, const struct bench_map *map,
            "secs=%.3f ops=%llu mops=%.3f ns_op=%.2f errors=%llu rep=%u\n",
            map->name, wl_name[wl], (unsigned long long)o->n, threads, o->dim,
            c.batch, secs, (unsigned long long)ops, mops, ns_op,
-           (unsigned long long)errors, o->rep);
+           (unsigned long long)errors, rep);
     fflush(stdout);
     return errors;
 }
@@ -309,7 +318,7 @@ static void usage(const char *prog, const struct bench_map *const *maps,
             "usage: %s [--map NAME] [--n N] [--secs S] [--warm S] "
             "[--threads 1,2] [--dim D]\n"
             "       [--workloads info,vec,mix90,mix50,batch] [--batch B] "
-            "[--rep R] [--seed X]\nmaps:",
+            "[--rep R] [--seed X] [--serve]\nmaps:",
             prog);
     for (size_t i = 0; i < n_maps; i++)
         fprintf(stderr, " %s", maps[i]->name);
@@ -367,6 +376,10 @@ static void parse(int argc, char **argv, struct opts *o,
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--serve")) {
+            o->serve = 1;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             usage(argv[0], maps, n_maps);
@@ -467,14 +480,39 @@ int bench_main(int argc, char **argv, const struct bench_map *const *maps,
     }
 
     uint64_t errors = 0;
-    for (unsigned wl = 0; wl < W_COUNT; wl++) {
-        if (!(o.wl_mask & (1u << wl)))
-            continue;
-        if (wl == W_BATCH && !map->info_batch)
-            continue;
-        for (size_t i = 0; i < o.n_threads; i++)
-            errors += run_cell(&o, map, m, (enum workload)wl, o.threads[i],
+    if (o.serve) {
+        char line[256], name[64];
+        unsigned threads, rep;
+        printf("# ready\n");
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin)) {
+            unsigned wl;
+            if (sscanf(line, "%63s %u %u", name, &threads, &rep) != 3 ||
+                threads < 1 || threads > max_threads) {
+                fprintf(stderr, "bench: bad command: %s", line);
+                errors++;
+                break;
+            }
+            for (wl = 0; wl < W_COUNT && strcmp(name, wl_name[wl]) != 0; wl++)
+                ;
+            if (wl == W_COUNT || (wl == W_BATCH && !map->info_batch)) {
+                printf("# skip\n");
+                fflush(stdout);
+                continue;
+            }
+            errors += run_cell(&o, map, m, (enum workload)wl, threads, rep,
                                pool, keys, dice, outs);
+        }
+    } else {
+        for (unsigned wl = 0; wl < W_COUNT; wl++) {
+            if (!(o.wl_mask & (1u << wl)))
+                continue;
+            if (wl == W_BATCH && !map->info_batch)
+                continue;
+            for (size_t i = 0; i < o.n_threads; i++)
+                errors += run_cell(&o, map, m, (enum workload)wl, o.threads[i],
+                                   o.rep, pool, keys, dice, outs);
+        }
     }
     map->close(m);
 

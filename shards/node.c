@@ -33,9 +33,12 @@ static struct cogmem__node_mem *mem_of(struct cogmem__node *n)
 void cogmem__node_free_now(struct cogmem__node *n)
 {
     struct cogmem__node_mem *m = mem_of(n);
+    /* Called only where no reader can reach the node any more (never
+     * linked, a grace period after unlinking, or a store being closed), so
+     * nobody can be taking a reference to its vector either. */
     struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_relaxed);
     if (v)
-        cogmem__vec_unref(v);
+        cogmem__vec_unref_quiesced(v);
     cogmem__mem_free(m->set->mem, m->set->mem_kind, m, sizeof *m);
 }
 

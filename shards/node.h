@@ -75,7 +75,10 @@ static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)
     atomic_store_explicit(&n->id, id, memory_order_release);
 }
 
-/* Free a node that was never linked. */
+/* Free a node no reader can reach: never linked, unlinked a grace period
+ * ago (the reclaim callback), or drained from a store being closed. Its
+ * vector reference, if it still has one, is dropped without a further
+ * deferral (see cogmem__vec_unref_quiesced). */
 void cogmem__node_free_now(struct cogmem__node *n);
 
 /* Free an unlinked node after a grace period, dropping its vector's

@@ -58,3 +58,11 @@ void cogmem__vec_unref(struct cogmem_vec *v)
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
         cogmem__rcu_defer(&v->rcu, vec_reclaim);
 }
+
+void cogmem__vec_unref_quiesced(struct cogmem_vec *v)
+{
+    /* acq_rel as in cogmem__vec_unref: other holders' reads of the data
+     * happen before the free. */
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
+        cogmem__vec_free_now(v);
+}

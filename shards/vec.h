@@ -66,4 +66,11 @@ static inline int cogmem__vec_tryget(struct cogmem_vec *v)
 /* Drop a reference; the last one schedules the free after a grace period. */
 void cogmem__vec_unref(struct cogmem_vec *v);
 
+/* Drop a reference when a grace period has already passed since the vector
+ * stopped being reachable from any node (a node's own reclaim, or a store
+ * being closed): no reader can be about to take a reference, so the last
+ * one frees at once. Deferring again from a reclaim callback would queue a
+ * callback that cogmem_close()'s rcu_barrier() does not wait for. */
+void cogmem__vec_unref_quiesced(struct cogmem_vec *v);
+
 #endif /* COGMEM_SHARDS_VEC_H */

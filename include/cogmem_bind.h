@@ -125,6 +125,79 @@ COGMEM_API int cogmem_episode_concepts(cogmem_store *store, uint64_t episode,
  * exact at quiescence). Errors: -EINVAL. Thread-safe, lock-free. */
 COGMEM_API int cogmem_binding_count(cogmem_store *store, uint64_t *out);
 
+/* ---------------------------------------------------------------- decay */
+
+/* How cogmem_decay() lowers strengths. Each binding keeps the strength it
+ * had at its reference time t_ref (its last bind or adjust) and the time
+ * t_dec up to which decay has already been applied (t_dec >= t_ref). A
+ * decay at time `now` brings it up to `now`:
+ *   COGMEM_DECAY_EXP:    s *= 2^(-(now - t_dec) / half_life), so that
+ *                        after any sequence of decays
+ *                        s = s_ref * 2^(-(now - t_ref) / half_life);
+ *   COGMEM_DECAY_POWER:  s(t) = s_ref * (1 + (t - t_ref) / scale)^-d, i.e.
+ *                        s *= ((1 + (now - t_ref) / scale) /
+ *                              (1 + (t_dec - t_ref) / scale))^-d;
+ *   COGMEM_DECAY_FACTOR: s *= factor, whatever the time (one "tick").
+ * The values are part of the ABI. */
+typedef enum cogmem_decay_model {
+    COGMEM_DECAY_EXP = 0,
+    COGMEM_DECAY_POWER = 1,
+    COGMEM_DECAY_FACTOR = 2
+} cogmem_decay_model;
+
+typedef struct cogmem_decay_params {
+    size_t struct_size;     /* set by cogmem_decay_params_init() */
+    int32_t model;          /* a cogmem_decay_model; default EXP */
+    uint64_t half_life_ns;  /* EXP: > 0; default 3600 s */
+    float power_d;          /* POWER: exponent d > 0; default 0.5 */
+    uint64_t power_scale_ns; /* POWER: time scale > 0; default 1 s */
+    float factor;           /* FACTOR: in [0, 1]; default 0.5 */
+    /* After decaying, bindings whose strength is below this are removed
+     * (unbound: fan-outs and fan-ins drop). In [0, 1]; 0 keeps every
+     * binding. Default 0.01. */
+    float prune_below;
+} cogmem_decay_params;
+
+typedef struct cogmem_decay_result {
+    size_t struct_size;   /* sizeof as the caller compiled it: set it */
+    uint64_t concepts;    /* concepts whose bindings were visited */
+    uint64_t decayed;     /* bindings decayed (pruned ones included) */
+    uint64_t pruned;      /* bindings removed */
+} cogmem_decay_result;
+
+/* Fill *p with the defaults above and p->struct_size. NULL is ignored. */
+COGMEM_API void cogmem_decay_params_init(cogmem_decay_params *p);
+
+/* Decay every binding of the store to time `now_ns` (CLOCK_REALTIME ns;
+ * a binding whose t_dec is later than now_ns is left as it is), then
+ * remove those below p->prune_below. Runs concept by concept, shard by
+ * shard, through the SIMD kernels cogmem_decay_exp_f32() (EXP, and POWER
+ * with the ratio's logarithm as the "time"), cogmem_decay_f32() (FACTOR)
+ * and cogmem_prune_f32(). Keeps every fan-out and fan-in exact.
+ *
+ * Concurrency: other threads may bind, adjust, read, spread and remove
+ * meanwhile. Each concept's bindings are decayed and pruned as one step
+ * under that concept's lock, so a concurrent cogmem_binding_adjust() of a
+ * binding lands entirely before or after its decay, never in between:
+ *  - adjust first: the adjust sets t_ref = t_dec = its time and the
+ *    strength to clamp(s + delta); the decay then decays that value for the
+ *    time since the adjust (little or nothing);
+ *  - decay first: the adjust adds its delta to the decayed value.
+ * Either way the delta is applied exactly once (no lost adjust) and every
+ * strength stays in [0, 1]. An adjust also forgives the decay owed between
+ * t_dec and its own time: adjusting means "this binding was just used".
+ * Bindings created while a decay runs may or may not be visited by it. A
+ * binding being adjusted can be pruned only by a decay that runs after the
+ * adjust and finds it below the threshold.
+ *
+ * out (may be NULL) receives the counts; set out->struct_size first.
+ * Errors: -EINVAL (NULL store or params, bad params, out->struct_size too
+ * small). The call allocates nothing and cannot fail once it starts.
+ * Thread-safe; concurrent decays serialise per concept (a binding is
+ * brought up to the later `now` once). */
+COGMEM_API int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
+                            uint64_t now_ns, cogmem_decay_result *out);
+
 #ifdef __cplusplus
 }
 #endif

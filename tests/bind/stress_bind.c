@@ -74,9 +74,9 @@ static int remove_node(uint64_t id)
 }
 
 enum { OP_BIND, OP_UNBIND, OP_ADJUST, OP_GET, OP_FAN, OP_LIST_C, OP_LIST_E,
-       OP_CHURN, N_OP };
+       OP_CHURN, OP_DECAY, N_OP };
 static const char *op_names[N_OP] = {"bind", "unbind", "adjust", "get", "fan",
-                                     "list_c", "list_e", "churn"};
+                                     "list_c", "list_e", "churn", "decay"};
 
 struct worker {
     pthread_t tid;
@@ -164,11 +164,30 @@ static void one_op(struct worker *w, unsigned op)
     case OP_CHURN:
         churn(w);
         break;
+    case OP_DECAY: {
+        cogmem_decay_params p;
+        cogmem_decay_params_init(&p);
+        p.model = (int32_t)(next_rand(r) % 3);
+        p.half_life_ns = 2000000000ull;
+        p.factor = 0.9f;
+        p.prune_below = 0.05f;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        cogmem_decay_result res;
+        memset(&res, 0, sizeof res);
+        res.struct_size = sizeof res;
+        rc = cogmem_decay(store, &p, now + next_rand(r) % 1000000000u, &res);
+        CHECK(rc == 0, "decay: %d", rc);
+        CHECK(res.pruned <= res.decayed, "decay pruned more than it visited");
+        break;
+    }
     }
     atomic_fetch_add_explicit(&n_ops[op], 1, memory_order_relaxed);
 }
 
-static const unsigned weight[N_OP] = {30, 12, 30, 10, 6, 4, 4, 1};
+/* Decay visits every binding: rare, yet a few hundred times a second. */
+static const unsigned weight[N_OP] = {30, 12, 30, 10, 6, 4, 4, 1, 0};
 
 static void *run(void *arg)
 {
@@ -177,6 +196,9 @@ static void *run(void *arg)
     for (unsigned i = 0; i < N_OP; i++)
         total += weight[i];
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        /* Thread 0 is the decayer; it also does the common mix. */
+        if (w->idx == 0)
+            one_op(w, OP_DECAY);
         for (int k = 0; k < 64; k++) {
             unsigned p = (unsigned)(next_rand(&w->rng) % total), op = 0;
             while (p >= weight[op])

@@ -198,6 +198,134 @@ COGMEM_API void cogmem_decay_params_init(cogmem_decay_params *p);
 COGMEM_API int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
                             uint64_t now_ns, cogmem_decay_result *out);
 
+/* ------------------------------------------------------------ spreading */
+
+/* A cue: a node and the activation it starts with. */
+typedef struct cogmem_source {
+    uint64_t id;
+    float weight;
+} cogmem_source;
+
+/* A result row: a node, its kind (enum cogmem_kind) and its activation.
+ * `score` names the same float for similarity results (cogmem_recall). */
+#ifndef COGMEM_HIT_DEFINED
+#define COGMEM_HIT_DEFINED
+typedef struct cogmem_hit {
+    uint64_t id;
+    int32_t kind;
+    union {
+        float activation;
+        float score;
+    };
+} cogmem_hit;
+#endif
+
+/* cogmem_spread_params.fan_mode: use the store's cfg.fan_mode. */
+#define COGMEM_FAN_DEFAULT (-1)
+
+typedef struct cogmem_spread_params {
+    size_t struct_size;      /* set by cogmem_spread_params_init() */
+    uint32_t max_depth;      /* hops; default 2; 0 returns the sources */
+    float hop_decay;         /* factor per hop, >= 0; default 0.5 */
+    /* A node spreads what it received in the previous hop only when its
+     * magnitude is at least this; >= 0; default 1e-3. */
+    float threshold;
+    /* Most distinct nodes that get an activation (sources included);
+     * activation reaching a node beyond the cap is dropped. >= 1;
+     * default 10000. */
+    uint32_t max_nodes;
+    int32_t use_strength;    /* scale by binding strength; default 1 */
+    int32_t fan_mode;        /* a cogmem_fan_mode or COGMEM_FAN_DEFAULT */
+    /* Add each hit's ACT-R base-level activation B_i (cogmem_touch();
+     * nodes never touched add 0) at time now_ns (0: the current time).
+     * Default 0. */
+    int32_t add_base_level;
+    uint64_t now_ns;
+} cogmem_spread_params;
+
+/* Fill *p with the defaults above and p->struct_size. NULL is ignored. */
+COGMEM_API void cogmem_spread_params_init(cogmem_spread_params *p);
+
+/* Spreading activation from n cues along bindings (concept -> its
+ * episodes, episode -> its concepts), breadth first, hop by hop.
+ *
+ * Each source starts with its weight (duplicate sources add up; sources
+ * that are not live nodes are skipped). In hop h (1..max_depth) every node
+ * j that received x_j in hop h-1 (the sources' weights for h = 1), with
+ * |x_j| >= threshold, sends to each node i bound to it
+ *     f(x_j, fan_j) * hop_decay * (use_strength ? strength_ji : 1)
+ * where fan_j is j's fan-out (concept) or fan-in (episode) and f is the fan
+ * function, computed with cogmem_fan_divide():
+ *     COGMEM_FAN_INV_SQRT  f = x / sqrt(max(fan, 1))
+ *     COGMEM_FAN_LINEAR    f = x / max(fan, 1)
+ *     COGMEM_FAN_NONE      f = x
+ *     COGMEM_FAN_ACTR      f = x * S_ji,  S_ji = max(0, S - ln(fan + 1))
+ * The last is ACT-R 7's spreading activation (Anderson & Lebiere 1998,
+ * "The Atomic Components of Thought", ch. 3; ACT-R 7 reference manual,
+ * "Spreading Activation"): A_i = B_i + sum_j W_j S_ji, with S =
+ * cfg.actr_max_assoc (:mas) and fan_j counting the chunks j appears in
+ * plus j itself. With max_depth 1, hop_decay 1, use_strength 0 and the
+ * sources' weights W_j, a node's activation is exactly sum_j W_j S_ji.
+ * A node's activation is the sum of everything it received plus, for a
+ * source, its weight (plus B_i with add_base_level).
+ *
+ * Hits: every node with a non-zero activation, sorted by activation (highest
+ * first), ties by id; the first min(cap, number) are written to out[] and
+ * *n_out receives how many were written. Deterministic for a given store
+ * state; with concurrent writers each node's bindings are read under its
+ * lock, but the whole is not a snapshot.
+ *
+ * p may be NULL (defaults). Errors: -EINVAL (NULL store or n_out, NULL
+ * src with n > 0, NULL out with cap > 0, source id 0 or weight not
+ * finite, bad params), -ENOMEM (working memory). Thread-safe. */
+COGMEM_API int cogmem_spread(cogmem_store *store, const cogmem_source *src,
+                             size_t n, const cogmem_spread_params *p,
+                             cogmem_hit *out, size_t cap, size_t *n_out);
+
+/* ---------------------------------------------------- ACT-R base level */
+
+/* Record a presentation (a use, a retrieval) of node `id`, of either kind,
+ * at time now_ns (any clock, as long as cogmem_actr_activation() and
+ * cogmem_spread()'s now_ns use the same one; presentations are expected in
+ * time order). The node keeps its cfg.actr_history most recent
+ * presentation times, the total count and the first time. Errors: -EINVAL,
+ * -ENOENT, -ENOMEM. Thread-safe (per-node lock). */
+COGMEM_API int cogmem_touch(cogmem_store *store, uint64_t id, uint64_t now_ns);
+
+typedef struct cogmem_actr_result {
+    size_t struct_size;      /* sizeof as the caller compiled it: set it */
+    uint64_t presentations;  /* n, presentations recorded by cogmem_touch */
+    double base_level;       /* B_i (0 when n == 0) */
+    double spreading;        /* sum_j W_j S_ji over the given sources */
+    double activation;       /* A_i = B_i + spreading */
+    double latency_s;        /* F * e^-A_i, seconds */
+    double probability;      /* 1 / (1 + e^((tau - A_i) / s)) */
+} cogmem_actr_result;
+
+/* ACT-R 7 activation of node `id` at time now_ns (ACT-R reference manual,
+ * "Declarative memory"; Anderson et al. 2004, "An integrated theory of the
+ * mind"):
+ *   B_i = ln( sum_{j=1..k} t_j^-d
+ *             + (n - k) (t_n^(1-d) - t_k^(1-d)) / ((1 - d)(t_n - t_k)) )
+ * with t_j the ages in seconds of the k = min(n, cfg.actr_history) most
+ * recent presentations (t_k the oldest of them), t_n the age of the first
+ * one, every age floored at 0.05 s; the second term is the
+ * optimized-learning approximation of the older presentations (Petrov
+ * 2006; ACT-R's :ol k), k = 0 giving the classic ln(n / (1 - d)) - d ln t_n.
+ * d = cfg.actr_decay.
+ *   spreading = sum_j W_j S_ji over the sources j bound to i (sources not
+ *   bound to i add 0), S_ji = max(0, S - ln(fan_j + 1)),
+ *   S = cfg.actr_max_assoc, through cogmem_fan_divide(COGMEM_FAN_ACTR);
+ *   latency = F e^-A (F = cfg.actr_latency_factor);
+ *   probability = 1 / (1 + e^((tau - A) / s)) (tau = cfg.actr_threshold,
+ *   s = cfg.actr_noise).
+ * src may be NULL when n == 0. Errors: -EINVAL (NULL store or out,
+ * out->struct_size too small, id 0, a source with id 0 or a weight not
+ * finite), -ENOENT (no node `id`). Thread-safe. */
+COGMEM_API int cogmem_actr_activation(cogmem_store *store, uint64_t id,
+                                      const cogmem_source *src, size_t n,
+                                      uint64_t now_ns, cogmem_actr_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,4 +56,9 @@ static inline void cogmem__bind_count(cogmem_store *st, uint64_t concept,
 void cogmem__drop_episode_side(cogmem_store *st, uint64_t concept,
                                uint64_t episode);
 
+/* B_i of node n at now_ns into *b; 0 (and *b untouched) when the node has
+ * no presentations, 1 otherwise. Caller holds the RCU read lock. */
+int cogmem__base_level(cogmem_store *st, struct cogmem__node *n,
+                       uint64_t now_ns, double *b);
+
 #endif /* COGMEM_SRC_BIND_H */

@@ -74,9 +74,10 @@ static int remove_node(uint64_t id)
 }
 
 enum { OP_BIND, OP_UNBIND, OP_ADJUST, OP_GET, OP_FAN, OP_LIST_C, OP_LIST_E,
-       OP_CHURN, OP_DECAY, N_OP };
+       OP_CHURN, OP_SPREAD, OP_TOUCH, OP_DECAY, N_OP };
 static const char *op_names[N_OP] = {"bind", "unbind", "adjust", "get", "fan",
-                                     "list_c", "list_e", "churn", "decay"};
+                                     "list_c", "list_e", "churn", "spread",
+                                     "touch", "decay"};
 
 struct worker {
     pthread_t tid;
@@ -164,6 +165,28 @@ static void one_op(struct worker *w, unsigned op)
     case OP_CHURN:
         churn(w);
         break;
+    case OP_SPREAD: {
+        cogmem_spread_params p;
+        cogmem_spread_params_init(&p);
+        p.fan_mode = (int32_t)(next_rand(r) % 4);
+        p.add_base_level = (int32_t)(next_rand(r) & 1);
+        p.max_nodes = 256;
+        cogmem_source src[2] = {{c, 1.0f}, {e, 0.5f}};
+        cogmem_hit h[16];
+        rc = cogmem_spread(store, src, 2, &p, h, 16, &n);
+        CHECK(rc == 0, "spread: %d", rc);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            CHECK(isfinite(h[i].activation), "spread: activation not finite");
+            CHECK(i == 0 || h[i - 1].activation > h[i].activation ||
+                      (h[i - 1].activation == h[i].activation && h[i - 1].id < h[i].id),
+                  "spread: hits out of order");
+        }
+        break;
+    }
+    case OP_TOUCH:
+        rc = cogmem_touch(store, next_rand(r) & 1 ? c : e, 1000000000ull + next_rand(r) % 1000000000ull);
+        CHECK(rc == 0 || rc == -ENOENT, "touch: %d", rc);
+        break;
     case OP_DECAY: {
         cogmem_decay_params p;
         cogmem_decay_params_init(&p);
@@ -187,7 +210,7 @@ static void one_op(struct worker *w, unsigned op)
 }
 
 /* Decay visits every binding: rare, yet a few hundred times a second. */
-static const unsigned weight[N_OP] = {30, 12, 30, 10, 6, 4, 4, 1, 0};
+static const unsigned weight[N_OP] = {30, 12, 30, 10, 6, 4, 4, 1, 1, 3, 0};
 
 static void *run(void *arg)
 {

@@ -172,7 +172,9 @@ COGMEM_API void cogmem_decay_params_init(cogmem_decay_params *p);
  * a binding whose t_dec is later than now_ns is left as it is), then
  * remove those below p->prune_below. Runs concept by concept, shard by
  * shard, through the SIMD kernels cogmem_decay_exp_f32() (EXP, and POWER
- * with the ratio's logarithm as the "time"), cogmem_decay_f32() (FACTOR)
+ * with the ratio's logarithm as the "time"), cogmem_decay_f32() (FACTOR,
+ * and EXP for a run of bindings that share their decay time, the steady
+ * state: one factor, computed with libm expf())
  * and cogmem_prune_f32(). Keeps every fan-out and fan-in exact.
  *
  * Concurrency: other threads may bind, adjust, read, spread and remove

@@ -1,7 +1,7 @@
 /* cogmem — spreading activation (see cogmem_spread()).
  *
- * Working memory, allocated per call from the store's META arena: an
- * open-addressing map id -> entry, and per entry its id, kind, node (valid
+ * Working memory, allocated per call from the store's META arena (starting
+ * at 256 entries, doubling up to max_nodes): an open-addressing map id -> entry, and per entry its id, kind, node (valid
  * for the call: the whole spread is one RCU read-side section), total
  * activation, what it received in the last hop and what it receives in
  * this one. Entries are created in a deterministic order (sources as
@@ -42,16 +42,15 @@ struct ent {
 struct work {
     cogmem_store *st;
     struct ent *e;
-    uint32_t n, cap;
-    uint32_t *map; /* entry + 1, 0 empty */
+    uint32_t n, cap, lim; /* entries used, allocated, allowed (max_nodes) */
+    uint32_t *map;        /* entry + 1, 0 empty; map_slots(cap) slots */
     uint32_t mask;
-    size_t bytes;
     /* neighbour scratch: ids and strengths of one node's bindings */
     uint64_t *nid;
     float *nstr;
     uint32_t ncap;
     size_t nbytes;
-    /* per-hop kernel buffers */
+    /* per-hop kernel buffers, cap entries each */
     float *a, *f;
     uint32_t *fan, *front;
 };
@@ -61,15 +60,88 @@ static uint32_t hash_of(uint64_t id)
     return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
-/* The entry of id, created if room remains; NULL when the cap is hit. */
-static struct ent *entry(struct work *w, uint64_t id, int32_t kind)
+static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* Map slots for cap entries: a power of two, at most half full. */
+static size_t map_slots(uint32_t cap)
+{
+    size_t h = 16;
+    while (h < 2 * (size_t)cap)
+        h *= 2;
+    return h;
+}
+
+/* Bytes of one block holding entries, map and kernel buffers for cap. */
+static size_t block_bytes(uint32_t cap)
+{
+    return up64((size_t)cap * sizeof(struct ent)) + up64(map_slots(cap) * 4) +
+           4 * up64((size_t)cap * 4);
+}
+
+/* (Re)allocate for `cap` entries, keeping the current ones. 0 or -ENOMEM.
+ * The working set starts small and doubles: a query that touches a few
+ * hundred nodes must not pay for max_nodes. */
+static int work_grow(struct work *w, uint32_t cap)
+{
+    char *b = cogmem__mem_alloc(&w->st->mem, COGMEM__MEM_META, block_bytes(cap));
+    if (!b)
+        return -ENOMEM;
+    struct ent *e = (struct ent *)(void *)b;
+    size_t o = up64((size_t)cap * sizeof(struct ent));
+    uint32_t *map = (uint32_t *)(void *)(b + o);
+    o += up64(map_slots(cap) * 4);
+    uint32_t mask = (uint32_t)map_slots(cap) - 1;
+    memset(map, 0, map_slots(cap) * 4);
+    if (w->n)
+        memcpy(e, w->e, (size_t)w->n * sizeof *e);
+    for (uint32_t k = 0; k < w->n; k++) {
+        uint32_t h = hash_of(e[k].id) & mask;
+        while (map[h])
+            h = (h + 1) & mask;
+        map[h] = k + 1;
+    }
+    size_t per = up64((size_t)cap * 4);
+    float *a = (float *)(void *)(b + o), *f = (float *)(void *)(b + o + per);
+    uint32_t *fan = (uint32_t *)(void *)(b + o + 2 * per);
+    uint32_t *front = (uint32_t *)(void *)(b + o + 3 * per);
+    if (w->e) {
+        /* A hop that grows the set is still reading its frontier. */
+        memcpy(a, w->a, (size_t)w->cap * 4);
+        memcpy(f, w->f, (size_t)w->cap * 4);
+        memcpy(fan, w->fan, (size_t)w->cap * 4);
+        memcpy(front, w->front, (size_t)w->cap * 4);
+        cogmem__mem_free(&w->st->mem, COGMEM__MEM_META, w->e, block_bytes(w->cap));
+    }
+    w->e = e;
+    w->map = map;
+    w->mask = mask;
+    w->cap = cap;
+    w->a = a;
+    w->f = f;
+    w->fan = fan;
+    w->front = front;
+    return 0;
+}
+
+/* The entry of id, created if the cap allows; NULL when it does not, or
+ * (with *rc = -ENOMEM) when growing failed. May move the entries. */
+static struct ent *entry(struct work *w, uint64_t id, int32_t kind, int *rc)
 {
     uint32_t h = hash_of(id) & w->mask;
     for (; w->map[h]; h = (h + 1) & w->mask)
         if (w->e[w->map[h] - 1].id == id)
             return &w->e[w->map[h] - 1];
-    if (w->n == w->cap)
+    if (w->n == w->lim)
         return NULL;
+    if (w->n == w->cap) {
+        uint32_t cap = w->cap * 2 < w->lim ? w->cap * 2 : w->lim;
+        *rc = work_grow(w, cap);
+        if (*rc)
+            return NULL;
+        h = hash_of(id) & w->mask;
+        while (w->map[h])
+            h = (h + 1) & w->mask;
+    }
     struct ent *e = &w->e[w->n];
     memset(e, 0, sizeof *e);
     e->id = id;
@@ -78,35 +150,17 @@ static struct ent *entry(struct work *w, uint64_t id, int32_t kind)
     return e;
 }
 
-static int work_init(struct work *w, cogmem_store *st, uint32_t cap)
+static int work_init(struct work *w, cogmem_store *st, uint32_t lim)
 {
     memset(w, 0, sizeof *w);
     w->st = st;
-    w->cap = cap;
-    uint32_t hsize = 16;
-    while (hsize < 2 * (uint64_t)cap)
-        hsize *= 2;
-    w->mask = hsize - 1;
-    size_t o_map = ((size_t)cap * sizeof(struct ent) + 63) & ~(size_t)63;
-    size_t o_a = o_map + (((size_t)hsize * 4 + 63) & ~(size_t)63);
-    size_t per = ((size_t)cap * 4 + 63) & ~(size_t)63;
-    w->bytes = o_a + 4 * per;
-    char *b = cogmem__mem_alloc(&st->mem, COGMEM__MEM_META, w->bytes);
-    if (!b)
-        return -ENOMEM;
-    w->e = (struct ent *)(void *)b;
-    w->map = (uint32_t *)(void *)(b + o_map);
-    memset(w->map, 0, (size_t)hsize * 4);
-    w->a = (float *)(void *)(b + o_a);
-    w->f = (float *)(void *)(b + o_a + per);
-    w->fan = (uint32_t *)(void *)(b + o_a + 2 * per);
-    w->front = (uint32_t *)(void *)(b + o_a + 3 * per);
-    return 0;
+    w->lim = lim;
+    return work_grow(w, lim < 256 ? lim : 256);
 }
 
 static void work_fini(struct work *w)
 {
-    cogmem__mem_free(&w->st->mem, COGMEM__MEM_META, w->e, w->bytes);
+    cogmem__mem_free(&w->st->mem, COGMEM__MEM_META, w->e, block_bytes(w->cap));
     if (w->nbytes)
         cogmem__mem_free(&w->st->mem, COGMEM__MEM_META, w->nid, w->nbytes);
 }
@@ -232,12 +286,15 @@ static int hop(struct work *w, const cogmem_spread_params *p,
         int64_t m = neighbours(w, j, p->use_strength);
         if (m < 0)
             return (int)m;
+        /* entry() may move the entries: j is not used below. */
         for (int64_t i = 0; i < m; i++) {
             float s = p->use_strength ? w->nstr[i] : 1.0f;
             if (isnan(s))
                 continue;
-            /* Entries live in a fixed array: j stays valid. */
-            struct ent *t = entry(w, w->nid[i], nkind);
+            int rc = 0;
+            struct ent *t = entry(w, w->nid[i], nkind, &rc);
+            if (rc)
+                return rc;
             if (t)
                 t->next += out * s;
         }
@@ -281,9 +338,12 @@ int cogmem_spread(cogmem_store *store, const cogmem_source *src, size_t n,
         }
         if (!node)
             continue;
-        struct ent *e = entry(&w, id, kind);
-        if (!e)
+        struct ent *e = entry(&w, id, kind, &rc);
+        if (!e) {
+            if (rc)
+                break;
             continue;
+        }
         e->node = node;
         e->cur += src[i].weight;
         e->total += src[i].weight;

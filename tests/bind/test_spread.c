@@ -162,6 +162,47 @@ static void test_depth2_threshold_cap(void **state)
     test_close(&s);
 }
 
+/* More nodes than the first working-set allocation (256): the set grows
+ * in the middle of a hop, and every node is still there exactly once. */
+static void test_spread_grows(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    enum { N = 700 };
+    add_c(s, 1);
+    add_c(s, 2);
+    for (uint64_t e = 0; e < N; e++) {
+        add_e(s, 1000 + e);
+        assert_int_equal(cogmem_bind(s, 1000 + e, 1, 1.0f), 0);
+        assert_int_equal(cogmem_bind(s, 1000 + e, 2, 1.0f), 0);
+    }
+    cogmem_spread_params p;
+    cogmem_spread_params_init(&p);
+    p.fan_mode = COGMEM_FAN_NONE;
+    p.hop_decay = 1.0f;
+    p.max_depth = 2;
+    p.threshold = 0.0f;
+    cogmem_source src = {1, 1.0f};
+    static cogmem_hit h[N + 8];
+    size_t n;
+    assert_int_equal(cogmem_spread(s, &src, 1, &p, h, N + 8, &n), 0);
+    /* hop 1: each episode gets 1; hop 2: each sends 1 to concept 1 and 2 */
+    assert_int_equal(n, N + 2);
+    assert_int_equal(h[0].id, 1);
+    near(h[0].activation, 1.0 + N);
+    assert_int_equal(h[1].id, 2);
+    near(h[1].activation, N);
+    for (size_t i = 2; i < n; i++) {
+        assert_int_equal(h[i].id, 1000 + (i - 2)); /* ties by id */
+        near(h[i].activation, 1.0);
+    }
+    /* capped below the set: the first max_nodes entries only */
+    p.max_nodes = 300;
+    assert_int_equal(cogmem_spread(s, &src, 1, &p, h, N + 8, &n), 0);
+    assert_int_equal(n, 300);
+    test_close(&s);
+}
+
 static void test_spread_errors(void **state)
 {
     (void)state;
@@ -387,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_modes_depth1),
         cmocka_unit_test(test_depth2_threshold_cap),
+        cmocka_unit_test(test_spread_grows),
         cmocka_unit_test(test_spread_errors),
         cmocka_unit_test(test_actr_facts),
         cmocka_unit_test(test_base_level),

@@ -68,11 +68,10 @@ static void decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
         /* Steady state: every binding of the chunk was decayed by the last
          * pass and not adjusted since, so they share one factor and the
          * pass is the bandwidth-bound multiply alone. */
-        uint64_t d0 = dec[0];
-        uint32_t same = 0;
-        while (same < m && dec[same] == d0)
-            same++;
-        if (same == m) {
+        uint64_t d0 = dec[0], diff = 0;
+        for (uint32_t i = 0; i < m; i++) /* no early exit: it vectorises */
+            diff |= dec[i] ^ d0;
+        if (diff == 0) {
             if (now > d0) {
                 float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
                 cogmem_decay_f32(s, m, f);

@@ -157,7 +157,8 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     if (!b)
         return -ENOMEM;
     uint64_t *peer = (uint64_t *)(void *)(b + o_peer);
-    memcpy(peer, bl->peer, (size_t)bl->n * 8);
+    if (bl->n) /* memcpy from a NULL array is undefined even for 0 bytes */
+        memcpy(peer, bl->peer, (size_t)bl->n * 8);
     float *str = NULL;
     uint64_t *touch = NULL, *dec = NULL, *cre = NULL;
     if (bl->values) {
@@ -165,10 +166,12 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
         touch = (uint64_t *)(void *)(b + o_touch);
         dec = (uint64_t *)(void *)(b + o_dec);
         cre = (uint64_t *)(void *)(b + o_cre);
-        memcpy(str, bl->strength, (size_t)bl->n * 4);
-        memcpy(touch, bl->touched, (size_t)bl->n * 8);
-        memcpy(dec, bl->decayed, (size_t)bl->n * 8);
-        memcpy(cre, bl->created, (size_t)bl->n * 8);
+        if (bl->n) {
+            memcpy(str, bl->strength, (size_t)bl->n * 4);
+            memcpy(touch, bl->touched, (size_t)bl->n * 8);
+            memcpy(dec, bl->decayed, (size_t)bl->n * 8);
+            memcpy(cre, bl->created, (size_t)bl->n * 8);
+        }
     }
     if (bl->bytes)
         cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);

@@ -203,8 +203,10 @@ static int64_t neighbours(struct work *w, struct ent *j, int use_strength)
             cogmem__spin_unlock(&cl->lock);
             return -ENOMEM;
         }
-        memcpy(w->nid, cl->peer, (size_t)m * 8);
-        memcpy(w->nstr, cl->strength, (size_t)m * 4);
+        if (m) { /* the arrays are NULL in a list that never held one */
+            memcpy(w->nid, cl->peer, (size_t)m * 8);
+            memcpy(w->nstr, cl->strength, (size_t)m * 4);
+        }
         cogmem__spin_unlock(&cl->lock);
         return m;
     }
@@ -217,7 +219,8 @@ static int64_t neighbours(struct work *w, struct ent *j, int use_strength)
         cogmem__spin_unlock(&el->lock);
         return -ENOMEM;
     }
-    memcpy(w->nid, el->peer, (size_t)m * 8);
+    if (m)
+        memcpy(w->nid, el->peer, (size_t)m * 8);
     cogmem__spin_unlock(&el->lock);
     /* Strengths live with the concepts: read each under its own lock
      * (never under the episode's: lock order). A binding gone meanwhile

@@ -236,8 +236,8 @@ static void bench_decay(uint64_t nc, uint64_t per)
         d = now_s() - t0;
         best_b = d < best_b ? d : best_b;
     }
-    printf("\n2. decay of %" PRIu64 " bindings (%" PRIu64 " concepts x %" PRIu64 "), best of 5\n",
-           n, nc, per);
+    printf("\n2. decay of %" PRIu64 " bindings (%" PRIu64 " concepts x %" PRIu64 "), best of %d\n",
+           n, nc, per, reps);
     printf("| pass | ms | GB/s (24 B/binding) | ratio to baseline |\n|---|---|---|---|\n");
     printf("| baseline RMW pass, same bytes | %.2f | %.2f | 1.00 |\n", best_b * 1e3,
            bytes / best_b * 1e-9);

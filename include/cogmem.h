@@ -38,6 +38,10 @@
  *    (Debian's libjemalloc uses static TLS). See README.
  *  - Worker threads the library starts (RCU reclamation) block every signal,
  *    so a host that consumes signals through signalfd loses none.
+ *  - Binding calls (cogmem_bind.h) serialise per concept on a short
+ *    spinlock (no global lock); a host thread must not be suspended by the
+ *    host (e.g. a signal handler calling back into cogmem) in the middle of
+ *    one. Node lookups, counts and fan-out queries take no lock.
  */
 #ifndef COGMEM_H
 #define COGMEM_H

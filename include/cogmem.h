@@ -38,6 +38,10 @@
  *    (Debian's libjemalloc uses static TLS). See README.
  *  - Worker threads the library starts (RCU reclamation) block every signal,
  *    so a host that consumes signals through signalfd loses none.
+ *  - Binding calls (cogmem_bind.h) serialise per concept on a short
+ *    spinlock (no global lock); a host thread must not be suspended by the
+ *    host (e.g. a signal handler calling back into cogmem) in the middle of
+ *    one. Node lookups, counts and fan-out queries take no lock.
  */
 #ifndef COGMEM_H
 #define COGMEM_H
@@ -94,6 +98,28 @@ typedef struct cogmem_config {
      * cascade of resizes. 0 means a small default. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
+    /* --- bindings and activation (cogmem_bind.h) --- */
+    /* Fan mode cogmem_spread() uses unless its params override it
+     * (a cogmem_fan_mode). Default COGMEM_FAN_INV_SQRT. */
+    int32_t fan_mode;
+    /* S, the maximum associative strength of ACT-R 7's spreading equation
+     * S_ji = S - ln(fan_j) (ACT-R's :mas). Default 2.0; finite. */
+    float actr_max_assoc;
+    /* d, the decay of ACT-R's base-level learning equation
+     * B_i = ln(sum_j t_j^-d) (ACT-R's :bll). Default 0.5; in (0, 1). */
+    float actr_decay;
+    /* k, how many most recent presentations cogmem_touch() keeps exactly;
+     * older ones enter through the optimized-learning approximation
+     * (ACT-R's :ol k). Default 10; 0..32. */
+    uint32_t actr_history;
+    /* F, the latency factor of retrieval time F * e^-A (ACT-R's :lf).
+     * Default 1.0 (seconds); > 0. */
+    float actr_latency_factor;
+    /* tau, the retrieval threshold (ACT-R's :rt). Default 0.0. */
+    float actr_threshold;
+    /* s, the activation noise scale of the retrieval probability
+     * 1 / (1 + e^((tau - A) / s)) (ACT-R's :ans). Default 0.25; > 0. */
+    float actr_noise;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -266,6 +292,8 @@ COGMEM_API uint64_t cogmem_vec_id(const cogmem_vec *v);
 /* Drop a reference taken by cogmem_vec_get(). NULL is ignored. After the
  * call the caller must not touch v. Thread-safe. */
 COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
+
+#include "cogmem_bind.h" /* bindings, decay, spreading, ACT-R */
 
 #ifdef __cplusplus
 }

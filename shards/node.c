@@ -1,6 +1,8 @@
 /* cogmem — node allocation and reclamation (see node.h). */
 #include "shards/node.h"
 
+#include "shards/bindex.h"
+
 #include "shards/set.h"
 #include "shards/vec.h"
 
@@ -22,6 +24,8 @@ struct cogmem__node *cogmem__node_new(struct cogmem__set *s,
     atomic_init(&n->stamp, 0);
     atomic_init(&n->touched_ns, 0);
     m->set = s;
+    atomic_init(&m->bind, NULL);
+    atomic_init(&m->hist, NULL);
     return n;
 }
 
@@ -39,6 +43,7 @@ void cogmem__node_free_now(struct cogmem__node *n)
     struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_relaxed);
     if (v)
         cogmem__vec_unref_quiesced(v);
+    cogmem__side_free_now(m, m->set->mem);
     cogmem__mem_free(m->set->mem, m->set->mem_kind, m, sizeof *m);
 }
 

@@ -23,6 +23,8 @@
 #include "shards/rcu.h"
 
 struct cogmem_vec;
+struct cogmem__blist;
+struct cogmem__hist;
 
 /* Node life cycle. PENDING: linked, but an add of the same id in the other
  * kind may still veto it; invisible to lookups. LIVE: visible. DEAD: removed
@@ -61,6 +63,12 @@ struct cogmem__node_mem {
     struct cogmem__node rec;
     struct rcu_head rcu;
     struct cogmem__set *set;
+    /* Side records in the cold line (shards/bindex.h): the node's binding
+     * list and its ACT-R presentation history. Created on first use by
+     * compare-and-swap from NULL, replaced by COGMEM__SIDE_GONE when the
+     * node is removed; whatever is still attached is freed with the node. */
+    struct cogmem__blist *_Atomic bind;
+    struct cogmem__hist *_Atomic hist;
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
 

@@ -151,6 +151,9 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     if (v)
         cogmem__vec_unref(v);
     cogmem__set_note_removed(s, hash);
+    /* Before the retire: the unbinding still reads the node's side
+     * records, and a node's bindings must be gone when remove returns. */
+    cogmem__bind_node_removed(st, kind, n, id);
     cogmem__node_retire(n);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cogmem_config.h"
+#include "shards/bindex.h"
 #include "src/store.h"
 
 /* The first cogmem_config the library shipped: callers compiled against it
@@ -50,6 +51,24 @@ void cogmem_config_init(cogmem_config *cfg)
         return;
     memset(cfg, 0, sizeof *cfg);
     cfg->struct_size = sizeof *cfg;
+    cfg->fan_mode = COGMEM_FAN_INV_SQRT;
+    cfg->actr_max_assoc = 2.0f;
+    cfg->actr_decay = 0.5f;
+    cfg->actr_history = 10;
+    cfg->actr_latency_factor = 1.0f;
+    cfg->actr_threshold = 0.0f;
+    cfg->actr_noise = 0.25f;
+}
+
+/* The binding and ACT-R settings make sense. */
+static int config_actr_ok(const cogmem_config *c)
+{
+    return c->fan_mode >= COGMEM_FAN_INV_SQRT && c->fan_mode <= COGMEM_FAN_NONE &&
+           isfinite(c->actr_max_assoc) && c->actr_decay > 0.0f &&
+           c->actr_decay < 1.0f && c->actr_history <= COGMEM__HIST_MAX &&
+           c->actr_latency_factor > 0.0f && isfinite(c->actr_latency_factor) &&
+           isfinite(c->actr_threshold) && c->actr_noise > 0.0f &&
+           isfinite(c->actr_noise);
 }
 
 int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
@@ -60,7 +79,7 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     cogmem_config_init(&c);
     memcpy(&c, cfg, cfg->struct_size < sizeof c ? cfg->struct_size : sizeof c);
     c.struct_size = sizeof c;
-    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM)
+    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM || !config_actr_ok(&c))
         return -EINVAL;
 
     int rc = cogmem__rcu_init();

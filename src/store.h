@@ -2,6 +2,7 @@
 #ifndef COGMEM_SRC_STORE_H
 #define COGMEM_SRC_STORE_H
 
+#include <stdalign.h>
 #include <stdint.h>
 
 #include "cogmem.h"
@@ -10,11 +11,18 @@
 #include "shards/set.h"
 #include "shards/vec.h"
 
+/* Bindings per shard of their concept: one line each, so binders of
+ * different shards never share a counter's line. */
+struct cogmem__bshard {
+    alignas(64) _Atomic int64_t bindings;
+};
+
 struct cogmem_store {
     struct cogmem__set sets[2]; /* [0] concepts, [1] episodes */
     struct cogmem__mem mem;
     uint32_t dim;
     cogmem_config cfg;
+    struct cogmem__bshard bshard[COGMEM__NSHARDS];
 };
 
 static inline struct cogmem__set *cogmem__set_of(cogmem_store *st,
@@ -48,6 +56,11 @@ struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
  * concept, the host's time for an episode. */
 int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
                      const float *data, uint64_t stamp);
+
+/* Unbind every binding of node n (id `id`) of `kind`, which the caller has
+ * just turned DEAD and not yet retired (src/bind.c). Never fails. */
+void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
+                               struct cogmem__node *n, uint64_t id);
 
 /* Remove a LIVE node of `kind`. 0 or -ENOENT. */
 int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id);

@@ -1,0 +1,308 @@
+/* cogmem — per-node binding lists and presentation histories (bindex.h). */
+#include "shards/bindex.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+void cogmem__spin_lock(_Atomic uint32_t *l)
+{
+    for (unsigned spins = 0;;) {
+        /* Acquire: the critical section reads what the last holder wrote. */
+        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
+            return;
+        while (atomic_load_explicit(l, memory_order_relaxed)) {
+            /* More threads than cores is normal for a library: after a
+             * short spin give the holder our core instead of burning it. */
+            if (++spins < 64)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+        }
+    }
+}
+
+static uint32_t hash_peer(uint64_t id)
+{
+    /* Fibonacci hashing: ids are the host's, often sequential. */
+    return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+struct cogmem__blist *cogmem__blist_get(struct cogmem__node *n,
+                                        struct cogmem__mem *mem,
+                                        enum cogmem__mem_kind kind, int values,
+                                        int create, int *enomem)
+{
+    struct cogmem__node_mem *m = cogmem__node_mem_of(n);
+    /* Acquire: the list's fields were initialised before its publication. */
+    struct cogmem__blist *bl = atomic_load_explicit(&m->bind, memory_order_acquire);
+    if (bl == COGMEM__SIDE_GONE)
+        return NULL;
+    if (bl || !create)
+        return bl;
+    struct cogmem__blist *nb = cogmem__mem_alloc(mem, kind, sizeof *nb);
+    if (!nb) {
+        *enomem = 1;
+        return NULL;
+    }
+    memset(nb, 0, sizeof *nb);
+    atomic_init(&nb->lock, 0);
+    nb->values = (uint32_t)values;
+    nb->kind = kind;
+    nb->mem = mem;
+    /* Release on success publishes nb; acquire on failure reads the winner. */
+    if (atomic_compare_exchange_strong_explicit(&m->bind, &bl, nb,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return nb;
+    cogmem__mem_free(mem, kind, nb, sizeof *nb);
+    return bl == COGMEM__SIDE_GONE ? NULL : bl;
+}
+
+struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n)
+{
+    struct cogmem__node_mem *m = cogmem__node_mem_of(n);
+    /* Acquire: we take over the list and read what its creator wrote. */
+    struct cogmem__blist *bl =
+        atomic_exchange_explicit(&m->bind, COGMEM__SIDE_GONE, memory_order_acq_rel);
+    return bl == COGMEM__SIDE_GONE ? NULL : bl;
+}
+
+static void blist_free_now(struct cogmem__blist *bl)
+{
+    if (bl->bytes)
+        cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);
+    cogmem__mem_free(bl->mem, bl->kind, bl, sizeof *bl);
+}
+
+static void blist_reclaim(struct rcu_head *h)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
+}
+
+void cogmem__blist_retire(struct cogmem__blist *bl)
+{
+    cogmem__rcu_defer(&bl->rcu, blist_reclaim);
+}
+
+static uint32_t *hprobe(const struct cogmem__blist *bl, uint64_t peer)
+{
+    uint32_t h = hash_peer(peer) & bl->hmask;
+    for (;; h = (h + 1) & bl->hmask) {
+        uint32_t s = bl->hslot[h];
+        if (s == 0 || bl->peer[s - 1] == peer)
+            return &bl->hslot[h];
+    }
+}
+
+/* The index entry that points at `slot` (whose peer is `peer`): a list may
+ * briefly hold one peer id twice (an id removed and re-added while the old
+ * node's removal is still unbinding), so match the slot, not the id. */
+static uint32_t *hprobe_slot(const struct cogmem__blist *bl, uint64_t peer,
+                             uint32_t slot)
+{
+    uint32_t h = hash_peer(peer) & bl->hmask;
+    while (bl->hslot[h] != slot + 1)
+        h = (h + 1) & bl->hmask;
+    return &bl->hslot[h];
+}
+
+int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer)
+{
+    if (bl->hmask) {
+        uint32_t s = *hprobe(bl, peer);
+        return (int32_t)s - 1;
+    }
+    for (uint32_t i = 0; i < bl->n; i++)
+        if (bl->peer[i] == peer)
+            return (int32_t)i;
+    return -1;
+}
+
+static void hinsert(struct cogmem__blist *bl, uint64_t peer, uint32_t slot)
+{
+    uint32_t h = hash_peer(peer) & bl->hmask;
+    while (bl->hslot[h])
+        h = (h + 1) & bl->hmask;
+    bl->hslot[h] = slot + 1;
+}
+
+int cogmem__blist_reserve(struct cogmem__blist *bl)
+{
+    if (bl->n < bl->cap)
+        return 0;
+    if (bl->cap >= (UINT32_MAX >> 2))
+        return -ENOMEM;
+    uint32_t cap = bl->cap ? bl->cap * 2 : 4;
+    /* Index at most half full; none for short lists (a scan is faster). */
+    uint32_t hsize = cap >= COGMEM__BLIST_HASH_MIN ? cap * 2 : 0;
+    size_t o_peer = 0, o_str = 0, o_touch = 0, o_dec = 0, o_cre = 0, o_h = 0;
+    size_t bytes = align64((size_t)cap * 8);
+    if (bl->values) {
+        o_str = bytes;
+        bytes += align64((size_t)cap * 4);
+        o_touch = bytes;
+        bytes += align64((size_t)cap * 8);
+        o_dec = bytes;
+        bytes += align64((size_t)cap * 8);
+        o_cre = bytes;
+        bytes += align64((size_t)cap * 8);
+    }
+    o_h = bytes;
+    bytes += align64((size_t)hsize * 4);
+    char *b = cogmem__mem_alloc(bl->mem, bl->kind, bytes);
+    if (!b)
+        return -ENOMEM;
+    uint64_t *peer = (uint64_t *)(void *)(b + o_peer);
+    if (bl->n) /* memcpy from a NULL array is undefined even for 0 bytes */
+        memcpy(peer, bl->peer, (size_t)bl->n * 8);
+    float *str = NULL;
+    uint64_t *touch = NULL, *dec = NULL, *cre = NULL;
+    if (bl->values) {
+        str = (float *)(void *)(b + o_str);
+        touch = (uint64_t *)(void *)(b + o_touch);
+        dec = (uint64_t *)(void *)(b + o_dec);
+        cre = (uint64_t *)(void *)(b + o_cre);
+        if (bl->n) {
+            memcpy(str, bl->strength, (size_t)bl->n * 4);
+            memcpy(touch, bl->touched, (size_t)bl->n * 8);
+            memcpy(dec, bl->decayed, (size_t)bl->n * 8);
+            memcpy(cre, bl->created, (size_t)bl->n * 8);
+        }
+    }
+    if (bl->bytes)
+        cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);
+    bl->peer = peer;
+    bl->strength = str;
+    bl->touched = touch;
+    bl->decayed = dec;
+    bl->created = cre;
+    bl->bytes = bytes;
+    bl->cap = cap;
+    bl->hmask = hsize ? hsize - 1 : 0;
+    bl->hslot = hsize ? (uint32_t *)(void *)(b + o_h) : NULL;
+    if (hsize) {
+        memset(bl->hslot, 0, (size_t)hsize * 4);
+        for (uint32_t i = 0; i < bl->n; i++)
+            hinsert(bl, peer[i], i);
+    }
+    return 0;
+}
+
+uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
+                              float strength, uint64_t now_ns)
+{
+    uint32_t i = bl->n++;
+    bl->peer[i] = peer;
+    if (bl->values) {
+        bl->strength[i] = strength;
+        bl->touched[i] = now_ns;
+        bl->decayed[i] = now_ns;
+        bl->created[i] = now_ns;
+    }
+    if (bl->hmask)
+        hinsert(bl, peer, i);
+    return i;
+}
+
+/* Backward-shift deletion for linear probing: no tombstones, so probe
+ * lengths stay those of a table that never saw the deleted key. */
+static void hremove(struct cogmem__blist *bl, uint32_t *hole)
+{
+    uint32_t i = (uint32_t)(hole - bl->hslot);
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & bl->hmask;
+        uint32_t s = bl->hslot[j];
+        if (s == 0)
+            break;
+        uint32_t home = hash_peer(bl->peer[s - 1]) & bl->hmask;
+        /* Move s back into the hole unless its home lies cyclically in
+         * (i, j]: then it would become unreachable. */
+        int keep = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!keep) {
+            bl->hslot[i] = s;
+            i = j;
+        }
+    }
+    bl->hslot[i] = 0;
+}
+
+void cogmem__blist_del(struct cogmem__blist *bl, uint32_t i)
+{
+    uint32_t last = bl->n - 1;
+    if (bl->hmask) {
+        hremove(bl, hprobe_slot(bl, bl->peer[i], i));
+        if (i != last)
+            *hprobe_slot(bl, bl->peer[last], last) = i + 1;
+    }
+    if (i != last) {
+        bl->peer[i] = bl->peer[last];
+        if (bl->values) {
+            bl->strength[i] = bl->strength[last];
+            bl->touched[i] = bl->touched[last];
+            bl->decayed[i] = bl->decayed[last];
+            bl->created[i] = bl->created[last];
+        }
+    }
+    bl->n = last;
+}
+
+struct cogmem__hist *cogmem__hist_get(struct cogmem__node *n,
+                                      struct cogmem__mem *mem,
+                                      enum cogmem__mem_kind kind, int create,
+                                      int *enomem)
+{
+    struct cogmem__node_mem *m = cogmem__node_mem_of(n);
+    /* Acquire/release as in cogmem__blist_get. */
+    struct cogmem__hist *h = atomic_load_explicit(&m->hist, memory_order_acquire);
+    if (h == COGMEM__SIDE_GONE)
+        return NULL;
+    if (h || !create)
+        return h;
+    struct cogmem__hist *nh = cogmem__mem_alloc(mem, kind, sizeof *nh);
+    if (!nh) {
+        *enomem = 1;
+        return NULL;
+    }
+    memset(nh, 0, sizeof *nh);
+    atomic_init(&nh->lock, 0);
+    nh->mem = mem;
+    nh->kind = kind;
+    if (atomic_compare_exchange_strong_explicit(&m->hist, &h, nh,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return nh;
+    cogmem__mem_free(mem, kind, nh, sizeof *nh);
+    return h == COGMEM__SIDE_GONE ? NULL : h;
+}
+
+static void hist_reclaim(struct rcu_head *rh)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    struct cogmem__hist *h = caa_container_of(rh, struct cogmem__hist, rcu);
+    cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
+}
+
+void cogmem__hist_drop(struct cogmem__node *n)
+{
+    struct cogmem__node_mem *m = cogmem__node_mem_of(n);
+    struct cogmem__hist *h =
+        atomic_exchange_explicit(&m->hist, COGMEM__SIDE_GONE, memory_order_acq_rel);
+    if (h && h != COGMEM__SIDE_GONE)
+        cogmem__rcu_defer(&h->rcu, hist_reclaim);
+}
+
+void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem)
+{
+    (void)mem;
+    struct cogmem__blist *bl = atomic_load_explicit(&m->bind, memory_order_acquire);
+    if (bl && bl != COGMEM__SIDE_GONE)
+        blist_free_now(bl);
+    struct cogmem__hist *h = atomic_load_explicit(&m->hist, memory_order_acquire);
+    if (h && h != COGMEM__SIDE_GONE)
+        cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
+}

@@ -1,0 +1,186 @@
+/* cogmem — batch decay and pruning of bindings (see cogmem_decay()).
+ *
+ * Per concept, under its lock: the strengths are contiguous (the list is a
+ * structure of arrays), so the kernels run straight over them, a chunk at
+ * a time with the per-binding elapsed times in a stack buffer; then the
+ * prune kernel picks what fell below the threshold, walked from the end so
+ * that the swap-remove of one entry never moves an entry not yet judged.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "src/bind.h"
+
+/* Bindings per kernel call: the dt[] and idx[] buffers stay in L1. */
+#define CHUNK 256u
+
+void cogmem_decay_params_init(cogmem_decay_params *p)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->model = COGMEM_DECAY_EXP;
+    p->half_life_ns = 3600ull * 1000000000ull;
+    p->power_d = 0.5f;
+    p->power_scale_ns = 1000000000ull;
+    p->factor = 0.5f;
+    p->prune_below = 0.01f;
+}
+
+static int params_ok(const cogmem_decay_params *p)
+{
+    if (p->struct_size < sizeof *p || !(p->prune_below >= 0.0f && p->prune_below <= 1.0f))
+        return 0;
+    switch (p->model) {
+    case COGMEM_DECAY_EXP:
+        return p->half_life_ns > 0;
+    case COGMEM_DECAY_POWER:
+        return p->power_d > 0.0f && isfinite(p->power_d) && p->power_scale_ns > 0;
+    case COGMEM_DECAY_FACTOR:
+        return p->factor >= 0.0f && p->factor <= 1.0f;
+    default:
+        return 0;
+    }
+}
+
+struct run {
+    cogmem_store *st;
+    const cogmem_decay_params *p;
+    uint64_t now;
+    float rate;          /* EXP: ln 2 / half-life in s; POWER: d */
+    double inv_scale;    /* POWER: 1 / scale in ns */
+    cogmem_decay_result res;
+};
+
+/* Decay entries [base, base + m) of a locked list to r->now. */
+static void decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
+                        uint32_t m)
+{
+    float dt[CHUNK];
+    uint64_t now = r->now;
+    float *s = cl->strength + base;
+    uint64_t *dec = cl->decayed + base;
+    const uint64_t *ref = cl->touched + base;
+    switch (r->p->model) {
+    case COGMEM_DECAY_EXP: {
+        /* Steady state: every binding of the chunk was decayed by the last
+         * pass and not adjusted since, so they share one factor and the
+         * pass is the bandwidth-bound multiply alone. */
+        uint64_t d0 = dec[0], diff = 0;
+        for (uint32_t i = 0; i < m; i++) /* no early exit: it vectorises */
+            diff |= dec[i] ^ d0;
+        if (diff == 0) {
+            if (now > d0) {
+                float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
+                cogmem_decay_f32(s, m, f);
+                for (uint32_t i = 0; i < m; i++)
+                    dec[i] = now;
+            }
+            return;
+        }
+        for (uint32_t i = 0; i < m; i++)
+            dt[i] = now > dec[i] ? (float)((double)(now - dec[i]) * 1e-9) : 0.0f;
+        cogmem_decay_exp_f32(s, dt, m, r->rate);
+        break;
+    }
+    case COGMEM_DECAY_POWER:
+        /* x * ratio^-d == x * exp(-d * ln ratio): the exp kernel with the
+         * logarithm of the ratio as its "elapsed time". */
+        for (uint32_t i = 0; i < m; i++) {
+            if (now <= dec[i]) {
+                dt[i] = 0.0f;
+                continue;
+            }
+            double a = (double)(dec[i] - ref[i]) * r->inv_scale;
+            double b = (double)(now - ref[i]) * r->inv_scale;
+            dt[i] = (float)(log1p(b) - log1p(a));
+        }
+        cogmem_decay_exp_f32(s, dt, m, r->rate);
+        break;
+    default: /* COGMEM_DECAY_FACTOR */
+        cogmem_decay_f32(s, m, r->p->factor);
+        break;
+    }
+    for (uint32_t i = 0; i < m; i++)
+        if (now > dec[i])
+            dec[i] = now;
+}
+
+static void decay_concept(struct run *r, struct cogmem__node *cn,
+                          struct cogmem__blist *cl)
+{
+    uint64_t cid = atomic_load_explicit(&cn->id, memory_order_relaxed);
+    uint32_t n = cl->n;
+    for (uint32_t base = 0; base < n; base += CHUNK)
+        decay_chunk(r, cl, base, n - base < CHUNK ? n - base : CHUNK);
+    r->res.decayed += n;
+    r->res.concepts++;
+    if (r->p->prune_below <= 0.0f)
+        return;
+    uint32_t idx[CHUNK];
+    uint32_t pruned = 0;
+    /* Chunks from the last: deleting slot i moves the current last entry,
+     * which has already been judged, into i. */
+    for (uint32_t end = n; end > 0;) {
+        uint32_t base = end > CHUNK ? end - CHUNK : 0;
+        size_t k = cogmem_prune_f32(cl->strength + base, end - base,
+                                    r->p->prune_below, idx);
+        while (k-- > 0) {
+            uint32_t i = base + idx[k];
+            cogmem__drop_episode_side(r->st, cid, cl->peer[i]);
+            cogmem__blist_del(cl, i);
+            pruned++;
+        }
+        end = base;
+    }
+    if (pruned) {
+        cogmem__set_fan(cn, cl->n);
+        atomic_fetch_add_explicit(&cn->bind_version, 1, memory_order_relaxed);
+        cogmem__bind_count(r->st, cid, -(int64_t)pruned);
+        r->res.pruned += pruned;
+    }
+}
+
+int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
+                 uint64_t now_ns, cogmem_decay_result *out)
+{
+    if (!store || !p || !params_ok(p) || (out && out->struct_size < sizeof *out))
+        return -EINVAL;
+    struct run r = {.st = store, .p = p, .now = now_ns};
+    r.res.struct_size = sizeof r.res;
+    if (p->model == COGMEM_DECAY_EXP)
+        r.rate = (float)(M_LN2 / ((double)p->half_life_ns * 1e-9));
+    else if (p->model == COGMEM_DECAY_POWER) {
+        r.rate = p->power_d;
+        r.inv_scale = 1.0 / (double)p->power_scale_ns;
+    }
+    struct cogmem__set *s = &store->sets[0];
+    for (unsigned sh = 0; sh < COGMEM__NSHARDS; sh++) {
+        /* One read-side section per shard: long enough to amortise, short
+         * enough not to hold back reclamation for the whole store. */
+        cogmem__rcu_lock();
+        struct cds_lfht_iter it;
+        struct cds_lfht_node *ln;
+        cds_lfht_for_each(s->shard[sh].ht, &it, ln) {
+            struct cogmem__node *cn = cogmem__node_of(ln);
+            /* Acquire: pairs with the publication of the node's fields. */
+            (void)atomic_load_explicit(&cn->id, memory_order_acquire);
+            if (atomic_load_explicit(&cn->state, memory_order_acquire) != COGMEM__LIVE)
+                continue;
+            int enomem = 0;
+            struct cogmem__blist *cl = cogmem__clist(store, cn, 0, &enomem);
+            if (!cl)
+                continue;
+            cogmem__spin_lock(&cl->lock);
+            if (!cl->dead && cl->n)
+                decay_concept(&r, cn, cl);
+            cogmem__spin_unlock(&cl->lock);
+        }
+        cogmem__rcu_unlock();
+    }
+    if (out)
+        *out = r.res;
+    return 0;
+}

@@ -1,0 +1,334 @@
+/* cogmem tests — bindings: bind, adjust, get, unbind, fan-out, listings,
+ * removal hooks and allocation failures. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "numa/mem.h"
+#include "unit/util.h"
+
+#define DIM 8
+
+static void add_c(cogmem_store *s, uint64_t id)
+{
+    float v[DIM];
+    fill(v, DIM, (float)id);
+    assert_int_equal(cogmem_concept_add(s, id, v), 0);
+}
+
+static void add_e(cogmem_store *s, uint64_t id)
+{
+    float v[DIM];
+    fill(v, DIM, (float)id);
+    assert_int_equal(cogmem_episode_add(s, id, v, id), 0);
+}
+
+static uint32_t fan_out(cogmem_store *s, uint64_t c)
+{
+    uint32_t f = 0xdead;
+    assert_int_equal(cogmem_fan_out(s, c, &f), 0);
+    return f;
+}
+
+static uint32_t fan_in(cogmem_store *s, uint64_t e)
+{
+    uint32_t f = 0xdead;
+    assert_int_equal(cogmem_fan_in(s, e, &f), 0);
+    return f;
+}
+
+static uint64_t nbind(cogmem_store *s)
+{
+    uint64_t n = 0;
+    assert_int_equal(cogmem_binding_count(s, &n), 0);
+    return n;
+}
+
+static void test_bind_basics(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    add_c(s, 1);
+    add_e(s, 100);
+    add_e(s, 101);
+    struct cogmem_concept_info ci;
+    assert_int_equal(cogmem_concept_info(s, 1, &ci), 0);
+    uint32_t v0 = ci.binding_version;
+
+    assert_int_equal(cogmem_bind(s, 100, 1, 0.5f), 0);
+    assert_int_equal(cogmem_bind(s, 100, 1, 0.5f), -EEXIST);
+    assert_int_equal(cogmem_bind(s, 101, 1, 1.0f), 0);
+    assert_int_equal(fan_out(s, 1), 2);
+    assert_int_equal(fan_in(s, 100), 1);
+    assert_int_equal(nbind(s), 2);
+    assert_int_equal(cogmem_concept_info(s, 1, &ci), 0);
+    assert_int_equal(ci.fan_out, 2);
+    assert_int_equal(ci.binding_version, v0 + 2);
+    struct cogmem_episode_info ei;
+    assert_int_equal(cogmem_episode_info(s, 100, &ei), 0);
+    assert_int_equal(ei.fan_in, 1);
+
+    float x = -1;
+    assert_int_equal(cogmem_binding_get(s, 100, 1, &x), 0);
+    assert_true(x == 0.5f);
+    assert_int_equal(cogmem_binding_adjust(s, 100, 1, 0.25f, &x), 0);
+    assert_true(x == 0.75f);
+    assert_int_equal(cogmem_binding_adjust(s, 100, 1, 5.0f, &x), 0);
+    assert_true(x == 1.0f);
+    assert_int_equal(cogmem_binding_adjust(s, 100, 1, -7.0f, NULL), 0);
+    assert_int_equal(cogmem_binding_get(s, 100, 1, &x), 0);
+    assert_true(x == 0.0f);
+
+    struct cogmem_binding_info bi;
+    assert_int_equal(cogmem_binding_info(s, 101, 1, &bi), 0);
+    assert_true(bi.strength == 1.0f);
+    assert_int_equal(bi.episode, 101);
+    assert_int_equal(bi.concept, 1);
+    assert_true(bi.created_ns > 0 && bi.touched_ns >= bi.created_ns &&
+                bi.decayed_ns == bi.touched_ns);
+
+    assert_int_equal(cogmem_unbind(s, 100, 1), 0);
+    assert_int_equal(cogmem_unbind(s, 100, 1), -ENOENT);
+    assert_int_equal(cogmem_binding_get(s, 100, 1, &x), -ENOENT);
+    assert_int_equal(fan_out(s, 1), 1);
+    assert_int_equal(fan_in(s, 100), 0);
+    assert_int_equal(nbind(s), 1);
+    /* bind again after unbind */
+    assert_int_equal(cogmem_bind(s, 100, 1, 0.125f), 0);
+    assert_int_equal(cogmem_binding_get(s, 100, 1, &x), 0);
+    assert_true(x == 0.125f);
+    test_close(&s);
+}
+
+static void test_bind_errors(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    add_c(s, 1);
+    add_e(s, 100);
+    float x;
+    uint32_t f;
+    size_t n;
+    uint64_t ids[4];
+    assert_int_equal(cogmem_bind(NULL, 100, 1, 0.5f), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 0, 1, 0.5f), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 100, 0, 0.5f), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 100, 1, -0.01f), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 100, 1, 1.01f), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 100, 1, NAN), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 100, 1, INFINITY), -EINVAL);
+    assert_int_equal(cogmem_bind(s, 100, 2, 0.5f), -ENOENT);  /* no concept */
+    assert_int_equal(cogmem_bind(s, 102, 1, 0.5f), -ENOENT);  /* no episode */
+    assert_int_equal(cogmem_bind(s, 1, 100, 0.5f), -ENOENT);  /* kinds swapped */
+    assert_int_equal(cogmem_bind(s, 1, 1, 0.5f), -ENOENT);
+    assert_int_equal(nbind(s), 0);
+    assert_int_equal(cogmem_bind(s, 100, 1, 0.5f), 0);
+    assert_int_equal(cogmem_binding_adjust(s, 100, 1, NAN, &x), -EINVAL);
+    assert_int_equal(cogmem_binding_adjust(s, 100, 1, INFINITY, &x), -EINVAL);
+    assert_int_equal(cogmem_binding_adjust(s, 0, 1, 0.1f, &x), -EINVAL);
+    assert_int_equal(cogmem_binding_adjust(s, 101, 1, 0.1f, &x), -ENOENT);
+    assert_int_equal(cogmem_binding_adjust(s, 100, 2, 0.1f, &x), -ENOENT);
+    assert_int_equal(cogmem_binding_get(s, 100, 1, NULL), -EINVAL);
+    assert_int_equal(cogmem_binding_get(s, 101, 1, &x), -ENOENT);
+    assert_int_equal(cogmem_binding_info(s, 100, 1, NULL), -EINVAL);
+    assert_int_equal(cogmem_unbind(s, 0, 1), -EINVAL);
+    assert_int_equal(cogmem_unbind(s, 100, 2), -ENOENT);
+    assert_int_equal(cogmem_fan_out(s, 1, NULL), -EINVAL);
+    assert_int_equal(cogmem_fan_out(s, 100, &f), -ENOENT); /* an episode */
+    assert_int_equal(cogmem_fan_in(s, 1, &f), -ENOENT);    /* a concept */
+    assert_int_equal(cogmem_fan_out(s, 0, &f), -EINVAL);
+    assert_int_equal(cogmem_concept_episodes(s, 1, NULL, NULL, 1, &n), -EINVAL);
+    assert_int_equal(cogmem_concept_episodes(s, 1, ids, NULL, 4, NULL), -EINVAL);
+    assert_int_equal(cogmem_concept_episodes(s, 100, ids, NULL, 4, &n), -ENOENT);
+    assert_int_equal(cogmem_episode_concepts(s, 1, ids, NULL, 4, &n), -ENOENT);
+    assert_int_equal(cogmem_binding_count(s, NULL), -EINVAL);
+    /* nothing changed by the failures */
+    assert_int_equal(cogmem_binding_get(s, 100, 1, &x), 0);
+    assert_true(x == 0.5f);
+    assert_int_equal(fan_out(s, 1), 1);
+    assert_int_equal(nbind(s), 1);
+    test_close(&s);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Many bindings on one concept (the hash index path), removed in a
+ * scattered order: listings and lookups stay right at every step. */
+static void test_listing_and_index(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    enum { N = 300 };
+    add_c(s, 1);
+    add_c(s, 2);
+    for (uint64_t e = 1000; e < 1000 + N; e++) {
+        add_e(s, e);
+        assert_int_equal(cogmem_bind(s, e, 1, (float)(e % 100) / 100.0f), 0);
+        if (e % 3 == 0)
+            assert_int_equal(cogmem_bind(s, e, 2, 0.5f), 0);
+    }
+    assert_int_equal(fan_out(s, 1), N);
+    assert_int_equal(fan_out(s, 2), 100);
+    uint64_t ids[N];
+    float str[N];
+    size_t n = 0;
+    /* too small: total reported, cap entries written */
+    assert_int_equal(cogmem_concept_episodes(s, 1, ids, str, 5, &n), 0);
+    assert_int_equal(n, N);
+    assert_int_equal(cogmem_concept_episodes(s, 1, NULL, NULL, 0, &n), 0);
+    assert_int_equal(n, N);
+    /* remove every other one in a scattered order */
+    int gone[N] = {0};
+    for (unsigned k = 0; k < N; k++) {
+        unsigned i = (k * 7919u) % N;
+        if (i % 2)
+            continue;
+        assert_int_equal(cogmem_unbind(s, 1000 + i, 1), 0);
+        gone[i] = 1;
+        float x;
+        for (unsigned j = 0; j < N; j += 13)
+            assert_int_equal(cogmem_binding_get(s, 1000 + j, 1, &x),
+                             gone[j] ? -ENOENT : 0);
+    }
+    assert_int_equal(fan_out(s, 1), N / 2);
+    assert_int_equal(cogmem_concept_episodes(s, 1, ids, str, N, &n), 0);
+    assert_int_equal(n, N / 2);
+    qsort(ids, n, sizeof ids[0], cmp_u64);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ids[i], 1000 + 2 * i + 1);
+    for (size_t i = 0; i < n; i++) {
+        float x;
+        assert_int_equal(cogmem_binding_get(s, ids[i], 1, &x), 0);
+        assert_true(x == (float)(ids[i] % 100) / 100.0f);
+    }
+    /* an episode's concepts with strengths */
+    assert_int_equal(cogmem_episode_concepts(s, 1005, ids, str, N, &n), 0);
+    assert_int_equal(n, 2);
+    qsort(ids, n, sizeof ids[0], cmp_u64);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 2);
+    assert_int_equal(fan_in(s, 1005), 2);
+    assert_int_equal(fan_in(s, 1004), 0);
+    assert_int_equal(nbind(s), N / 2 + 100);
+    test_close(&s);
+}
+
+static void test_remove_unbinds(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    for (uint64_t c = 1; c <= 3; c++)
+        add_c(s, c);
+    for (uint64_t e = 10; e < 20; e++) {
+        add_e(s, e);
+        for (uint64_t c = 1; c <= 3; c++)
+            assert_int_equal(cogmem_bind(s, e, c, 0.5f), 0);
+    }
+    assert_int_equal(nbind(s), 30);
+    /* an episode goes: every concept loses one */
+    assert_int_equal(cogmem_episode_remove(s, 10), 0);
+    for (uint64_t c = 1; c <= 3; c++)
+        assert_int_equal(fan_out(s, c), 9);
+    assert_int_equal(nbind(s), 27);
+    /* a concept goes: every episode loses one */
+    assert_int_equal(cogmem_concept_remove(s, 2), 0);
+    for (uint64_t e = 11; e < 20; e++)
+        assert_int_equal(fan_in(s, e), 2);
+    assert_int_equal(nbind(s), 18);
+    float x;
+    assert_int_equal(cogmem_binding_get(s, 11, 2, &x), -ENOENT);
+    /* the ids come back as fresh nodes without bindings */
+    add_c(s, 2);
+    add_e(s, 10);
+    assert_int_equal(fan_out(s, 2), 0);
+    assert_int_equal(fan_in(s, 10), 0);
+    assert_int_equal(cogmem_binding_get(s, 10, 1, &x), -ENOENT);
+    assert_int_equal(cogmem_bind(s, 10, 2, 0.5f), 0);
+    uint64_t ids[8];
+    size_t n;
+    assert_int_equal(cogmem_episode_concepts(s, 11, ids, NULL, 8, &n), 0);
+    assert_int_equal(n, 2);
+    test_close(&s);
+}
+
+/* Every allocation a bind makes, failed in turn: -ENOMEM, nothing changes,
+ * and a retry succeeds. */
+static void test_bind_enomem(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    add_c(s, 1);
+    for (uint64_t e = 10; e < 60; e++)
+        add_e(s, e);
+    for (uint64_t e = 10; e < 60; e++) {
+        for (long k = 1;; k++) {
+            cogmem__mem_fail_nth(k);
+            int rc = cogmem_bind(s, e, 1, 0.5f);
+            cogmem__mem_fail_nth(0);
+            if (rc == 0)
+                break;
+            assert_int_equal(rc, -ENOMEM);
+            float x;
+            assert_int_equal(cogmem_binding_get(s, e, 1, &x), -ENOENT);
+            assert_int_equal(fan_out(s, 1), e - 10);
+            assert_int_equal(fan_in(s, e), 0);
+        }
+    }
+    assert_int_equal(fan_out(s, 1), 50);
+    assert_int_equal(nbind(s), 50);
+    test_close(&s);
+}
+
+/* Threads adjust one binding; none of their deltas is lost. */
+enum { ADJ_THREADS = 4, ADJ_ROUNDS = 20000 };
+static cogmem_store *adj_store;
+
+static void *adjuster(void *arg)
+{
+    float d = *(float *)arg;
+    for (int i = 0; i < ADJ_ROUNDS; i++)
+        if (cogmem_binding_adjust(adj_store, 100, 1, d, NULL) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+static void test_adjust_no_lost_update(void **state)
+{
+    (void)state;
+    adj_store = test_open(DIM);
+    add_c(adj_store, 1);
+    add_e(adj_store, 100);
+    assert_int_equal(cogmem_bind(adj_store, 100, 1, 0.0f), 0);
+    /* 2^-20 steps: every partial sum is exact in float and stays < 1 */
+    float d = 1.0f / 1048576.0f;
+    pthread_t t[ADJ_THREADS];
+    for (int i = 0; i < ADJ_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, adjuster, &d), 0);
+    for (int i = 0; i < ADJ_THREADS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    float x;
+    assert_int_equal(cogmem_binding_get(adj_store, 100, 1, &x), 0);
+    assert_true(x == (float)(ADJ_THREADS * ADJ_ROUNDS) * d);
+    test_close(&adj_store);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bind_basics),
+        cmocka_unit_test(test_bind_errors),
+        cmocka_unit_test(test_listing_and_index),
+        cmocka_unit_test(test_remove_unbinds),
+        cmocka_unit_test(test_bind_enomem),
+        cmocka_unit_test(test_adjust_no_lost_update),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

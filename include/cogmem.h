@@ -94,6 +94,18 @@ typedef struct cogmem_config {
      * cascade of resizes. 0 means a small default. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
+    /* Memory placement (enum cogmem_numa_policy, cogmem_stats.h); default
+     * COGMEM_NUMA_INTERLEAVE. For COGMEM_NUMA_SEPARATE, the nodes for
+     * concept and episode memory; -1 (the default) means node 0 for
+     * concepts and the highest node for episodes. A node the machine does
+     * not have makes cogmem_open fail with -ENODEV. */
+    int numa_policy;
+    int concept_node;
+    int episode_node;
+    /* What the store counts: COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY
+     * (the default); 0 turns statistics off (cogmem_stats_get then reports
+     * zero counters and latencies, but still the gauges). */
+    unsigned stats;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -270,5 +282,7 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 #ifdef __cplusplus
 }
 #endif
+
+#include "cogmem_stats.h"
 
 #endif /* COGMEM_H */

@@ -53,7 +53,10 @@ int cogmem__set_init(struct cogmem__set *s, struct cogmem__mem *mem,
         atomic_init(&sh->buckets, init);
         atomic_init(&sh->add_handshake, 0);
         atomic_flag_clear(&sh->resizing);
+        for (unsigned c = 0; c < 8; c++)
+            atomic_init(&s->ctr[i].v[c], 0);
     }
+    s->counting = 0;
     return 0;
 }
 

@@ -38,11 +38,42 @@ struct cogmem__shard {
 };
 _Static_assert(sizeof(struct cogmem__shard) == 64, "one line per shard");
 
+/* Statistics counters of one shard (read by src/stats.c). */
+enum cogmem__ctr {
+    COGMEM__CTR_HIT,
+    COGMEM__CTR_MISS,
+    COGMEM__CTR_ADD,
+    COGMEM__CTR_REMOVE,
+    COGMEM__CTR_REPLACE,
+    COGMEM__CTR_DEFER_QUEUED, /* always counted: pending = queued - done */
+    COGMEM__CTR_DEFER_DONE,
+    COGMEM__CTR_N
+};
+
+/* On a line of their own, apart from the shard's: counting must not dirty
+ * the line every lookup reads (ht), nor adders' `count`. */
+struct cogmem__shard_ctr {
+    alignas(64) _Atomic uint64_t v[8];
+};
+_Static_assert(sizeof(struct cogmem__shard_ctr) == 64, "one line per shard's counters");
+_Static_assert(COGMEM__CTR_N <= 8, "counters fit the line");
+
 struct cogmem__set {
     struct cogmem__shard shard[COGMEM__NSHARDS];
+    struct cogmem__shard_ctr ctr[COGMEM__NSHARDS];
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
+    int counting; /* cogmem_config.stats has COGMEM_STATS_COUNTERS */
 };
+
+/* Count one event `c` in shard `shard` (if the store counts). Relaxed: a
+ * statistic orders nothing; readers sum it and are exact at quiescence. */
+static inline void cogmem__ctr_bump(struct cogmem__set *s, unsigned shard,
+                                    enum cogmem__ctr c)
+{
+    if (s->counting)
+        atomic_fetch_add_explicit(&s->ctr[shard].v[c], 1, memory_order_relaxed);
+}
 
 /* States accepted by a lookup. */
 #define COGMEM__FIND_LIVE (1u << COGMEM__LIVE)

@@ -48,13 +48,20 @@ void cogmem__vec_free_now(struct cogmem_vec *v)
 static void vec_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    cogmem__vec_free_now(caa_container_of(head, struct cogmem_vec, rcu));
+    struct cogmem_vec *v = caa_container_of(head, struct cogmem_vec, rcu);
+    /* Relaxed (statistic); the set outlives every callback (close waits). */
+    atomic_fetch_add_explicit(&v->set->ctr[v->shard].v[COGMEM__CTR_DEFER_DONE], 1,
+                              memory_order_relaxed);
+    cogmem__vec_free_now(v);
 }
 
 void cogmem__vec_unref(struct cogmem_vec *v)
 {
     /* Release: our reads of the data happen before the free; acquire (on
      * the last drop): every other holder's reads happen before it too. */
-    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) {
+        atomic_fetch_add_explicit(&v->set->ctr[v->shard].v[COGMEM__CTR_DEFER_QUEUED],
+                                  1, memory_order_relaxed);
         cogmem__rcu_defer(&v->rcu, vec_reclaim);
+    }
 }

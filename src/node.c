@@ -122,6 +122,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     }
     cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
+    cogmem__ctr_bump(own, cogmem__shard_of(hash), COGMEM__CTR_ADD);
     return 0;
 }
 
@@ -151,6 +152,7 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     if (v)
         cogmem__vec_unref(v);
     cogmem__set_note_removed(s, hash);
+    cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REMOVE);
     cogmem__node_retire(n);
     return 0;
 }

@@ -50,6 +50,10 @@ void cogmem_config_init(cogmem_config *cfg)
         return;
     memset(cfg, 0, sizeof *cfg);
     cfg->struct_size = sizeof *cfg;
+    cfg->numa_policy = COGMEM_NUMA_INTERLEAVE;
+    cfg->concept_node = -1;
+    cfg->episode_node = -1;
+    cfg->stats = COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY;
 }
 
 int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
@@ -60,10 +64,14 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     cogmem_config_init(&c);
     memcpy(&c, cfg, cfg->struct_size < sizeof c ? cfg->struct_size : sizeof c);
     c.struct_size = sizeof c;
-    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM)
+    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM ||
+        (c.stats & ~(COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY)) != 0)
         return -EINVAL;
+    int rc = cogmem__mem_check_policy(&c.numa_policy, &c.concept_node, &c.episode_node);
+    if (rc)
+        return rc;
 
-    int rc = cogmem__rcu_init();
+    rc = cogmem__rcu_init();
     if (rc)
         return rc;
     cogmem_store *st = cogmem__mem_boot_alloc(sizeof *st);
@@ -72,9 +80,12 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     memset(st, 0, sizeof *st);
     st->cfg = c;
     st->dim = c.dim;
+    st->stats.flags = c.stats;
     rc = cogmem__mem_init(&st->mem);
     if (rc)
         goto fail_store;
+    st->numa_fallback = cogmem__mem_place(&st->mem, c.numa_policy, c.concept_node,
+                                          c.episode_node);
 
     /* liburcu starts its hash-table worker with the first table: let it
      * inherit a fully blocked mask (see rcu.c on signals). */
@@ -92,6 +103,8 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         goto fail_mem;
+    for (int k = 0; k < 2; k++)
+        st->sets[k].counting = (c.stats & COGMEM_STATS_COUNTERS) != 0;
     *out = st;
     return 0;
 
@@ -154,6 +167,7 @@ int cogmem_kind_of(cogmem_store *store, uint64_t id)
 {
     if (!store || id == 0)
         return -EINVAL;
+    uint64_t t0 = cogmem__lat_begin(store);
     uint64_t hash = cogmem__hash_id(id);
     int kind = -ENOENT;
     cogmem__rcu_lock();
@@ -162,6 +176,10 @@ int cogmem_kind_of(cogmem_store *store, uint64_t id)
     else if (cogmem__set_find(&store->sets[1], id, hash, COGMEM__FIND_LIVE))
         kind = COGMEM_EPISODE;
     cogmem__rcu_unlock();
+    cogmem__note_lookup(&store->sets[0], hash, kind == COGMEM_CONCEPT);
+    if (kind != COGMEM_CONCEPT)
+        cogmem__note_lookup(&store->sets[1], hash, kind == COGMEM_EPISODE);
+    cogmem__lat_end(store, COGMEM_OP_LOOKUP, t0);
     return kind;
 }
 

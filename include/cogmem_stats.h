@@ -68,7 +68,7 @@ enum cogmem_numa_fallback {
 #define COGMEM_STATS_LATENCY 2u  /* sampled latency histograms */
 
 /* One operation in this many (per thread) is timed. */
-#define COGMEM_STATS_SAMPLE_EVERY 64u
+#define COGMEM_STATS_SAMPLE_EVERY 1024u
 
 #define COGMEM_STATS_SHARDS 16
 /* Latency histogram resolution in cogmem_stats_latency.below[]. */

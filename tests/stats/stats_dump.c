@@ -5,7 +5,8 @@
  *
  * History: concepts 1..40 and episodes 1001..1030 added; concept_info of
  * ids 1..64 (40 hits, 24 misses) and episode_info of 1001..1064 (30 hits,
- * 34 misses), 128 lookups in a row on one thread, so exactly 2 are timed;
+ * 34 misses), then 1920 more concept_info of id 40 (hits): 2048 lookups,
+ * the first this thread makes, so exactly 2048 / SAMPLE_EVERY are timed;
  * concepts 1..10 removed; centroids of 20 and 21 replaced; through the
  * internal hooks, 3 recall queries timed at 1000, 2000 and 1000000 ns.
  */
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
         bad |= (cogmem_concept_info(s, id, &ci) == 0) != (id <= 40);
     for (uint64_t id = 1001; id <= 1064; id++)
         bad |= (cogmem_episode_info(s, id, &ei) == 0) != (id <= 1030);
+    for (int i = 0; i < 1920; i++)
+        bad |= cogmem_concept_info(s, 40, &ci);
     for (uint64_t id = 1; id <= 10; id++)
         bad |= cogmem_concept_remove(s, id);
     bad |= cogmem_concept_set_centroid(s, 20, w);

@@ -9,8 +9,11 @@
  * cfg.stats): statistics off, counters only, counters + sampled latency
  * (the default). Rounds alternate the settings (off, counters, both, off,
  * ...), each round doing the same random hit/miss mix of
- * cogmem_concept_info calls on T threads; the median round per setting is
- * reported as ns per lookup (thread CPU time) and as a ratio to "off".
+ * cogmem_concept_info calls on T threads. Reported: the median round per
+ * setting in ns per lookup (thread CPU time), and the median over rounds
+ * of each setting's ratio to the "off" round next to it in time, which
+ * cancels drift from other load on the machine better than a ratio of
+ * medians.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -22,11 +25,11 @@
 #include "src/store.h"
 
 #define DIM 16
-#define OPS_PER_ROUND 2000000u
+#define OPS_PER_ROUND 500000u
 #define MAX_THREADS 64
 
 static uint64_t keys = 100000;
-static unsigned rounds = 15, threads = 1;
+static unsigned rounds = 41, threads = 1;
 
 static cogmem_store *store;
 static const unsigned modes[3] = {0, COGMEM_STATS_COUNTERS,
@@ -103,9 +106,10 @@ int main(int argc, char **argv)
         if (cogmem_concept_add(store, id, v))
             return 1;
     }
-    double *ns[3];
+    double *ns[3], *ratio[3];
     for (int m = 0; m < 3; m++)
-        if (!(ns[m] = calloc(rounds, sizeof(double))))
+        if (!(ns[m] = calloc(rounds, sizeof(double))) ||
+            !(ratio[m] = calloc(rounds, sizeof(double))))
             return 1;
     for (unsigned r = 0; r < rounds; r++)
         for (int m = 0; m < 3; m++) {
@@ -127,18 +131,19 @@ int main(int argc, char **argv)
                 sum += jobs[t].ns;
             }
             ns[m][r] = sum / threads;
+            ratio[m][r] = ns[m][r] / ns[0][r];
         }
     printf("bench_stats: %llu concepts, %u threads, %u rounds of %u lookups per thread, "
            "median round\n", (unsigned long long)keys, threads, rounds, OPS_PER_ROUND);
-    double base = 0;
     for (int m = 0; m < 3; m++) {
         qsort(ns[m], rounds, sizeof(double), cmp_double);
-        double med = ns[m][rounds / 2];
-        if (m == 0)
-            base = med;
-        printf("  %-18s %7.1f ns/lookup  %.3f x stats off  (+%.1f%%)\n", mode_name[m], med,
-               med / base, (med / base - 1.0) * 100.0);
+        qsort(ratio[m], rounds, sizeof(double), cmp_double);
+        double q = ratio[m][rounds / 2];
+        printf("  %-18s %7.1f ns/lookup  %.3f x stats off (%+.1f%%)  [ratio quartiles "
+               "%.3f..%.3f]\n", mode_name[m], ns[m][rounds / 2], q, (q - 1.0) * 100.0,
+               ratio[m][rounds / 4], ratio[m][3 * rounds / 4]);
         free(ns[m]);
+        free(ratio[m]);
     }
     cogmem_stats st;
     st.struct_size = sizeof st;

@@ -254,7 +254,13 @@ struct placement {
     int mode; /* MPOL_*, or -1: leave alone */
     int node; /* for MPOL_BIND */
 };
-static struct placement arena_place[MAX_ARENAS];
+/* Packed (mode + 1) << 16 | node; 0: leave alone. */
+static _Atomic uint32_t arena_place[MAX_ARENAS];
+
+static uint32_t pack(struct placement pl)
+{
+    return (uint32_t)(pl.mode + 1) << 16 | (uint32_t)pl.node;
+}
 
 static extent_hooks_t *default_hooks;
 static extent_hooks_t placing_hooks;
@@ -263,9 +269,10 @@ static void bind_range(void *p, size_t size, unsigned arena)
 {
     if (arena >= MAX_ARENAS)
         return;
-    /* Written before the arena's hooks were installed (mallctl takes
-     * jemalloc's locks, which order it before the hook runs). */
-    struct placement pl = arena_place[arena];
+    /* Acquire: pairs with the release store made before the arena's hooks
+     * were installed, whichever thread jemalloc runs this hook on. */
+    uint32_t packed = atomic_load_explicit(&arena_place[arena], memory_order_acquire);
+    struct placement pl = {(int)(packed >> 16) - 1, (int)(packed & 0xffff)};
     if (pl.mode < 0)
         return;
     unsigned long mask[16] = {0}; /* up to 1024 nodes */
@@ -334,7 +341,7 @@ int cogmem__mem_place(struct cogmem__mem *m, int policy, int concept_node,
              * records of either kind. */
             pl = (struct placement){MPOL_BIND, k == COGMEM__MEM_EPISODE ? episode_node
                                                                         : concept_node};
-        arena_place[a] = pl;
+        atomic_store_explicit(&arena_place[a], pack(pl), memory_order_release);
         extent_hooks_t *hp = &placing_hooks;
         char name[64];
         snprintf(name, sizeof name, "arena.%u.extent_hooks", a);

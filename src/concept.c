@@ -61,12 +61,15 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
                                                   memory_order_acquire))
             break;
     }
+    /* Inside the read-side section: once we unlock, a concurrent remove
+     * may retire the node and a grace period free it. */
+    if (rc == 0)
+        atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
     cogmem__rcu_unlock();
     if (rc) {
         cogmem__vec_free_now(nv);
         return rc;
     }
-    atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
     cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
     cogmem__vec_unref(cur);
     return 0;

@@ -249,6 +249,23 @@ static void test_struct_size(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* A host compiled against the first cogmem_config (without numa_* and
+ * stats) gets the defaults for the fields it does not know. */
+static void test_config_v1_defaults(void **state)
+{
+    (void)state;
+    cogmem_config cfg;
+    memset(&cfg, 0, sizeof cfg); /* what an old host's zeroed tail would not set */
+    cfg.struct_size = offsetof(cogmem_config, numa_policy);
+    cfg.dim = DIM;
+    cogmem_store *s = NULL;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    cogmem_stats st = get(s);
+    assert_int_equal(st.flags, COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY);
+    assert_int_equal(st.kind[0].numa_policy, COGMEM_NUMA_INTERLEAVE);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 static void test_histogram_buckets(void **state)
 {
     (void)state;
@@ -347,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_deferred_pending_counts_queue),
         cmocka_unit_test(test_reset_and_switch),
         cmocka_unit_test(test_struct_size),
+        cmocka_unit_test(test_config_v1_defaults),
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_quantiles_and_hooks),
         cmocka_unit_test(test_format_errors),

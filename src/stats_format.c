@@ -265,28 +265,34 @@ static void table(struct out *o, const cogmem_stats *s)
         s->jemalloc_arenas ? "jemalloc-arenas" : "aligned_alloc",
         policy_name(s->kind[0].numa_policy), s->numa_nodes, s->numa_nodes == 1 ? "" : "s",
         fallback_name(s->numa_fallback));
-    put(o, "  %-8s %10s %12s %12s %10s %10s %10s %9s %9s %9s %6s %6s %10s %10s\n", "kind",
-        "nodes", "lookups", "hits", "misses", "adds", "removes", "replaced", "vec refs",
-        "deferred", "load", "max", "live KiB", "arena KiB");
+    put(o, "  %-8s %10s %12s %12s %10s %10s %10s %10s\n", "kind", "nodes", "lookups",
+        "hits", "misses", "adds", "removes", "replaced");
     for (int k = 0; k < 2; k++) {
         const cogmem_stats_kind *K = &s->kind[k];
-        put(o, "  %-8s %10llu %12llu %12llu %10llu %10llu %10llu %9llu %9llu %9llu %6.2f %6.2f "
-               "%10llu %10llu\n",
-            kind_name[k], (unsigned long long)K->nodes, (unsigned long long)K->lookups,
+        put(o, "  %-8s %10llu %12llu %12llu %10llu %10llu %10llu %10llu\n", kind_name[k],
+            (unsigned long long)K->nodes, (unsigned long long)K->lookups,
             (unsigned long long)K->hits, (unsigned long long)K->misses,
             (unsigned long long)K->adds, (unsigned long long)K->removes,
-            (unsigned long long)K->replacements, (unsigned long long)K->vectors_referenced,
-            (unsigned long long)K->deferred_frees_pending, K->load_factor,
-            K->load_factor_max, (unsigned long long)(K->live_bytes / 1024),
-            (unsigned long long)(K->arena_allocated_bytes / 1024));
+            (unsigned long long)K->replacements);
     }
-    put(o, "  events: recall %llu, spread %llu, decay runs %llu, bindings created %llu / "
-           "strengthened %llu / weakened %llu / pruned %llu\n",
+    put(o, "  %-8s %9s %9s %6s %8s %10s %10s %10s %6s\n", "kind", "vec refs", "deferred",
+        "load", "max load", "live KiB", "arena KiB", "resid KiB", "node");
+    for (int k = 0; k < 2; k++) {
+        const cogmem_stats_kind *K = &s->kind[k];
+        put(o, "  %-8s %9llu %9llu %6.2f %8.2f %10llu %10llu %10llu %6d\n", kind_name[k],
+            (unsigned long long)K->vectors_referenced,
+            (unsigned long long)K->deferred_frees_pending, K->load_factor, K->load_factor_max,
+            (unsigned long long)(K->live_bytes / 1024),
+            (unsigned long long)(K->arena_allocated_bytes / 1024),
+            (unsigned long long)(K->arena_resident_bytes / 1024), K->numa_node);
+    }
+    put(o, "  events: recall %llu, spread %llu, decay runs %llu; bindings created %llu, "
+           "strengthened %llu, weakened %llu, pruned %llu\n",
         (unsigned long long)s->recall_queries, (unsigned long long)s->spread_queries,
         (unsigned long long)s->decay_runs, (unsigned long long)s->bindings_created,
         (unsigned long long)s->bindings_strengthened,
         (unsigned long long)s->bindings_weakened, (unsigned long long)s->bindings_pruned);
-    put(o, "  latency (1 in %u sampled) %10s %9s %9s %9s %9s %9s\n", s->sample_every,
+    put(o, "  latency, 1 in %-4u timed %10s %9s %9s %9s %9s %9s\n", s->sample_every,
         "samples", "mean ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns");
     for (int op = 0; op < COGMEM_OP_COUNT; op++) {
         const cogmem_stats_latency *L = &s->latency[op];

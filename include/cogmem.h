@@ -36,6 +36,11 @@
  *    other thread of the parent exists.
  *  - Built with the jemalloc option, the library cannot be dlopen()ed
  *    (Debian's libjemalloc uses static TLS). See README.
+ *  - NUMA placement (cogmem_config.numa_policy) is applied to the per-kind
+ *    jemalloc arenas' memory; without jemalloc or libnuma the store runs
+ *    unplaced and cogmem_stats.numa_fallback says why (cogmem_stats.h).
+ *  - Statistics counters cost a few percent of a lookup; latencies are
+ *    sampled (cogmem_stats.h). cogmem_config.stats turns them off.
  *  - Worker threads the library starts (RCU reclamation) block every signal,
  *    so a host that consumes signals through signalfd loses none.
  */

@@ -659,6 +659,22 @@ static bool verify(struct demo *d, struct worker *ws, const uint64_t *op_totals)
     check_line(&ok, applied == updates,
                "centroid updates: %s made, %s applied (sum of versions)",
                fmt_u64(a, updates), fmt_u64(b, applied));
+
+    /* The library's own counters are exact at rest. */
+    cogmem_stats st;
+    st.struct_size = sizeof st;
+    rc = cogmem_stats_get(d->store, &st);
+    if (rc) {
+        cli_report("cogmem_stats_get", rc);
+        return false;
+    }
+    check_line(&ok, st.kind[0].adds == d->o.concepts &&
+                        st.kind[1].adds == d->o.episodes + added &&
+                        st.kind[1].removes == removed && st.kind[0].replacements == updates,
+               "statistics: %s concept adds, %s episode adds, %s removes, %s centroid "
+               "replacements counted", fmt_u64(a, st.kind[0].adds),
+               fmt_u64(b, st.kind[1].adds), fmt_u64(c, st.kind[1].removes),
+               fmt_u64(e, st.kind[0].replacements));
     return ok;
 }
 

@@ -135,7 +135,12 @@ int cogmem_close(cogmem_store **store)
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
     /* Every deferred free (of this store's removes, replacements and the
-     * drain above) runs into st->mem: wait for all of them. */
+     * drain above) runs into st->mem: wait for all of them. Twice: a node
+     * whose add backed out still owns its vector, and its callback queues
+     * the vector's free, which the first barrier need not wait for (and
+     * which touches the set, inside *st, when it runs). A vector's
+     * callback queues nothing, so two barriers are enough. */
+    cogmem__rcu_barrier();
     cogmem__rcu_barrier();
     for (int k = 0; k < 2; k++)
         cogmem__set_fini(&st->sets[k]);

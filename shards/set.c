@@ -4,6 +4,18 @@
 #include <errno.h>
 #include <sched.h>
 
+_Thread_local unsigned cogmem__stripe_tls;
+
+unsigned cogmem__stripe_draw(void)
+{
+    static _Atomic unsigned next;
+    /* Relaxed: any stripe is correct; round-robin only spreads threads. */
+    unsigned s = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
+                     COGMEM__STRIPES + 1;
+    cogmem__stripe_tls = s;
+    return s;
+}
+
 struct match_key {
     uint64_t id;
     unsigned mask; /* accepted states, bit per enum cogmem__state */
@@ -53,8 +65,9 @@ int cogmem__set_init(struct cogmem__set *s, struct cogmem__mem *mem,
         atomic_init(&sh->buckets, init);
         atomic_init(&sh->add_handshake, 0);
         atomic_flag_clear(&sh->resizing);
-        for (unsigned c = 0; c < 8; c++)
-            atomic_init(&s->ctr[i].v[c], 0);
+        for (unsigned t = 0; t < COGMEM__STRIPES; t++)
+            for (unsigned c = 0; c < 8; c++)
+                atomic_init(&s->ctr[t][i].v[c], 0);
     }
     s->counting = 0;
     return 0;

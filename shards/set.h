@@ -58,9 +58,29 @@ struct cogmem__shard_ctr {
 _Static_assert(sizeof(struct cogmem__shard_ctr) == 64, "one line per shard's counters");
 _Static_assert(COGMEM__CTR_N <= 8, "counters fit the line");
 
+/* Counters are kept per thread STRIPE as well as per shard: each thread
+ * draws a stripe once (round-robin), so that up to COGMEM__STRIPES threads
+ * looking up the same shards write lines of their own instead of bouncing
+ * one line per shard between cores (measured with two threads on 4096
+ * cache-resident keys: per-shard lines made a lookup 2.6x slower). More
+ * threads share stripes; the cells are atomic, so that stays correct.
+ * Readers sum the stripes. */
+#define COGMEM__STRIPES 8u
+
+extern _Thread_local unsigned cogmem__stripe_tls; /* stripe + 1; 0: not drawn */
+unsigned cogmem__stripe_draw(void);
+
+static inline unsigned cogmem__stripe(void)
+{
+    unsigned s = cogmem__stripe_tls;
+    if (__builtin_expect(s == 0, 0))
+        s = cogmem__stripe_draw();
+    return s - 1;
+}
+
 struct cogmem__set {
     struct cogmem__shard shard[COGMEM__NSHARDS];
-    struct cogmem__shard_ctr ctr[COGMEM__NSHARDS];
+    struct cogmem__shard_ctr ctr[COGMEM__STRIPES][COGMEM__NSHARDS];
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
     int counting; /* cogmem_config.stats has COGMEM_STATS_COUNTERS */
@@ -72,7 +92,16 @@ static inline void cogmem__ctr_bump(struct cogmem__set *s, unsigned shard,
                                     enum cogmem__ctr c)
 {
     if (s->counting)
-        atomic_fetch_add_explicit(&s->ctr[shard].v[c], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->ctr[cogmem__stripe()][shard].v[c], 1,
+                                  memory_order_relaxed);
+}
+
+/* The same, whether or not the store counts (the deferred-free pair). */
+static inline void cogmem__ctr_bump_always(struct cogmem__set *s, unsigned shard,
+                                           enum cogmem__ctr c)
+{
+    atomic_fetch_add_explicit(&s->ctr[cogmem__stripe()][shard].v[c], 1,
+                              memory_order_relaxed);
 }
 
 /* States accepted by a lookup. */

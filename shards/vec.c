@@ -49,9 +49,8 @@ static void vec_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem_vec *v = caa_container_of(head, struct cogmem_vec, rcu);
-    /* Relaxed (statistic); the set outlives every callback (close waits). */
-    atomic_fetch_add_explicit(&v->set->ctr[v->shard].v[COGMEM__CTR_DEFER_DONE], 1,
-                              memory_order_relaxed);
+    /* The set outlives every callback (close waits for them). */
+    cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_DONE);
     cogmem__vec_free_now(v);
 }
 
@@ -60,8 +59,7 @@ void cogmem__vec_unref(struct cogmem_vec *v)
     /* Release: our reads of the data happen before the free; acquire (on
      * the last drop): every other holder's reads happen before it too. */
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) {
-        atomic_fetch_add_explicit(&v->set->ctr[v->shard].v[COGMEM__CTR_DEFER_QUEUED],
-                                  1, memory_order_relaxed);
+        cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_QUEUED);
         cogmem__rcu_defer(&v->rcu, vec_reclaim);
     }
 }

@@ -5,20 +5,10 @@
 
 #include "src/store.h"
 
-_Thread_local struct cogmem__stats_tls cogmem__stats_tls;
+_Thread_local uint32_t cogmem__stats_tick;
 
 /* The first cogmem_stats the library shipped. */
 #define STATS_V1_SIZE (offsetof(cogmem_stats, latency) + sizeof(cogmem_stats_latency[COGMEM_OP_COUNT]))
-
-unsigned cogmem__stats_stripe_draw(void)
-{
-    static _Atomic unsigned next;
-    /* Relaxed: any stripe is correct; round-robin only spreads threads. */
-    unsigned s = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
-                     COGMEM__STRIPES + 1;
-    cogmem__stats_tls.stripe = s;
-    return s;
-}
 
 unsigned cogmem__hist_bucket(uint64_t ns)
 {
@@ -44,7 +34,7 @@ uint64_t cogmem__hist_upper(unsigned b)
 void cogmem__hist_record(struct cogmem__stats *s, enum cogmem_stats_op op,
                          uint64_t ns)
 {
-    struct cogmem__hist_stripe *h = &s->hist[op][cogmem__stats_stripe()];
+    struct cogmem__hist_stripe *h = &s->hist[op][cogmem__stripe()];
     /* Relaxed: statistics; a reader may see count and buckets of one
      * sample at different times, which the header documents. */
     atomic_fetch_add_explicit(&h->b[cogmem__hist_bucket(ns)], 1, memory_order_relaxed);
@@ -75,10 +65,11 @@ int cogmem_stats_reset(cogmem_store *store)
         COGMEM__CTR_HIT, COGMEM__CTR_MISS, COGMEM__CTR_ADD, COGMEM__CTR_REMOVE,
         COGMEM__CTR_REPLACE}; /* not the deferred-free pair: a gauge's terms */
     for (int k = 0; k < 2; k++)
-        for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-            for (size_t c = 0; c < sizeof counters / sizeof counters[0]; c++)
-                atomic_store_explicit(&store->sets[k].ctr[i].v[counters[c]], 0,
-                                      memory_order_relaxed);
+        for (unsigned t = 0; t < COGMEM__STRIPES; t++)
+            for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
+                for (size_t c = 0; c < sizeof counters / sizeof counters[0]; c++)
+                    atomic_store_explicit(&store->sets[k].ctr[t][i].v[counters[c]], 0,
+                                          memory_order_relaxed);
     cogmem__stats_reset(&store->stats);
     return 0;
 }
@@ -144,17 +135,20 @@ static void read_kind(cogmem_store *st, int k, cogmem_stats_kind *out)
     uint64_t queued = 0, done = 0;
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         cogmem_stats_shard *o = &out->shard[i];
-        _Atomic uint64_t *c = s->ctr[i].v;
-        o->hits = atomic_load_explicit(&c[COGMEM__CTR_HIT], memory_order_relaxed);
-        o->misses = atomic_load_explicit(&c[COGMEM__CTR_MISS], memory_order_relaxed);
+        uint64_t c[COGMEM__CTR_N] = {0};
+        for (unsigned t = 0; t < COGMEM__STRIPES; t++)
+            for (unsigned j = 0; j < COGMEM__CTR_N; j++)
+                c[j] += atomic_load_explicit(&s->ctr[t][i].v[j], memory_order_relaxed);
+        o->hits = c[COGMEM__CTR_HIT];
+        o->misses = c[COGMEM__CTR_MISS];
         o->lookups = o->hits + o->misses;
-        o->adds = atomic_load_explicit(&c[COGMEM__CTR_ADD], memory_order_relaxed);
-        o->removes = atomic_load_explicit(&c[COGMEM__CTR_REMOVE], memory_order_relaxed);
-        o->replacements = atomic_load_explicit(&c[COGMEM__CTR_REPLACE], memory_order_relaxed);
+        o->adds = c[COGMEM__CTR_ADD];
+        o->removes = c[COGMEM__CTR_REMOVE];
+        o->replacements = c[COGMEM__CTR_REPLACE];
         /* The two terms are read at slightly different times; the
          * difference is clamped at 0 below. */
-        done += atomic_load_explicit(&c[COGMEM__CTR_DEFER_DONE], memory_order_relaxed);
-        queued += atomic_load_explicit(&c[COGMEM__CTR_DEFER_QUEUED], memory_order_relaxed);
+        done += c[COGMEM__CTR_DEFER_DONE];
+        queued += c[COGMEM__CTR_DEFER_QUEUED];
         int64_t live = atomic_load_explicit(&s->shard[i].count, memory_order_relaxed);
         o->nodes = live < 0 ? 0 : (uint64_t)live; /* transiently negative */
         o->buckets = atomic_load_explicit(&s->shard[i].buckets, memory_order_relaxed);

@@ -2,12 +2,13 @@
  *
  * Where each figure lives, so that no counter is one shared hot line:
  *  - per-kind, per-shard operation counters: struct cogmem__shard_ctr in
- *    each shard set (shards/set.h), bumped with cogmem__ctr_bump();
+ *    each shard set (shards/set.h), one per thread stripe and shard,
+ *    bumped with cogmem__ctr_bump();
  *  - store-wide events (bindings, decay, recall, spread, caches) and the
- *    latency histograms: per thread STRIPE, a small array indexed by a
- *    number each thread draws once; threads beyond COGMEM__STRIPES share
- *    stripes (still correct: the cells are atomic), the common few-thread
- *    case writes only lines of its own.
+ *    latency histograms: per thread stripe. A stripe is a number each
+ *    thread draws once (shards/set.h); threads beyond COGMEM__STRIPES
+ *    share stripes (still correct: the cells are atomic), the common
+ *    few-thread case writes only lines of its own.
  * Readers sum the cells (src/stats.c).
  *
  * Hooks for the operations other files implement (one line each):
@@ -24,7 +25,7 @@
 
 #include "cogmem.h"
 
-#define COGMEM__STRIPES 8u
+#include "shards/set.h" /* COGMEM__STRIPES, cogmem__stripe() */
 
 enum cogmem__event {
     COGMEM__EV_BIND_CREATED,
@@ -69,23 +70,8 @@ struct cogmem__stats {
     unsigned flags; /* COGMEM_STATS_* */
 };
 
-/* Per thread: its stripe (+1; 0 = not drawn yet) and its sampling tick. */
-struct cogmem__stats_tls {
-    unsigned stripe;
-    uint32_t tick;
-};
-extern _Thread_local struct cogmem__stats_tls cogmem__stats_tls;
-
-/* Draw the calling thread's stripe (first use). */
-unsigned cogmem__stats_stripe_draw(void);
-
-static inline unsigned cogmem__stats_stripe(void)
-{
-    unsigned s = cogmem__stats_tls.stripe;
-    if (__builtin_expect(s == 0, 0))
-        s = cogmem__stats_stripe_draw();
-    return s - 1;
-}
+/* Per thread: the sampling tick (its stripe is shards' cogmem__stripe()). */
+extern _Thread_local uint32_t cogmem__stats_tick;
 
 /* Bucket of a latency, and the exclusive upper edge of a bucket. */
 unsigned cogmem__hist_bucket(uint64_t ns);
@@ -107,7 +93,7 @@ static inline uint64_t cogmem__lat_begin_s(struct cogmem__stats *s)
 {
     if (!(s->flags & COGMEM_STATS_LATENCY))
         return 0;
-    if ((++cogmem__stats_tls.tick & (COGMEM_STATS_SAMPLE_EVERY - 1)) != 0)
+    if ((++cogmem__stats_tick & (COGMEM_STATS_SAMPLE_EVERY - 1)) != 0)
         return 0;
     return cogmem__mono_ns();
 }

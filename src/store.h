@@ -25,7 +25,7 @@ static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
 {
     /* Relaxed: a statistic orders nothing; exact at quiescence. */
     if (st->stats.flags & COGMEM_STATS_COUNTERS)
-        atomic_fetch_add_explicit(&st->stats.ev[cogmem__stats_stripe()].v[ev], 1,
+        atomic_fetch_add_explicit(&st->stats.ev[cogmem__stripe()].v[ev], 1,
                                   memory_order_relaxed);
 }
 

@@ -163,9 +163,10 @@ typedef struct cogmem_stats {
 COGMEM_API int cogmem_stats_get(cogmem_store *store, cogmem_stats *out);
 
 /* Zero every counter and latency histogram (gauges are not counters and
- * are not reset). Operations that run concurrently with the reset may be
- * counted before or after it, or lost; a reset at quiescence leaves every
- * counter exactly 0. Errors: -EINVAL. Thread-safe. */
+ * are not reset). A reset is exact only at quiescence (every counter is
+ * then 0): while other threads count, their counts may land before or
+ * after it, and a thread counting at that very moment may put back its
+ * own pre-reset count of that one figure. Errors: -EINVAL. Thread-safe. */
 COGMEM_API int cogmem_stats_reset(cogmem_store *store);
 
 /* Format one snapshot of the statistics (cogmem_stats_get) as `fmt` into

@@ -58,16 +58,21 @@ struct cogmem__shard_ctr {
 _Static_assert(sizeof(struct cogmem__shard_ctr) == 64, "one line per shard's counters");
 _Static_assert(COGMEM__CTR_N <= 8, "counters fit the line");
 
-/* Counters are kept per thread STRIPE as well as per shard: each thread
- * draws a stripe once (round-robin), so that up to COGMEM__STRIPES threads
- * looking up the same shards write lines of their own instead of bouncing
- * one line per shard between cores (measured with two threads on 4096
- * cache-resident keys: per-shard lines made a lookup 2.6x slower). More
- * threads share stripes; the cells are atomic, so that stays correct.
- * Readers sum the stripes. */
+/* Counters are kept per thread STRIPE as well as per shard, so that
+ * threads looking up the same shards write lines of their own instead of
+ * bouncing one line per shard between cores (measured with two threads on
+ * 4096 cache-resident keys: per-shard lines made a lookup 2.6x slower).
+ * A thread claims one of COGMEM__STRIPES stripes for itself at its first
+ * count and gives it back when it exits; as the stripe's only writer it
+ * counts with a plain load and store instead of a locked read-modify-write
+ * (measured: +14% a lookup with an RMW, +2% without, two threads). Threads
+ * that find no free stripe share the last slot, COGMEM__STRIPE_SHARED,
+ * with atomic read-modify-writes. Readers sum the slots. */
 #define COGMEM__STRIPES 8u
+#define COGMEM__STRIPE_SHARED COGMEM__STRIPES
+#define COGMEM__STRIPE_SLOTS (COGMEM__STRIPES + 1u)
 
-extern _Thread_local unsigned cogmem__stripe_tls; /* stripe + 1; 0: not drawn */
+extern _Thread_local unsigned cogmem__stripe_tls; /* slot + 1; 0: not drawn */
 unsigned cogmem__stripe_draw(void);
 
 static inline unsigned cogmem__stripe(void)
@@ -80,28 +85,39 @@ static inline unsigned cogmem__stripe(void)
 
 struct cogmem__set {
     struct cogmem__shard shard[COGMEM__NSHARDS];
-    struct cogmem__shard_ctr ctr[COGMEM__STRIPES][COGMEM__NSHARDS];
+    struct cogmem__shard_ctr ctr[COGMEM__STRIPE_SLOTS][COGMEM__NSHARDS];
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
     int counting; /* cogmem_config.stats has COGMEM_STATS_COUNTERS */
 };
 
-/* Count one event `c` in shard `shard` (if the store counts). Relaxed: a
+/* Add one to a counter cell of the calling thread's slot. Relaxed: a
  * statistic orders nothing; readers sum it and are exact at quiescence. */
+static inline void cogmem__ctr_inc(_Atomic uint64_t *x, unsigned slot)
+{
+    if (slot != COGMEM__STRIPE_SHARED)
+        atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1,
+                              memory_order_relaxed); /* we are its only writer */
+    else
+        atomic_fetch_add_explicit(x, 1, memory_order_relaxed);
+}
+
+/* Count one event `c` in shard `shard` (if the store counts). */
 static inline void cogmem__ctr_bump(struct cogmem__set *s, unsigned shard,
                                     enum cogmem__ctr c)
 {
-    if (s->counting)
-        atomic_fetch_add_explicit(&s->ctr[cogmem__stripe()][shard].v[c], 1,
-                                  memory_order_relaxed);
+    if (s->counting) {
+        unsigned t = cogmem__stripe();
+        cogmem__ctr_inc(&s->ctr[t][shard].v[c], t);
+    }
 }
 
 /* The same, whether or not the store counts (the deferred-free pair). */
 static inline void cogmem__ctr_bump_always(struct cogmem__set *s, unsigned shard,
                                            enum cogmem__ctr c)
 {
-    atomic_fetch_add_explicit(&s->ctr[cogmem__stripe()][shard].v[c], 1,
-                              memory_order_relaxed);
+    unsigned t = cogmem__stripe();
+    cogmem__ctr_inc(&s->ctr[t][shard].v[c], t);
 }
 
 /* States accepted by a lookup. */

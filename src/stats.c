@@ -44,11 +44,11 @@ void cogmem__hist_record(struct cogmem__stats *s, enum cogmem_stats_op op,
 
 void cogmem__stats_reset(struct cogmem__stats *s)
 {
-    for (unsigned i = 0; i < COGMEM__STRIPES; i++)
+    for (unsigned i = 0; i < COGMEM__STRIPE_SLOTS; i++)
         for (unsigned e = 0; e < 16; e++)
             atomic_store_explicit(&s->ev[i].v[e], 0, memory_order_relaxed);
     for (unsigned op = 0; op < COGMEM_OP_COUNT; op++)
-        for (unsigned i = 0; i < COGMEM__STRIPES; i++) {
+        for (unsigned i = 0; i < COGMEM__STRIPE_SLOTS; i++) {
             struct cogmem__hist_stripe *h = &s->hist[op][i];
             atomic_store_explicit(&h->count, 0, memory_order_relaxed);
             atomic_store_explicit(&h->sum_ns, 0, memory_order_relaxed);
@@ -65,7 +65,7 @@ int cogmem_stats_reset(cogmem_store *store)
         COGMEM__CTR_HIT, COGMEM__CTR_MISS, COGMEM__CTR_ADD, COGMEM__CTR_REMOVE,
         COGMEM__CTR_REPLACE}; /* not the deferred-free pair: a gauge's terms */
     for (int k = 0; k < 2; k++)
-        for (unsigned t = 0; t < COGMEM__STRIPES; t++)
+        for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
             for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
                 for (size_t c = 0; c < sizeof counters / sizeof counters[0]; c++)
                     atomic_store_explicit(&store->sets[k].ctr[t][i].v[counters[c]], 0,
@@ -98,7 +98,7 @@ static void read_latency(struct cogmem__stats *s, enum cogmem_stats_op op,
 {
     uint64_t b[COGMEM__HIST_NB] = {0};
     uint64_t n = 0, sum = 0;
-    for (unsigned i = 0; i < COGMEM__STRIPES; i++) {
+    for (unsigned i = 0; i < COGMEM__STRIPE_SLOTS; i++) {
         struct cogmem__hist_stripe *h = &s->hist[op][i];
         sum += atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
         for (unsigned j = 0; j < COGMEM__HIST_NB; j++)
@@ -136,7 +136,7 @@ static void read_kind(cogmem_store *st, int k, cogmem_stats_kind *out)
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         cogmem_stats_shard *o = &out->shard[i];
         uint64_t c[COGMEM__CTR_N] = {0};
-        for (unsigned t = 0; t < COGMEM__STRIPES; t++)
+        for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
             for (unsigned j = 0; j < COGMEM__CTR_N; j++)
                 c[j] += atomic_load_explicit(&s->ctr[t][i].v[j], memory_order_relaxed);
         o->hits = c[COGMEM__CTR_HIT];
@@ -189,7 +189,7 @@ int cogmem__stats_read(cogmem_store *st, cogmem_stats *o)
     for (int k = 0; k < 2; k++)
         read_kind(st, k, &o->kind[k]);
     uint64_t ev[COGMEM__EV_N] = {0};
-    for (unsigned i = 0; i < COGMEM__STRIPES; i++)
+    for (unsigned i = 0; i < COGMEM__STRIPE_SLOTS; i++)
         for (unsigned e = 0; e < COGMEM__EV_N; e++)
             ev[e] += atomic_load_explicit(&st->stats.ev[i].v[e], memory_order_relaxed);
     o->bindings_created = ev[COGMEM__EV_BIND_CREATED];

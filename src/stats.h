@@ -6,7 +6,7 @@
  *    bumped with cogmem__ctr_bump();
  *  - store-wide events (bindings, decay, recall, spread, caches) and the
  *    latency histograms: per thread stripe. A stripe is a number each
- *    thread draws once (shards/set.h); threads beyond COGMEM__STRIPES
+ *    thread claims (shards/set.h); threads beyond COGMEM__STRIPES
  *    share stripes (still correct: the cells are atomic), the common
  *    few-thread case writes only lines of its own.
  * Readers sum the cells (src/stats.c).
@@ -25,7 +25,7 @@
 
 #include "cogmem.h"
 
-#include "shards/set.h" /* COGMEM__STRIPES, cogmem__stripe() */
+#include "shards/set.h" /* COGMEM__STRIPE_SLOTS, cogmem__stripe() */
 
 enum cogmem__event {
     COGMEM__EV_BIND_CREATED,
@@ -65,8 +65,8 @@ struct cogmem__hist_stripe {
 _Static_assert(sizeof(struct cogmem__hist_stripe) % 64 == 0, "stripes do not share lines");
 
 struct cogmem__stats {
-    struct cogmem__ev_stripe ev[COGMEM__STRIPES];
-    struct cogmem__hist_stripe hist[COGMEM_OP_COUNT][COGMEM__STRIPES];
+    struct cogmem__ev_stripe ev[COGMEM__STRIPE_SLOTS];
+    struct cogmem__hist_stripe hist[COGMEM_OP_COUNT][COGMEM__STRIPE_SLOTS];
     unsigned flags; /* COGMEM_STATS_* */
 };
 

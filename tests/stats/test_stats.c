@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "src/store.h"
 
@@ -266,6 +267,48 @@ static void test_config_v1_defaults(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* More threads than stripes at once (some count in the shared slot), then
+ * waves of short-lived threads (stripes given back and claimed again):
+ * every count is kept. */
+#define WAVE_THREADS 20
+#define PER_THREAD 1000
+
+static void *look_up(void *arg)
+{
+    struct cogmem_concept_info ci;
+    for (int i = 0; i < PER_THREAD; i++)
+        if (cogmem_concept_info(arg, 1, &ci) != 0)
+            return arg;
+    return NULL;
+}
+
+static void test_counts_across_threads(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_with(COGMEM_STATS_COUNTERS);
+    float v[DIM];
+    fill(v, 1.0f);
+    assert_int_equal(cogmem_concept_add(s, 1, v), 0);
+    pthread_t t[WAVE_THREADS];
+    for (int i = 0; i < WAVE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, look_up, s), 0);
+    for (int i = 0; i < WAVE_THREADS; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_null(rc);
+    }
+    for (int wave = 0; wave < 3 * WAVE_THREADS; wave++) {
+        pthread_t one;
+        void *rc;
+        assert_int_equal(pthread_create(&one, NULL, look_up, s), 0);
+        pthread_join(one, &rc);
+        assert_null(rc);
+    }
+    cogmem_stats st = get(s);
+    assert_int_equal(st.kind[0].hits, (uint64_t)4 * WAVE_THREADS * PER_THREAD);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 static void test_histogram_buckets(void **state)
 {
     (void)state;
@@ -365,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_reset_and_switch),
         cmocka_unit_test(test_struct_size),
         cmocka_unit_test(test_config_v1_defaults),
+        cmocka_unit_test(test_counts_across_threads),
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_quantiles_and_hooks),
         cmocka_unit_test(test_format_errors),

@@ -36,6 +36,11 @@
  *    other thread of the parent exists.
  *  - Built with the jemalloc option, the library cannot be dlopen()ed
  *    (Debian's libjemalloc uses static TLS). See README.
+ *  - NUMA placement (cogmem_config.numa_policy) is applied to the per-kind
+ *    jemalloc arenas' memory; without jemalloc or libnuma the store runs
+ *    unplaced and cogmem_stats.numa_fallback says why (cogmem_stats.h).
+ *  - Statistics counters cost a few percent of a lookup; latencies are
+ *    sampled (cogmem_stats.h). cogmem_config.stats turns them off.
  *  - Worker threads the library starts (RCU reclamation) block every signal,
  *    so a host that consumes signals through signalfd loses none.
  *  - Binding calls (cogmem_bind.h) serialise per concept on a short
@@ -120,6 +125,18 @@ typedef struct cogmem_config {
     /* s, the activation noise scale of the retrieval probability
      * 1 / (1 + e^((tau - A) / s)) (ACT-R's :ans). Default 0.25; > 0. */
     float actr_noise;
+    /* Memory placement (enum cogmem_numa_policy, cogmem_stats.h); default
+     * COGMEM_NUMA_INTERLEAVE. For COGMEM_NUMA_SEPARATE, the nodes for
+     * concept and episode memory; -1 (the default) means node 0 for
+     * concepts and the highest node for episodes. A node the machine does
+     * not have makes cogmem_open fail with -ENODEV. */
+    int numa_policy;
+    int concept_node;
+    int episode_node;
+    /* What the store counts: COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY
+     * (the default); 0 turns statistics off (cogmem_stats_get then reports
+     * zero counters and latencies, but still the gauges). */
+    unsigned stats;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -298,5 +315,7 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 #ifdef __cplusplus
 }
 #endif
+
+#include "cogmem_stats.h"
 
 #endif /* COGMEM_H */

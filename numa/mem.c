@@ -2,6 +2,9 @@
 #include "numa/mem.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,6 +109,31 @@ void cogmem__mem_boot_free(void *p, size_t size)
 
 const char *cogmem__mem_backend(void) { return "jemalloc-arenas"; }
 
+static uint64_t arena_stat(unsigned arena, const char *what)
+{
+    char name[96];
+    size_t v = 0, sz = sizeof v;
+    snprintf(name, sizeof name, "stats.arenas.%u.%s", arena, what);
+    if (mallctl(name, &v, &sz, NULL, 0) != 0)
+        return 0; /* a jemalloc built without statistics */
+    return v;
+}
+
+void cogmem__mem_arena_stats(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                             uint64_t *allocated, uint64_t *resident)
+{
+    *allocated = *resident = 0;
+    if (!m->use_arenas)
+        return;
+    /* jemalloc's statistics are a snapshot taken when the epoch advances. */
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch;
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    unsigned a = m->arena[kind];
+    *allocated = arena_stat(a, "small.allocated") + arena_stat(a, "large.allocated");
+    *resident = arena_stat(a, "resident");
+}
+
 #else /* aligned_alloc fallback */
 
 int cogmem__mem_init(struct cogmem__mem *m)
@@ -149,5 +177,199 @@ void cogmem__mem_boot_free(void *p, size_t size)
 }
 
 const char *cogmem__mem_backend(void) { return "aligned_alloc"; }
+
+void cogmem__mem_arena_stats(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                             uint64_t *allocated, uint64_t *resident)
+{
+    (void)m;
+    (void)kind;
+    *allocated = *resident = 0;
+}
+
+#endif
+
+/* ------------------------------------------------------------ placement */
+
+#if COGMEM_HAVE_NUMA
+#include <numa.h>
+#include <numaif.h>
+#endif
+
+#include "cogmem_stats.h"
+
+int cogmem__mem_numa_nodes(void)
+{
+#if COGMEM_HAVE_NUMA
+    return numa_available() < 0 ? 1 : numa_num_configured_nodes();
+#else
+    return 1;
+#endif
+}
+
+/* Whether node n exists. Without libnuma only node 0 does. */
+static int node_exists(int n)
+{
+#if COGMEM_HAVE_NUMA
+    if (numa_available() < 0)
+        return n == 0;
+    return n >= 0 && n <= numa_max_node() &&
+           numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned)n);
+#else
+    return n == 0;
+#endif
+}
+
+static int highest_node(void)
+{
+#if COGMEM_HAVE_NUMA
+    if (numa_available() >= 0)
+        return numa_max_node();
+#endif
+    return 0;
+}
+
+int cogmem__mem_check_policy(int *policy, int *concept_node, int *episode_node)
+{
+    if (*policy < COGMEM_NUMA_INTERLEAVE || *policy > COGMEM_NUMA_NONE ||
+        *concept_node < -1 || *episode_node < -1)
+        return -EINVAL;
+    /* Nodes are checked whatever the policy: a config naming a node the
+     * machine lacks is wrong even where that policy would not use it. */
+    if ((*concept_node >= 0 && !node_exists(*concept_node)) ||
+        (*episode_node >= 0 && !node_exists(*episode_node)))
+        return -ENODEV;
+    if (*concept_node < 0)
+        *concept_node = 0;
+    if (*episode_node < 0)
+        *episode_node = highest_node();
+    return 0;
+}
+
+#if COGMEM_HAVE_NUMA && COGMEM_HAVE_JEMALLOC
+
+/* The mbind() request of one arena, looked up by the extent hook through
+ * the arena index jemalloc passes it. Arena indices are small and dense. */
+#define MAX_ARENAS 4096
+struct placement {
+    int mode; /* MPOL_*, or -1: leave alone */
+    int node; /* for MPOL_BIND */
+};
+/* Packed (mode + 1) << 16 | node; 0: leave alone. */
+static _Atomic uint32_t arena_place[MAX_ARENAS];
+
+static uint32_t pack(struct placement pl)
+{
+    return (uint32_t)(pl.mode + 1) << 16 | (uint32_t)pl.node;
+}
+
+static extent_hooks_t *default_hooks;
+static extent_hooks_t placing_hooks;
+
+static void bind_range(void *p, size_t size, unsigned arena)
+{
+    if (arena >= MAX_ARENAS)
+        return;
+    /* Acquire: pairs with the release store made before the arena's hooks
+     * were installed, whichever thread jemalloc runs this hook on. */
+    uint32_t packed = atomic_load_explicit(&arena_place[arena], memory_order_acquire);
+    struct placement pl = {(int)(packed >> 16) - 1, (int)(packed & 0xffff)};
+    if (pl.mode < 0)
+        return;
+    unsigned long mask[16] = {0}; /* up to 1024 nodes */
+    unsigned long maxnode = sizeof mask * 8;
+    if (pl.mode == MPOL_BIND) {
+        mask[pl.node / 64] = 1ul << (pl.node % 64);
+    } else if (pl.mode == MPOL_INTERLEAVE) {
+        for (int n = 0; n <= numa_max_node() && n < (int)maxnode; n++)
+            if (numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned)n))
+                mask[n / 64] |= 1ul << (n % 64);
+    } else {
+        maxnode = 0; /* MPOL_LOCAL takes an empty mask */
+    }
+    /* Failure leaves the kernel's default policy: memory still works, and
+     * the tests (get_mempolicy) would show it. */
+    (void)mbind(p, size, pl.mode, maxnode ? mask : NULL, maxnode, 0);
+}
+
+static void *placing_alloc(extent_hooks_t *h, void *new_addr, size_t size,
+                           size_t alignment, bool *zero, bool *commit,
+                           unsigned arena_ind)
+{
+    (void)h;
+    void *p = default_hooks->alloc(default_hooks, new_addr, size, alignment, zero,
+                                   commit, arena_ind);
+    if (p)
+        bind_range(p, size, arena_ind);
+    return p;
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void hooks_init(void)
+{
+    /* Arena 0's hooks are jemalloc's defaults (we never replace them). */
+    size_t sz = sizeof default_hooks;
+    if (mallctl("arena.0.extent_hooks", &default_hooks, &sz, NULL, 0) != 0) {
+        default_hooks = NULL;
+        return;
+    }
+    placing_hooks = *default_hooks;
+    placing_hooks.alloc = placing_alloc;
+}
+
+int cogmem__mem_place(struct cogmem__mem *m, int policy, int concept_node,
+                      int episode_node)
+{
+    if (policy == COGMEM_NUMA_NONE)
+        return COGMEM_NUMA_NOT_ASKED;
+    if (numa_available() < 0)
+        return COGMEM_NUMA_UNAVAILABLE;
+    if (!m->use_arenas)
+        return COGMEM_NUMA_NO_ARENAS;
+    pthread_once(&hooks_once, hooks_init);
+    if (!default_hooks)
+        return COGMEM_NUMA_NO_ARENAS;
+    for (int k = 0; k < COGMEM__MEM_NKINDS; k++) {
+        unsigned a = m->arena[k];
+        if (a >= MAX_ARENAS)
+            return COGMEM_NUMA_NO_ARENAS;
+        struct placement pl = {MPOL_INTERLEAVE, 0};
+        if (policy == COGMEM_NUMA_LOCAL)
+            pl.mode = MPOL_LOCAL;
+        else if (policy == COGMEM_NUMA_SEPARATE)
+            /* META follows concepts: it is small and mostly deferred-free
+             * records of either kind. */
+            pl = (struct placement){MPOL_BIND, k == COGMEM__MEM_EPISODE ? episode_node
+                                                                        : concept_node};
+        atomic_store_explicit(&arena_place[a], pack(pl), memory_order_release);
+        extent_hooks_t *hp = &placing_hooks;
+        char name[64];
+        snprintf(name, sizeof name, "arena.%u.extent_hooks", a);
+        if (mallctl(name, NULL, NULL, &hp, sizeof hp) != 0)
+            return COGMEM_NUMA_NO_ARENAS;
+    }
+    return COGMEM_NUMA_PLACED;
+}
+
+#else
+
+int cogmem__mem_place(struct cogmem__mem *m, int policy, int concept_node,
+                      int episode_node)
+{
+    (void)m;
+    (void)concept_node;
+    (void)episode_node;
+    if (policy == COGMEM_NUMA_NONE)
+        return COGMEM_NUMA_NOT_ASKED;
+#if COGMEM_HAVE_NUMA
+    if (numa_available() < 0)
+        return COGMEM_NUMA_UNAVAILABLE;
+    /* Without arenas the store's blocks share pages with the host's own
+     * malloc data: binding those pages would move the host's memory too. */
+    return COGMEM_NUMA_NO_ARENAS;
+#else
+    return COGMEM_NUMA_NO_LIBNUMA;
+#endif
+}
 
 #endif

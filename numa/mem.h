@@ -18,6 +18,7 @@
 #define COGMEM_NUMA_MEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum cogmem__mem_kind {
     COGMEM__MEM_CONCEPT = 0, /* concept records and centroids */
@@ -50,6 +51,26 @@ void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
  * gone): same backend, default arena. */
 void *cogmem__mem_boot_alloc(size_t size);
 void cogmem__mem_boot_free(void *p, size_t size);
+
+/* The allocator's figures for kind's arena: bytes allocated and resident.
+ * Both 0 without jemalloc arenas. Refreshes jemalloc's stats epoch. */
+void cogmem__mem_arena_stats(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                             uint64_t *allocated, uint64_t *resident);
+
+/* Validate a placement request (cogmem_config fields) and resolve its
+ * automatic nodes (-1: node 0 for concepts, the highest node for
+ * episodes). -EINVAL for an unknown policy or a node below -1, -ENODEV for
+ * a node the machine does not have. */
+int cogmem__mem_check_policy(int *policy, int *concept_node, int *episode_node);
+
+/* Apply a checked policy to the arenas of m: from now on every extent
+ * jemalloc maps for a kind's arena is mbind()-ed (an extent alloc hook).
+ * Returns enum cogmem_numa_fallback: COGMEM_NUMA_PLACED, or why not. */
+int cogmem__mem_place(struct cogmem__mem *m, int policy, int concept_node,
+                      int episode_node);
+
+/* Number of NUMA nodes of the machine (1 without libnuma). */
+int cogmem__mem_numa_nodes(void);
 
 /* "jemalloc-arenas" or "aligned_alloc": what this build allocates with. */
 const char *cogmem__mem_backend(void);

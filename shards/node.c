@@ -47,13 +47,24 @@ void cogmem__node_free_now(struct cogmem__node *n)
     cogmem__mem_free(m->set->mem, m->set->mem_kind, m, sizeof *m);
 }
 
+/* Count a node's deferred free in its id's shard. */
+static void defer_ctr(struct cogmem__node_mem *m, enum cogmem__ctr c)
+{
+    uint64_t id = atomic_load_explicit(&m->rec.id, memory_order_relaxed);
+    cogmem__ctr_bump_always(m->set, cogmem__shard_of(cogmem__hash_id(id)), c);
+}
+
 static void node_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    cogmem__node_free_now(&caa_container_of(head, struct cogmem__node_mem, rcu)->rec);
+    struct cogmem__node_mem *m = caa_container_of(head, struct cogmem__node_mem, rcu);
+    /* The set outlives every callback (close waits for them). */
+    defer_ctr(m, COGMEM__CTR_DEFER_DONE);
+    cogmem__node_free_now(&m->rec);
 }
 
 void cogmem__node_retire(struct cogmem__node *n)
 {
+    defer_ctr(mem_of(n), COGMEM__CTR_DEFER_QUEUED);
     cogmem__rcu_defer(&mem_of(n)->rcu, node_reclaim);
 }

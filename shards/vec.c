@@ -48,15 +48,20 @@ void cogmem__vec_free_now(struct cogmem_vec *v)
 static void vec_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    cogmem__vec_free_now(caa_container_of(head, struct cogmem_vec, rcu));
+    struct cogmem_vec *v = caa_container_of(head, struct cogmem_vec, rcu);
+    /* The set outlives every callback (close waits for them). */
+    cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_DONE);
+    cogmem__vec_free_now(v);
 }
 
 void cogmem__vec_unref(struct cogmem_vec *v)
 {
     /* Release: our reads of the data happen before the free; acquire (on
      * the last drop): every other holder's reads happen before it too. */
-    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) {
+        cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_QUEUED);
         cogmem__rcu_defer(&v->rcu, vec_reclaim);
+    }
 }
 
 void cogmem__vec_unref_quiesced(struct cogmem_vec *v)

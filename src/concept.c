@@ -70,6 +70,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
         cogmem__vec_free_now(nv);
         return rc;
     }
+    cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
     cogmem__vec_unref(cur);
     return 0;
 }
@@ -153,12 +154,15 @@ int cogmem_concept_info(cogmem_store *store, uint64_t id, struct cogmem_concept_
 {
     if (!store || id == 0 || !out)
         return -EINVAL;
+    uint64_t t0 = cogmem__lat_begin(store);
     uint64_t hash = cogmem__hash_id(id);
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(&store->sets[0], id, hash,
                                               COGMEM__FIND_LIVE);
     int rc = n ? copy_info(n, out) : -ENOENT;
     cogmem__rcu_unlock();
+    cogmem__note_lookup(&store->sets[0], hash, rc == 0);
+    cogmem__lat_end(store, COGMEM_OP_LOOKUP, t0);
     return rc;
 }
 
@@ -192,10 +196,13 @@ int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
         }
         for (size_t i = 0; i < m; i++) {
             struct cogmem_concept_info *o = &out[base + i];
-            if (node[i] && copy_info(node[i], o) == 0)
+            int hit = node[i] && copy_info(node[i], o) == 0;
+            if (hit)
                 found++;
             else
                 memset(o, 0, sizeof *o);
+            if (ids[base + i])
+                cogmem__note_lookup(s, hash[i], hit);
         }
     }
     cogmem__rcu_unlock();

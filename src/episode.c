@@ -25,6 +25,7 @@ int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_
 {
     if (!store || id == 0 || !out)
         return -EINVAL;
+    uint64_t t0 = cogmem__lat_begin(store);
     uint64_t hash = cogmem__hash_id(id);
     int rc = -ENOENT;
     cogmem__rcu_lock();
@@ -44,5 +45,7 @@ int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_
         rc = 0;
     }
     cogmem__rcu_unlock();
+    cogmem__note_lookup(&store->sets[1], hash, rc == 0);
+    cogmem__lat_end(store, COGMEM_OP_LOOKUP, t0);
     return rc;
 }

@@ -15,6 +15,7 @@ const char *cogmem_strerror(int err)
     case -EBUSY: return "vector references still held";
     case -EDEADLK: return "called inside a cogmem_foreach callback";
     case -ENOTSUP: return "not supported on this machine or build";
+    case -ENODEV: return "no such NUMA node";
     default: return "unknown error";
     }
 }

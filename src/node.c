@@ -122,6 +122,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     }
     cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
+    cogmem__ctr_bump(own, cogmem__shard_of(hash), COGMEM__CTR_ADD);
     return 0;
 }
 
@@ -154,6 +155,7 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     /* Before the retire: the unbinding still reads the node's side
      * records, and a node's bindings must be gone when remove returns. */
     cogmem__bind_node_removed(st, kind, n, id);
+    cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REMOVE);
     cogmem__node_retire(n);
     return 0;
 }

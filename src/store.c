@@ -58,6 +58,10 @@ void cogmem_config_init(cogmem_config *cfg)
     cfg->actr_latency_factor = 1.0f;
     cfg->actr_threshold = 0.0f;
     cfg->actr_noise = 0.25f;
+    cfg->numa_policy = COGMEM_NUMA_INTERLEAVE;
+    cfg->concept_node = -1;
+    cfg->episode_node = -1;
+    cfg->stats = COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY;
 }
 
 /* The binding and ACT-R settings make sense. */
@@ -79,10 +83,14 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     cogmem_config_init(&c);
     memcpy(&c, cfg, cfg->struct_size < sizeof c ? cfg->struct_size : sizeof c);
     c.struct_size = sizeof c;
-    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM || !config_actr_ok(&c))
+    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM || !config_actr_ok(&c) ||
+        (c.stats & ~(COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY)) != 0)
         return -EINVAL;
+    int rc = cogmem__mem_check_policy(&c.numa_policy, &c.concept_node, &c.episode_node);
+    if (rc)
+        return rc;
 
-    int rc = cogmem__rcu_init();
+    rc = cogmem__rcu_init();
     if (rc)
         return rc;
     cogmem_store *st = cogmem__mem_boot_alloc(sizeof *st);
@@ -91,9 +99,12 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     memset(st, 0, sizeof *st);
     st->cfg = c;
     st->dim = c.dim;
+    st->stats.flags = c.stats;
     rc = cogmem__mem_init(&st->mem);
     if (rc)
         goto fail_store;
+    st->numa_fallback = cogmem__mem_place(&st->mem, c.numa_policy, c.concept_node,
+                                          c.episode_node);
 
     /* liburcu starts its hash-table worker with the first table: let it
      * inherit a fully blocked mask (see rcu.c on signals). */
@@ -111,6 +122,8 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         goto fail_mem;
+    for (int k = 0; k < 2; k++)
+        st->sets[k].counting = (c.stats & COGMEM_STATS_COUNTERS) != 0;
     *out = st;
     return 0;
 
@@ -141,7 +154,9 @@ int cogmem_close(cogmem_store **store)
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
     /* Every deferred free (of this store's removes, replacements and the
-     * drain above) runs into st->mem: wait for all of them. */
+     * drain above) runs into st->mem: wait for all of them. One barrier is
+     * enough because no reclaim callback defers anything again (a node's
+     * reclaim frees its vector directly: cogmem__vec_unref_quiesced). */
     cogmem__rcu_barrier();
     for (int k = 0; k < 2; k++)
         cogmem__set_fini(&st->sets[k]);
@@ -173,6 +188,7 @@ int cogmem_kind_of(cogmem_store *store, uint64_t id)
 {
     if (!store || id == 0)
         return -EINVAL;
+    uint64_t t0 = cogmem__lat_begin(store);
     uint64_t hash = cogmem__hash_id(id);
     int kind = -ENOENT;
     cogmem__rcu_lock();
@@ -181,6 +197,10 @@ int cogmem_kind_of(cogmem_store *store, uint64_t id)
     else if (cogmem__set_find(&store->sets[1], id, hash, COGMEM__FIND_LIVE))
         kind = COGMEM_EPISODE;
     cogmem__rcu_unlock();
+    cogmem__note_lookup(&store->sets[0], hash, kind == COGMEM_CONCEPT);
+    if (kind != COGMEM_CONCEPT)
+        cogmem__note_lookup(&store->sets[1], hash, kind == COGMEM_EPISODE);
+    cogmem__lat_end(store, COGMEM_OP_LOOKUP, t0);
     return kind;
 }
 

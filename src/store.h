@@ -10,6 +10,7 @@
 #include "shards/node.h"
 #include "shards/set.h"
 #include "shards/vec.h"
+#include "src/stats.h"
 
 /* Bindings per shard of their concept: one line each, so binders of
  * different shards never share a counter's line. */
@@ -23,7 +24,35 @@ struct cogmem_store {
     uint32_t dim;
     cogmem_config cfg;
     struct cogmem__bshard bshard[COGMEM__NSHARDS];
+    int numa_fallback; /* enum cogmem_numa_fallback */
+    struct cogmem__stats stats;
 };
+
+/* Statistics hooks (see src/stats.h): one line at each counted place. */
+static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
+{
+    /* Relaxed: a statistic orders nothing; exact at quiescence. */
+    if (st->stats.flags & COGMEM_STATS_COUNTERS)
+        atomic_fetch_add_explicit(&st->stats.ev[cogmem__stripe()].v[ev], 1,
+                                  memory_order_relaxed);
+}
+
+static inline uint64_t cogmem__lat_begin(cogmem_store *st)
+{
+    return cogmem__lat_begin_s(&st->stats);
+}
+
+static inline void cogmem__lat_end(cogmem_store *st, enum cogmem_stats_op op,
+                                   uint64_t t0)
+{
+    cogmem__lat_end_s(&st->stats, op, t0);
+}
+
+/* A single-id lookup in set s: a hit or a miss of the id's shard. */
+static inline void cogmem__note_lookup(struct cogmem__set *s, uint64_t hash, int hit)
+{
+    cogmem__ctr_bump(s, cogmem__shard_of(hash), hit ? COGMEM__CTR_HIT : COGMEM__CTR_MISS);
+}
 
 static inline struct cogmem__set *cogmem__set_of(cogmem_store *st,
                                                  enum cogmem_kind kind)

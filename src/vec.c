@@ -7,13 +7,17 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
 {
     if (!store || id == 0 || !out)
         return -EINVAL;
+    uint64_t t0 = cogmem__lat_begin(store);
     uint64_t hash = cogmem__hash_id(id);
     int rc = -ENOENT;
     cogmem__rcu_lock();
     struct cogmem__node *n =
         cogmem__set_find(&store->sets[0], id, hash, COGMEM__FIND_LIVE);
-    if (!n)
+    cogmem__note_lookup(&store->sets[0], hash, n != NULL);
+    if (!n) {
         n = cogmem__set_find(&store->sets[1], id, hash, COGMEM__FIND_LIVE);
+        cogmem__note_lookup(&store->sets[1], hash, n != NULL);
+    }
     while (n) {
         /* Acquire: pairs with the release that published the vector. */
         struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
@@ -31,6 +35,7 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
         /* The count hit zero: a replacement retired it; reload. */
     }
     cogmem__rcu_unlock();
+    cogmem__lat_end(store, COGMEM_OP_LOOKUP, t0);
     return rc;
 }
 

@@ -30,6 +30,12 @@ struct cli_command {
 /* Subcommands defined outside cogmem.c. */
 int cli_demo_run(int argc, char **argv);
 void cli_demo_usage(FILE *out);
+int cli_stats_run(int argc, char **argv);
+void cli_stats_usage(FILE *out);
+
+/* The demo with its statistics printed as stats_fmt (COGMEM_FMT_*) to
+ * stats_out; cli_demo_run is this with the table on stdout. */
+int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out);
 
 /* Report a failed library call on stderr as "cogmem: WHAT: <strerror>". */
 void cli_report(const char *what, int rc);

@@ -17,6 +17,8 @@ static void help_usage(FILE *out);
 static const struct cli_command commands[] = {
     {"demo", "build a synthetic store and run a concurrent mixed workload",
      cli_demo_run, cli_demo_usage},
+    {"stats", "run the demo and print the store's statistics (table, JSON, Prometheus)",
+     cli_stats_run, cli_stats_usage},
     {"version", "print the library's version", version_run, version_usage},
     {"help", "show help for the program or for one subcommand",
      help_run, help_usage},

@@ -100,6 +100,10 @@ struct demo {
      * workers did before the main thread reads it), so it is relaxed. */
     atomic_bool go;
     atomic_bool stop;
+    /* The store's statistics are printed as stats_fmt (COGMEM_FMT_*) to
+     * stats_out at the end of a run, before the store is closed. */
+    int stats_fmt;
+    FILE *stats_out;
 };
 
 struct worker {
@@ -655,6 +659,22 @@ static bool verify(struct demo *d, struct worker *ws, const uint64_t *op_totals)
     check_line(&ok, applied == updates,
                "centroid updates: %s made, %s applied (sum of versions)",
                fmt_u64(a, updates), fmt_u64(b, applied));
+
+    /* The library's own counters are exact at rest. */
+    cogmem_stats st;
+    st.struct_size = sizeof st;
+    rc = cogmem_stats_get(d->store, &st);
+    if (rc) {
+        cli_report("cogmem_stats_get", rc);
+        return false;
+    }
+    check_line(&ok, st.kind[0].adds == d->o.concepts &&
+                        st.kind[1].adds == d->o.episodes + added &&
+                        st.kind[1].removes == removed && st.kind[0].replacements == updates,
+               "statistics: %s concept adds, %s episode adds, %s removes, %s centroid "
+               "replacements counted", fmt_u64(a, st.kind[0].adds),
+               fmt_u64(b, st.kind[1].adds), fmt_u64(c, st.kind[1].removes),
+               fmt_u64(e, st.kind[0].replacements));
     return ok;
 }
 
@@ -747,6 +767,33 @@ static double run_workload(struct demo *d, struct worker *ws)
     return t;
 }
 
+/* The library's own account of the run, as the host would export it. */
+static bool print_stats(struct demo *d)
+{
+    size_t need = 0;
+    int rc = cogmem_stats_format(d->store, d->stats_fmt, NULL, 0, &need);
+    char *buf = NULL;
+    /* The store is quiescent now, but allow for growth all the same. */
+    for (int tries = 0; rc == -ERANGE && tries < 4; tries++) {
+        free(buf);
+        buf = malloc(need);
+        if (!buf) {
+            rc = -ENOMEM;
+            break;
+        }
+        rc = cogmem_stats_format(d->store, d->stats_fmt, buf, need, &need);
+    }
+    if (rc == 0) {
+        if (d->stats_out == stdout)
+            putchar('\n');
+        fputs(buf, d->stats_out);
+    } else {
+        cli_report("cogmem_stats_format", rc);
+    }
+    free(buf);
+    return rc == 0;
+}
+
 static int demo(struct demo *d)
 {
     char a[32], b[32], c[32];
@@ -831,6 +878,7 @@ static int demo(struct demo *d)
         print_failures(ws, n);
     }
     ok = verify(d, ws, op_totals) && threads_ok;
+    ok = print_stats(d) && ok;
 
 out_workers:
     for (unsigned t = 0; t < n; t++) {
@@ -862,7 +910,7 @@ void cli_demo_usage(FILE *out)
             "Build a store with synthetic clustered data, run a concurrent\n"
             "mixed workload on it, print what it did, and check the store's\n"
             "counts against the workload's own bookkeeping (exit status 1 on\n"
-            "any mismatch).\n"
+            "any mismatch). It ends with the store's statistics table.\n"
             "\n"
             "Options:\n"
             "  --seconds N    how long the workload runs (default 3)\n"
@@ -878,6 +926,11 @@ void cli_demo_usage(FILE *out)
 
 int cli_demo_run(int argc, char **argv)
 {
+    return cli_demo_main(argc, argv, COGMEM_FMT_TABLE, stdout);
+}
+
+int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out)
+{
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     struct demo d = {
         .o = {
@@ -889,6 +942,8 @@ int cli_demo_run(int argc, char **argv)
             .churn = 4096,
             .seed = 42,
         },
+        .stats_fmt = stats_fmt,
+        .stats_out = stats_out,
     };
     const struct {
         const char *name;

@@ -14,6 +14,7 @@ COGMEM_BUILD_PACKAGES=(
 COGMEM_TEST_PACKAGES=(
     libcmocka-dev libopenblas-dev libtbb-dev libcuckoo-dev
     python3 python3-prometheus-client
+    qemu-system-x86
 )
 
 cogmem_log() {

@@ -18,6 +18,7 @@
 #include "numa/mem.h"
 #include "shards/node.h"
 #include "shards/route.h"
+#include "shards/slab.h"
 
 /* A shard grows when it holds more than this many nodes per bucket. */
 #define COGMEM__GROW_LOAD 2
@@ -42,6 +43,7 @@ struct cogmem__set {
     struct cogmem__shard shard[COGMEM__NSHARDS];
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
+    struct cogmem__slab slab; /* the kind's vectors (cogmem__vec_alloc) */
 };
 
 /* States accepted by a lookup. */

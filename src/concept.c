@@ -67,6 +67,10 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
         return rc;
     }
     atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
+    /* New row first, so that a scan always finds one of the two counting
+     * (the REPLACED one through a lookup of the node, src/recall.c). */
+    cogmem__vec_mark_current(nv);
+    cogmem__vec_mark_retired(cur, COGMEM__ROW_REPLACED);
     cogmem__vec_unref(cur);
     return 0;
 }

@@ -121,6 +121,9 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
         return -EEXIST;
     }
     cogmem__rcu_unlock();
+    /* Before returning: a recall that starts after this add counts the
+     * row (unless a racing remove or replacement retired it first). */
+    cogmem__vec_mark_current(v);
     cogmem__set_note_added(own, hash);
     return 0;
 }
@@ -148,8 +151,12 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     struct cogmem_vec *v =
         atomic_exchange_explicit(&n->vec, NULL, memory_order_acq_rel);
     cogmem__rcu_unlock();
-    if (v)
+    if (v) {
+        /* Before returning: a recall that starts after this remove skips
+         * the row (src/recall.c). */
+        cogmem__vec_mark_retired(v, COGMEM__ROW_REMOVED);
         cogmem__vec_unref(v);
+    }
     cogmem__set_note_removed(s, hash);
     cogmem__node_retire(n);
     return 0;

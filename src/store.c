@@ -92,9 +92,20 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         goto fail_mem;
+    rc = cogmem__slab_init(&st->sets[0].slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim);
+    if (rc)
+        goto fail_sets;
+    rc = cogmem__slab_init(&st->sets[1].slab, &st->mem, COGMEM__MEM_EPISODE, c.dim);
+    if (rc)
+        goto fail_slab;
     *out = st;
     return 0;
 
+fail_slab:
+    cogmem__slab_fini(&st->sets[0].slab);
+fail_sets:
+    for (int k = 0; k < 2; k++)
+        cogmem__set_fini(&st->sets[k]);
 fail_mem:
     cogmem__mem_fini(&st->mem);
 fail_store:
@@ -124,8 +135,10 @@ int cogmem_close(cogmem_store **store)
     /* Every deferred free (of this store's removes, replacements and the
      * drain above) runs into st->mem: wait for all of them. */
     cogmem__rcu_barrier();
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         cogmem__set_fini(&st->sets[k]);
+        cogmem__slab_fini(&st->sets[k].slab);
+    }
     cogmem__mem_fini(&st->mem);
     cogmem__mem_boot_free(st, sizeof *st);
     *store = NULL;

@@ -271,4 +271,6 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 }
 #endif
 
+#include "cogmem_recall.h" /* cogmem_recall(), cogmem_recall_batch() */
+
 #endif /* COGMEM_H */

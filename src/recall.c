@@ -32,6 +32,12 @@
  * if r is no longer X's vector the current one is scored instead) -- or
  * REPLACED, for which the scan always looks X up and scores its current
  * vector. Either way X is offered with a score it had during the call.
+ * r's index is below the slab extent the scan reads after taking the lock
+ * (r was allocated earlier). A batch that splits the rows over threads
+ * reads the extent once, so its caller holds a section from that read until
+ * every range is done (src/recall_batch.c): the stress test caught a node
+ * missed when that section was missing (its row reclaimed and its new row
+ * allocated past the extent before a worker's section began).
  *
  * An id can be offered twice (two rows of X during a replacement); the heap
  * keeps the higher score, so the result is the top k of one consistent

@@ -36,9 +36,9 @@ struct range {
 
 static void run_range(struct range *r)
 {
-    /* One read-side section per range: the guarantees hold for it as for
-     * a single recall (see recall.c), and this thread's section began after
-     * the call did. */
+    /* The worker's own read-side section; the caller's, held around the
+     * whole call, is what keeps the rows of the snapshot from being
+     * reclaimed before this one begins (see cogmem_recall_batch). */
     cogmem__rcu_lock();
     if (r->hi[0] > r->lo[0])
         cogmem__recall_scan(r->sc, r->qs, r->nq, COGMEM_CONCEPT, r->lo[0], r->hi[0]);
@@ -93,24 +93,36 @@ int cogmem_recall_batch(cogmem_store *store, const float *queries, size_t nq,
         if (rc)
             return rc;
     }
+    /* Held from the snapshot of the slabs' extent until every range is
+     * scanned: no row below the snapshot can be reclaimed (and a node's
+     * only counting row replaced by one beyond the ranges) before the
+     * workers' own sections begin. Joining inside a read-side section only
+     * delays reclamation; nothing here waits for a grace period. */
+    cogmem__rcu_lock();
     uint32_t used[2] = {
         (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].slab) : 0,
         (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].slab) : 0};
     uint64_t rows = (uint64_t)used[0] + used[1];
     size_t kk = k < rows ? k : (size_t)rows;
-    if (nq == 0 || kk == 0)
+    if (nq == 0 || kk == 0) {
+        cogmem__rcu_unlock();
         return 0;
+    }
     unsigned nt = pick_threads(&sc, nq, rows);
 
     /* Scratch: per thread, nq query states and nq heaps of kk. */
-    if (kk > SIZE_MAX / sizeof(struct cogmem__cand) / nq / nt)
+    if (kk > SIZE_MAX / sizeof(struct cogmem__cand) / nq / nt) {
+        cogmem__rcu_unlock();
         return -ENOMEM;
+    }
     size_t rq_bytes = (size_t)nt * nq * sizeof(struct cogmem__rq);
     size_t heap_bytes = (size_t)nt * nq * kk * sizeof(struct cogmem__cand);
     size_t bytes = sizeof(struct range) * nt + rq_bytes + heap_bytes;
     char *mem = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, bytes);
-    if (!mem)
+    if (!mem) {
+        cogmem__rcu_unlock();
         return -ENOMEM;
+    }
     struct range *rg = (struct range *)mem;
     struct cogmem__rq *rqs = (struct cogmem__rq *)(mem + sizeof(struct range) * nt);
     struct cogmem__cand *heaps = (struct cogmem__cand *)((char *)rqs + rq_bytes);
@@ -153,6 +165,7 @@ int cogmem_recall_batch(cogmem_store *store, const float *queries, size_t nq,
         else
             run_range(&rg[t]); /* could not start it: do its share here */
     }
+    cogmem__rcu_unlock();
 
     for (size_t j = 0; j < nq; j++) {
         struct cogmem__topk *top = &rg[0].qs[j].top;

@@ -69,6 +69,12 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
 
 #define COGMEM__RCU_RECLAIM_BEGIN() COGMEM__TSAN_ACQUIRE()
 
+/* Ends a reclaim callback whose writes outlive it (a row returned to a
+ * slab's free list is written by the callback, then freed by
+ * cogmem_close after cogmem__rcu_barrier()): makes them visible to
+ * ThreadSanitizer as ordered before the barrier's return. */
+#define COGMEM__RCU_RECLAIM_END() COGMEM__TSAN_RELEASE()
+
 /* Wait until every callback deferred so far has run. Must not be called in
  * a read-side section. */
 void cogmem__rcu_barrier(void);

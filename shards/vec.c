@@ -46,6 +46,7 @@ static void vec_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     cogmem__vec_free_now(caa_container_of(head, struct cogmem_vec, rcu));
+    COGMEM__RCU_RECLAIM_END();
 }
 
 void cogmem__vec_unref(struct cogmem_vec *v)

@@ -61,16 +61,21 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
                                                   memory_order_acquire))
             break;
     }
+    if (rc == 0) {
+        /* Still inside the read-side section: once it ends, a concurrent
+         * remove may free the node and nv (we hold no reference to
+         * either; cur's reference passed to us with the swap). */
+        atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
+        /* New row first, so that a scan always finds one of the two
+         * counting (the REPLACED one through a lookup, src/recall.c). */
+        cogmem__vec_mark_current(nv);
+        cogmem__vec_mark_retired(cur, COGMEM__ROW_REPLACED);
+    }
     cogmem__rcu_unlock();
     if (rc) {
         cogmem__vec_free_now(nv);
         return rc;
     }
-    atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
-    /* New row first, so that a scan always finds one of the two counting
-     * (the REPLACED one through a lookup of the node, src/recall.c). */
-    cogmem__vec_mark_current(nv);
-    cogmem__vec_mark_retired(cur, COGMEM__ROW_REPLACED);
     cogmem__vec_unref(cur);
     return 0;
 }

@@ -120,10 +120,11 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
         cogmem__node_retire(n); /* the other add may still be looking at it */
         return -EEXIST;
     }
-    cogmem__rcu_unlock();
-    /* Before returning: a recall that starts after this add counts the
-     * row (unless a racing remove or replacement retired it first). */
+    /* Before returning, and inside the read-side section (after it a
+     * racing remove could free v): a recall that starts after this add
+     * counts the row, unless a racing remove or replacement retired it. */
     cogmem__vec_mark_current(v);
+    cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
     return 0;
 }

@@ -55,6 +55,7 @@
  * every query is scored against them. */
 #define BLOCK_MAX 256u
 #define BLOCK_BYTES (256u << 10)
+#define SINGLE_BLOCK_BYTES (64u << 10)
 
 void cogmem_recall_params_init(cogmem_recall_params *p)
 {
@@ -346,7 +347,13 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     if (hi > used)
         hi = used;
     uint32_t rpc = sl->rows_per_chunk;
-    size_t b = BLOCK_BYTES / sl->stride;
+    /* One query: 16-row multiples, at most 64 KiB when dim allows, which
+     * the dot kernel runs as 16-row blocks (16 row streams in flight, its
+     * DRAM pass; a larger call would get its 4-row L2/L3 pass). A batch:
+     * blocks that stay in L2 while every query is scored against them. */
+    size_t b = (nq == 1 ? SINGLE_BLOCK_BYTES : BLOCK_BYTES) / sl->stride;
+    if (nq == 1)
+        b = b < 16 ? 16 : b & ~(size_t)15;
     uint32_t block = b < 8 ? 8 : b > BLOCK_MAX ? BLOCK_MAX : (uint32_t)b;
     for (uint32_t at = lo; at < hi;) {
         uint32_t c = at / rpc, slot = at % rpc;

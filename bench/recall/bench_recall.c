@@ -81,15 +81,15 @@ static float frand(void)
     return (float)(int32_t)(rs >> 32) * (1.0f / 2147483648.0f);
 }
 
-/* The kernel pass alone, over the same blocks of rows (256 KiB) that the
- * recall engine hands to it, into a scratch buffer: no state words, no
+/* The kernel pass alone, over the same blocks of rows that a single-query
+ * recall hands to it (16-row multiples of <= 64 KiB, src/recall.c), into a scratch buffer: no state words, no
  * selection. */
 static void scan_only(cogmem_store *st, const float *q, float *scratch)
 {
     struct cogmem__slab *sl = &st->sets[0].slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
-    uint32_t blk = (uint32_t)((256u << 10) / sl->stride);
-    blk = blk < 8 ? 8 : blk > 256 ? 256 : blk;
+    uint32_t blk = (uint32_t)((64u << 10) / sl->stride);
+    blk = blk < 16 ? 16 : blk > 256 ? 256 : blk & ~15u;
     for (uint32_t c = 0; c * rpc < used; c++) {
         uint32_t n = used - c * rpc < rpc ? used - c * rpc : rpc;
         const char *base = cogmem__slab_chunk(sl, c) + 64;

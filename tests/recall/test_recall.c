@@ -506,6 +506,74 @@ static void test_batch_equals_single(void **state)
     test_close(&s);
 }
 
+/* Rows spread over several slab chunks (4 MiB each): a wide dim, with
+ * holes from removes, single and batched, against a double reference. */
+static void test_many_chunks(void **state)
+{
+    (void)state;
+    const uint32_t dim = 1000; /* 4096-byte rows: 1024 per chunk */
+    const size_t n = 3300, k = 40;
+    cogmem_store *s = test_open(dim);
+    float *v = calloc(n * dim, sizeof *v);
+    int *live = calloc(n, sizeof *live);
+    for (size_t j = 0; j < n; j++) {
+        for (uint32_t i = 0; i < dim; i++)
+            v[j * dim + i] = frand();
+        assert_int_equal(cogmem_concept_add(s, j + 1, v + j * dim), 0);
+        live[j] = 1;
+    }
+    assert_true(cogmem__slab_used(&s->sets[0].slab) > 3 * s->sets[0].slab.rows_per_chunk);
+    for (size_t j = 0; j < n; j += 5) {
+        assert_int_equal(cogmem_concept_remove(s, j + 1), 0);
+        live[j] = 0;
+    }
+    float *q = calloc(2 * dim, sizeof *q);
+    for (uint32_t i = 0; i < 2 * dim; i++)
+        q[i] = frand();
+    cogmem_recall_hit one[40], hits[2 * 40];
+    size_t n1, nh[2];
+    cogmem_recall_params p;
+    cogmem_recall_params_init(&p);
+    p.threads = 2;
+    p.parallel_min_work = 0;
+    assert_int_equal(cogmem_recall(s, q, COGMEM_CONCEPT, k, NULL, one, &n1), 0);
+    assert_int_equal(cogmem_recall_batch(s, q, 2, COGMEM_CONCEPT, k, &p, hits, nh), 0);
+    assert_int_equal(n1, k);
+    assert_int_equal(nh[0], k);
+    assert_int_equal(nh[1], k);
+    for (int pass = 0; pass < 3; pass++) {
+        /* the single recall, then the batch's two queries */
+        const float *qq = q + (pass == 2 ? dim : 0);
+        const cogmem_recall_hit *h = pass == 0 ? one : pass == 1 ? hits : hits + k;
+        double *ref = calloc(n, sizeof *ref);
+        for (size_t j = 0; j < n; j++) {
+            double d = 0, a = 0, b = 0;
+            for (uint32_t i = 0; i < dim; i++) {
+                d += (double)qq[i] * v[j * dim + i];
+                a += (double)qq[i] * qq[i];
+                b += (double)v[j * dim + i] * v[j * dim + i];
+            }
+            ref[j] = d / sqrt(a * b);
+        }
+        for (size_t i = 0; i < k; i++) {
+            assert_true(live[h[i].id - 1]);
+            assert_true(fabs(h[i].score - ref[h[i].id - 1]) < 1e-5);
+        }
+        for (size_t j = 0; j < n; j++) {
+            int in = 0;
+            for (size_t i = 0; i < k; i++)
+                in |= h[i].id == j + 1;
+            if (live[j] && !in)
+                assert_true(ref[j] <= h[k - 1].score + 2e-5);
+        }
+        free(ref);
+    }
+    free(q);
+    free(v);
+    free(live);
+    test_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_updates_and_reuse),
         cmocka_unit_test(test_blended_ranking),
         cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_many_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,20 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
  * ThreadSanitizer as ordered before the barrier's return. */
 #define COGMEM__RCU_RECLAIM_END() COGMEM__TSAN_RELEASE()
 
+/* For threads the library starts and ends (recall workers): urcu-bp gives
+ * an exiting reader's registry slot to the next thread, whose inlined
+ * read-side lock then writes where the old one wrote, ordered only by
+ * liburcu's own mutex, which TSan does not see. A worker begins with an
+ * acquire and ends (after its last unlock) with a release on one address. */
+#ifdef COGMEM__TSAN
+extern char cogmem__rcu_tsan_thread_sync;
+#define COGMEM__RCU_THREAD_BEGIN() __tsan_acquire(&cogmem__rcu_tsan_thread_sync)
+#define COGMEM__RCU_THREAD_END() __tsan_release(&cogmem__rcu_tsan_thread_sync)
+#else
+#define COGMEM__RCU_THREAD_BEGIN() ((void)0)
+#define COGMEM__RCU_THREAD_END() ((void)0)
+#endif
+
 /* Wait until every callback deferred so far has run. Must not be called in
  * a read-side section. */
 void cogmem__rcu_barrier(void);

@@ -17,7 +17,7 @@ struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
     /* A store, not atomic_init: a stale free-list popper may still be
      * reading this word (slab.c). */
     atomic_store_explicit(&v->refs, 1, memory_order_relaxed);
-    v->id = id;
+    atomic_store_explicit(&v->id, id, memory_order_relaxed);
     v->set = s;
     v->dim = s->slab.dim;
     v->norm = 0.0f;

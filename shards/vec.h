@@ -25,7 +25,10 @@ struct cogmem__set;
 
 struct cogmem_vec {
     _Atomic uint64_t refs;   /*  0 */
-    uint64_t id;             /*  8: node the vector was made for */
+    /*  8: node the vector was made for. Atomic (relaxed) only because a
+     * recall scan reads the id of a REPLACED row that may already be queued
+     * for reuse (src/recall.c), and then treats it as a mere hint. */
+    _Atomic uint64_t id;
     struct cogmem__set *set; /* 16: owner: allocator and reference counters */
     struct rcu_head rcu;     /* 24: deferred free */
     uint32_t dim;            /* 40 */
@@ -36,6 +39,11 @@ struct cogmem_vec {
     uint32_t row;            /* 60: index in the slab, fixed for life */
 };
 _Static_assert(sizeof(struct cogmem_vec) == 64, "header is one line; data 64-aligned");
+
+static inline uint64_t cogmem__vec_id(const struct cogmem_vec *v)
+{
+    return atomic_load_explicit(&((struct cogmem_vec *)v)->id, memory_order_relaxed);
+}
 
 static inline float *cogmem__vec_data(struct cogmem_vec *v)
 {

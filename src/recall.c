@@ -270,15 +270,15 @@ static inline void offer_row(const struct cogmem__rscan *sc, struct cogmem__rq *
                              struct cogmem_vec *v, float sim)
 {
     if (!sc->blend) {
-        if (!(sim >= sc->p.min_score) || !admits(&rq->top, sim, v->id))
+        if (!(sim >= sc->p.min_score) || !admits(&rq->top, sim, cogmem__vec_id(v)))
             return;
     } else if (sc->p.w_act == 0.0f) {
         /* Recency is at most 1: an upper bound of the blended score. */
         float ub = sc->p.w_sim * sim + sc->rec_bound;
-        if (!(ub >= sc->p.min_score) || !admits(&rq->top, ub, v->id))
+        if (!(ub >= sc->p.min_score) || !admits(&rq->top, ub, cogmem__vec_id(v)))
             return;
     }
-    offer_node(sc, rq, set, kind, v->id, v, sim);
+    offer_node(sc, rq, set, kind, cogmem__vec_id(v), v, sim);
 }
 
 static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
@@ -331,7 +331,12 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                 if (state[i] != COGMEM__ROW_REPLACED)
                     continue;
                 struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
-                offer_node(sc, rq, set, kind, v->id, NULL, 0.0f);
+                /* Unlike a CURRENT row, a REPLACED one may have been queued
+                 * for reuse before our section began, and be reused under
+                 * us: its id is only a hint, and offer_node scores whatever
+                 * live node has it (the dedupe keeps one entry). The row
+                 * that matters -- X's -- is not queued (top of file). */
+                offer_node(sc, rq, set, kind, cogmem__vec_id(v), NULL, 0.0f);
             }
         }
     }

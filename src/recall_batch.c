@@ -49,7 +49,9 @@ static void run_range(struct range *r)
 
 static void *range_main(void *arg)
 {
+    COGMEM__RCU_THREAD_BEGIN();
     run_range(arg);
+    COGMEM__RCU_THREAD_END();
     return NULL;
 }
 

@@ -133,7 +133,12 @@ int cogmem_close(cogmem_store **store)
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
     /* Every deferred free (of this store's removes, replacements and the
-     * drain above) runs into st->mem: wait for all of them. */
+     * drain above) runs into st->mem: wait for all of them. Twice: a
+     * node's reclaim callback can drop its vector's last reference and so
+     * queue the vector's callback after the first barrier began (a
+     * backed-out add); vector callbacks queue nothing. Found by TSan once
+     * vectors became slab rows that close frees. */
+    cogmem__rcu_barrier();
     cogmem__rcu_barrier();
     for (int k = 0; k < 2; k++) {
         cogmem__set_fini(&st->sets[k]);

@@ -335,6 +335,9 @@ static void test_updates_and_reuse(void **state)
     assert_int_equal(cogmem_vec_get(s, nodes[hi].id, &held), 0);
     float before[DIM];
     memcpy(before, cogmem_vec_data(held), sizeof before);
+    /* And one across removal: its row stays (REMOVED) but never counts. */
+    const cogmem_vec *held_removed;
+    assert_int_equal(cogmem_vec_get(s, nodes[0].id, &held_removed), 0);
     for (size_t j = 0; j < n; j++) {
         struct node *nd = &nodes[j];
         if (j % 4 == 0) {
@@ -360,6 +363,7 @@ static void test_updates_and_reuse(void **state)
     }
     assert_memory_equal(cogmem_vec_data(held), before, sizeof before);
     cogmem_vec_put(held);
+    cogmem_vec_put(held_removed);
 
     /* After a grace period the freed rows are reused: re-adding as many
      * nodes as were removed or replaced does not grow the slabs. */

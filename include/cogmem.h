@@ -94,6 +94,11 @@ typedef struct cogmem_config {
      * cascade of resizes. 0 means a small default. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
+    /* Non-zero: every embedding row also keeps a bfloat16 copy (+50%
+     * memory, a conversion per add or centroid change), which
+     * cogmem_recall() scans instead of the f32 data when its params ask
+     * for it (cogmem_recall.h, `bf16`). Default 0. */
+    uint32_t bf16_rows;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing

@@ -90,6 +90,17 @@ typedef struct cogmem_recall_params {
     /* cogmem_recall_batch() stays on the caller's thread when queries x
      * rows x dim is below this. Default 1 << 23 (a few milliseconds). */
     uint64_t parallel_min_work;
+    /* cogmem_recall() only, on a store opened with cfg.bf16_rows: non-zero
+     * scans the rows' bfloat16 copies (half the bytes), keeps the
+     * bf16_rerank * k best by that approximate score (per kind), and
+     * re-ranks them exactly in f32. The result is approximate: a node whose
+     * exact score is in the top k can be missed if its bf16 score falls
+     * outside the candidates (bench/recall reports recall@10 against
+     * exact); scores returned are exact, and the removal guarantee holds.
+     * Ignored without bf16 rows. Default 0. */
+    int bf16;
+    /* Candidates per result for the bf16 scan, >= 1. Default 4. */
+    uint32_t bf16_rerank;
 } cogmem_recall_params;
 
 /* Fill *p with the defaults above and p->struct_size. Thread-safe. */

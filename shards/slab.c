@@ -20,10 +20,12 @@ static struct cogmem_vec *row_of(struct cogmem__slab *sl, uint32_t row)
 }
 
 int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
-                      enum cogmem__mem_kind kind, uint32_t dim)
+                      enum cogmem__mem_kind kind, uint32_t dim, int bf16)
 {
     size_t data = ((size_t)dim * sizeof(float) + 63) & ~(size_t)63;
-    sl->stride = sizeof(struct cogmem_vec) + data;
+    size_t half = bf16 ? ((size_t)dim * sizeof(uint16_t) + 63) & ~(size_t)63 : 0;
+    sl->stride = sizeof(struct cogmem_vec) + data + half;
+    sl->bf16_off = bf16 ? sizeof(struct cogmem_vec) + data : 0;
     sl->mem = mem;
     sl->mem_kind = kind;
     sl->dim = dim;

@@ -1,6 +1,7 @@
 /* cogmem — per-kind slabs: the rows that ARE the embeddings.
  *
- * Every struct cogmem_vec (64-byte header, then dim floats) is a row of its
+ * Every struct cogmem_vec (64-byte header, then dim floats, then optionally
+ * a bfloat16 copy of them) is a row of its
  * kind's slab instead of a separate heap block, so that a recall is a linear
  * pass of the batch kernels over contiguous memory: row i's data starts 64
  * bytes after its header and rows are `stride` bytes apart (64 + dim floats
@@ -75,11 +76,14 @@ struct cogmem__slab {
     uint32_t rows_per_chunk;
     uint32_t max_rows;
     size_t stride; /* bytes from one row header to the next */
+    size_t bf16_off; /* bytes from a row header to its bf16 copy, 0: none */
 };
 
-/* Set up an empty slab for vectors of `dim` floats. 0 or -ENOMEM. */
+/* Set up an empty slab for vectors of `dim` floats; with `bf16`, each row
+ * also has room for a bfloat16 copy after the f32 data (written by src/
+ * before publication, like the data). 0 or -ENOMEM. */
 int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
-                      enum cogmem__mem_kind kind, uint32_t dim);
+                      enum cogmem__mem_kind kind, uint32_t dim, int bf16);
 
 /* Free every chunk. No row may be in use any more. */
 void cogmem__slab_fini(struct cogmem__slab *sl);

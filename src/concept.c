@@ -88,6 +88,7 @@ static int derive_copy(const struct cogmem_vec *cur, struct cogmem_vec *nv,
         return 0;
     memcpy(cogmem__vec_data(nv), arg, (size_t)nv->dim * sizeof(float));
     cogmem__vec_seal(nv);
+    cogmem__vec_fill_bf16(nv);
     return cogmem__check_norm(nv);
 }
 
@@ -117,6 +118,7 @@ static int derive_blend(const struct cogmem_vec *cur, struct cogmem_vec *nv,
     for (uint32_t i = 0; i < nv->dim; i++)
         o[i] = keep * c[i] + b->rate * b->x[i];
     cogmem__vec_seal(nv);
+    cogmem__vec_fill_bf16(nv);
     if (nv->norm == 0.0f || !isfinite(nv->norm))
         return -ERANGE;
     return cogmem__check_finite(o, nv->dim) ? -ERANGE : 0;

@@ -34,6 +34,7 @@ struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
     }
     memcpy(cogmem__vec_data(v), data, (size_t)st->dim * sizeof(float));
     cogmem__vec_seal(v);
+    cogmem__vec_fill_bf16(v);
     *rc = cogmem__check_norm(v);
     if (*rc) {
         cogmem__vec_free_now(v);

@@ -68,6 +68,7 @@ void cogmem_recall_params_init(cogmem_recall_params *p)
     p->w_sim = 1.0f;
     p->half_life_ns = 3600ull * 1000000000ull;
     p->parallel_min_work = 1ull << 23;
+    p->bf16_rerank = 4;
 }
 
 /* The first cogmem_recall_params the library shipped. */
@@ -86,7 +87,7 @@ int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
     const cogmem_recall_params *q = &sc->p;
     if ((q->metric != COGMEM_METRIC_COSINE && q->metric != COGMEM_METRIC_DOT) ||
         isnan(q->min_score) || !isfinite(q->w_sim) || !isfinite(q->w_recency) ||
-        !isfinite(q->w_act) || q->half_life_ns == 0)
+        !isfinite(q->w_act) || q->half_life_ns == 0 || q->bf16_rerank == 0)
         return -EINVAL;
     sc->st = st;
     sc->blend = q->w_sim != 1.0f || q->w_recency != 0.0f || q->w_act != 0.0f;
@@ -373,6 +374,100 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     }
 }
 
+/* ------------------------------------------------------------ bf16 path */
+
+/* Candidates of the bf16 scan: a min-heap of (approximate score, row). */
+struct bcand {
+    float s;
+    struct cogmem_vec *v;
+};
+
+struct bheap {
+    struct bcand *h;
+    size_t cap, n;
+};
+
+static void bheap_push(struct bheap *b, float s, struct cogmem_vec *v)
+{
+    if (!(s == s))
+        return;
+    size_t i;
+    if (b->n < b->cap) {
+        i = b->n++;
+        while (i > 0 && b->h[(i - 1) / 2].s > s) {
+            b->h[i] = b->h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        b->h[i] = (struct bcand){s, v};
+        return;
+    }
+    if (!(s > b->h[0].s))
+        return;
+    i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m;
+        if (l >= b->n)
+            break;
+        m = (l + 1 < b->n && b->h[l + 1].s < b->h[l].s) ? l + 1 : l;
+        if (!(b->h[m].s < s))
+            break;
+        b->h[i] = b->h[m];
+        i = m;
+    }
+    b->h[i] = (struct bcand){s, v};
+}
+
+/* Scan one kind's bf16 copies into the candidate heap; REPLACED rows go
+ * straight to the exact path (as in scan_block). Caller holds the RCU read
+ * lock, which keeps every candidate row (CURRENT when seen, so not queued
+ * for reuse) readable until the re-rank. */
+static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
+                      const uint16_t *q16, enum cogmem_kind kind, struct bheap *b)
+{
+    struct cogmem__set *set = cogmem__set_of(sc->st, kind);
+    struct cogmem__slab *sl = &set->slab;
+    uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
+    size_t blk = SINGLE_BLOCK_BYTES / (sl->stride - sl->bf16_off + 64);
+    uint32_t block = blk < 16 ? 16 : blk > BLOCK_MAX ? BLOCK_MAX : (uint32_t)(blk & ~(size_t)15);
+    float dot[BLOCK_MAX];
+    for (uint32_t c = 0; c * rpc < used; c++) {
+        char *chunk = cogmem__slab_chunk(sl, c);
+        uint32_t end = used - c * rpc < rpc ? used - c * rpc : rpc;
+        for (uint32_t at = 0; at < end; at += block) {
+            uint32_t n = end - at < block ? end - at : block;
+            char *first = chunk + (size_t)at * sl->stride;
+            uint32_t run = 0;
+            for (uint32_t i = 0; i <= n; i++) {
+                struct cogmem_vec *v = (struct cogmem_vec *)(first + (size_t)i * sl->stride);
+                uint32_t st = i < n ? atomic_load_explicit(&v->state, memory_order_acquire)
+                                    : COGMEM__ROW_FREE;
+                if (st == COGMEM__ROW_CURRENT) {
+                    run++;
+                    continue;
+                }
+                if (run) { /* score the run of CURRENT rows [i - run, i) */
+                    char *r0 = first + (size_t)(i - run) * sl->stride;
+                    cogmem_dot_batch_bf16(q16, (const uint16_t *)(r0 + sl->bf16_off), run,
+                                          sl->dim, sl->stride / sizeof(uint16_t), dot);
+                    for (uint32_t j = 0; j < run; j++) {
+                        struct cogmem_vec *w =
+                            (struct cogmem_vec *)(r0 + (size_t)j * sl->stride);
+                        bheap_push(b, similarity(sc, dot[j], rq->qnorm, w), w);
+                    }
+                    run = 0;
+                }
+                if (st == COGMEM__ROW_REPLACED)
+                    offer_node(sc, rq, set, kind, cogmem__vec_id(v), NULL, 0.0f);
+            }
+        }
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        struct cogmem_vec *v = b->h[i].v;
+        offer_row(sc, rq, set, kind, v, score_vec(sc, rq, v));
+    }
+    b->n = 0;
+}
+
 /* ---------------------------------------------------------------- public */
 
 /* Heaps up to this size live on the stack. */
@@ -415,13 +510,37 @@ int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
         if (!rq.top.h)
             return -ENOMEM;
     }
+    /* bf16 path: scratch for the bf16 query and k * bf16_rerank candidates. */
+    struct bheap bh = {0};
+    uint16_t *q16 = NULL;
+    size_t b16_bytes = 0;
+    if (sc.p.bf16 && store->sets[0].slab.bf16_off) {
+        size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
+        size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
+        b16_bytes = qb + cap * sizeof(struct bcand);
+        q16 = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, b16_bytes);
+        if (!q16) {
+            if (rq.top.h != stack)
+                cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
+            return -ENOMEM;
+        }
+        cogmem_f32_to_bf16(query, store->dim, q16);
+        bh.h = (struct bcand *)((char *)q16 + qb);
+        bh.cap = cap;
+    }
     /* One read-side section for the whole call (see the top of the file). */
     cogmem__rcu_lock();
-    if (kinds & COGMEM_CONCEPT)
-        cogmem__recall_scan(&sc, &rq, 1, COGMEM_CONCEPT, 0, UINT32_MAX);
-    if (kinds & COGMEM_EPISODE)
-        cogmem__recall_scan(&sc, &rq, 1, COGMEM_EPISODE, 0, UINT32_MAX);
+    for (int kind = COGMEM_CONCEPT; kind <= COGMEM_EPISODE; kind++) {
+        if (!(kinds & (unsigned)kind))
+            continue;
+        if (q16)
+            scan_bf16(&sc, &rq, q16, (enum cogmem_kind)kind, &bh);
+        else
+            cogmem__recall_scan(&sc, &rq, 1, (enum cogmem_kind)kind, 0, UINT32_MAX);
+    }
     cogmem__rcu_unlock();
+    if (q16)
+        cogmem__mem_free(&store->mem, COGMEM__MEM_META, q16, b16_bytes);
     *n_out = cogmem__topk_emit(&rq.top, out);
     if (rq.top.h != stack)
         cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);

@@ -92,10 +92,12 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc)
         goto fail_mem;
-    rc = cogmem__slab_init(&st->sets[0].slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim);
+    rc = cogmem__slab_init(&st->sets[0].slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
+                           c.bf16_rows != 0);
     if (rc)
         goto fail_sets;
-    rc = cogmem__slab_init(&st->sets[1].slab, &st->mem, COGMEM__MEM_EPISODE, c.dim);
+    rc = cogmem__slab_init(&st->sets[1].slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
+                           c.bf16_rows != 0);
     if (rc)
         goto fail_slab;
     *out = st;

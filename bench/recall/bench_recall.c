@@ -17,7 +17,9 @@
  *   batch   cogmem_recall_batch with `batch` queries, 1 thread, vs
  *           cblas_sgemm (1 thread) + cogmem_topk per query;
  *   nproc   recall (batch of 1) and batch on nproc threads, vs 1 thread,
- *           and sgemm on nproc threads.
+ *           and sgemm on nproc threads;
+ *   bf16    cogmem_recall with params.bf16 (the store keeps bf16 row
+ *           copies): speed-up over exact, and recall@k against exact.
  * Speed claims are the ratios; absolute numbers depend on the machine.
  */
 #include <immintrin.h>
@@ -117,7 +119,7 @@ struct row {
     size_t n;
     unsigned dim;
     double bw, scan, recall, sgemv, batch1, sgemm1, recall_np, batch_np, sgemm_np;
-    double recall_cos;
+    double recall_cos, bf16, bf16_recall;
 };
 
 static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps,
@@ -130,6 +132,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     cogmem_config_init(&cfg);
     cfg.dim = dim;
     cfg.expected_concepts = n;
+    cfg.bf16_rows = 1; /* for the bf16 column; f32 scans skip the copies */
     cogmem_store *st;
     if (cogmem_open(&cfg, &st)) {
         fprintf(stderr, "open failed\n");
@@ -153,7 +156,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     size_t *nh = calloc(nb, sizeof *nh);
     uint32_t *idx = calloc(k, sizeof *idx);
     float *val = calloc(k, sizeof *val);
-    enum { BW, SCAN, RECALL, COS, RECALL_NP, BATCH1, BATCH_NP, SGEMV, SGEMM1, SGEMM_NP, NM };
+    enum { BW, SCAN, RECALL, COS, BF16, RECALL_NP, BATCH1, BATCH_NP, SGEMV, SGEMM1, SGEMM_NP, NM };
     double t[NM][64], t0;
     cogmem_recall_params p;
     cogmem_recall_params_init(&p);
@@ -162,6 +165,8 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     cogmem_recall_params pc = p;
     pc.metric = COGMEM_METRIC_COSINE;
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    cogmem_recall_params pb = p;
+    pb.bf16 = 1;
     cogmem_recall_params pn = p;
     pn.threads = (unsigned)nproc;
     pn.parallel_min_work = 0;
@@ -182,6 +187,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
             case SCAN: scan_only(st, qs, scores); break;
             case RECALL: cogmem_recall(st, qs, COGMEM_CONCEPT, k, &p, hits, nh); break;
             case COS: cogmem_recall(st, qs, COGMEM_CONCEPT, k, &pc, hits, nh); break;
+            case BF16: cogmem_recall(st, qs, COGMEM_CONCEPT, k, &pb, hits, nh); break;
             case RECALL_NP: cogmem_recall_batch(st, qs, 1, COGMEM_CONCEPT, k, &pn, hits, nh); break;
             case BATCH1: cogmem_recall_batch(st, qs, nb, COGMEM_CONCEPT, k, &p, hits, nh); break;
             case BATCH_NP: cogmem_recall_batch(st, qs, nb, COGMEM_CONCEPT, k, &pn, hits, nh); break;
@@ -228,6 +234,22 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     r->scan = med[SCAN];
     r->recall = med[RECALL];
     r->recall_cos = med[COS];
+    r->bf16 = med[BF16];
+    /* recall@k of the bf16 path against exact, over the batch's queries
+     * (at most 16) */
+    size_t hit = 0, all = 0;
+    cogmem_recall_hit *ex = calloc(k, sizeof *ex);
+    for (size_t j = 0; j < nb && j < 16; j++) {
+        size_t ne, na;
+        cogmem_recall(st, qs + j * dim, COGMEM_CONCEPT, k, &p, ex, &ne);
+        cogmem_recall(st, qs + j * dim, COGMEM_CONCEPT, k, &pb, hits, &na);
+        for (size_t a = 0; a < na; a++)
+            for (size_t e = 0; e < ne; e++)
+                hit += hits[a].id == ex[e].id;
+        all += ne;
+    }
+    free(ex);
+    r->bf16_recall = all ? (double)hit / (double)all : 0.0;
     r->recall_np = med[RECALL_NP];
     r->batch1 = med[BATCH1];
     r->batch_np = med[BATCH_NP];
@@ -283,9 +305,9 @@ int main(int argc, char **argv)
            "no OpenBLAS: peer columns are 0"
 #endif
     );
-    printf("\n| n | dim | read GB/s | recall q/s | recall/bw | recall/sgemv+heap | top-k overhead (recall/scan - 1) | cosine/dot time | batch%zu q/s (1 thr) | batch/sgemm+heap (1 thr) | recall nproc/1 thr | batch nproc/1 thr | batch/sgemm+heap (nproc) |\n",
+    printf("\n| n | dim | read GB/s | recall q/s | recall/bw | recall/sgemv+heap | top-k overhead (recall/scan - 1) | cosine/dot time | batch%zu q/s (1 thr) | batch/sgemm+heap (1 thr) | recall nproc/1 thr | batch nproc/1 thr | batch/sgemm+heap (nproc) | bf16 speed-up | bf16 recall@k |\n",
            nb);
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t a = 0; a < nd; a++) {
         for (size_t b = 0; b < ns; b++) {
             size_t n = sizes[b];
@@ -296,13 +318,14 @@ int main(int argc, char **argv)
             run(n, (unsigned)dims[a], k, nb, rp, n >= 1000000 ? 3 : 5, &r);
             double stride = (double)(64 + (((size_t)dims[a] * 4 + 63) & ~(size_t)63));
             double rec_bw = (double)n * stride / r.recall;
-            printf("| %zu | %u | %.1f | %.0f | %.2f | %.2f | %+.1f%% | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f |\n",
+            printf("| %zu | %u | %.1f | %.0f | %.2f | %.2f | %+.1f%% | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f |\n",
                    n, r.dim, r.bw / 1e9, 1.0 / r.recall, rec_bw / r.bw,
                    r.sgemv > 0 ? r.sgemv / r.recall : 0.0,
                    100.0 * (r.recall / r.scan - 1.0), r.recall_cos / r.recall,
                    (double)nb / r.batch1, r.sgemm1 > 0 ? r.sgemm1 / r.batch1 : 0.0,
                    r.recall / r.recall_np, r.batch1 / r.batch_np,
-                   r.sgemm_np > 0 ? r.sgemm_np / r.batch_np : 0.0);
+                   r.sgemm_np > 0 ? r.sgemm_np / r.batch_np : 0.0,
+                   r.recall / r.bf16, r.bf16_recall);
             fflush(stdout);
         }
     }

@@ -20,6 +20,8 @@
  *    all elements equal to c = x * 1000 + v (v < 1000), so with the dot
  *    metric against the all-ones query the score is exactly dim * c, which
  *    also catches a row read while being reused for another key.
+ * Recallers take every path: single, batch on the caller, batch on two
+ * threads, and the bf16 scan (whose candidates, k * 4, hold every row).
  * A holder thread keeps references to random vectors for a while (so that
  * replaced and removed rows stay around and scans meet REPLACED rows) and
  * checks that held data never changes. At the end, at quiescence, a recall
@@ -191,8 +193,9 @@ static void *recaller(void *arg)
             g0[x] = atomic_load_explicit(&gen[x], memory_order_acquire);
         size_t nh[2];
         int rc;
-        unsigned mode = (it + r) % 3;
-        if (mode == 0) {
+        unsigned mode = (it + r) % 4;
+        p.bf16 = mode == 3; /* bf16 scan; k * 4 candidates hold every row */
+        if (mode == 0 || mode == 3) {
             rc = cogmem_recall(store, q, COGMEM_ALL_KINDS, k, &p, h, &nh[0]);
         } else {
             /* batch of two, on the caller (mode 1) or on two threads */
@@ -207,7 +210,7 @@ static void *recaller(void *arg)
             continue;
         }
         check(h, nh[0], g0, g1, seen);
-        if (mode != 0)
+        if (mode == 1 || mode == 2)
             check(h + k, nh[1], g0, g1, seen);
         atomic_fetch_add_explicit(&recalls, 1, memory_order_relaxed);
     }
@@ -237,6 +240,7 @@ int main(int argc, char **argv)
     cogmem_config cfg;
     cogmem_config_init(&cfg);
     cfg.dim = DIM;
+    cfg.bf16_rows = 1; /* so that recallers can also take the bf16 path */
     if (cogmem_open(&cfg, &store))
         return 1;
     gen = calloc(opt.keys + 1, sizeof *gen);

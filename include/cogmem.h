@@ -97,7 +97,9 @@ typedef struct cogmem_config {
     /* Non-zero: every embedding row also keeps a bfloat16 copy (+50%
      * memory, a conversion per add or centroid change), which
      * cogmem_recall() scans instead of the f32 data when its params ask
-     * for it (cogmem_recall.h, `bf16`). Default 0. */
+     * for it (cogmem_recall.h, `bf16`). The copy sits after the f32 data
+     * in each row, so exact (f32) scans of such a store stride over it and
+     * run slower than on a plain store (bench/recall). Default 0. */
     uint32_t bf16_rows;
 } cogmem_config;
 

@@ -111,9 +111,11 @@ COGMEM_API void cogmem_recall_params_init(cogmem_recall_params *p);
  * up to k hits to out[], best first, equal scores by lower id, and their
  * number to *n_out: min(k, nodes that pass min_score and the filter).
  * p may be NULL (defaults). Runs on the calling thread.
- * Errors: -EINVAL (NULL store/query/n_out, NULL out with k > 0, bad kinds,
- * bad params, NaN/Inf in the query, a zero query with cosine), -ENOMEM
- * (scratch for a large k). On error *n_out is 0.
+ * Scratch: a heap of k 16-byte entries (on the stack up to k = 64; k is
+ * capped at what the slabs can ever hold, not at the current count, so a
+ * huge k costs memory). Errors: -EINVAL (NULL store/query/n_out, NULL out
+ * with k > 0, bad kinds, bad params, NaN/Inf in the query, a zero query
+ * with cosine), -ENOMEM (the scratch). On error *n_out is 0.
  * Thread-safe, concurrent with every call but cogmem_close(); see the
  * guarantees at the top of this header. */
 COGMEM_API int cogmem_recall(cogmem_store *store, const float *query,

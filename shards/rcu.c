@@ -8,6 +8,7 @@
 #ifdef COGMEM__TSAN
 char cogmem__rcu_tsan_sync;
 char cogmem__rcu_tsan_thread_sync;
+_Thread_local int cogmem__rcu_tsan_thread_seen;
 #endif
 
 /* liburcu 0.13's call_rcu worker inherits the signal mask of whichever

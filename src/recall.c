@@ -97,6 +97,16 @@ int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
     return 0;
 }
 
+size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds)
+{
+    size_t n = 0;
+    if (kinds & COGMEM_CONCEPT)
+        n += st->sets[0].slab.max_rows;
+    if (kinds & COGMEM_EPISODE)
+        n += st->sets[1].slab.max_rows;
+    return n;
+}
+
 int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
                                float *qnorm)
 {
@@ -491,15 +501,13 @@ int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
         return rc;
     if (k == 0)
         return 0;
-    /* More than every row scanned cannot be returned: size the heap by the
-     * rows handed out so far (rows added later may or may not count). */
-    size_t rows = 0;
-    if (kinds & COGMEM_CONCEPT)
-        rows += cogmem__slab_used(&store->sets[0].slab);
-    if (kinds & COGMEM_EPISODE)
-        rows += cogmem__slab_used(&store->sets[1].slab);
-    if (k > rows)
-        k = rows;
+    /* No more than the slabs can ever hold can be returned. (Not the rows
+     * in use now: nodes added during the call may enter the top k, and a
+     * caller that asked for k >= every node must still get every node that
+     * was live before the call -- the stress test checks exactly that.) */
+    size_t cap = cogmem__recall_capacity(store, kinds);
+    if (k > cap)
+        k = cap;
     if (k == 0)
         return 0;
     struct cogmem__cand stack[STACK_K];

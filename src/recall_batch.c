@@ -49,9 +49,7 @@ static void run_range(struct range *r)
 
 static void *range_main(void *arg)
 {
-    COGMEM__RCU_THREAD_BEGIN();
     run_range(arg);
-    COGMEM__RCU_THREAD_END();
     return NULL;
 }
 
@@ -105,7 +103,9 @@ int cogmem_recall_batch(cogmem_store *store, const float *queries, size_t nq,
         (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].slab) : 0,
         (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].slab) : 0};
     uint64_t rows = (uint64_t)used[0] + used[1];
-    size_t kk = k < rows ? k : (size_t)rows;
+    /* k bounded as in cogmem_recall (not by the rows in use now). */
+    size_t cap = cogmem__recall_capacity(store, kinds);
+    size_t kk = k < cap ? k : cap;
     if (nq == 0 || kk == 0) {
         cogmem__rcu_unlock();
         return 0;

@@ -137,6 +137,13 @@ typedef struct cogmem_config {
      * (the default); 0 turns statistics off (cogmem_stats_get then reports
      * zero counters and latencies, but still the gauges). */
     unsigned stats;
+    /* Non-zero: every embedding row also keeps a bfloat16 copy (+50%
+     * memory, a conversion per add or centroid change), which
+     * cogmem_recall() scans instead of the f32 data when its params ask
+     * for it (cogmem_recall.h, `bf16`). The copy sits after the f32 data
+     * in each row, so exact (f32) scans of such a store stride over it and
+     * run slower than on a plain store (bench/recall). Default 0. */
+    uint32_t bf16_rows;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -317,5 +324,6 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 #endif
 
 #include "cogmem_stats.h"
+#include "cogmem_recall.h" /* cogmem_recall(), cogmem_recall_batch() */
 
 #endif /* COGMEM_H */

@@ -36,6 +36,8 @@ static int should_fail(void)
     return c == 1;
 }
 
+int cogmem__mem_fail_injected(void) { return should_fail(); }
+
 static size_t round_up(size_t size)
 {
     return (size + COGMEM__ALIGN - 1) & ~(size_t)(COGMEM__ALIGN - 1);

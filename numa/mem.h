@@ -80,4 +80,11 @@ const char *cogmem__mem_backend(void);
  * changes nothing. */
 void cogmem__mem_fail_nth(long n);
 
+/* 1 when an armed cogmem__mem_fail_nth() countdown says the current
+ * allocation must fail (and consumes it). For allocators layered on top of
+ * cogmem__mem_alloc that often hand out memory without calling it (the
+ * slabs' row free lists), so that each of their allocations is still a
+ * failure point for the tests. */
+int cogmem__mem_fail_injected(void);
+
 #endif /* COGMEM_NUMA_MEM_H */

@@ -61,6 +61,8 @@ static void node_reclaim(struct rcu_head *head)
     /* The set outlives every callback (close waits for them). */
     defer_ctr(m, COGMEM__CTR_DEFER_DONE);
     cogmem__node_free_now(&m->rec);
+    /* It may have returned its vector's row to the slab (see rcu.h). */
+    COGMEM__RCU_RECLAIM_END();
 }
 
 void cogmem__node_retire(struct cogmem__node *n)

@@ -7,6 +7,8 @@
 
 #ifdef COGMEM__TSAN
 char cogmem__rcu_tsan_sync;
+char cogmem__rcu_tsan_thread_sync;
+_Thread_local int cogmem__rcu_tsan_thread_seen;
 #endif
 
 /* liburcu 0.13's call_rcu worker inherits the signal mask of whichever
@@ -67,4 +69,11 @@ int cogmem__rcu_init(void)
     return init_rc;
 }
 
-void cogmem__rcu_barrier(void) { urcu_bp_barrier(); }
+void cogmem__rcu_barrier(void)
+{
+    urcu_bp_barrier();
+    /* For ThreadSanitizer: what the callbacks wrote (they end with a
+     * release on the sync address, COGMEM__RCU_RECLAIM_END) happens before
+     * what the caller does next, e.g. cogmem_close freeing slab chunks. */
+    COGMEM__TSAN_ACQUIRE();
+}

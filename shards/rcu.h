@@ -45,12 +45,39 @@ extern char cogmem__rcu_tsan_sync;
  * blocked. Called by cogmem_open(). Returns 0 or -ENOMEM. */
 int cogmem__rcu_init(void);
 
-static inline void cogmem__rcu_lock(void) { urcu_bp_read_lock(); }
+/* Thread churn, for TSan: urcu-bp gives an exited reader's registry slot
+ * to the next thread that registers, whose inlined read-side lock then
+ * touches the word the old thread's unlock wrote, ordered only by
+ * liburcu's own mutex, which TSan does not see. So every unlock also ends
+ * with a release on a second address, and a thread's first lock begins
+ * with an acquire on it. */
+#ifdef COGMEM__TSAN
+extern char cogmem__rcu_tsan_thread_sync;
+extern _Thread_local int cogmem__rcu_tsan_thread_seen;
+#define COGMEM__TSAN_THREAD_FIRST()                                            \
+    do {                                                                       \
+        if (!cogmem__rcu_tsan_thread_seen) {                                   \
+            cogmem__rcu_tsan_thread_seen = 1;                                  \
+            __tsan_acquire(&cogmem__rcu_tsan_thread_sync);                     \
+        }                                                                      \
+    } while (0)
+#define COGMEM__TSAN_THREAD_LAST() __tsan_release(&cogmem__rcu_tsan_thread_sync)
+#else
+#define COGMEM__TSAN_THREAD_FIRST() ((void)0)
+#define COGMEM__TSAN_THREAD_LAST() ((void)0)
+#endif
+
+static inline void cogmem__rcu_lock(void)
+{
+    COGMEM__TSAN_THREAD_FIRST();
+    urcu_bp_read_lock();
+}
 
 static inline void cogmem__rcu_unlock(void)
 {
     COGMEM__TSAN_RELEASE();
     urcu_bp_read_unlock();
+    COGMEM__TSAN_THREAD_LAST();
 }
 
 /* Non-zero inside a read-side section of the calling thread. */
@@ -68,6 +95,14 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
 }
 
 #define COGMEM__RCU_RECLAIM_BEGIN() COGMEM__TSAN_ACQUIRE()
+
+/* Ends a reclaim callback whose writes outlive it (a row returned to a
+ * slab's free list is written by the callback, then freed by
+ * cogmem_close after cogmem__rcu_barrier()): makes them visible to
+ * ThreadSanitizer as ordered before the barrier's return. */
+#define COGMEM__RCU_RECLAIM_END() COGMEM__TSAN_RELEASE()
+
+
 
 /* Wait until every callback deferred so far has run. Must not be called in
  * a read-side section. */

@@ -18,6 +18,7 @@
 #include "numa/mem.h"
 #include "shards/node.h"
 #include "shards/route.h"
+#include "shards/slab.h"
 
 /* A shard grows when it holds more than this many nodes per bucket. */
 #define COGMEM__GROW_LOAD 2
@@ -89,6 +90,7 @@ struct cogmem__set {
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
     int counting; /* cogmem_config.stats has COGMEM_STATS_COUNTERS */
+    struct cogmem__slab slab; /* the kind's vectors (cogmem__vec_alloc) */
 };
 
 /* Add one to a counter cell of the calling thread's slot. Relaxed: a

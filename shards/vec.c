@@ -7,25 +7,22 @@
 #include "shards/route.h"
 #include "shards/set.h"
 
-static size_t vec_bytes(uint32_t dim)
-{
-    return sizeof(struct cogmem_vec) + (size_t)dim * sizeof(float);
-}
-
 struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
                                      uint64_t hash, uint32_t dim)
 {
-    struct cogmem_vec *v = cogmem__mem_alloc(s->mem, s->mem_kind, vec_bytes(dim));
+    (void)dim; /* always the slab's (the store's) dimension */
+    struct cogmem_vec *v = cogmem__slab_alloc(&s->slab);
     if (!v)
         return NULL;
-    atomic_init(&v->refs, 1);
-    v->id = id;
+    /* A store, not atomic_init: a stale free-list popper may still be
+     * reading this word (slab.c). */
+    atomic_store_explicit(&v->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&v->id, id, memory_order_relaxed);
     v->set = s;
-    v->dim = dim;
+    v->dim = s->slab.dim;
     v->norm = 0.0f;
     v->version = 1;
     v->shard = cogmem__shard_of(hash);
-    v->pad_ = 0;
     return v;
 }
 
@@ -42,7 +39,7 @@ void cogmem__vec_seal(struct cogmem_vec *v)
 
 void cogmem__vec_free_now(struct cogmem_vec *v)
 {
-    cogmem__mem_free(v->set->mem, v->set->mem_kind, v, vec_bytes(v->dim));
+    cogmem__slab_free(&v->set->slab, v);
 }
 
 static void vec_reclaim(struct rcu_head *head)
@@ -52,6 +49,7 @@ static void vec_reclaim(struct rcu_head *head)
     /* The set outlives every callback (close waits for them). */
     cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_DONE);
     cogmem__vec_free_now(v);
+    COGMEM__RCU_RECLAIM_END();
 }
 
 void cogmem__vec_unref(struct cogmem_vec *v)

@@ -7,6 +7,10 @@
  * by an RCU callback after refs reaches zero, because a reader may have
  * loaded the pointer from the node just before it was unpublished and still
  * be about to try to take a reference (it fails on zero and reloads).
+ *
+ * Every vector is a row of its kind's slab (shards/slab.h): the free is the
+ * row's return to the slab's free list, and `state` tells a recall scan
+ * whether the row counts (see slab.h for the states).
  */
 #ifndef COGMEM_SHARDS_VEC_H
 #define COGMEM_SHARDS_VEC_H
@@ -15,21 +19,31 @@
 #include <stdint.h>
 
 #include "shards/rcu.h"
+#include "shards/slab.h"
 
 struct cogmem__set;
 
 struct cogmem_vec {
     _Atomic uint64_t refs;   /*  0 */
-    uint64_t id;             /*  8: node the vector was made for */
+    /*  8: node the vector was made for. Atomic (relaxed) only because a
+     * recall scan reads the id of a REPLACED row that may already be queued
+     * for reuse (src/recall.c), and then treats it as a mere hint. */
+    _Atomic uint64_t id;
     struct cogmem__set *set; /* 16: owner: allocator and reference counters */
     struct rcu_head rcu;     /* 24: deferred free */
     uint32_t dim;            /* 40 */
     float norm;              /* 44 */
     uint32_t version;        /* 48: set before publication, then constant */
     uint32_t shard;          /* 52: shard of id, for the reference counter */
-    uint64_t pad_;           /* 56: data starts on the next line */
+    _Atomic uint32_t state;  /* 56: enum cogmem__row_state (slab.h) */
+    uint32_t row;            /* 60: index in the slab, fixed for life */
 };
 _Static_assert(sizeof(struct cogmem_vec) == 64, "header is one line; data 64-aligned");
+
+static inline uint64_t cogmem__vec_id(const struct cogmem_vec *v)
+{
+    return atomic_load_explicit(&((struct cogmem_vec *)v)->id, memory_order_relaxed);
+}
 
 static inline float *cogmem__vec_data(struct cogmem_vec *v)
 {
@@ -40,6 +54,26 @@ static inline float *cogmem__vec_data(struct cogmem_vec *v)
  * caller fills it and calls cogmem__vec_seal). NULL when out of memory. */
 struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
                                      uint64_t hash, uint32_t dim);
+
+/* Mark a published vector CURRENT, unless a remover or replacer already
+ * retired it (then it stays retired). Release: a scanner that sees CURRENT
+ * sees the data and header. */
+static inline void cogmem__vec_mark_current(struct cogmem_vec *v)
+{
+    uint32_t expect = COGMEM__ROW_UNPUB;
+    atomic_compare_exchange_strong_explicit(&v->state, &expect,
+                                            COGMEM__ROW_CURRENT,
+                                            memory_order_release,
+                                            memory_order_relaxed);
+}
+
+/* Mark a vector taken out of its node (COGMEM__ROW_REPLACED or
+ * COGMEM__ROW_REMOVED). Release: a scanner that sees the mark and then
+ * looks the node up sees the node's newer state. */
+static inline void cogmem__vec_mark_retired(struct cogmem_vec *v, uint32_t how)
+{
+    atomic_store_explicit(&v->state, how, memory_order_release);
+}
 
 /* Compute and store the norm after the data is written. */
 void cogmem__vec_seal(struct cogmem_vec *v);

@@ -61,10 +61,16 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
                                                   memory_order_acquire))
             break;
     }
-    /* Still inside the read-side section: a concurrent remove may retire
-     * the node as soon as we leave it. */
-    if (rc == 0)
+    if (rc == 0) {
+        /* Still inside the read-side section: once it ends, a concurrent
+         * remove may free the node and nv (we hold no reference to
+         * either; cur's reference passed to us with the swap). */
         atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
+        /* New row first, so that a scan always finds one of the two
+         * counting (the REPLACED one through a lookup, src/recall.c). */
+        cogmem__vec_mark_current(nv);
+        cogmem__vec_mark_retired(cur, COGMEM__ROW_REPLACED);
+    }
     cogmem__rcu_unlock();
     if (rc) {
         cogmem__vec_free_now(nv);
@@ -83,6 +89,7 @@ static int derive_copy(const struct cogmem_vec *cur, struct cogmem_vec *nv,
         return 0;
     memcpy(cogmem__vec_data(nv), arg, (size_t)nv->dim * sizeof(float));
     cogmem__vec_seal(nv);
+    cogmem__vec_fill_bf16(nv);
     return cogmem__check_norm(nv);
 }
 
@@ -112,6 +119,7 @@ static int derive_blend(const struct cogmem_vec *cur, struct cogmem_vec *nv,
     for (uint32_t i = 0; i < nv->dim; i++)
         o[i] = keep * c[i] + b->rate * b->x[i];
     cogmem__vec_seal(nv);
+    cogmem__vec_fill_bf16(nv);
     if (nv->norm == 0.0f || !isfinite(nv->norm))
         return -ERANGE;
     return cogmem__check_finite(o, nv->dim) ? -ERANGE : 0;

@@ -34,6 +34,7 @@ struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
     }
     memcpy(cogmem__vec_data(v), data, (size_t)st->dim * sizeof(float));
     cogmem__vec_seal(v);
+    cogmem__vec_fill_bf16(v);
     *rc = cogmem__check_norm(v);
     if (*rc) {
         cogmem__vec_free_now(v);
@@ -120,6 +121,10 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
         cogmem__node_retire(n); /* the other add may still be looking at it */
         return -EEXIST;
     }
+    /* Before returning, and inside the read-side section (after it a
+     * racing remove could free v): a recall that starts after this add
+     * counts the row, unless a racing remove or replacement retired it. */
+    cogmem__vec_mark_current(v);
     cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
     cogmem__ctr_bump(own, cogmem__shard_of(hash), COGMEM__CTR_ADD);
@@ -149,8 +154,12 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     struct cogmem_vec *v =
         atomic_exchange_explicit(&n->vec, NULL, memory_order_acq_rel);
     cogmem__rcu_unlock();
-    if (v)
+    if (v) {
+        /* Before returning: a recall that starts after this remove skips
+         * the row (src/recall.c). */
+        cogmem__vec_mark_retired(v, COGMEM__ROW_REMOVED);
         cogmem__vec_unref(v);
+    }
     cogmem__set_note_removed(s, hash);
     /* Before the retire: the unbinding still reads the node's side
      * records, and a node's bindings must be gone when remove returns. */

@@ -124,9 +124,22 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
         goto fail_mem;
     for (int k = 0; k < 2; k++)
         st->sets[k].counting = (c.stats & COGMEM_STATS_COUNTERS) != 0;
+    rc = cogmem__slab_init(&st->sets[0].slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
+                           c.bf16_rows != 0);
+    if (rc)
+        goto fail_sets;
+    rc = cogmem__slab_init(&st->sets[1].slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
+                           c.bf16_rows != 0);
+    if (rc)
+        goto fail_slab;
     *out = st;
     return 0;
 
+fail_slab:
+    cogmem__slab_fini(&st->sets[0].slab);
+fail_sets:
+    for (int k = 0; k < 2; k++)
+        cogmem__set_fini(&st->sets[k]);
 fail_mem:
     cogmem__mem_fini(&st->mem);
 fail_store:
@@ -158,8 +171,10 @@ int cogmem_close(cogmem_store **store)
      * enough because no reclaim callback defers anything again (a node's
      * reclaim frees its vector directly: cogmem__vec_unref_quiesced). */
     cogmem__rcu_barrier();
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         cogmem__set_fini(&st->sets[k]);
+        cogmem__slab_fini(&st->sets[k].slab);
+    }
     cogmem__mem_fini(&st->mem);
     cogmem__mem_boot_free(st, sizeof *st);
     *store = NULL;

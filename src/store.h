@@ -71,6 +71,15 @@ uint64_t cogmem__now_ns(void);
 /* -EINVAL unless v holds dim finite floats. */
 int cogmem__check_finite(const float *v, uint32_t dim);
 
+/* Write v's bfloat16 copy when its slab keeps one (cfg.bf16_rows); with
+ * the data, before publication. */
+static inline void cogmem__vec_fill_bf16(struct cogmem_vec *v)
+{
+    size_t off = v->set->slab.bf16_off;
+    if (off)
+        cogmem_f32_to_bf16(cogmem__vec_data(v), v->dim, (uint16_t *)((char *)v + off));
+}
+
 /* After cogmem__vec_seal: -EINVAL for a zero vector, -ERANGE when the norm
  * overflows float. */
 int cogmem__check_norm(const struct cogmem_vec *v);

@@ -48,7 +48,7 @@ uint32_t cogmem_vec_dim(const cogmem_vec *v) { return v->dim; }
 
 float cogmem_vec_norm(const cogmem_vec *v) { return v->norm; }
 
-uint64_t cogmem_vec_id(const cogmem_vec *v) { return v->id; }
+uint64_t cogmem_vec_id(const cogmem_vec *v) { return cogmem__vec_id(v); }
 
 void cogmem_vec_put(const cogmem_vec *cv)
 {

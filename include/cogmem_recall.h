@@ -1,0 +1,150 @@
+/* cogmem — exact top-k similarity recall over concepts and episodes.
+ *
+ * A recall scores the query against every embedding of the requested kinds
+ * by a linear pass over the kinds' slabs (contiguous 64-byte aligned rows;
+ * see shards/slab.h) with the batch kernels of cogmem_simd.h, and keeps the
+ * k best. It is exact: no index, no approximation.
+ *
+ * Guarantees while other threads add, replace and remove (the call is the
+ * interval from entry to return):
+ *  - no crash, torn row or freed row is ever read;
+ *  - a node whose add returned before the call and which is not removed
+ *    before the call returns is always scored (with its embedding or
+ *    centroid as of some instant during the call);
+ *  - a node whose remove returned before the call is never returned;
+ *  - an id appears at most once in a result.
+ * Nodes added, replaced or removed during the call may or may not count.
+ *
+ * Caveat: a call holds one RCU read-side section for its whole scan, so
+ * vectors removed or replaced meanwhile are reclaimed (their rows reused)
+ * only after it returns.
+ */
+#ifndef COGMEM_RECALL_H
+#define COGMEM_RECALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cogmem_export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque store handle (the same typedef as in cogmem.h). */
+typedef struct cogmem_store cogmem_store;
+
+/* Similarity measures. */
+enum cogmem_metric {
+    COGMEM_METRIC_COSINE = 0, /* dot / (|q| |row|), the default */
+    COGMEM_METRIC_DOT = 1     /* plain inner product */
+};
+
+/* One result. For recall, `score` is the ranking score: the similarity, or
+ * the blended score when recency or activation weights are set. `kind` is
+ * COGMEM_CONCEPT or COGMEM_EPISODE. (Spreading activation has its own hit
+ * type, whose field is the activation.) */
+typedef struct cogmem_recall_hit {
+    uint64_t id;
+    int kind;
+    float score;
+} cogmem_recall_hit;
+
+/* Optional filter: return non-zero to keep the node. It is called only for
+ * nodes whose score would place them in the current top k (so usually far
+ * fewer times than there are rows), at most a few times per node, inside an
+ * RCU read-side section: it must not call cogmem_close() or
+ * cogmem_reserve() and should be quick. With cogmem_recall_batch() it may
+ * run on library threads, concurrently: it must be thread-safe. */
+typedef int (*cogmem_recall_filter_fn)(uint64_t id, int kind, void *arg);
+
+typedef struct cogmem_recall_params {
+    /* sizeof(cogmem_recall_params) as the caller compiled it. */
+    size_t struct_size;
+    /* enum cogmem_metric. Default COGMEM_METRIC_COSINE. */
+    int metric;
+    /* Results scoring below this (the final, possibly blended, score) are
+     * not returned. Default -INFINITY. NaN is -EINVAL. */
+    float min_score;
+    /* Optional filter and its argument. Default NULL. */
+    cogmem_recall_filter_fn filter;
+    void *filter_arg;
+    /* Blended ranking: score = w_sim * similarity + w_recency * recency
+     * + w_act * activation, where recency = 2^(-(now - t) / half_life) in
+     * (0, 1] (1 for t >= now) with t an episode's time_ns or a concept's
+     * last centroid change (touched_ns), and activation the node's stored
+     * activation. Default 1, 0, 0: plain similarity. Any non-default weight
+     * costs a record lookup for each row that could enter the top k (every
+     * row when w_act != 0). */
+    float w_sim;
+    float w_recency;
+    float w_act;
+    /* Half-life of recency, > 0. Default one hour. */
+    uint64_t half_life_ns;
+    /* "Now" for recency, in the host's time base; 0 (default) means
+     * CLOCK_REALTIME at the call. */
+    uint64_t now_ns;
+    /* cogmem_recall_batch(): at most this many threads including the
+     * caller's; 0 (default) means the number of online CPUs. */
+    unsigned threads;
+    /* cogmem_recall_batch() stays on the caller's thread when queries x
+     * rows x dim is below this. Default 1 << 23 (a few milliseconds). */
+    uint64_t parallel_min_work;
+    /* cogmem_recall() only, on a store opened with cfg.bf16_rows: non-zero
+     * scans the rows' bfloat16 copies (half the bytes), keeps the
+     * bf16_rerank * k best by that approximate score (per kind), and
+     * re-ranks them exactly in f32. The result is approximate: a node whose
+     * exact score is in the top k can be missed if its bf16 score falls
+     * outside the candidates (bench/recall reports recall@10 against
+     * exact); scores returned are exact, and the removal guarantee holds.
+     * Ignored without bf16 rows. Default 0. */
+    int bf16;
+    /* Candidates per result for the bf16 scan, >= 1. Default 4. */
+    uint32_t bf16_rerank;
+} cogmem_recall_params;
+
+/* Fill *p with the defaults above and p->struct_size. Thread-safe. */
+COGMEM_API void cogmem_recall_params_init(cogmem_recall_params *p);
+
+/* Exact top-k recall of `query` (dim floats, read during the call only)
+ * over the kinds in `kinds` (COGMEM_CONCEPT, COGMEM_EPISODE or both). Writes
+ * up to k hits to out[], best first, equal scores by lower id, and their
+ * number to *n_out: min(k, nodes that pass min_score and the filter).
+ * p may be NULL (defaults). Runs on the calling thread.
+ * Scratch: a heap of k 16-byte entries (on the stack up to k = 64; k is
+ * capped at what the slabs can ever hold, not at the current count, so a
+ * huge k costs memory). Errors: -EINVAL (NULL store/query/n_out, NULL out
+ * with k > 0, bad kinds, bad params, NaN/Inf in the query, a zero query
+ * with cosine), -ENOMEM (the scratch). On error *n_out is 0.
+ * Thread-safe, concurrent with every call but cogmem_close(); see the
+ * guarantees at the top of this header. */
+COGMEM_API int cogmem_recall(cogmem_store *store, const float *query,
+                             unsigned kinds, size_t k,
+                             const cogmem_recall_params *p,
+                             cogmem_recall_hit *out, size_t *n_out);
+
+/* cogmem_recall() for nq queries (queries + i * dim) in one pass over the
+ * slabs: each block of rows is scored against every query while it is in
+ * cache, so a batch reads memory once instead of nq times. Query i's hits
+ * go to out + i * k and their number to n_out[i].
+ *
+ * Threads: above p->parallel_min_work the rows are split into contiguous
+ * ranges over up to p->threads threads (the caller's plus threads created
+ * for this call, with every signal blocked, and joined before return); the
+ * per-range top-k lists are merged. No pool is shared between calls: many
+ * host threads calling at once each get their own workers, which
+ * oversubscribes the CPUs (results stay correct, throughput is shared).
+ * Hosts that already run recalls from many threads should set threads = 1.
+ * If a thread cannot be created the caller scans its range itself.
+ * Errors: as cogmem_recall(), checked for every query before any scan
+ * (-EINVAL names no query: none is run). Thread-safe as cogmem_recall(). */
+COGMEM_API int cogmem_recall_batch(cogmem_store *store, const float *queries,
+                                   size_t nq, unsigned kinds, size_t k,
+                                   const cogmem_recall_params *p,
+                                   cogmem_recall_hit *out, size_t *n_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COGMEM_RECALL_H */

@@ -1,0 +1,156 @@
+/* cogmem — per-kind row slabs (see slab.h). */
+#include "shards/slab.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "shards/vec.h"
+
+static struct cogmem_vec *row_at(struct cogmem__slab *sl, char *chunk, uint32_t slot)
+{
+    return (struct cogmem_vec *)(chunk + (size_t)slot * sl->stride);
+}
+
+static struct cogmem_vec *row_of(struct cogmem__slab *sl, uint32_t row)
+{
+    char *chunk = atomic_load_explicit(&sl->dir[row / sl->rows_per_chunk],
+                                       memory_order_acquire);
+    return row_at(sl, chunk, row % sl->rows_per_chunk);
+}
+
+int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
+                      enum cogmem__mem_kind kind, uint32_t dim, int bf16)
+{
+    size_t data = ((size_t)dim * sizeof(float) + 63) & ~(size_t)63;
+    size_t half = bf16 ? ((size_t)dim * sizeof(uint16_t) + 63) & ~(size_t)63 : 0;
+    sl->stride = sizeof(struct cogmem_vec) + data + half;
+    sl->bf16_off = bf16 ? sizeof(struct cogmem_vec) + data : 0;
+    sl->mem = mem;
+    sl->mem_kind = kind;
+    sl->dim = dim;
+    size_t rpc = COGMEM__SLAB_CHUNK_BYTES / sl->stride;
+    sl->rows_per_chunk = rpc ? (uint32_t)rpc : 1u;
+    uint64_t max = (uint64_t)sl->rows_per_chunk * COGMEM__SLAB_MAX_CHUNKS;
+    sl->max_rows = max < COGMEM__ROW_NONE ? (uint32_t)max : COGMEM__ROW_NONE - 1;
+    size_t dir_bytes = COGMEM__SLAB_MAX_CHUNKS * sizeof *sl->dir;
+    sl->dir = cogmem__mem_alloc(mem, COGMEM__MEM_META, dir_bytes);
+    if (!sl->dir)
+        return -ENOMEM;
+    for (uint32_t c = 0; c < COGMEM__SLAB_MAX_CHUNKS; c++)
+        atomic_init(&sl->dir[c], NULL);
+    atomic_init(&sl->free_head, (uint64_t)COGMEM__ROW_NONE);
+    atomic_init(&sl->used, 0);
+    return 0;
+}
+
+static size_t chunk_bytes(struct cogmem__slab *sl)
+{
+    return (size_t)sl->rows_per_chunk * sl->stride;
+}
+
+void cogmem__slab_fini(struct cogmem__slab *sl)
+{
+    if (!sl->dir)
+        return;
+    for (uint32_t c = 0; c < COGMEM__SLAB_MAX_CHUNKS; c++) {
+        char *ch = atomic_load_explicit(&sl->dir[c], memory_order_relaxed);
+        if (ch)
+            cogmem__mem_free(sl->mem, sl->mem_kind, ch, chunk_bytes(sl));
+    }
+    cogmem__mem_free(sl->mem, COGMEM__MEM_META, sl->dir,
+                     COGMEM__SLAB_MAX_CHUNKS * sizeof *sl->dir);
+    sl->dir = NULL;
+}
+
+/* Make sure chunk c exists. 0 or -ENOMEM. */
+static int ensure_chunk(struct cogmem__slab *sl, uint32_t c)
+{
+    if (atomic_load_explicit(&sl->dir[c], memory_order_acquire))
+        return 0;
+    size_t bytes = chunk_bytes(sl);
+    char *ch = cogmem__mem_alloc(sl->mem, sl->mem_kind, bytes);
+    if (!ch)
+        return -ENOMEM;
+    /* Scans stream through chunks: ask for transparent huge pages on the
+     * 2 MiB-aligned part (advice only; refused where THP is off). */
+    uintptr_t lo = ((uintptr_t)ch + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+    uintptr_t hi = ((uintptr_t)ch + bytes) & ~(uintptr_t)((2u << 20) - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    for (uint32_t i = 0; i < sl->rows_per_chunk; i++) {
+        struct cogmem_vec *v = row_at(sl, ch, i);
+        atomic_init(&v->refs, 0);
+        atomic_init(&v->state, COGMEM__ROW_FREE);
+        v->row = c * sl->rows_per_chunk + i;
+    }
+    char *expect = NULL;
+    /* Release: a thread that finds the chunk sees its initialised headers. */
+    if (!atomic_compare_exchange_strong_explicit(&sl->dir[c], &expect, ch,
+                                                 memory_order_release,
+                                                 memory_order_acquire))
+        cogmem__mem_free(sl->mem, sl->mem_kind, ch, bytes); /* another won */
+    return 0;
+}
+
+static void *pop_free(struct cogmem__slab *sl)
+{
+    uint64_t head = atomic_load_explicit(&sl->free_head, memory_order_acquire);
+    for (;;) {
+        uint32_t row = (uint32_t)head;
+        if (row == COGMEM__ROW_NONE)
+            return NULL;
+        struct cogmem_vec *v = row_of(sl, row);
+        /* The link lives in `refs` while the row is FREE. Relaxed: if the
+         * row was popped and reused meanwhile, the tag makes the CAS fail. */
+        uint64_t next = atomic_load_explicit(&v->refs, memory_order_relaxed);
+        uint64_t nh = (((head >> 32) + 1) << 32) | (uint32_t)next;
+        /* Acquire on success: the freeing thread's last use of the row
+         * happens before our writes to it. */
+        if (atomic_compare_exchange_weak_explicit(&sl->free_head, &head, nh,
+                                                  memory_order_acquire,
+                                                  memory_order_acquire))
+            return v;
+    }
+}
+
+void *cogmem__slab_alloc(struct cogmem__slab *sl)
+{
+    if (cogmem__mem_fail_injected())
+        return NULL;
+    struct cogmem_vec *v = pop_free(sl);
+    if (!v) {
+        uint32_t u = atomic_load_explicit(&sl->used, memory_order_relaxed);
+        for (;;) {
+            if (u >= sl->max_rows)
+                return NULL;
+            if (ensure_chunk(sl, u / sl->rows_per_chunk))
+                return NULL;
+            /* Release: a scanner that reads `used` sees the chunk that
+             * ensure_chunk installed (or that we acquired from dir). */
+            if (atomic_compare_exchange_weak_explicit(&sl->used, &u, u + 1,
+                                                      memory_order_release,
+                                                      memory_order_relaxed))
+                break;
+        }
+        v = row_of(sl, u);
+    }
+    /* Relaxed: the row is not yet visible to anybody that reads its data;
+     * scanners skip UNPUB rows and learn of CURRENT through a release. */
+    atomic_store_explicit(&v->state, COGMEM__ROW_UNPUB, memory_order_relaxed);
+    return v;
+}
+
+void cogmem__slab_free(struct cogmem__slab *sl, void *p)
+{
+    struct cogmem_vec *v = p;
+    atomic_store_explicit(&v->state, COGMEM__ROW_FREE, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&sl->free_head, memory_order_relaxed);
+    do {
+        atomic_store_explicit(&v->refs, (uint32_t)head, memory_order_relaxed);
+        /* Release: our (and, through RCU, every reader's) use of the row
+         * happens before the next allocator's writes. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &sl->free_head, &head, (head & ~(uint64_t)UINT32_MAX) | v->row,
+        memory_order_release, memory_order_relaxed));
+}

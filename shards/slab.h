@@ -1,0 +1,115 @@
+/* cogmem — per-kind slabs: the rows that ARE the embeddings.
+ *
+ * Every struct cogmem_vec (64-byte header, then dim floats, then optionally
+ * a bfloat16 copy of them) is a row of its
+ * kind's slab instead of a separate heap block, so that a recall is a linear
+ * pass of the batch kernels over contiguous memory: row i's data starts 64
+ * bytes after its header and rows are `stride` bytes apart (64 + dim floats
+ * rounded up to a line), so the kernels scan with stride/4 floats and skip
+ * the headers. The zero-copy contract of cogmem_vec is unchanged: a row is
+ * written once before publication and only reused after its last reference
+ * is dropped AND a grace period has passed (the vector's RCU reclaim
+ * callback is what returns the row).
+ *
+ * Layout: a directory of up to COGMEM__SLAB_MAX_CHUNKS chunks, each holding
+ * `rows_per_chunk` rows (about COGMEM__SLAB_CHUNK_BYTES). Chunks are added,
+ * never moved or freed before the store closes, because cogmem_vec pointers
+ * must stay valid. Rows are named by a 32-bit index (chunk * rows_per_chunk
+ * + slot), the free list links indices, and the scanner works from indices
+ * and the header's id/norm: nothing in a row or in the free list is a
+ * pointer that a later snapshot would have to rewrite except the header's
+ * process-local fields (refs, set, rcu), which a loader re-initialises.
+ *
+ * Row states (the header's `state` word; the scanner reads it with acquire
+ * and counts a row only as described in src/recall.c):
+ *   FREE      on the free list or never handed out;
+ *   UNPUB     allocated: being written, sealed, or waiting for its node to
+ *             commit; its data must not be read by the scanner;
+ *   CURRENT   published as its node's vector; data immutable;
+ *   REPLACED  a concept's centroid that a replacement took out of its node
+ *             (may still be referenced); data immutable, score stale;
+ *   REMOVED   the vector of a removed node (may still be referenced).
+ * Transitions: FREE -> UNPUB (allocation), UNPUB -> CURRENT (by the adder or
+ * replacer, CAS, so it fails if the row was already retired), UNPUB|CURRENT
+ * -> REPLACED|REMOVED (exchange, by whoever took the node's reference), any
+ * -> FREE (reclaim, after refcount 0 and a grace period, or an unpublished
+ * row freed at once).
+ *
+ * Allocation is lock-free: a Treiber stack of free row indices whose head
+ * carries an ABA tag, then a bump pointer. A new chunk is allocated by
+ * whichever allocator first needs it and installed with a CAS (a loser frees
+ * its own copy), before the bump pointer may move into it.
+ */
+#ifndef COGMEM_SHARDS_SLAB_H
+#define COGMEM_SHARDS_SLAB_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "numa/mem.h"
+
+#define COGMEM__SLAB_CHUNK_BYTES (4u << 20) /* two 2 MiB huge pages, at least one aligned */
+#define COGMEM__SLAB_MAX_CHUNKS 16384u      /* 64 GiB of rows per kind */
+
+enum cogmem__row_state {
+    COGMEM__ROW_FREE = 0,
+    COGMEM__ROW_UNPUB = 1,
+    COGMEM__ROW_CURRENT = 2,
+    COGMEM__ROW_REPLACED = 3,
+    COGMEM__ROW_REMOVED = 4
+};
+
+#define COGMEM__ROW_NONE UINT32_MAX
+
+struct cogmem__slab {
+    /* Hot for allocators: the free-list head (tag << 32 | row, row ==
+     * COGMEM__ROW_NONE when empty) and the bump pointer, each on its line. */
+    alignas(64) _Atomic uint64_t free_head;
+    alignas(64) _Atomic uint32_t used; /* rows ever handed out by the bump */
+    /* Read-mostly, set at init. */
+    alignas(64) char *_Atomic *dir; /* chunk directory */
+    struct cogmem__mem *mem;
+    enum cogmem__mem_kind mem_kind;
+    uint32_t dim;
+    uint32_t rows_per_chunk;
+    uint32_t max_rows;
+    size_t stride; /* bytes from one row header to the next */
+    size_t bf16_off; /* bytes from a row header to its bf16 copy, 0: none */
+};
+
+/* Set up an empty slab for vectors of `dim` floats; with `bf16`, each row
+ * also has room for a bfloat16 copy after the f32 data (written by src/
+ * before publication, like the data). 0 or -ENOMEM. */
+int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
+                      enum cogmem__mem_kind kind, uint32_t dim, int bf16);
+
+/* Free every chunk. No row may be in use any more. */
+void cogmem__slab_fini(struct cogmem__slab *sl);
+
+/* A row in state UNPUB (its header's other fields are the caller's to set),
+ * or NULL when out of memory (or an injected failure). Lock-free. */
+void *cogmem__slab_alloc(struct cogmem__slab *sl);
+
+/* Return a row to the free list (state becomes FREE). The caller guarantees
+ * that no reader can still read it: either it was never visible or its
+ * last reference was dropped a grace period ago. */
+void cogmem__slab_free(struct cogmem__slab *sl, void *row);
+
+/* Rows handed out so far (an upper bound on the scanned index range).
+ * Acquire: every chunk below it is installed and initialised. */
+static inline uint32_t cogmem__slab_used(struct cogmem__slab *sl)
+{
+    return atomic_load_explicit(&sl->used, memory_order_acquire);
+}
+
+/* Chunk c's first row header (c < used / rows_per_chunk rounded up). */
+static inline char *cogmem__slab_chunk(struct cogmem__slab *sl, uint32_t c)
+{
+    /* Relaxed: cogmem__slab_used()'s acquire already ordered the chunk's
+     * installation before us. */
+    return atomic_load_explicit(&sl->dir[c], memory_order_relaxed);
+}
+
+#endif /* COGMEM_SHARDS_SLAB_H */

@@ -1,0 +1,67 @@
+/* cogmem — the recall scan engine shared by cogmem_recall() and
+ * cogmem_recall_batch() (internal). */
+#ifndef COGMEM_SRC_RECALL_H
+#define COGMEM_SRC_RECALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cogmem_recall.h"
+#include "src/store.h"
+
+/* A candidate: 16 bytes so that a k-heap of them is dense. */
+struct cogmem__cand {
+    float score;
+    int32_t kind;
+    uint64_t id;
+};
+
+/* The k best so far: a heap whose root is the worst kept candidate (lowest
+ * score; among equal scores the highest id), ids unique. */
+struct cogmem__topk {
+    struct cogmem__cand *h;
+    size_t k, n;
+};
+
+/* One query of a scan. */
+struct cogmem__rq {
+    const float *q;
+    float qnorm; /* 1 for the dot metric */
+    struct cogmem__topk top;
+};
+
+/* What every scan of one call shares (read-only during the scan). */
+struct cogmem__rscan {
+    cogmem_store *st;
+    cogmem_recall_params p; /* validated, full-size copy */
+    int blend;              /* weights other than (1, 0, 0) */
+    float rec_bound;        /* max(w_recency, 0): recency is in (0, 1] */
+    uint64_t now;
+    double inv_half_life;
+};
+
+/* Validate and complete the params (NULL: defaults) into sc. 0/-EINVAL. */
+int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
+                           const cogmem_recall_params *p);
+
+/* The most rows the slabs of `kinds` can ever hold: the bound on k. */
+size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds);
+
+/* -EINVAL unless query is usable with the metric; sets *qnorm. */
+int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
+                               float *qnorm);
+
+/* Scan rows [lo, hi) of `kind`'s slab for the nq queries, updating their
+ * heaps. Takes the RCU read lock itself (one section for the whole call). */
+void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
+                         size_t nq, enum cogmem_kind kind, uint32_t lo,
+                         uint32_t hi);
+
+/* Offer a finished candidate (already validated and filtered). */
+void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
+                        uint64_t id);
+
+/* Sort t's candidates best first into out (as hits); returns the count. */
+size_t cogmem__topk_emit(struct cogmem__topk *t, cogmem_recall_hit *out);
+
+#endif /* COGMEM_SRC_RECALL_H */

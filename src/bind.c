@@ -122,6 +122,7 @@ int cogmem_bind(cogmem_store *store, uint64_t episode, uint64_t concept,
         cogmem__set_fan(en, el->n);
         bump_version(cn);
         cogmem__bind_count(store, concept, 1);
+        cogmem__stats_event(store, COGMEM__EV_BIND_CREATED);
     }
     cogmem__spin_unlock(&el->lock);
     cogmem__spin_unlock(&cl->lock);
@@ -175,6 +176,9 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     cl->touched[i] = now;
     cl->decayed[i] = now;
     release(cl);
+    if (delta != 0.0f)
+        cogmem__stats_event(store, delta > 0.0f ? COGMEM__EV_BIND_STRENGTHENED
+                                                : COGMEM__EV_BIND_WEAKENED);
     if (new_strength)
         *new_strength = s;
     return 0;

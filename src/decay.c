@@ -143,7 +143,7 @@ static void decay_concept(struct run *r, struct cogmem__node *cn,
     }
 }
 
-int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
+static int decay_body(cogmem_store *store, const cogmem_decay_params *p,
                  uint64_t now_ns, cogmem_decay_result *out)
 {
     if (!store || !p || !params_ok(p) || (out && out->struct_size < sizeof *out))
@@ -183,4 +183,23 @@ int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
     if (out)
         *out = r.res;
     return 0;
+}
+
+/* The public entry: counts the call for cogmem_stats and times a sample
+ * of them; the work is in decay_body. */
+int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
+                 uint64_t now_ns, cogmem_decay_result *out)
+{
+    /* The pruned count is needed for the statistics even when the caller
+     * does not ask for a result. */
+    cogmem_decay_result local = {.struct_size = sizeof local};
+    cogmem_decay_result *res = out ? out : &local;
+    uint64_t t0 = store ? cogmem__lat_begin(store) : 0;
+    int rc = decay_body(store, p, now_ns, res);
+    if (rc == 0) {
+        cogmem__stats_event(store, COGMEM__EV_DECAY_RUN);
+        cogmem__stats_add(store, COGMEM__EV_BIND_PRUNED, res->pruned);
+        cogmem__lat_end(store, COGMEM_OP_DECAY, t0);
+    }
+    return rc;
 }

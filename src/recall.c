@@ -483,7 +483,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
 /* Heaps up to this size live on the stack. */
 #define STACK_K 64
 
-int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
+static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
                   size_t k, const cogmem_recall_params *p,
                   cogmem_recall_hit *out, size_t *n_out)
 {
@@ -553,4 +553,19 @@ int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
     if (rq.top.h != stack)
         cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
     return 0;
+}
+
+/* The public entry: counts the call for cogmem_stats and times a sample
+ * of them; the work is in recall_body. */
+int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
+                  size_t k, const cogmem_recall_params *p,
+                  cogmem_recall_hit *out, size_t *n_out)
+{
+    uint64_t t0 = store ? cogmem__lat_begin(store) : 0;
+    int rc = recall_body(store, query, kinds, k, p, out, n_out);
+    if (rc == 0) {
+        cogmem__stats_event(store, COGMEM__EV_RECALL);
+        cogmem__lat_end(store, COGMEM_OP_RECALL, t0);
+    }
+    return rc;
 }

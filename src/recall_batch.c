@@ -72,7 +72,7 @@ static unsigned pick_threads(const struct cogmem__rscan *sc, size_t nq,
     return t;
 }
 
-int cogmem_recall_batch(cogmem_store *store, const float *queries, size_t nq,
+static int recall_batch_body(cogmem_store *store, const float *queries, size_t nq,
                         unsigned kinds, size_t k, const cogmem_recall_params *p,
                         cogmem_recall_hit *out, size_t *n_out)
 {
@@ -180,4 +180,19 @@ int cogmem_recall_batch(cogmem_store *store, const float *queries, size_t nq,
     }
     cogmem__mem_free(&store->mem, COGMEM__MEM_META, mem, bytes);
     return 0;
+}
+
+/* The public entry: counts the call for cogmem_stats and times a sample
+ * of them; the work is in recall_batch_body. */
+int cogmem_recall_batch(cogmem_store *store, const float *queries, size_t nq,
+                        unsigned kinds, size_t k, const cogmem_recall_params *p,
+                        cogmem_recall_hit *out, size_t *n_out)
+{
+    uint64_t t0 = store ? cogmem__lat_begin(store) : 0;
+    int rc = recall_batch_body(store, queries, nq, kinds, k, p, out, n_out);
+    if (rc == 0) {
+        cogmem__stats_add(store, COGMEM__EV_RECALL, nq); /* counts queries */
+        cogmem__lat_end(store, COGMEM_OP_RECALL, t0);
+    }
+    return rc;
 }

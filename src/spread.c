@@ -310,7 +310,7 @@ static int hop(struct work *w, const cogmem_spread_params *p,
     return 0;
 }
 
-int cogmem_spread(cogmem_store *store, const cogmem_source *src, size_t n,
+static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
                   const cogmem_spread_params *pp, cogmem_hit *out, size_t cap,
                   size_t *n_out)
 {
@@ -390,5 +390,20 @@ int cogmem_spread(cogmem_store *store, const cogmem_source *src, size_t n,
         }
     }
     work_fini(&w);
+    return rc;
+}
+
+/* The public entry: counts the call for cogmem_stats and times a sample
+ * of them; the work is in spread_body. */
+int cogmem_spread(cogmem_store *store, const cogmem_source *src, size_t n,
+                  const cogmem_spread_params *pp, cogmem_hit *out, size_t cap,
+                  size_t *n_out)
+{
+    uint64_t t0 = store ? cogmem__lat_begin(store) : 0;
+    int rc = spread_body(store, src, n, pp, out, cap, n_out);
+    if (rc == 0) {
+        cogmem__stats_event(store, COGMEM__EV_SPREAD);
+        cogmem__lat_end(store, COGMEM_OP_SPREAD, t0);
+    }
     return rc;
 }

@@ -37,6 +37,14 @@ static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
                                   memory_order_relaxed);
 }
 
+/* The same, n events at once. */
+static inline void cogmem__stats_add(cogmem_store *st, enum cogmem__event ev, uint64_t n)
+{
+    if (n && (st->stats.flags & COGMEM_STATS_COUNTERS))
+        atomic_fetch_add_explicit(&st->stats.ev[cogmem__stripe()].v[ev], n,
+                                  memory_order_relaxed);
+}
+
 static inline uint64_t cogmem__lat_begin(cogmem_store *st)
 {
     return cogmem__lat_begin_s(&st->stats);

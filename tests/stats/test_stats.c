@@ -401,6 +401,65 @@ static void test_format_errors(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* The events the other features report through the stats hooks, exactly:
+ * bindings created/strengthened/weakened/pruned, decay runs, recall
+ * queries (a batch counts each of its queries) and spreads; failed calls
+ * count nothing. */
+static void test_feature_event_counters(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_with(COGMEM_STATS_COUNTERS);
+    float v[DIM];
+    for (int i = 0; i < DIM; i++)
+        v[i] = 1.0f + (float)i;
+    for (uint64_t id = 1; id <= 3; id++)
+        assert_int_equal(cogmem_concept_add(s, id, v), 0);
+    for (uint64_t id = 11; id <= 14; id++)
+        assert_int_equal(cogmem_episode_add(s, id, v, id), 0);
+    /* 5 bindings; 2 strengthened, 1 weakened, 1 zero delta (neither) */
+    assert_int_equal(cogmem_bind(s, 11, 1, 0.5f), 0);
+    assert_int_equal(cogmem_bind(s, 12, 1, 0.5f), 0);
+    assert_int_equal(cogmem_bind(s, 13, 2, 0.9f), 0);
+    assert_int_equal(cogmem_bind(s, 14, 2, 0.02f), 0);
+    assert_int_equal(cogmem_bind(s, 14, 3, 0.015f), 0);
+    assert_int_equal(cogmem_bind(s, 14, 3, 0.5f), -EEXIST); /* not counted */
+    assert_int_equal(cogmem_binding_adjust(s, 11, 1, 0.25f, NULL), 0);
+    assert_int_equal(cogmem_binding_adjust(s, 12, 1, 0.25f, NULL), 0);
+    assert_int_equal(cogmem_binding_adjust(s, 13, 2, -0.25f, NULL), 0);
+    assert_int_equal(cogmem_binding_adjust(s, 13, 2, 0.0f, NULL), 0);
+    /* a factor decay of 0.5 leaves 0.01 and 0.0075 below 0.011: 2 pruned */
+    cogmem_decay_params dp;
+    cogmem_decay_params_init(&dp);
+    dp.model = COGMEM_DECAY_FACTOR;
+    dp.factor = 0.5f;
+    dp.prune_below = 0.011f;
+    assert_int_equal(cogmem_decay(s, &dp, 0, NULL), 0);
+    /* two single recalls and a batch of three */
+    cogmem_recall_hit hits[3 * 4];
+    size_t n = 0;
+    assert_int_equal(cogmem_recall(s, v, COGMEM_ALL_KINDS, 4, NULL, hits, &n), 0);
+    assert_int_equal(cogmem_recall(s, v, COGMEM_CONCEPT, 2, NULL, hits, &n), 0);
+    float qs[3 * DIM];
+    for (int q = 0; q < 3; q++)
+        memcpy(qs + q * DIM, v, sizeof v);
+    size_t nb[3];
+    assert_int_equal(cogmem_recall_batch(s, qs, 3, COGMEM_ALL_KINDS, 4, NULL, hits, nb), 0);
+    cogmem_source src = {1, 1.0f};
+    cogmem_hit sh[8];
+    assert_int_equal(cogmem_spread(s, &src, 1, NULL, sh, 8, &n), 0);
+    assert_int_equal(cogmem_spread(s, NULL, 1, NULL, sh, 8, &n), -EINVAL); /* not counted */
+
+    cogmem_stats st = get(s);
+    assert_int_equal(st.bindings_created, 5);
+    assert_int_equal(st.bindings_strengthened, 2);
+    assert_int_equal(st.bindings_weakened, 1);
+    assert_int_equal(st.bindings_pruned, 2);
+    assert_int_equal(st.decay_runs, 1);
+    assert_int_equal(st.recall_queries, 5);
+    assert_int_equal(st.spread_queries, 1);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_quantiles_and_hooks),
         cmocka_unit_test(test_format_errors),
+        cmocka_unit_test(test_feature_event_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* cogmem — RCU glue (see rcu.h). */
 #include "shards/rcu.h"
+#include "shards/sigmask.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,11 +18,10 @@ _Thread_local int cogmem__rcu_tsan_thread_seen;
  * the default worker ourselves, once, with every signal blocked. */
 static void make_worker_with_signals_blocked(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    cogmem__signals_block_all(&old);
     (void)urcu_bp_get_default_call_rcu_data();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cogmem__signals_restore(&old);
 }
 
 /* Fork: urcu-bp must hold its registry lock across fork() and the call_rcu
@@ -45,12 +45,11 @@ static void after_fork_child(void)
 {
     /* call_rcu_after_fork_child() starts the child's new default worker
      * from this thread: block signals around it as at first creation. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    cogmem__signals_block_all(&old);
     urcu_bp_after_fork_child();
     urcu_bp_call_rcu_after_fork_child();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cogmem__signals_restore(&old);
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shards/sigmask.h"
 #include "src/recall.h"
 
 #define MAX_THREADS 64u
@@ -152,13 +153,12 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
     /* Library threads block every signal (cogmem.h, Caveats). */
     uint8_t ok[MAX_THREADS] = {0};
     if (nt > 1) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
+        sigset_t old;
+        cogmem__signals_block_all(&old);
         for (unsigned t = 1; t < nt; t++) {
             ok[t] = pthread_create(&rg[t].th, NULL, range_main, &rg[t]) == 0;
         }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        cogmem__signals_restore(&old);
     }
     run_range(&rg[0]);
     for (unsigned t = 1; t < nt; t++) {

@@ -9,6 +9,7 @@
 
 #include "cogmem_config.h"
 #include "shards/bindex.h"
+#include "shards/sigmask.h"
 #include "src/store.h"
 
 /* The first cogmem_config the library shipped: callers compiled against it
@@ -108,9 +109,8 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
 
     /* liburcu starts its hash-table worker with the first table: let it
      * inherit a fully blocked mask (see rcu.c on signals). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    cogmem__signals_block_all(&old);
     rc = cogmem__set_init(&st->sets[0], &st->mem, COGMEM__MEM_CONCEPT,
                           c.expected_concepts);
     if (rc == 0) {
@@ -119,7 +119,7 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
         if (rc)
             cogmem__set_fini(&st->sets[0]);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cogmem__signals_restore(&old);
     if (rc)
         goto fail_mem;
     for (int k = 0; k < 2; k++)

@@ -10,19 +10,9 @@
 
 #define DIM 8
 
-static void add_c(cogmem_store *s, uint64_t id)
-{
-    float v[DIM];
-    fill(v, DIM, (float)id);
-    assert_int_equal(cogmem_concept_add(s, id, v), 0);
-}
+static void add_c(cogmem_store *s, uint64_t id) { test_add_concept(s, id, DIM, (float)id); }
 
-static void add_e(cogmem_store *s, uint64_t id)
-{
-    float v[DIM];
-    fill(v, DIM, (float)id);
-    assert_int_equal(cogmem_episode_add(s, id, v, id), 0);
-}
+static void add_e(cogmem_store *s, uint64_t id) { test_add_episode(s, id, DIM, (float)id); }
 
 static uint32_t fan_out(cogmem_store *s, uint64_t c)
 {

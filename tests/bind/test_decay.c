@@ -10,19 +10,9 @@
 #define DIM 4
 #define SEC 1000000000ull
 
-static void add_c(cogmem_store *s, uint64_t id)
-{
-    float v[DIM];
-    fill(v, DIM, 1.0f);
-    assert_int_equal(cogmem_concept_add(s, id, v), 0);
-}
+static void add_c(cogmem_store *s, uint64_t id) { test_add_concept(s, id, DIM, 1.0f); }
 
-static void add_e(cogmem_store *s, uint64_t id)
-{
-    float v[DIM];
-    fill(v, DIM, 2.0f);
-    assert_int_equal(cogmem_episode_add(s, id, v, id), 0);
-}
+static void add_e(cogmem_store *s, uint64_t id) { test_add_episode(s, id, DIM, 2.0f); }
 
 static float get(cogmem_store *s, uint64_t e, uint64_t c)
 {

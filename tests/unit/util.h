@@ -37,4 +37,20 @@ static inline void fill(float *v, uint32_t dim, float x)
         v[i] = x;
 }
 
+/* Add a concept, or an episode at time `id`, whose vector is dim copies
+ * of x; fails the test on error. */
+static inline void test_add_concept(cogmem_store *s, uint64_t id, uint32_t dim, float x)
+{
+    float v[dim];
+    fill(v, dim, x);
+    assert_int_equal(cogmem_concept_add(s, id, v), 0);
+}
+
+static inline void test_add_episode(cogmem_store *s, uint64_t id, uint32_t dim, float x)
+{
+    float v[dim];
+    fill(v, dim, x);
+    assert_int_equal(cogmem_episode_add(s, id, v, id), 0);
+}
+
 #endif

@@ -1,6 +1,5 @@
 /* cogmem — concepts: add, centroid replacement and blending, info. */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "src/store.h"
@@ -120,9 +119,10 @@ static int derive_blend(const struct cogmem_vec *cur, struct cogmem_vec *nv,
         o[i] = keep * c[i] + b->rate * b->x[i];
     cogmem__vec_seal(nv);
     cogmem__vec_fill_bf16(nv);
-    if (nv->norm == 0.0f || !isfinite(nv->norm))
-        return -ERANGE;
-    return cogmem__check_finite(o, nv->dim) ? -ERANGE : 0;
+    /* The norm is summed in double over these very floats, so a finite
+     * norm already means no element is NaN or Inf: no second scan. A zero
+     * or overflowing result is the caller's -ERANGE, not bad input. */
+    return cogmem__check_norm(nv) ? -ERANGE : 0;
 }
 
 int cogmem_concept_blend(cogmem_store *store, uint64_t id, const float *x,

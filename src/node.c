@@ -2,12 +2,12 @@
  *
  * Concepts and episodes live in separate shard sets, yet an id may be live
  * in only one of them. An add therefore links its node PENDING into its own
- * set (cds_lfht_add_unique settles same-kind races), issues a full fence,
- * and only then looks for the id in the other set. Two racing adds of one id
- * in different kinds cannot both miss each other: between link and look
- * each does a seq_cst read-modify-write of one word shared by both kinds'
- * shard (Dekker's store-load ordering; whichever RMW comes second in their
- * total order sees the other's link). When both see
+ * set (cds_lfht_add_unique settles same-kind races) and only then looks for
+ * the id in the other set. Two racing adds of one id in different kinds
+ * cannot both miss each other: between link and look each does a seq_cst
+ * read-modify-write of one word shared by both kinds' shard (Dekker's
+ * store-load ordering; whichever RMW comes second in their total order sees
+ * the other's link). When both see
  * the other PENDING, the tie is broken by kind without waiting:
  *  - a concept that meets a PENDING episode tries to kill it
  *    (PENDING -> DEAD); if the episode went LIVE first, the concept backs

@@ -14,6 +14,7 @@ COGMEM_BUILD_PACKAGES=(
 COGMEM_TEST_PACKAGES=(
     libcmocka-dev libopenblas-dev libtbb-dev libcuckoo-dev
     python3 python3-prometheus-client
+    python3-numpy python3-pytest python3-matplotlib
     qemu-system-x86
 )
 

@@ -15,7 +15,7 @@ static int help_run(int argc, char **argv);
 static void help_usage(FILE *out);
 
 static const struct cli_command commands[] = {
-    {"demo", "build a synthetic store and run a concurrent mixed workload",
+    {"demo", "the mission on WordNet, with the synthetic workload alongside (--synthetic: only that)",
      cli_demo_run, cli_demo_usage},
     {"stats", "run the demo and print the store's statistics (table, JSON, Prometheus)",
      cli_stats_run, cli_stats_usage},

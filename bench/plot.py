@@ -37,11 +37,16 @@ def number(cell):
     c = cell.strip().replace(",", "")
     if c.startswith("**") and c.endswith("**"):
         c = c[2:-2]
+    p = re.match(r"^10\^(\d+)$", c)  # bench/store writes key counts as 10^4
+    if p:
+        return 10.0 ** int(p.group(1))
     m = NUM.match(c)
     if not m:
         return None
     rest = c[m.end():].strip()
     v = float(m.group(0))
+    if rest[:1] in ("k", "M", "G") and (len(rest) == 1 or not rest[1].isalpha()):
+        return v * {"k": 1e3, "M": 1e6, "G": 1e9}[rest[0]]
     unit = rest.split(" ")[0] if rest else ""
     # Durations in one unit, so that a column mixing ms and us is comparable.
     scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -55,8 +60,17 @@ def is_ratio(header):
     # "a/b" names a ratio of two measurements; "q/s", "GB/s", "ns/op" are
     # units of one.
     slash = "/" in h and not re.search(r"/s\b|/op\b|/lookup|/elem|/call|ns/|gb/", h)
-    return ("ratio" in h or slash or " x " in f" {h} " or "speed" in h or
+    return ("ratio" in h or "×" in h or slash or " x " in f" {h} " or "speed" in h or
             h.startswith("x ") or h.endswith(" x") or "vs" in h.split())
+
+
+# Numeric columns that describe a row (its parameters) rather than measure
+# it: they label the row unless they are the x axis.
+PARAMETERS = {"n", "keys", "threads", "dim", "k", "queries", "batch", "reps", "shape"}
+
+
+def is_percent(cells):
+    return all(c.strip().endswith("%") for c in cells if c.strip())
 
 
 def markdown_tables(lines):
@@ -97,17 +111,25 @@ def panel(ax, title, header, rows):
     ncol = len(header)
     numeric = [j for j in range(ncol)
                if rows and sum(v[j] is not None for v in values) >= max(1, len(rows) * 0.8)]
-    labels_at = [j for j in range(ncol) if j not in numeric]
-    xcol = 0 if 0 in numeric and len(numeric) > 1 else None
+    distinct_x = len({v[0] for v in values}) if values else 0
+    xcol = 0 if 0 in numeric and len(numeric) > 1 and distinct_x >= 2 else None
+    params = [j for j in numeric if j != xcol and header[j].lower() in PARAMETERS]
+    numeric = [j for j in numeric if j not in params]
+    labels_at = [j for j in range(ncol) if j not in numeric and j != xcol]
     cols = [j for j in numeric if j != xcol]
-    ratios = [j for j in cols if is_ratio(header[j])]
+    # A percentage column (an overhead) would dwarf the ratios around 1.
+    ratios = [j for j in cols if is_ratio(header[j]) and not
+              is_percent([r[j] for r in rows])]
     if ratios:
         cols = ratios
     if not cols:
         ax.set_axis_off()
         ax.set_title(title + " (no numbers)", fontsize=8)
         return False
-    if xcol is not None and not labels_at:
+    # A line over the x column only when nothing else tells rows apart
+    # (label columns, or parameters that vary, e.g. threads).
+    varying = [j for j in labels_at if j not in params or len({r[j] for r in rows}) > 1]
+    if xcol is not None and not varying:
         xs = [v[xcol] for v in values]
         for j in cols:
             pts = [(x, v[j]) for x, v in zip(xs, values) if v[j] is not None]
@@ -120,7 +142,9 @@ def panel(ax, title, header, rows):
     else:
         if xcol is not None:
             labels_at = [xcol] + labels_at
-        names = [" ".join(r[j] for j in labels_at) or str(k + 1) for k, r in enumerate(rows)]
+        labels_at.sort()
+        names = [" ".join(("%s %s" % (header[j], r[j])) if j in params else r[j]
+                          for j in labels_at) or str(k + 1) for k, r in enumerate(rows)]
         n, m = len(rows), len(cols)
         h = 0.8 / m
         for c, j in enumerate(cols):
@@ -136,7 +160,7 @@ def panel(ax, title, header, rows):
         if ratios:
             ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_title(title[:110], fontsize=8)
-    ax.legend(fontsize=6, loc="best")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return True
 
@@ -151,10 +175,8 @@ def draw(text, out, title):
     if not tables:
         print("plot.py: no table found; no PNG written", file=sys.stderr)
         return 1
-    heights = [max(2.2, 0.28 * len(rows) * (1 if rows and number(rows[0][0]) is not None
-                                             else 1.2) + 1.2)
-               for _, _, rows in tables]
-    fig, axes = plt.subplots(len(tables), 1, figsize=(10, sum(heights)),
+    heights = [max(3.5, 0.3 * len(rows) + 1.2) for _, _, rows in tables]
+    fig, axes = plt.subplots(len(tables), 1, figsize=(12, sum(heights)),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (t, header, rows) in zip(axes[:, 0], tables):
         panel(ax, t, header, rows)

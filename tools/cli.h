@@ -33,6 +33,11 @@ void cli_demo_usage(FILE *out);
 int cli_stats_run(int argc, char **argv);
 void cli_stats_usage(FILE *out);
 
+int cli_load_run(int argc, char **argv);
+void cli_load_usage(FILE *out);
+int cli_query_run(int argc, char **argv);
+void cli_query_usage(FILE *out);
+
 /* The demo with its statistics printed as stats_fmt (COGMEM_FMT_*) to
  * stats_out; cli_demo_run is this with the table on stdout. */
 int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out);

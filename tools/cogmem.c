@@ -15,10 +15,14 @@ static int help_run(int argc, char **argv);
 static void help_usage(FILE *out);
 
 static const struct cli_command commands[] = {
-    {"demo", "build a synthetic store and run a concurrent mixed workload",
+    {"demo", "the mission on WordNet, with the synthetic workload alongside (--synthetic: only that)",
      cli_demo_run, cli_demo_usage},
     {"stats", "run the demo and print the store's statistics (table, JSON, Prometheus)",
      cli_stats_run, cli_stats_usage},
+    {"load", "load a data set (WordNet 3.0) into a store and describe it",
+     cli_load_run, cli_load_usage},
+    {"query", "recall, spread or look up words in WordNet loaded in-process",
+     cli_query_run, cli_query_usage},
     {"version", "print the library's version", version_run, version_usage},
     {"help", "show help for the program or for one subcommand",
      help_run, help_usage},

@@ -28,6 +28,7 @@
 
 #include "cli.h"
 #include "cogmem.h"
+#include "mission.h"
 
 #define CMD "demo"
 
@@ -522,6 +523,17 @@ static uint64_t total_ops(struct worker *ws, unsigned n)
     return sum;
 }
 
+/* Set by cli_demo_request_stop() (from a signal handler: `cogmem demo`
+ * runs this workload in a child process and stops it with SIGUSR1 when its
+ * own steps are done). A lock-free atomic, so the handler may store it;
+ * relaxed, as it publishes no data. */
+static atomic_int stop_requested;
+
+void cli_demo_request_stop(void)
+{
+    atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
+}
+
 struct progress {
     bool tty;
     double interval;
@@ -748,7 +760,8 @@ static double run_workload(struct demo *d, struct worker *ws)
     next = p.interval;
     for (;;) {
         t = now_mono() - t0;
-        if (t >= d->o.seconds || atomic_load_explicit(&d->stop, memory_order_relaxed))
+        if (t >= d->o.seconds || atomic_load_explicit(&d->stop, memory_order_relaxed) ||
+            atomic_load_explicit(&stop_requested, memory_order_relaxed))
             break;
         if (t >= next) {
             progress_report(&p, d, ws, t);
@@ -902,10 +915,10 @@ out:
 
 /* --------------------------------------------------------- command line */
 
-void cli_demo_usage(FILE *out)
+static void synthetic_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: cogmem demo [OPTIONS]\n"
+            "Usage: cogmem demo --synthetic [OPTIONS]\n"
             "\n"
             "Build a store with synthetic clustered data, run a concurrent\n"
             "mixed workload on it, print what it did, and check the store's\n"
@@ -924,9 +937,24 @@ void cli_demo_usage(FILE *out)
             "  -h, --help     show this help\n");
 }
 
+void cli_demo_usage(FILE *out)
+{
+    cli_mission_usage(out);
+    fputc('\n', out);
+    synthetic_usage(out);
+}
+
+/* `cogmem demo --synthetic [OPTIONS]` is this synthetic demo; without
+ * --synthetic, the mission demo on WordNet (mission.c). */
 int cli_demo_run(int argc, char **argv)
 {
-    return cli_demo_main(argc, argv, COGMEM_FMT_TABLE, stdout);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--synthetic") == 0) {
+            for (int j = i; j + 1 < argc; j++)
+                argv[j] = argv[j + 1];
+            return cli_demo_main(argc - 1, argv, COGMEM_FMT_TABLE, stdout);
+        }
+    return cli_mission_run(argc, argv);
 }
 
 int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out)
@@ -965,7 +993,7 @@ int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out)
         int m;
 
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cli_demo_usage(stdout);
+            synthetic_usage(stdout);
             return CLI_EXIT_OK;
         }
         m = cli_option(argc, argv, &i, "--seconds", &value);

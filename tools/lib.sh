@@ -8,12 +8,17 @@ COGMEM_BUILD_PACKAGES=(
     meson ninja-build pkg-config gcc g++
     liburcu-dev libck-dev libjemalloc-dev libnuma-dev libxxhash-dev
 )
+# The demo's data: WordNet 3.0 (/usr/share/wordnet).
+COGMEM_DEMO_PACKAGES=(
+    wordnet-base
+)
 # Tests and benchmarks, on top of the build packages. python3 is Debian's
 # /usr/bin/python3 (the one that sees python3-prometheus-client); a python3
 # earlier on PATH, such as a pyenv one, does not.
 COGMEM_TEST_PACKAGES=(
     libcmocka-dev libopenblas-dev libtbb-dev libcuckoo-dev
     python3 python3-prometheus-client
+    python3-numpy python3-pytest python3-matplotlib wordnet-base
     qemu-system-x86
 )
 

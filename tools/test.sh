@@ -3,6 +3,8 @@
 #   build-ci    plain (-Dwerror=true): all suites
 #   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer: all suites
 #   build-tsan  ThreadSanitizer: the stress suite only
+#   build-py    -Djemalloc=disabled library for the Python package's
+#               pytest tests (tools/python; /usr/bin/python3)
 # then print one closing line, "N passed, N failed, N skipped", summed over
 # the three, and exit non-zero if anything failed (a failed configure or
 # compile counts as one failure and the other builds still run).
@@ -21,9 +23,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 builds=("$@")
 for b in "${builds[@]}"; do
     case $b in
-    plain | asan | tsan) ;;
+    plain | asan | tsan | python) ;;
     *)
-        echo "usage: tools/test.sh [plain] [asan] [tsan]" >&2
+        echo "usage: tools/test.sh [plain] [asan] [tsan] [python]" >&2
         exit 2
         ;;
     esac
@@ -192,6 +194,53 @@ if wanted tsan; then
         "-Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled -Dstress_only=true -Dwerror=true" \
         "TSAN_OPTIONS=$TSAN_OPTIONS"
     TEST_WRAPPER=()
+fi
+
+# The Python package loads libcogmem.so with dlopen(), which a library
+# linked to jemalloc refuses: it gets its own -Djemalloc=disabled build.
+# pytest's JUnit report is counted like meson's log (a missing or broken
+# report, or a non-zero exit with no failed test, is one failure).
+run_python() {
+    local dir=build-py xml=build-py/pytest.xml p=0 f=0 s=0 rc counts
+    cogmem_log "[python] meson setup $dir -Djemalloc=disabled"
+    if ! configure_and_compile "$dir" -Djemalloc=disabled -Dtests=false \
+            -Dbenchmarks=false -Dwerror=true; then
+        echo "error: [python] configure or compile failed" >&2
+        failed=$((failed + 1))
+        return
+    fi
+    rm -f "$xml"
+    cogmem_log "[python] /usr/bin/python3 -m pytest tools/python/tests"
+    COGMEM_BUILD_DIR=$PWD/$dir /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        --junitxml="$xml" tools/python/tests
+    rc=$?
+    if counts=$(/usr/bin/python3 - "$xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+n = sum(int(x.get("tests", 0)) for x in suites)
+bad = sum(int(x.get("failures", 0)) + int(x.get("errors", 0)) for x in suites)
+skip = sum(int(x.get("skipped", 0)) for x in suites)
+print(n - bad - skip, bad, skip)
+PY
+    ); then
+        read -r p f s <<<"$counts"
+    else
+        echo "error: [python] could not read $xml" >&2
+        f=1
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "error: [python] pytest exited with status $rc" >&2
+        f=1
+    fi
+    cogmem_log "[python] tests ok $p, failed $f, skipped $s"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+}
+if wanted python; then
+    run_python
 fi
 
 finish

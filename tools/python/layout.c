@@ -1,0 +1,77 @@
+/* Prints sizeof and offsetof of every C struct the Python package mirrors
+ * with ctypes (cogmem/_lib.py), one "NAME SIZE" or "NAME.FIELD OFFSET" per
+ * line. tests/test_layout.py compares them with the mirrors, so a field
+ * added, moved or resized in a public header cannot go unnoticed. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cogmem.h"
+
+#define S(T) printf("%s %zu\n", #T, sizeof(T))
+#define F(T, f) printf("%s.%s %zu\n", #T, #f, offsetof(T, f))
+
+int main(void)
+{
+    S(cogmem_config);
+    F(cogmem_config, struct_size); F(cogmem_config, dim);
+    F(cogmem_config, expected_concepts); F(cogmem_config, expected_episodes);
+    F(cogmem_config, fan_mode); F(cogmem_config, actr_max_assoc);
+    F(cogmem_config, actr_decay); F(cogmem_config, actr_history);
+    F(cogmem_config, actr_latency_factor); F(cogmem_config, actr_threshold);
+    F(cogmem_config, actr_noise); F(cogmem_config, numa_policy);
+    F(cogmem_config, concept_node); F(cogmem_config, episode_node);
+    F(cogmem_config, stats); F(cogmem_config, bf16_rows);
+
+    S(struct cogmem_concept_info);
+    F(struct cogmem_concept_info, id); F(struct cogmem_concept_info, created_ns);
+    F(struct cogmem_concept_info, touched_ns); F(struct cogmem_concept_info, fan_out);
+    F(struct cogmem_concept_info, binding_version);
+    F(struct cogmem_concept_info, centroid_version);
+    F(struct cogmem_concept_info, activation); F(struct cogmem_concept_info, norm);
+
+    S(struct cogmem_episode_info);
+    F(struct cogmem_episode_info, id); F(struct cogmem_episode_info, time_ns);
+    F(struct cogmem_episode_info, fan_in); F(struct cogmem_episode_info, strength);
+    F(struct cogmem_episode_info, activation); F(struct cogmem_episode_info, norm);
+
+    S(struct cogmem_binding_info);
+    F(struct cogmem_binding_info, episode); F(struct cogmem_binding_info, concept);
+    F(struct cogmem_binding_info, strength); F(struct cogmem_binding_info, created_ns);
+    F(struct cogmem_binding_info, touched_ns); F(struct cogmem_binding_info, decayed_ns);
+
+    S(cogmem_recall_hit);
+    F(cogmem_recall_hit, id); F(cogmem_recall_hit, kind); F(cogmem_recall_hit, score);
+
+    S(cogmem_hit);
+    F(cogmem_hit, id); F(cogmem_hit, kind); F(cogmem_hit, activation);
+
+    S(cogmem_recall_params);
+    F(cogmem_recall_params, struct_size); F(cogmem_recall_params, metric);
+    F(cogmem_recall_params, min_score); F(cogmem_recall_params, filter);
+    F(cogmem_recall_params, filter_arg); F(cogmem_recall_params, w_sim);
+    F(cogmem_recall_params, w_recency); F(cogmem_recall_params, w_act);
+    F(cogmem_recall_params, half_life_ns); F(cogmem_recall_params, now_ns);
+    F(cogmem_recall_params, threads); F(cogmem_recall_params, parallel_min_work);
+    F(cogmem_recall_params, bf16); F(cogmem_recall_params, bf16_rerank);
+
+    S(cogmem_decay_params);
+    F(cogmem_decay_params, struct_size); F(cogmem_decay_params, model);
+    F(cogmem_decay_params, half_life_ns); F(cogmem_decay_params, power_d);
+    F(cogmem_decay_params, power_scale_ns); F(cogmem_decay_params, factor);
+    F(cogmem_decay_params, prune_below);
+
+    S(cogmem_decay_result);
+    F(cogmem_decay_result, struct_size); F(cogmem_decay_result, concepts);
+    F(cogmem_decay_result, decayed); F(cogmem_decay_result, pruned);
+
+    S(cogmem_source);
+    F(cogmem_source, id); F(cogmem_source, weight);
+
+    S(cogmem_spread_params);
+    F(cogmem_spread_params, struct_size); F(cogmem_spread_params, max_depth);
+    F(cogmem_spread_params, hop_decay); F(cogmem_spread_params, threshold);
+    F(cogmem_spread_params, max_nodes); F(cogmem_spread_params, use_strength);
+    F(cogmem_spread_params, fan_mode); F(cogmem_spread_params, add_base_level);
+    F(cogmem_spread_params, now_ns);
+    return 0;
+}

@@ -292,6 +292,11 @@ static inline void offer_row(const struct cogmem__rscan *sc, struct cogmem__rq *
     offer_node(sc, rq, set, kind, cogmem__vec_id(v), v, sim);
 }
 
+/* Queries scored together against a block: their scores fit in 32 KiB of
+ * stack, and cogmem_dot_block keeps the block's rows in L1/L2 while the
+ * group's queries stream past them. */
+#define QGROUP 32u
+
 static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                        size_t nq, struct cogmem__set *set, enum cogmem_kind kind,
                        char *first, uint32_t nrows)
@@ -300,7 +305,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     const size_t stride = sl->stride;
     uint8_t state[BLOCK_MAX];
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
-    float dot[BLOCK_MAX];
+    float dot[QGROUP][BLOCK_MAX];
     size_t nruns = 0, nstale = 0;
 
     for (uint32_t i = 0; i < nrows; i++) {
@@ -320,34 +325,52 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
             nstale++;
         }
     }
-    for (size_t j = 0; j < nq; j++) {
-        struct cogmem__rq *rq = &qs[j];
+    for (size_t j0 = 0; j0 < nq; j0 += QGROUP) {
+        size_t g = nq - j0 < QGROUP ? nq - j0 : QGROUP;
+        /* A batch's queries are contiguous (recall.h), so one kernel call
+         * scores the whole group against each run. */
         for (size_t r = 0; r < nruns; r++) {
             char *row = first + (size_t)run_at[r] * stride;
-            cogmem_dot_batch(rq->q, (const float *)(row + sizeof(struct cogmem_vec)),
+            cogmem_dot_block(qs[j0].q, g, sl->dim,
+                             (const float *)(row + sizeof(struct cogmem_vec)),
                              run_len[r], sl->dim, stride / sizeof(float),
-                             dot + run_at[r]);
+                             &dot[0][run_at[r]], BLOCK_MAX);
         }
-        for (size_t r = 0; r < nruns; r++) {
-            for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
-                struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
-                offer_row(sc, rq, set, kind, v, similarity(sc, dot[i], rq->qnorm, v));
+        for (size_t j = 0; j < g; j++) {
+            struct cogmem__rq *rq = &qs[j0 + j];
+            const float *d = dot[j];
+            /* Without blending, similarities at or above this can enter
+             * the heap; the bound is refreshed only when a row gets in
+             * (rare after the first k), so the common row costs one
+             * compare (offer_row makes the exact decision). */
+            float bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+            for (size_t r = 0; r < nruns; r++) {
+                for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
+                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
+                    float sim = similarity(sc, d[i], rq->qnorm, v);
+                    if (!sc->blend && !(sim >= bar))
+                        continue;
+                    offer_row(sc, rq, set, kind, v, sim);
+                    bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+                }
             }
-        }
-        if (nstale) {
-            /* A replaced centroid: its own score is stale and the node's
-             * current row may already be behind us, so always score the
-             * node's current vector (see the top of this file). */
-            for (uint32_t i = 0; i < nrows; i++) {
-                if (state[i] != COGMEM__ROW_REPLACED)
-                    continue;
-                struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
-                /* Unlike a CURRENT row, a REPLACED one may have been queued
-                 * for reuse before our section began, and be reused under
-                 * us: its id is only a hint, and offer_node scores whatever
-                 * live node has it (the dedupe keeps one entry). The row
-                 * that matters -- X's -- is not queued (top of file). */
-                offer_node(sc, rq, set, kind, cogmem__vec_id(v), NULL, 0.0f);
+            if (nstale) {
+                /* A replaced centroid: its own score is stale and the
+                 * node's current row may already be behind us, so always
+                 * score the node's current vector (see the top of this
+                 * file). */
+                for (uint32_t i = 0; i < nrows; i++) {
+                    if (state[i] != COGMEM__ROW_REPLACED)
+                        continue;
+                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
+                    /* Unlike a CURRENT row, a REPLACED one may have been
+                     * queued for reuse before our section began, and be
+                     * reused under us: its id is only a hint, and
+                     * offer_node scores whatever live node has it (the
+                     * dedupe keeps one entry). The row that matters -- X's
+                     * -- is not queued (top of file). */
+                    offer_node(sc, rq, set, kind, cogmem__vec_id(v), NULL, 0.0f);
+                }
             }
         }
     }
@@ -370,6 +393,8 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     size_t b = (nq == 1 ? SINGLE_BLOCK_BYTES : BLOCK_BYTES) / sl->stride;
     if (nq == 1)
         b = b < 16 ? 16 : b & ~(size_t)15;
+    else
+        b &= ~(size_t)3; /* whole 4-row tiles of cogmem_dot_block */
     uint32_t block = b < 8 ? 8 : b > BLOCK_MAX ? BLOCK_MAX : (uint32_t)b;
     for (uint32_t at = lo; at < hi;) {
         uint32_t c = at / rpc, slot = at % rpc;

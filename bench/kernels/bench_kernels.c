@@ -1,7 +1,7 @@
 /* cogmem kernel benchmark: the --bench mode of the kernels checker
  * (tests/kernels/checkasm.c), linked into the same binary.
  *
- *   cogmem-checkasm --bench [--quick] [--full]
+ *   cogmem-checkasm --bench [--quick] [--full] [--only SECTION]
  *
  * Every figure is printed next to a baseline measured in the same run on
  * the same buffer, interleaved sample by sample with the kernel so that
@@ -37,6 +37,13 @@
 int cogmem__kernels_bench(int argc, char **argv);
 
 static int quick, full;
+static const char *only; /* --only SECTION: dot, topk, decay, hv, bf16, block */
+
+/* Run section `name` unless --only picked another. */
+static int want(const char *name)
+{
+    return !only || strcmp(only, name) == 0;
+}
 static volatile float sink_f;
 static volatile uint32_t sink_u;
 
@@ -709,6 +716,84 @@ static void bench_bf16(void)
     free(out);
 }
 
+/* ------------------------------------------------------ multi-query dot */
+
+typedef struct blk_ctx {
+    const cogmem__simd_ops *o;
+    const float *q, *rows;
+    size_t nq, n, dim;
+    float *out;
+} blk_ctx;
+
+static void run_block(void *p)
+{
+    blk_ctx *c = p;
+    c->o->dot_block(c->q, c->nq, c->dim, c->rows, c->n, c->dim, c->dim, c->out, c->n);
+}
+
+/* The same product as nq dot_batch passes, query by query. */
+static void run_block_by_query(void *p)
+{
+    blk_ctx *c = p;
+    for (size_t a = 0; a < c->nq; a++)
+        c->o->dot_batch(c->q + a * c->dim, c->rows, c->n, c->dim, c->dim,
+                        c->out + a * c->n);
+}
+
+#if HAVE_BLAS
+static void run_sgemm(void *p)
+{
+    blk_ctx *c = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)c->nq,
+                (blasint)c->n, (blasint)c->dim, 1.0f, c->q, (blasint)c->dim,
+                c->rows, (blasint)c->dim, 0.0f, c->out, (blasint)c->n);
+}
+#endif
+
+static void bench_block(size_t nq, size_t n, size_t dim, const char *label,
+                        double fma_ns)
+{
+    float *rows = big_alloc(n * dim * sizeof(float));
+    float *q = big_alloc(nq * dim * sizeof(float));
+    float *out = big_alloc(nq * n * sizeof(float));
+    for (size_t i = 0; i < n * dim; i++)
+        rows[i] = frand();
+    for (size_t i = 0; i < nq * dim; i++)
+        q[i] = frand();
+    double fmas = (double)nq * (double)n * (double)dim / 16.0; /* 512-bit */
+    int dram = (double)n * dim * 4 > 64e6;
+    int samples = quick ? 5 : dram ? 7 : 11;
+    double min_ns = dram ? 1 : 2e6;
+    char shape[40];
+    snprintf(shape, sizeof shape, "%zuq x %zu x %zu %s", nq, n, dim, label);
+    for (int isa = COGMEM__ISA_COUNT - 1; isa >= 1; isa--) {
+        const cogmem__simd_ops *o = cogmem__simd_table(isa);
+        if (!o)
+            continue;
+        blk_ctx bc = {o, q, rows, nq, n, dim, out};
+        job jobs[3] = {{run_block, &bc, 0, {0}}, {run_block_by_query, &bc, 0, {0}}};
+        int nj = 2;
+#if HAVE_BLAS
+        if (isa == cogmem__simd_best())
+            jobs[nj++] = (job){run_sgemm, &bc, 0, {0}};
+#endif
+        double r[3];
+        measure(jobs, nj, samples, min_ns, r);
+        double pairs = (double)nq * (double)n;
+        row("dot_block", shape, isa_names[isa], r[0], pairs, "pair", 0,
+            "dot_batch per query", r[1] / r[0]);
+        if (nj == 3)
+            row("dot_block", shape, isa_names[isa], r[0], pairs, "pair", 0,
+                "OpenBLAS sgemm 1 thread", r[2] / r[0]);
+        if (isa == COGMEM__ISA_AVX512 && fma_ns > 0)
+            row("dot_block", shape, isa_names[isa], r[0], pairs, "pair", 0,
+                "FMA peak time", fmas * fma_ns / r[0]);
+    }
+    free(rows);
+    free(q);
+    free(out);
+}
+
 int cogmem__kernels_bench(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -716,6 +801,8 @@ int cogmem__kernels_bench(int argc, char **argv)
             quick = 1;
         else if (strcmp(argv[i], "--full") == 0)
             full = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
     }
     /* One core, no migration: a moved thread would lose its cache and
      * mix two cores' clocks into one figure. */
@@ -742,19 +829,35 @@ int cogmem__kernels_bench(int argc, char **argv)
         printf("measured FMA peak: %.4f ns per 512-bit FMA (%.2f GFLOP/s)\n",
                fma_ns, 32.0 / fma_ns);
 
-    header("batch dot / cosine (f32)");
-    bench_dot(16, 768, "L1", fma_ns);
-    bench_dot(1000, 768, "L2/L3", fma_ns);
-    bench_dot(quick ? 30000 : 100000, 768, "DRAM", fma_ns);
-    if (full)
-        bench_dot(1000000, 768, "DRAM", fma_ns);
-    header("top-k");
-    bench_topk();
-    header("decay and fan effect");
-    bench_decay_fan();
-    header("binary hypervectors");
-    bench_hv();
-    header("bf16 quantised scan");
-    bench_bf16();
+    if (want("dot")) {
+        header("batch dot / cosine (f32)");
+        bench_dot(16, 768, "L1", fma_ns);
+        bench_dot(1000, 768, "L2/L3", fma_ns);
+        bench_dot(quick ? 30000 : 100000, 768, "DRAM", fma_ns);
+        if (full)
+            bench_dot(1000000, 768, "DRAM", fma_ns);
+    }
+    if (want("topk")) {
+        header("top-k");
+        bench_topk();
+    }
+    if (want("decay")) {
+        header("decay and fan effect");
+        bench_decay_fan();
+    }
+    if (want("hv")) {
+        header("binary hypervectors");
+        bench_hv();
+    }
+    if (want("bf16")) {
+        header("bf16 quantised scan");
+        bench_bf16();
+    }
+    if (want("block")) {
+        header("multi-query dot block (queries x rows)");
+        bench_block(64, 1000, 768, "L2/L3", fma_ns);
+        bench_block(64, quick ? 30000 : 100000, 768, "DRAM", fma_ns);
+        bench_block(256, 256, 128, "pairwise", fma_ns);
+    }
     return 0;
 }

@@ -56,6 +56,8 @@
 #define BLOCK_MAX 256u
 #define BLOCK_BYTES (256u << 10)
 #define SINGLE_BLOCK_BYTES (64u << 10)
+/* One query: rows per block (state pass, then the kernel). */
+#define SINGLE_BLOCK_ROWS 64u
 
 void cogmem_recall_params_init(cogmem_recall_params *p)
 {
@@ -307,6 +309,8 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
     float dot[QGROUP][BLOCK_MAX];
     size_t nruns = 0, nstale = 0;
+    size_t pc = SINGLE_BLOCK_BYTES / stride;
+    const uint32_t piece = pc < 16 ? 16u : (uint32_t)(pc & ~(size_t)15);
 
     for (uint32_t i = 0; i < nrows; i++) {
         struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
@@ -327,14 +331,25 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     }
     for (size_t j0 = 0; j0 < nq; j0 += QGROUP) {
         size_t g = nq - j0 < QGROUP ? nq - j0 : QGROUP;
-        /* A batch's queries are contiguous (recall.h), so one kernel call
-         * scores the whole group against each run. */
         for (size_t r = 0; r < nruns; r++) {
             char *row = first + (size_t)run_at[r] * stride;
-            cogmem_dot_block(qs[j0].q, g, sl->dim,
-                             (const float *)(row + sizeof(struct cogmem_vec)),
-                             run_len[r], sl->dim, stride / sizeof(float),
-                             &dot[0][run_at[r]], BLOCK_MAX);
+            const float *data = (const float *)(row + sizeof(struct cogmem_vec));
+            if (nq == 1) {
+                /* Pieces of <= 64 KiB (16-row multiples when dim allows):
+                 * the dot kernel's DRAM pass, 16 row streams in flight (a
+                 * larger call would get its 4-row L2/L3 pass). */
+                for (uint32_t i = 0; i < run_len[r]; i += piece) {
+                    uint32_t m = run_len[r] - i < piece ? run_len[r] - i : piece;
+                    cogmem_dot_batch(qs[0].q, data + (size_t)i * (stride / sizeof(float)),
+                                     m, sl->dim, stride / sizeof(float),
+                                     &dot[0][run_at[r] + i]);
+                }
+            } else {
+                /* A batch's queries are contiguous (recall.h): one kernel
+                 * call scores the whole group against the run. */
+                cogmem_dot_block(qs[j0].q, g, sl->dim, data, run_len[r], sl->dim,
+                                 stride / sizeof(float), &dot[0][run_at[r]], BLOCK_MAX);
+            }
         }
         for (size_t j = 0; j < g; j++) {
             struct cogmem__rq *rq = &qs[j0 + j];
@@ -386,15 +401,12 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     if (hi > used)
         hi = used;
     uint32_t rpc = sl->rows_per_chunk;
-    /* One query: 16-row multiples, at most 64 KiB when dim allows, which
-     * the dot kernel runs as 16-row blocks (16 row streams in flight, its
-     * DRAM pass; a larger call would get its 4-row L2/L3 pass). A batch:
-     * blocks that stay in L2 while every query is scored against them. */
-    size_t b = (nq == 1 ? SINGLE_BLOCK_BYTES : BLOCK_BYTES) / sl->stride;
-    if (nq == 1)
-        b = b < 16 ? 16 : b & ~(size_t)15;
-    else
-        b &= ~(size_t)3; /* whole 4-row tiles of cogmem_dot_block */
+    /* One query: SINGLE_BLOCK_ROWS rows, so that the state words' misses
+     * are taken a block at a time (and the next block's are prefetched
+     * while this one is scored). A batch: blocks that stay in L2 while
+     * every query is scored against them, whole 4-row tiles of
+     * cogmem_dot_block. */
+    size_t b = nq == 1 ? SINGLE_BLOCK_ROWS : (BLOCK_BYTES / sl->stride) & ~(size_t)3;
     uint32_t block = b < 8 ? 8 : b > BLOCK_MAX ? BLOCK_MAX : (uint32_t)b;
     for (uint32_t at = lo; at < hi;) {
         uint32_t c = at / rpc, slot = at % rpc;
@@ -402,6 +414,12 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
         char *chunk = cogmem__slab_chunk(sl, c);
         while (slot < end) {
             uint32_t n = end - slot < block ? end - slot : block;
+            /* The next block's state words: one line per row, each a miss
+             * that the streams of the kernel do not cover (the rows' data
+             * follows its header, but the scan reads the headers first). */
+            uint32_t nx = slot + n, nn = end - nx < block ? end - nx : block;
+            for (uint32_t i = 0; i < nn; i++)
+                __builtin_prefetch(chunk + (size_t)(nx + i) * sl->stride, 0, 3);
             scan_block(sc, qs, nq, set, kind, chunk + (size_t)slot * sl->stride, n);
             slot += n;
         }

@@ -24,13 +24,14 @@ int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
 {
     size_t data = ((size_t)dim * sizeof(float) + 63) & ~(size_t)63;
     size_t half = bf16 ? ((size_t)dim * sizeof(uint16_t) + 63) & ~(size_t)63 : 0;
-    sl->stride = sizeof(struct cogmem_vec) + data + half;
-    sl->bf16_off = bf16 ? sizeof(struct cogmem_vec) + data : 0;
+    sl->stride = sizeof(struct cogmem_vec) + data;
+    sl->bstride = half;
     sl->mem = mem;
     sl->mem_kind = kind;
     sl->dim = dim;
-    size_t rpc = COGMEM__SLAB_CHUNK_BYTES / sl->stride;
+    size_t rpc = COGMEM__SLAB_CHUNK_BYTES / (sl->stride + half);
     sl->rows_per_chunk = rpc ? (uint32_t)rpc : 1u;
+    sl->bf16_base = (size_t)sl->rows_per_chunk * sl->stride; /* a multiple of 64 */
     uint64_t max = (uint64_t)sl->rows_per_chunk * COGMEM__SLAB_MAX_CHUNKS;
     sl->max_rows = max < COGMEM__ROW_NONE ? (uint32_t)max : COGMEM__ROW_NONE - 1;
     size_t dir_bytes = COGMEM__SLAB_MAX_CHUNKS * sizeof *sl->dir;
@@ -46,7 +47,7 @@ int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
 
 static size_t chunk_bytes(struct cogmem__slab *sl)
 {
-    return (size_t)sl->rows_per_chunk * sl->stride;
+    return (size_t)sl->rows_per_chunk * (sl->stride + sl->bstride);
 }
 
 static void chunk_free(struct cogmem__slab *sl, char *ch);

@@ -1,12 +1,15 @@
 /* cogmem — per-kind slabs: the rows that ARE the embeddings.
  *
- * Every struct cogmem_vec (64-byte header, then dim floats, then optionally
- * a bfloat16 copy of them) is a row of its
+ * Every struct cogmem_vec (64-byte header, then dim floats) is a row of its
  * kind's slab instead of a separate heap block, so that a recall is a linear
  * pass of the batch kernels over contiguous memory: row i's data starts 64
  * bytes after its header and rows are `stride` bytes apart (64 + dim floats
  * rounded up to a line), so the kernels scan with stride/4 floats and skip
- * the headers. The zero-copy contract of cogmem_vec is unchanged: a row is
+ * the headers. With cfg.bf16_rows, each chunk ends with a region of bf16
+ * copies, one per slot (cogmem__slab_bf16_of): the bf16 scan reads that
+ * region (and the state words) and no f32 data, and the f32 rows keep the
+ * stride of a store without copies, so exact scans of a bf16 store read
+ * exactly what they read without it. The zero-copy contract of cogmem_vec is unchanged: a row is
  * written once before publication and only reused after its last reference
  * is dropped AND a grace period has passed (the vector's RCU reclaim
  * callback is what returns the row).
@@ -76,12 +79,16 @@ struct cogmem__slab {
     uint32_t rows_per_chunk;
     uint32_t max_rows;
     size_t stride; /* bytes from one row header to the next */
-    size_t bf16_off; /* bytes from a row header to its bf16 copy, 0: none */
+    /* bf16 copies (cfg.bf16_rows): a region of their own at the end of
+     * each chunk, bf16_base bytes after its first row header, one copy
+     * per slot every bstride bytes (64-byte aligned); bstride 0: none. */
+    size_t bstride;
+    size_t bf16_base;
 };
 
 /* Set up an empty slab for vectors of `dim` floats; with `bf16`, each row
- * also has room for a bfloat16 copy after the f32 data (written by src/
- * before publication, like the data). 0 or -ENOMEM. */
+ * also has room for a bfloat16 copy in its chunk's bf16 region (written by
+ * src/ before publication, like the data). 0 or -ENOMEM. */
 int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
                       enum cogmem__mem_kind kind, uint32_t dim, int bf16);
 
@@ -102,6 +109,19 @@ void cogmem__slab_free(struct cogmem__slab *sl, void *row);
 static inline uint32_t cogmem__slab_used(struct cogmem__slab *sl)
 {
     return atomic_load_explicit(&sl->used, memory_order_acquire);
+}
+
+/* The bf16 copy of the row whose header is `row` (NULL without bf16
+ * copies): slot s of a chunk has its header at chunk + s * stride and its
+ * copy at chunk + bf16_base + s * bstride. */
+static inline uint16_t *cogmem__slab_bf16_of(const struct cogmem__slab *sl,
+                                             void *row, uint32_t index)
+{
+    if (!sl->bstride)
+        return NULL;
+    size_t slot = index % sl->rows_per_chunk;
+    return (uint16_t *)((char *)row - slot * sl->stride + sl->bf16_base +
+                        slot * sl->bstride);
 }
 
 /* Chunk c's first row header (c < used / rows_per_chunk rounded up). */

@@ -480,11 +480,14 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
     struct cogmem__slab *sl = &set->slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
-    size_t blk = SINGLE_BLOCK_BYTES / (sl->stride - sl->bf16_off + 64);
+    /* Blocks of 16-row multiples whose bf16 copies fill <= 64 KiB: the bf16
+     * kernel's DRAM pass, as for f32 rows. */
+    size_t blk = SINGLE_BLOCK_BYTES / sl->bstride;
     uint32_t block = blk < 16 ? 16 : blk > BLOCK_MAX ? BLOCK_MAX : (uint32_t)(blk & ~(size_t)15);
     float dot[BLOCK_MAX];
     for (uint32_t c = 0; c * rpc < used; c++) {
         char *chunk = cogmem__slab_chunk(sl, c);
+        const char *b16 = chunk + sl->bf16_base;
         uint32_t end = used - c * rpc < rpc ? used - c * rpc : rpc;
         for (uint32_t at = 0; at < end; at += block) {
             uint32_t n = end - at < block ? end - at : block;
@@ -499,12 +502,12 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                     continue;
                 }
                 if (run) { /* score the run of CURRENT rows [i - run, i) */
-                    char *r0 = first + (size_t)(i - run) * sl->stride;
-                    cogmem_dot_batch_bf16(q16, (const uint16_t *)(r0 + sl->bf16_off), run,
-                                          sl->dim, sl->stride / sizeof(uint16_t), dot);
+                    uint32_t s0 = at + i - run;
+                    cogmem_dot_batch_bf16(q16, (const uint16_t *)(b16 + (size_t)s0 * sl->bstride),
+                                          run, sl->dim, sl->bstride / sizeof(uint16_t), dot);
                     for (uint32_t j = 0; j < run; j++) {
                         struct cogmem_vec *w =
-                            (struct cogmem_vec *)(r0 + (size_t)j * sl->stride);
+                            (struct cogmem_vec *)(chunk + (size_t)(s0 + j) * sl->stride);
                         bheap_push(b, similarity(sc, dot[j], rq->qnorm, w), w);
                     }
                     run = 0;
@@ -565,7 +568,7 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
     struct bheap bh = {0};
     uint16_t *q16 = NULL;
     size_t b16_bytes = 0;
-    if (sc.p.bf16 && store->sets[0].slab.bf16_off) {
+    if (sc.p.bf16 && store->sets[0].slab.bstride) {
         size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
         size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
         b16_bytes = qb + cap * sizeof(struct bcand);

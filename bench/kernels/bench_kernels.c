@@ -1,7 +1,10 @@
 /* cogmem kernel benchmark: the --bench mode of the kernels checker
  * (tests/kernels/checkasm.c), linked into the same binary.
  *
- *   cogmem-checkasm --bench [--quick] [--full] [--only SECTION]
+ *   cogmem-checkasm --bench [--quick] [--full] [--only SECTION] [--png FILE]
+ *
+ * The tables are also drawn to FILE (default bench_kernels.png) by
+ * bench/kernels/plot.py.
  *
  * Every figure is printed next to a baseline measured in the same run on
  * the same buffer, interleaved sample by sample with the kernel so that
@@ -37,6 +40,7 @@
 int cogmem__kernels_bench(int argc, char **argv);
 
 static int quick, full;
+static FILE *plot; /* plot.py's stdin: every table line is copied there */
 static const char *only; /* --only SECTION: dot, topk, decay, hv, bf16, block */
 
 /* Run section `name` unless --only picked another. */
@@ -289,6 +293,9 @@ static void row(const char *kernel, const char *shape, const char *isa,
         snprintf(call, sizeof call, "%.1f ns", ns_call);
     printf("| %-14s | %-16s | %-10s | %10s | %17s | %7s | %-26s | %5s |\n",
            kernel, shape, isa, call, per, gbs, base, rat);
+    if (plot)
+        fprintf(plot, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", kernel,
+                shape, isa, call, per, gbs, base, rat);
     fflush(stdout);
 }
 
@@ -298,6 +305,9 @@ static void header(const char *title)
     printf("| %-14s | %-16s | %-10s | %10s | %17s | %7s | %-26s | %5s |\n",
            "kernel", "shape", "isa", "per call", "per element", "GB/s",
            "baseline (same run)", "ratio");
+    if (plot)
+        fprintf(plot, "| kernel | shape | isa | per call | per element | GB/s | "
+                      "baseline (same run) | ratio |\n");
     printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------",
            "------------------", "------------", "------------",
            "-------------------", "---------", "----------------------------",
@@ -796,6 +806,7 @@ static void bench_block(size_t nq, size_t n, size_t dim, const char *label,
 
 int cogmem__kernels_bench(int argc, char **argv)
 {
+    const char *png = "bench_kernels.png";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
@@ -803,7 +814,13 @@ int cogmem__kernels_bench(int argc, char **argv)
             full = 1;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--png") == 0 && i + 1 < argc)
+            png = argv[++i];
     }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/plot.py' '%s'",
+             COGMEM_BENCH_KERNELS_DIR, png);
+    plot = popen(cmd, "w");
     /* One core, no migration: a moved thread would lose its cache and
      * mix two cores' clocks into one figure. */
     int cpu = sched_getcpu();
@@ -858,6 +875,12 @@ int cogmem__kernels_bench(int argc, char **argv)
         bench_block(64, 1000, 768, "L2/L3", fma_ns);
         bench_block(64, quick ? 30000 : 100000, 768, "DRAM", fma_ns);
         bench_block(256, 256, 128, "pairwise", fma_ns);
+    }
+    if (plot) {
+        if (pclose(plot) == 0)
+            printf("\nplot: %s\n", png);
+        else
+            printf("\nplot: %s failed (python3-matplotlib missing?)\n", cmd);
     }
     return 0;
 }

@@ -129,7 +129,7 @@ struct row {
     unsigned dim;
     double bw, scan, recall, sgemv, batch1, sgemm1, recall_np, batch_np, sgemm_np;
     double recall_cos, bf16, bf16_recall;
-    double flat, vs_flat, vs_flat_lo, vs_flat_hi;
+    double flat, vs_flat, vs_flat_lo, vs_flat_hi, exact16;
 };
 
 static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps,
@@ -143,8 +143,9 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     cfg.dim = dim;
     cfg.expected_concepts = n;
     /* st: plain rows, for every exact measurement; st16: the same data
-     * with bf16 row copies, for the bf16 column only (its f32 rows have a
-     * gap, which slows exact scans of it). */
+     * with bf16 row copies (in a region of their own, shards/slab.h), for
+     * the bf16 columns and an exact recall over it ("exact bf16 store/
+     * plain": 1.0 when the copies cost exact scans nothing). */
     cogmem_store *st, *st16;
     cogmem_config cfg16 = cfg;
     cfg16.bf16_rows = 1;
@@ -176,7 +177,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     size_t *nh = calloc(nb, sizeof *nh);
     uint32_t *idx = calloc(k, sizeof *idx);
     float *val = calloc(k, sizeof *val);
-    enum { BW, SCAN, RECALL, FLAT, COS, BF16, RECALL_NP, BATCH1, BATCH_NP, SGEMV, SGEMM1, SGEMM_NP, NM };
+    enum { BW, SCAN, RECALL, FLAT, EXACT16, COS, BF16, RECALL_NP, BATCH1, BATCH_NP, SGEMV, SGEMM1, SGEMM_NP, NM };
     double t[NM][64], t0;
     cogmem_recall_params p;
     cogmem_recall_params_init(&p);
@@ -206,6 +207,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
             case BW: sink = stream_sum(m, n * dim); break;
             case SCAN: scan_only(st, qs, scores); break;
             case RECALL: cogmem_recall(st, qs, COGMEM_CONCEPT, k, &p, hits, nh); break;
+            case EXACT16: cogmem_recall(st16, qs, COGMEM_CONCEPT, k, &p, hits, nh); break;
             case FLAT:
                 cogmem_dot_batch(qs, m, n, dim, dim, scores);
                 cogmem_topk(scores, n, k, idx, val);
@@ -265,6 +267,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
     r->scan = med[SCAN];
     r->recall = med[RECALL];
     r->flat = med[FLAT];
+    r->exact16 = med[EXACT16];
     r->recall_cos = med[COS];
     r->bf16 = med[BF16];
     /* recall@k of the bf16 path against exact, over the batch's queries
@@ -352,9 +355,9 @@ int main(int argc, char **argv)
         }                                                                      \
     } while (0)
     printf("\n");
-    EMIT("| n | dim | read GB/s | recall q/s | recall/bw | recall/flat scan | recall/flat range | recall/sgemv+heap | top-k overhead (recall/scan - 1) | cosine/dot time | batch%zu q/s (1 thr) | batch/sgemm+heap (1 thr) | recall nproc/1 thr | batch nproc/1 thr | batch/sgemm+heap (nproc) | bf16 speed-up | bf16 recall@k |\n",
+    EMIT("| n | dim | read GB/s | recall q/s | recall/bw | recall/flat scan | recall/flat range | recall/sgemv+heap | top-k overhead (recall/scan - 1) | cosine/dot time | batch%zu q/s (1 thr) | batch/sgemm+heap (1 thr) | recall nproc/1 thr | batch nproc/1 thr | batch/sgemm+heap (nproc) | bf16 speed-up | bf16 recall@k | exact: bf16 store/plain |\n",
          nb);
-    EMIT("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    EMIT("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t a = 0; a < nd; a++) {
         for (size_t b = 0; b < ns; b++) {
             size_t n = sizes[b];
@@ -365,14 +368,14 @@ int main(int argc, char **argv)
             run(n, (unsigned)dims[a], k, nb, rp, n >= 1000000 ? 3 : 5, &r);
             double stride = (double)(64 + (((size_t)dims[a] * 4 + 63) & ~(size_t)63));
             double rec_bw = (double)n * stride / r.recall;
-            EMIT("| %zu | %u | %.1f | %.0f | %.2f | %.2f | %.2f-%.2f | %.2f | %+.1f%% | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f |\n",
+            EMIT("| %zu | %u | %.1f | %.0f | %.2f | %.2f | %.2f-%.2f | %.2f | %+.1f%% | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.2f |\n",
                  n, r.dim, r.bw / 1e9, 1.0 / r.recall, rec_bw / r.bw, r.vs_flat,
                  r.vs_flat_lo, r.vs_flat_hi, r.sgemv > 0 ? r.sgemv / r.recall : 0.0,
                  100.0 * (r.recall / r.scan - 1.0), r.recall_cos / r.recall,
                  (double)nb / r.batch1, r.sgemm1 > 0 ? r.sgemm1 / r.batch1 : 0.0,
                  r.recall / r.recall_np, r.batch1 / r.batch_np,
                  r.sgemm_np > 0 ? r.sgemm_np / r.batch_np : 0.0,
-                 r.recall / r.bf16, r.bf16_recall);
+                 r.recall / r.bf16, r.bf16_recall, r.recall / r.exact16);
             fflush(stdout);
         }
     }

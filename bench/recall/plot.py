@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 COLUMNS = ["recall/bw", "recall/flat scan", "recall/sgemv+heap",
            "batch/sgemm+heap (1 thr)", "batch/sgemm+heap (nproc)",
-           "bf16 speed-up"]
+           "bf16 speed-up", "exact: bf16 store/plain"]
 
 
 def main():

@@ -8,7 +8,7 @@
  * kernel benchmark (bench/kernels/bench_kernels.c).
  *
  *   cogmem-checkasm [--seed N] [--verbose]
- *   cogmem-checkasm --bench [--quick] [--full]
+ *   cogmem-checkasm --bench [--quick] [--full] [--only SECTION] [--png FILE]
  *
  * Buffers are placed so that they end exactly at a PROT_NONE guard page: a
  * kernel that reads (or writes) one byte past a row end crashes here
@@ -1153,7 +1153,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--verbose") == 0)
             verbose = 1;
         else {
-            fprintf(stderr, "usage: %s [--seed N] [--verbose] | --bench [--quick] [--full]\n",
+            fprintf(stderr, "usage: %s [--seed N] [--verbose] | --bench [--quick] [--full] [--only SECTION] [--png FILE]\n",
                     argv[0]);
             return 2;
         }

@@ -9,10 +9,10 @@
  * copies, one per slot (cogmem__slab_bf16_of): the bf16 scan reads that
  * region (and the state words) and no f32 data, and the f32 rows keep the
  * stride of a store without copies, so exact scans of a bf16 store read
- * exactly what they read without it. The zero-copy contract of cogmem_vec is unchanged: a row is
- * written once before publication and only reused after its last reference
- * is dropped AND a grace period has passed (the vector's RCU reclaim
- * callback is what returns the row).
+ * exactly what they read without it. The zero-copy contract of cogmem_vec
+ * is unchanged: a row is written once before publication and only reused
+ * after its last reference is dropped AND a grace period has passed (the
+ * vector's RCU reclaim callback is what returns the row).
  *
  * Layout: a directory of up to COGMEM__SLAB_MAX_CHUNKS chunks, each holding
  * `rows_per_chunk` rows (about COGMEM__SLAB_CHUNK_BYTES). Chunks are added,
@@ -53,7 +53,28 @@
 
 #include "numa/mem.h"
 
-#define COGMEM__SLAB_CHUNK_BYTES (4u << 20) /* two 2 MiB huge pages, at least one aligned */
+/* Chunk layout (slab.c): [rows_per_chunk rows of `stride` bytes | bf16
+ * region], starting on a 2 MiB boundary and advised for transparent huge
+ * pages over whole huge pages (measured: on 4 KiB pages a 10^6 x 768 scan
+ * on this project's VM ran 1.5-5x slower).
+ *
+ * NOT YET (issue 10 part B ran out of time; this is the plan, nothing below
+ * exists in code): headers apart from the f32 data, so that a region of f32
+ * rows can be a read-only file mapping (issue 9's COGMEM_OPEN_MMAP; the
+ * snapshot stores rows of dim floats padded to a multiple of 64 bytes,
+ * 64-byte aligned -- exactly `stride - 64` here). A chunk would become
+ * three regions, each indexed by slot: headers (64 B each: refs, state, id,
+ * norm, version -- writable, in memory), f32 data (a pointer per chunk:
+ * anonymous memory, or a window of the mapped snapshot whose file offset
+ * is chunk * rows_per_chunk * (stride - 64)), bf16 copies. The header would
+ * carry its data pointer (or the slot, with the per-chunk data base in the
+ * directory), cogmem__vec_data() would follow it instead of adding 64, and
+ * the scans would read a dense run of state words and a separate dense run
+ * of data (which would also make the bf16 scan's state words a stream
+ * instead of one line per 3 KiB). A mapped chunk's rows start CURRENT, are
+ * never written, and on replacement move to an anonymous chunk's row; the
+ * free list never hands out a mapped slot. */
+#define COGMEM__SLAB_CHUNK_BYTES (4u << 20) /* rows + bf16 copies per chunk */
 #define COGMEM__SLAB_MAX_CHUNKS 16384u      /* 64 GiB of rows per kind */
 
 enum cogmem__row_state {

@@ -9,7 +9,8 @@
 
 static struct cogmem_vec *row_at(struct cogmem__slab *sl, char *chunk, uint32_t slot)
 {
-    return (struct cogmem_vec *)(chunk + (size_t)slot * sl->stride);
+    (void)sl; /* headers are 64 bytes apart whatever the slab's dim */
+    return (struct cogmem_vec *)(chunk + (size_t)slot * sizeof(struct cogmem_vec));
 }
 
 static struct cogmem_vec *row_of(struct cogmem__slab *sl, uint32_t row)
@@ -24,14 +25,17 @@ int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
 {
     size_t data = ((size_t)dim * sizeof(float) + 63) & ~(size_t)63;
     size_t half = bf16 ? ((size_t)dim * sizeof(uint16_t) + 63) & ~(size_t)63 : 0;
-    sl->stride = sizeof(struct cogmem_vec) + data;
+    sl->stride = data;
     sl->bstride = half;
     sl->mem = mem;
     sl->mem_kind = kind;
     sl->dim = dim;
-    size_t rpc = COGMEM__SLAB_CHUNK_BYTES / (sl->stride + half);
+    size_t rpc = COGMEM__SLAB_CHUNK_BYTES / (sizeof(struct cogmem_vec) + data + half);
     sl->rows_per_chunk = rpc ? (uint32_t)rpc : 1u;
-    sl->bf16_base = (size_t)sl->rows_per_chunk * sl->stride; /* a multiple of 64 */
+    /* Regions of a chunk: headers, f32 rows, bf16 copies; all multiples
+     * of 64 bytes, so every row of every region is line-aligned. */
+    sl->data_base = (size_t)sl->rows_per_chunk * sizeof(struct cogmem_vec);
+    sl->bf16_base = sl->data_base + (size_t)sl->rows_per_chunk * data;
     uint64_t max = (uint64_t)sl->rows_per_chunk * COGMEM__SLAB_MAX_CHUNKS;
     sl->max_rows = max < COGMEM__ROW_NONE ? (uint32_t)max : COGMEM__ROW_NONE - 1;
     size_t dir_bytes = COGMEM__SLAB_MAX_CHUNKS * sizeof *sl->dir;
@@ -47,7 +51,7 @@ int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
 
 static size_t chunk_bytes(struct cogmem__slab *sl)
 {
-    return (size_t)sl->rows_per_chunk * (sl->stride + sl->bstride);
+    return (size_t)sl->rows_per_chunk * (sizeof(struct cogmem_vec) + sl->stride + sl->bstride);
 }
 
 static void chunk_free(struct cogmem__slab *sl, char *ch);

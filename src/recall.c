@@ -299,12 +299,14 @@ static inline void offer_row(const struct cogmem__rscan *sc, struct cogmem__rq *
  * group's queries stream past them. */
 #define QGROUP 32u
 
+/* Rows [0, nrows) of a block: headers from `first` (64 bytes apart), f32
+ * data from `data` (sl->stride bytes apart), see shards/slab.h. */
 static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                        size_t nq, struct cogmem__set *set, enum cogmem_kind kind,
-                       char *first, uint32_t nrows)
+                       char *first, const char *data, uint32_t nrows)
 {
     const struct cogmem__slab *sl = &set->slab;
-    const size_t stride = sl->stride;
+    const size_t stride = sl->stride, hs = sizeof(struct cogmem_vec);
     uint8_t state[BLOCK_MAX];
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
     float dot[QGROUP][BLOCK_MAX];
@@ -313,7 +315,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     const uint32_t piece = pc < 16 ? 16u : (uint32_t)(pc & ~(size_t)15);
 
     for (uint32_t i = 0; i < nrows; i++) {
-        struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
+        struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
         /* Acquire: a CURRENT row's data and header were written before the
          * release that made it CURRENT (slab.h). */
         uint32_t s = atomic_load_explicit(&v->state, memory_order_acquire);
@@ -332,22 +334,21 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     for (size_t j0 = 0; j0 < nq; j0 += QGROUP) {
         size_t g = nq - j0 < QGROUP ? nq - j0 : QGROUP;
         for (size_t r = 0; r < nruns; r++) {
-            char *row = first + (size_t)run_at[r] * stride;
-            const float *data = (const float *)(row + sizeof(struct cogmem_vec));
+            const float *rd = (const float *)(data + (size_t)run_at[r] * stride);
             if (nq == 1) {
                 /* Pieces of <= 64 KiB (16-row multiples when dim allows):
                  * the dot kernel's DRAM pass, 16 row streams in flight (a
                  * larger call would get its 4-row L2/L3 pass). */
                 for (uint32_t i = 0; i < run_len[r]; i += piece) {
                     uint32_t m = run_len[r] - i < piece ? run_len[r] - i : piece;
-                    cogmem_dot_batch(qs[0].q, data + (size_t)i * (stride / sizeof(float)),
+                    cogmem_dot_batch(qs[0].q, rd + (size_t)i * (stride / sizeof(float)),
                                      m, sl->dim, stride / sizeof(float),
                                      &dot[0][run_at[r] + i]);
                 }
             } else {
                 /* A batch's queries are contiguous (recall.h): one kernel
                  * call scores the whole group against the run. */
-                cogmem_dot_block(qs[j0].q, g, sl->dim, data, run_len[r], sl->dim,
+                cogmem_dot_block(qs[j0].q, g, sl->dim, rd, run_len[r], sl->dim,
                                  stride / sizeof(float), &dot[0][run_at[r]], BLOCK_MAX);
             }
         }
@@ -361,7 +362,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
             float bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
             for (size_t r = 0; r < nruns; r++) {
                 for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
-                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
+                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
                     float sim = similarity(sc, d[i], rq->qnorm, v);
                     if (!sc->blend && !(sim >= bar))
                         continue;
@@ -377,7 +378,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                 for (uint32_t i = 0; i < nrows; i++) {
                     if (state[i] != COGMEM__ROW_REPLACED)
                         continue;
-                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
+                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
                     /* Unlike a CURRENT row, a REPLACED one may have been
                      * queued for reuse before our section began, and be
                      * reused under us: its id is only a hint, and
@@ -401,9 +402,8 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     if (hi > used)
         hi = used;
     uint32_t rpc = sl->rows_per_chunk;
-    /* One query: SINGLE_BLOCK_ROWS rows, so that the state words' misses
-     * are taken a block at a time (and the next block's are prefetched
-     * while this one is scored). A batch: blocks that stay in L2 while
+    /* One query: SINGLE_BLOCK_ROWS rows (their headers: 4 KiB of state
+     * words read as one stream, then the rows' data). A batch: blocks that stay in L2 while
      * every query is scored against them, whole 4-row tiles of
      * cogmem_dot_block. */
     size_t b = nq == 1 ? SINGLE_BLOCK_ROWS : (BLOCK_BYTES / sl->stride) & ~(size_t)3;
@@ -414,13 +414,9 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
         char *chunk = cogmem__slab_chunk(sl, c);
         while (slot < end) {
             uint32_t n = end - slot < block ? end - slot : block;
-            /* The next block's state words: one line per row, each a miss
-             * that the streams of the kernel do not cover (the rows' data
-             * follows its header, but the scan reads the headers first). */
-            uint32_t nx = slot + n, nn = end - nx < block ? end - nx : block;
-            for (uint32_t i = 0; i < nn; i++)
-                __builtin_prefetch(chunk + (size_t)(nx + i) * sl->stride, 0, 3);
-            scan_block(sc, qs, nq, set, kind, chunk + (size_t)slot * sl->stride, n);
+            scan_block(sc, qs, nq, set, kind,
+                       chunk + (size_t)slot * sizeof(struct cogmem_vec),
+                       chunk + sl->data_base + (size_t)slot * sl->stride, n);
             slot += n;
         }
         at = c * rpc + end;
@@ -491,10 +487,11 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
         uint32_t end = used - c * rpc < rpc ? used - c * rpc : rpc;
         for (uint32_t at = 0; at < end; at += block) {
             uint32_t n = end - at < block ? end - at : block;
-            char *first = chunk + (size_t)at * sl->stride;
+            char *first = chunk + (size_t)at * sizeof(struct cogmem_vec);
             uint32_t run = 0;
             for (uint32_t i = 0; i <= n; i++) {
-                struct cogmem_vec *v = (struct cogmem_vec *)(first + (size_t)i * sl->stride);
+                struct cogmem_vec *v =
+                    (struct cogmem_vec *)(first + (size_t)i * sizeof(struct cogmem_vec));
                 uint32_t st = i < n ? atomic_load_explicit(&v->state, memory_order_acquire)
                                     : COGMEM__ROW_FREE;
                 if (st == COGMEM__ROW_CURRENT) {
@@ -507,7 +504,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                                           run, sl->dim, sl->bstride / sizeof(uint16_t), dot);
                     for (uint32_t j = 0; j < run; j++) {
                         struct cogmem_vec *w =
-                            (struct cogmem_vec *)(chunk + (size_t)(s0 + j) * sl->stride);
+                            (struct cogmem_vec *)(chunk + (size_t)(s0 + j) * sizeof(struct cogmem_vec));
                         bheap_push(b, similarity(sc, dot[j], rq->qnorm, w), w);
                     }
                     run = 0;

@@ -103,7 +103,7 @@ static void scan_only(cogmem_store *st, const float *q, float *scratch)
     blk = blk < 16 ? 16 : blk > 256 ? 256 : blk & ~15u;
     for (uint32_t c = 0; c * rpc < used; c++) {
         uint32_t n = used - c * rpc < rpc ? used - c * rpc : rpc;
-        const char *base = cogmem__slab_chunk(sl, c) + 64;
+        const char *base = cogmem__slab_chunk(sl, c) + sl->data_base;
         for (uint32_t i = 0; i < n; i += blk)
             cogmem_dot_batch(q, (const float *)(base + (size_t)i * sl->stride),
                              n - i < blk ? n - i : blk, sl->dim, sl->stride / sizeof(float),
@@ -366,6 +366,7 @@ int main(int argc, char **argv)
                 rp = 63;
             struct row r;
             run(n, (unsigned)dims[a], k, nb, rp, n >= 1000000 ? 3 : 5, &r);
+            /* bytes a recall reads per row: header + f32 data */
             double stride = (double)(64 + (((size_t)dims[a] * 4 + 63) & ~(size_t)63));
             double rec_bw = (double)n * stride / r.recall;
             EMIT("| %zu | %u | %.1f | %.0f | %.2f | %.2f | %.2f-%.2f | %.2f | %+.1f%% | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.2f |\n",

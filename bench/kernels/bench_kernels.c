@@ -854,22 +854,18 @@ int cogmem__kernels_bench(int argc, char **argv)
         if (full)
             bench_dot(1000000, 768, "DRAM", fma_ns);
     }
-    if (want("topk")) {
-        header("top-k");
-        bench_topk();
-    }
-    if (want("decay")) {
-        header("decay and fan effect");
-        bench_decay_fan();
-    }
-    if (want("hv")) {
-        header("binary hypervectors");
-        bench_hv();
-    }
-    if (want("bf16")) {
-        header("bf16 quantised scan");
-        bench_bf16();
-    }
+    static const struct {
+        const char *name, *title;
+        void (*fn)(void);
+    } simple[] = {{"topk", "top-k", bench_topk},
+                  {"decay", "decay and fan effect", bench_decay_fan},
+                  {"hv", "binary hypervectors", bench_hv},
+                  {"bf16", "bf16 quantised scan", bench_bf16}};
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+        if (want(simple[i].name)) {
+            header(simple[i].title);
+            simple[i].fn();
+        }
     if (want("block")) {
         header("multi-query dot block (queries x rows)");
         bench_block(64, 1000, 768, "L2/L3", fma_ns);

@@ -249,6 +249,38 @@ COGMEM_API size_t cogmem_rerank_f32(const float *q, const float *rows,
                                     const uint32_t *cand, size_t ncand,
                                     size_t k, uint32_t *idx, float *val);
 
+/* ----------------------------------------------------- multi-query block */
+
+/* Many queries against many rows at once (a small matrix product with
+ * both operands stored along dim):
+ *   out[a * ostride + i] = sum_{j < dim} q[a * qstride + j] * rows[i * stride + j]
+ * for a < nq, i < n.
+ *
+ * q: nq queries of dim floats, query a at q + a * qstride (qstride >= dim).
+ * rows: n rows of dim floats, row i at rows + i * stride (stride >= dim).
+ * Only dim floats of each query and row are read. out: query a's n scores
+ * at out + a * ostride; with nq > 1, ostride >= n keeps them apart (the
+ * caller's choice: e.g. ostride = n for an nq x n matrix, or a wider
+ * pitch). Strides are in floats. The same array may serve as q and rows
+ * (e.g. pairwise similarities of one set: q == rows, nq == n).
+ *
+ * Why not nq calls of cogmem_dot_batch: those read every row nq times
+ * and each row load feeds one FMA per query pass. This kernel scores a
+ * register tile of queries x rows per step (AVX-512: 4 x 4, AVX2: 2 x 4),
+ * so each load feeds several FMAs, and it blocks rows and queries for the
+ * caches (rows in chunks of ~128 KiB, queries of ~256 KiB), so rows come
+ * from memory once per 256 KiB of queries. Edges that do not fill a tile
+ * (nq or n not a multiple of the tile) run through cogmem_dot_batch's
+ * kernels. nq == 0 or n == 0 writes nothing (q, rows, out may then be
+ * NULL); dim == 0 writes zeros.
+ *
+ * Tolerance, NaN and Inf: per (query, row) pair exactly as
+ * cogmem_dot_batch() (the scalar kernel computes each pair as the scalar
+ * cogmem_dot_batch does). Thread-safe, no allocation, keeps no pointer. */
+COGMEM_API void cogmem_dot_block(const float *q, size_t nq, size_t qstride,
+                                 const float *rows, size_t n, size_t dim,
+                                 size_t stride, float *out, size_t ostride);
+
 #ifdef __cplusplus
 }
 #endif

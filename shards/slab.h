@@ -1,15 +1,23 @@
 /* cogmem — per-kind slabs: the rows that ARE the embeddings.
  *
- * Every struct cogmem_vec (64-byte header, then dim floats, then optionally
- * a bfloat16 copy of them) is a row of its
- * kind's slab instead of a separate heap block, so that a recall is a linear
- * pass of the batch kernels over contiguous memory: row i's data starts 64
- * bytes after its header and rows are `stride` bytes apart (64 + dim floats
- * rounded up to a line), so the kernels scan with stride/4 floats and skip
- * the headers. The zero-copy contract of cogmem_vec is unchanged: a row is
- * written once before publication and only reused after its last reference
- * is dropped AND a grace period has passed (the vector's RCU reclaim
- * callback is what returns the row).
+ * Every struct cogmem_vec is a row of its kind's slab instead of a separate
+ * heap block, so that a recall is a linear pass of the batch kernels over
+ * contiguous memory. A row has up to three parts, each in a region of its
+ * chunk of its own, indexed by the row's slot in the chunk:
+ *   header  the 64-byte struct cogmem_vec (refs, state, id, norm, version:
+ *           writable, process-local) at chunk + slot * 64;
+ *   data    dim floats padded to a multiple of 64 bytes (`stride` bytes,
+ *           64-byte aligned) at chunk + data_base + slot * stride;
+ *   bf16    with cfg.bf16_rows, the bfloat16 copy (`bstride` bytes) at
+ *           chunk + bf16_base + slot * bstride.
+ * So a scan reads a dense run of state words (64 rows' headers are 4 KiB)
+ * and then a gap-free run of data exactly like a flat row-major copy; the
+ * bf16 scan reads headers and bf16 copies and no f32 data; and exact scans
+ * of a bf16 store read exactly what they read without the copies.
+ * cogmem__slab_data_of / cogmem__slab_bf16_of find a header's parts. The zero-copy contract of cogmem_vec
+ * is unchanged: a row is written once before publication and only reused
+ * after its last reference is dropped AND a grace period has passed (the
+ * vector's RCU reclaim callback is what returns the row).
  *
  * Layout: a directory of up to COGMEM__SLAB_MAX_CHUNKS chunks, each holding
  * `rows_per_chunk` rows (about COGMEM__SLAB_CHUNK_BYTES). Chunks are added,
@@ -50,7 +58,25 @@
 
 #include "numa/mem.h"
 
-#define COGMEM__SLAB_CHUNK_BYTES (4u << 20) /* two 2 MiB huge pages, at least one aligned */
+/* Chunk layout (slab.c): [headers | f32 data | bf16 copies], starting on
+ * a 2 MiB boundary and advised for transparent huge pages over whole huge
+ * pages (measured: on 4 KiB pages a 10^6 x 768 scan on this project's VM
+ * ran 1.5-5x slower).
+ *
+ * How a read-only file mapping would plug in (issue 9's COGMEM_OPEN_MMAP;
+ * not implemented here): the snapshot stores rows of dim floats padded to a
+ * multiple of 64 bytes, 64-byte aligned -- exactly this slab's data region
+ * format, `stride` bytes per row. A mapped chunk would keep its headers in
+ * anonymous memory (they are written: refs, state) and take its f32 region
+ * from the mapping: the directory would hold, per chunk, the header block
+ * and a data base (data_base would become per chunk instead of "headers +
+ * data_base"), the file window of chunk c being rows [c * rows_per_chunk,
+ * (c + 1) * rows_per_chunk) at file offset rows * stride. Mapped rows start
+ * CURRENT and are never written (PROT_READ); replacing a mapped vector
+ * allocates an anonymous row as today, and the free list must never hand
+ * out a mapped slot (a FREE mapped row is retired for good). Scans need no
+ * change: they already take headers and data from separate regions. */
+#define COGMEM__SLAB_CHUNK_BYTES (4u << 20) /* rows + bf16 copies per chunk */
 #define COGMEM__SLAB_MAX_CHUNKS 16384u      /* 64 GiB of rows per kind */
 
 enum cogmem__row_state {
@@ -75,13 +101,19 @@ struct cogmem__slab {
     uint32_t dim;
     uint32_t rows_per_chunk;
     uint32_t max_rows;
-    size_t stride; /* bytes from one row header to the next */
-    size_t bf16_off; /* bytes from a row header to its bf16 copy, 0: none */
+    /* Regions of a chunk (see the top of this file): headers at offset 0,
+     * 64 bytes each; f32 data at data_base, `stride` bytes per row (dim
+     * floats rounded up to 64 bytes); bf16 copies at bf16_base, bstride
+     * bytes each (bstride 0: no copies). */
+    size_t stride;
+    size_t data_base;
+    size_t bstride;
+    size_t bf16_base;
 };
 
 /* Set up an empty slab for vectors of `dim` floats; with `bf16`, each row
- * also has room for a bfloat16 copy after the f32 data (written by src/
- * before publication, like the data). 0 or -ENOMEM. */
+ * also has room for a bfloat16 copy in its chunk's bf16 region (written by
+ * src/ before publication, like the data). 0 or -ENOMEM. */
 int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
                       enum cogmem__mem_kind kind, uint32_t dim, int bf16);
 
@@ -102,6 +134,27 @@ void cogmem__slab_free(struct cogmem__slab *sl, void *row);
 static inline uint32_t cogmem__slab_used(struct cogmem__slab *sl)
 {
     return atomic_load_explicit(&sl->used, memory_order_acquire);
+}
+
+/* The f32 data of the row whose header is `row`, with index `index`
+ * (its header's `row` field): slot s of a chunk has its header at
+ * chunk + 64 s and its data at chunk + data_base + s * stride. */
+static inline float *cogmem__slab_data_of(const struct cogmem__slab *sl,
+                                          void *row, uint32_t index)
+{
+    size_t slot = index % sl->rows_per_chunk;
+    return (float *)((char *)row - slot * 64u + sl->data_base + slot * sl->stride);
+}
+
+/* The same row's bf16 copy, or NULL without bf16 copies. */
+static inline uint16_t *cogmem__slab_bf16_of(const struct cogmem__slab *sl,
+                                             void *row, uint32_t index)
+{
+    if (!sl->bstride)
+        return NULL;
+    size_t slot = index % sl->rows_per_chunk;
+    return (uint16_t *)((char *)row - slot * 64u + sl->bf16_base +
+                        slot * sl->bstride);
 }
 
 /* Chunk c's first row header (c < used / rows_per_chunk rounded up). */

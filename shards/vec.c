@@ -26,6 +26,11 @@ struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
     return v;
 }
 
+float *cogmem__vec_data(struct cogmem_vec *v)
+{
+    return cogmem__slab_data_of(&v->set->slab, v, v->row);
+}
+
 void cogmem__vec_seal(struct cogmem_vec *v)
 {
     /* Double accumulation: the norm is computed once and used by every

@@ -38,17 +38,16 @@ struct cogmem_vec {
     _Atomic uint32_t state;  /* 56: enum cogmem__row_state (slab.h) */
     uint32_t row;            /* 60: index in the slab, fixed for life */
 };
-_Static_assert(sizeof(struct cogmem_vec) == 64, "header is one line; data 64-aligned");
+_Static_assert(sizeof(struct cogmem_vec) == 64, "a header is one line (slab.h's header region)");
 
 static inline uint64_t cogmem__vec_id(const struct cogmem_vec *v)
 {
     return atomic_load_explicit(&((struct cogmem_vec *)v)->id, memory_order_relaxed);
 }
 
-static inline float *cogmem__vec_data(struct cogmem_vec *v)
-{
-    return (float *)(v + 1);
-}
+/* The vector's dim floats: in its slab chunk's data region, apart from
+ * the header (shards/slab.h). Constant for the vector's life. */
+float *cogmem__vec_data(struct cogmem_vec *v);
 
 /* A new, unpublished vector with one reference and uninitialised data (the
  * caller fills it and calls cogmem__vec_seal). NULL when out of memory. */

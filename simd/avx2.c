@@ -587,6 +587,54 @@ static void hv_permute(const uint8_t *in, size_t nbytes, uint64_t shift,
     rot_seg(out + 8 * (w + 1), in + 8, in, W - w - 1, b);
 }
 
+/* ------------------------------------------------------ multi-query dot */
+
+/* A 2-query x 4-row tile: 8 accumulators, 4 row and 2 query registers of
+ * the 16, 6 loads per 8 FMAs; hsum8 reduces the 8 accumulators at once.
+ * Tolerance as dot_batch. */
+static void dot_tile24(const float *q, size_t qs, const float *r, size_t rs,
+                       size_t dim, float *out, size_t os)
+{
+    const float *q0 = q, *q1 = q + qs;
+    const float *r0 = r, *r1 = r + rs, *r2 = r + 2 * rs, *r3 = r + 3 * rs;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0,
+           b1 = a0, b2 = a0, b3 = a0;
+    size_t j = 0;
+#define STEP24(LOAD)                                                           \
+    do {                                                                       \
+        __m256 v0 = LOAD(r0 + j), v1 = LOAD(r1 + j), v2 = LOAD(r2 + j),        \
+               v3 = LOAD(r3 + j);                                              \
+        __m256 x = LOAD(q0 + j), y = LOAD(q1 + j);                             \
+        a0 = _mm256_fmadd_ps(v0, x, a0);                                       \
+        a1 = _mm256_fmadd_ps(v1, x, a1);                                       \
+        a2 = _mm256_fmadd_ps(v2, x, a2);                                       \
+        a3 = _mm256_fmadd_ps(v3, x, a3);                                       \
+        b0 = _mm256_fmadd_ps(v0, y, b0);                                       \
+        b1 = _mm256_fmadd_ps(v1, y, b1);                                       \
+        b2 = _mm256_fmadd_ps(v2, y, b2);                                       \
+        b3 = _mm256_fmadd_ps(v3, y, b3);                                       \
+    } while (0)
+    for (; j + 8 <= dim; j += 8)
+        STEP24(_mm256_loadu_ps);
+    if (j < dim) {
+        __m256i m = tail_mask(dim - j);
+#define MASKED(p) _mm256_maskload_ps((p), m)
+        STEP24(MASKED);
+#undef MASKED
+    }
+#undef STEP24
+    __m256 s = hsum8(a0, a1, a2, a3, b0, b1, b2, b3);
+    _mm_storeu_ps(out, _mm256_castps256_ps128(s));
+    _mm_storeu_ps(out + os, _mm256_extractf128_ps(s, 1));
+}
+
+static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
+                      size_t n, size_t dim, size_t rs, float *out, size_t os)
+{
+    cogmem__dot_block_drive(q, nq, qs, rows, n, dim, rs, out, os, 2, 4,
+                            dot_tile24, dot_batch);
+}
+
 void cogmem__simd_fill_avx2(cogmem__simd_ops *ops)
 {
     ops->name = "avx2";
@@ -601,4 +649,5 @@ void cogmem__simd_fill_avx2(cogmem__simd_ops *ops)
     ops->hv_hamming = hv_hamming;
     ops->hv_bundle = hv_bundle;
     ops->hv_permute = hv_permute;
+    ops->dot_block = dot_block;
 }

@@ -570,6 +570,56 @@ static void hv_permute(const uint8_t *in, size_t nbytes, uint64_t shift,
     rot_seg(out + 8 * (w + 1), in + 8, in, W - w - 1, b);
 }
 
+/* ------------------------------------------------------ multi-query dot */
+
+/* A 4-query x 4-row tile: 16 accumulators (plus 4 row and 1 query
+ * register of the 32), 8 loads per 16 FMAs, so the FMA pipes rather than
+ * the load ports set the pace; one reduce16 turns the 16 accumulators into
+ * the tile's 16 results. Same FMA order per pair as dot_batch's passes
+ * (lane-wise, then a tree): the tolerance is dot_batch's. */
+static void dot_tile44(const float *q, size_t qs, const float *r, size_t rs,
+                       size_t dim, float *out, size_t os)
+{
+    __m512 acc[16];
+    for (int k = 0; k < 16; k++)
+        acc[k] = _mm512_setzero_ps();
+    size_t j = 0;
+    for (; j + 16 <= dim; j += 16) {
+        __m512 rv[4];
+        for (int b = 0; b < 4; b++)
+            rv[b] = _mm512_loadu_ps(r + (size_t)b * rs + j);
+        for (int a = 0; a < 4; a++) {
+            __m512 qv = _mm512_loadu_ps(q + (size_t)a * qs + j);
+            for (int b = 0; b < 4; b++)
+                acc[4 * a + b] = _mm512_fmadd_ps(rv[b], qv, acc[4 * a + b]);
+        }
+    }
+    if (j < dim) {
+        __mmask16 m = mask16(dim - j);
+        __m512 rv[4];
+        for (int b = 0; b < 4; b++)
+            rv[b] = _mm512_maskz_loadu_ps(m, r + (size_t)b * rs + j);
+        for (int a = 0; a < 4; a++) {
+            __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)a * qs + j);
+            for (int b = 0; b < 4; b++)
+                acc[4 * a + b] = _mm512_fmadd_ps(rv[b], qv, acc[4 * a + b]);
+        }
+    }
+    /* lane 4a + b = query a . row b */
+    __m512 s = reduce16(acc);
+    _mm_storeu_ps(out, _mm512_castps512_ps128(s));
+    _mm_storeu_ps(out + os, _mm512_extractf32x4_ps(s, 1));
+    _mm_storeu_ps(out + 2 * os, _mm512_extractf32x4_ps(s, 2));
+    _mm_storeu_ps(out + 3 * os, _mm512_extractf32x4_ps(s, 3));
+}
+
+static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
+                      size_t n, size_t dim, size_t rs, float *out, size_t os)
+{
+    cogmem__dot_block_drive(q, nq, qs, rows, n, dim, rs, out, os, 4, 4,
+                            dot_tile44, dot_batch);
+}
+
 void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)
 {
     ops->name = "avx512";
@@ -584,4 +634,5 @@ void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)
     ops->hv_hamming = hv_hamming_lut;
     ops->hv_bundle = hv_bundle;
     ops->hv_permute = hv_permute;
+    ops->dot_block = dot_block;
 }

@@ -456,6 +456,14 @@ COGMEM_API size_t cogmem_rerank_f32(const float *q, const float *rows,
     return cnt;
 }
 
+COGMEM_API void cogmem_dot_block(const float *q, size_t nq, size_t qstride,
+                                 const float *rows, size_t n, size_t dim,
+                                 size_t stride, float *out, size_t ostride)
+{
+    if (nq && n)
+        ops()->dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
+}
+
 #if !COGMEM_SIMD_HAVE_AVX512
 /* Without an AVX-512 build the checker and benchmark hooks have nothing to
  * return. */

@@ -176,6 +176,15 @@ static void dot_bf16(const uint16_t *q, const uint16_t *rows, size_t n,
     }
 }
 
+/* The oracle: every (query, row) pair with dot1, as dot_batch does. */
+static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
+                      size_t n, size_t dim, size_t rs, float *out, size_t os)
+{
+    for (size_t a = 0; a < nq; a++)
+        for (size_t i = 0; i < n; i++)
+            out[a * os + i] = dot1(q + a * qs, rows + i * rs, dim);
+}
+
 void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
 {
     ops->name = "scalar";
@@ -191,4 +200,5 @@ void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
     ops->hv_bundle = hv_bundle;
     ops->hv_permute = hv_permute;
     ops->dot_bf16 = dot_bf16;
+    ops->dot_block = dot_block;
 }

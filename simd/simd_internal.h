@@ -55,6 +55,10 @@ typedef struct cogmem__simd_ops {
                        uint8_t *out);
     void (*dot_bf16)(const uint16_t *q, const uint16_t *rows, size_t n,
                      size_t dim, size_t stride, float *out);
+    /* cogmem_dot_block; nq, n > 0. */
+    void (*dot_block)(const float *q, size_t nq, size_t qstride,
+                      const float *rows, size_t n, size_t dim, size_t stride,
+                      float *out, size_t ostride);
 } cogmem__simd_ops;
 
 /* Per-ISA fillers: each sets every member its file implements and leaves
@@ -298,6 +302,65 @@ static inline float cogmem__bf16_to_f32(uint16_t h)
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
+}
+
+/* ------------------------------------------------ multi-query dot block
+ *
+ * The loop nest of cogmem_dot_block shared by the SIMD levels; each passes
+ * its register tile (MQ queries x NR rows, `tile`) and its dot_batch for
+ * the ragged edges. Inlined with the constant arguments, so every level
+ * gets its own copy.
+ *
+ * Cache blocking: rows in chunks of about 128 KiB and queries in chunks of
+ * about 256 KiB, both meant to stay in L2 while one is scored against the
+ * other; inside, the NR rows of a tile (a few KiB) stay in L1 while every
+ * query group of the chunk streams past them. A row chunk is read from
+ * memory once per query chunk, so a batch of up to 256 KiB of queries (64
+ * queries of 1024 floats) reads the rows once. */
+typedef void (*cogmem__dot_tile_fn)(const float *q, size_t qstride,
+                                    const float *rows, size_t stride,
+                                    size_t dim, float *out, size_t ostride);
+
+#define COGMEM__BLOCK_ROW_BYTES ((size_t)128 << 10)
+#define COGMEM__BLOCK_Q_BYTES ((size_t)256 << 10)
+
+static inline size_t cogmem__block_chunk(size_t bytes, size_t stride,
+                                         size_t unit)
+{
+    size_t s = stride ? stride * sizeof(float) : sizeof(float);
+    size_t c = bytes / s;
+    c -= c % unit;
+    return c ? c : unit;
+}
+
+static inline __attribute__((always_inline)) void cogmem__dot_block_drive(
+    const float *q, size_t nq, size_t qstride, const float *rows, size_t n,
+    size_t dim, size_t stride, float *out, size_t ostride, const size_t MQ,
+    const size_t NR, cogmem__dot_tile_fn tile, cogmem__dot_fn dot_batch)
+{
+    const size_t rc = cogmem__block_chunk(COGMEM__BLOCK_ROW_BYTES, stride, NR);
+    const size_t qc = cogmem__block_chunk(COGMEM__BLOCK_Q_BYTES, qstride, MQ);
+    const size_t nq_full = nq - nq % MQ;
+    for (size_t r0 = 0; r0 < n; r0 += rc) {
+        const size_t rn = n - r0 < rc ? n - r0 : rc;
+        const size_t rn_full = rn - rn % NR;
+        const float *rb = rows + r0 * stride;
+        for (size_t q0 = 0; q0 < nq_full; q0 += qc) {
+            const size_t qe = q0 + qc < nq_full ? q0 + qc : nq_full;
+            for (size_t i = 0; i < rn_full; i += NR)
+                for (size_t a = q0; a < qe; a += MQ)
+                    tile(q + a * qstride, qstride, rb + i * stride, stride, dim,
+                         out + a * ostride + r0 + i, ostride);
+            if (rn_full < rn) /* the last rows of the chunk, per query */
+                for (size_t a = q0; a < qe; a++)
+                    dot_batch(q + a * qstride, rb + rn_full * stride,
+                              rn - rn_full, dim, stride,
+                              out + a * ostride + r0 + rn_full);
+        }
+        for (size_t a = nq_full; a < nq; a++) /* the last queries */
+            dot_batch(q + a * qstride, rb, rn, dim, stride,
+                      out + a * ostride + r0);
+    }
 }
 
 #endif /* COGMEM_SIMD_INTERNAL_H */

@@ -56,6 +56,8 @@
 #define BLOCK_MAX 256u
 #define BLOCK_BYTES (256u << 10)
 #define SINGLE_BLOCK_BYTES (64u << 10)
+/* One query: rows per block (state pass, then the kernel). */
+#define SINGLE_BLOCK_ROWS 64u
 
 void cogmem_recall_params_init(cogmem_recall_params *p)
 {
@@ -292,19 +294,28 @@ static inline void offer_row(const struct cogmem__rscan *sc, struct cogmem__rq *
     offer_node(sc, rq, set, kind, cogmem__vec_id(v), v, sim);
 }
 
+/* Queries scored together against a block: their scores fit in 32 KiB of
+ * stack, and cogmem_dot_block keeps the block's rows in L1/L2 while the
+ * group's queries stream past them. */
+#define QGROUP 32u
+
+/* Rows [0, nrows) of a block: headers from `first` (64 bytes apart), f32
+ * data from `data` (sl->stride bytes apart), see shards/slab.h. */
 static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                        size_t nq, struct cogmem__set *set, enum cogmem_kind kind,
-                       char *first, uint32_t nrows)
+                       char *first, const char *data, uint32_t nrows)
 {
     const struct cogmem__slab *sl = &set->slab;
-    const size_t stride = sl->stride;
+    const size_t stride = sl->stride, hs = sizeof(struct cogmem_vec);
     uint8_t state[BLOCK_MAX];
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
-    float dot[BLOCK_MAX];
+    float dot[QGROUP][BLOCK_MAX];
     size_t nruns = 0, nstale = 0;
+    size_t pc = SINGLE_BLOCK_BYTES / stride;
+    const uint32_t piece = pc < 16 ? 16u : (uint32_t)(pc & ~(size_t)15);
 
     for (uint32_t i = 0; i < nrows; i++) {
-        struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
+        struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
         /* Acquire: a CURRENT row's data and header were written before the
          * release that made it CURRENT (slab.h). */
         uint32_t s = atomic_load_explicit(&v->state, memory_order_acquire);
@@ -320,34 +331,62 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
             nstale++;
         }
     }
-    for (size_t j = 0; j < nq; j++) {
-        struct cogmem__rq *rq = &qs[j];
+    for (size_t j0 = 0; j0 < nq; j0 += QGROUP) {
+        size_t g = nq - j0 < QGROUP ? nq - j0 : QGROUP;
         for (size_t r = 0; r < nruns; r++) {
-            char *row = first + (size_t)run_at[r] * stride;
-            cogmem_dot_batch(rq->q, (const float *)(row + sizeof(struct cogmem_vec)),
-                             run_len[r], sl->dim, stride / sizeof(float),
-                             dot + run_at[r]);
-        }
-        for (size_t r = 0; r < nruns; r++) {
-            for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
-                struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
-                offer_row(sc, rq, set, kind, v, similarity(sc, dot[i], rq->qnorm, v));
+            const float *rd = (const float *)(data + (size_t)run_at[r] * stride);
+            if (nq == 1) {
+                /* Pieces of <= 64 KiB (16-row multiples when dim allows):
+                 * the dot kernel's DRAM pass, 16 row streams in flight (a
+                 * larger call would get its 4-row L2/L3 pass). */
+                for (uint32_t i = 0; i < run_len[r]; i += piece) {
+                    uint32_t m = run_len[r] - i < piece ? run_len[r] - i : piece;
+                    cogmem_dot_batch(qs[0].q, rd + (size_t)i * (stride / sizeof(float)),
+                                     m, sl->dim, stride / sizeof(float),
+                                     &dot[0][run_at[r] + i]);
+                }
+            } else {
+                /* A batch's queries are contiguous (recall.h): one kernel
+                 * call scores the whole group against the run. */
+                cogmem_dot_block(qs[j0].q, g, sl->dim, rd, run_len[r], sl->dim,
+                                 stride / sizeof(float), &dot[0][run_at[r]], BLOCK_MAX);
             }
         }
-        if (nstale) {
-            /* A replaced centroid: its own score is stale and the node's
-             * current row may already be behind us, so always score the
-             * node's current vector (see the top of this file). */
-            for (uint32_t i = 0; i < nrows; i++) {
-                if (state[i] != COGMEM__ROW_REPLACED)
-                    continue;
-                struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
-                /* Unlike a CURRENT row, a REPLACED one may have been queued
-                 * for reuse before our section began, and be reused under
-                 * us: its id is only a hint, and offer_node scores whatever
-                 * live node has it (the dedupe keeps one entry). The row
-                 * that matters -- X's -- is not queued (top of file). */
-                offer_node(sc, rq, set, kind, cogmem__vec_id(v), NULL, 0.0f);
+        for (size_t j = 0; j < g; j++) {
+            struct cogmem__rq *rq = &qs[j0 + j];
+            const float *d = dot[j];
+            /* Without blending, similarities at or above this can enter
+             * the heap; the bound is refreshed only when a row gets in
+             * (rare after the first k), so the common row costs one
+             * compare (offer_row makes the exact decision). */
+            float bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+            for (size_t r = 0; r < nruns; r++) {
+                for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
+                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
+                    float sim = similarity(sc, d[i], rq->qnorm, v);
+                    if (!sc->blend && !(sim >= bar))
+                        continue;
+                    offer_row(sc, rq, set, kind, v, sim);
+                    bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+                }
+            }
+            if (nstale) {
+                /* A replaced centroid: its own score is stale and the
+                 * node's current row may already be behind us, so always
+                 * score the node's current vector (see the top of this
+                 * file). */
+                for (uint32_t i = 0; i < nrows; i++) {
+                    if (state[i] != COGMEM__ROW_REPLACED)
+                        continue;
+                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
+                    /* Unlike a CURRENT row, a REPLACED one may have been
+                     * queued for reuse before our section began, and be
+                     * reused under us: its id is only a hint, and
+                     * offer_node scores whatever live node has it (the
+                     * dedupe keeps one entry). The row that matters -- X's
+                     * -- is not queued (top of file). */
+                    offer_node(sc, rq, set, kind, cogmem__vec_id(v), NULL, 0.0f);
+                }
             }
         }
     }
@@ -363,13 +402,11 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     if (hi > used)
         hi = used;
     uint32_t rpc = sl->rows_per_chunk;
-    /* One query: 16-row multiples, at most 64 KiB when dim allows, which
-     * the dot kernel runs as 16-row blocks (16 row streams in flight, its
-     * DRAM pass; a larger call would get its 4-row L2/L3 pass). A batch:
-     * blocks that stay in L2 while every query is scored against them. */
-    size_t b = (nq == 1 ? SINGLE_BLOCK_BYTES : BLOCK_BYTES) / sl->stride;
-    if (nq == 1)
-        b = b < 16 ? 16 : b & ~(size_t)15;
+    /* One query: SINGLE_BLOCK_ROWS rows (their headers: 4 KiB of state
+     * words read as one stream, then the rows' data). A batch: blocks that stay in L2 while
+     * every query is scored against them, whole 4-row tiles of
+     * cogmem_dot_block. */
+    size_t b = nq == 1 ? SINGLE_BLOCK_ROWS : (BLOCK_BYTES / sl->stride) & ~(size_t)3;
     uint32_t block = b < 8 ? 8 : b > BLOCK_MAX ? BLOCK_MAX : (uint32_t)b;
     for (uint32_t at = lo; at < hi;) {
         uint32_t c = at / rpc, slot = at % rpc;
@@ -377,7 +414,9 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
         char *chunk = cogmem__slab_chunk(sl, c);
         while (slot < end) {
             uint32_t n = end - slot < block ? end - slot : block;
-            scan_block(sc, qs, nq, set, kind, chunk + (size_t)slot * sl->stride, n);
+            scan_block(sc, qs, nq, set, kind,
+                       chunk + (size_t)slot * sizeof(struct cogmem_vec),
+                       chunk + sl->data_base + (size_t)slot * sl->stride, n);
             slot += n;
         }
         at = c * rpc + end;
@@ -437,18 +476,22 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
     struct cogmem__slab *sl = &set->slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
-    size_t blk = SINGLE_BLOCK_BYTES / (sl->stride - sl->bf16_off + 64);
+    /* Blocks of 16-row multiples whose bf16 copies fill <= 64 KiB: the bf16
+     * kernel's DRAM pass, as for f32 rows. */
+    size_t blk = SINGLE_BLOCK_BYTES / sl->bstride;
     uint32_t block = blk < 16 ? 16 : blk > BLOCK_MAX ? BLOCK_MAX : (uint32_t)(blk & ~(size_t)15);
     float dot[BLOCK_MAX];
     for (uint32_t c = 0; c * rpc < used; c++) {
         char *chunk = cogmem__slab_chunk(sl, c);
+        const char *b16 = chunk + sl->bf16_base;
         uint32_t end = used - c * rpc < rpc ? used - c * rpc : rpc;
         for (uint32_t at = 0; at < end; at += block) {
             uint32_t n = end - at < block ? end - at : block;
-            char *first = chunk + (size_t)at * sl->stride;
+            char *first = chunk + (size_t)at * sizeof(struct cogmem_vec);
             uint32_t run = 0;
             for (uint32_t i = 0; i <= n; i++) {
-                struct cogmem_vec *v = (struct cogmem_vec *)(first + (size_t)i * sl->stride);
+                struct cogmem_vec *v =
+                    (struct cogmem_vec *)(first + (size_t)i * sizeof(struct cogmem_vec));
                 uint32_t st = i < n ? atomic_load_explicit(&v->state, memory_order_acquire)
                                     : COGMEM__ROW_FREE;
                 if (st == COGMEM__ROW_CURRENT) {
@@ -456,12 +499,12 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                     continue;
                 }
                 if (run) { /* score the run of CURRENT rows [i - run, i) */
-                    char *r0 = first + (size_t)(i - run) * sl->stride;
-                    cogmem_dot_batch_bf16(q16, (const uint16_t *)(r0 + sl->bf16_off), run,
-                                          sl->dim, sl->stride / sizeof(uint16_t), dot);
+                    uint32_t s0 = at + i - run;
+                    cogmem_dot_batch_bf16(q16, (const uint16_t *)(b16 + (size_t)s0 * sl->bstride),
+                                          run, sl->dim, sl->bstride / sizeof(uint16_t), dot);
                     for (uint32_t j = 0; j < run; j++) {
                         struct cogmem_vec *w =
-                            (struct cogmem_vec *)(r0 + (size_t)j * sl->stride);
+                            (struct cogmem_vec *)(chunk + (size_t)(s0 + j) * sizeof(struct cogmem_vec));
                         bheap_push(b, similarity(sc, dot[j], rq->qnorm, w), w);
                     }
                     run = 0;
@@ -522,7 +565,7 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
     struct bheap bh = {0};
     uint16_t *q16 = NULL;
     size_t b16_bytes = 0;
-    if (sc.p.bf16 && store->sets[0].slab.bf16_off) {
+    if (sc.p.bf16 && store->sets[0].slab.bstride) {
         size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
         size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
         b16_bytes = qb + cap * sizeof(struct bcand);

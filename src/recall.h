@@ -52,7 +52,9 @@ int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
                                float *qnorm);
 
 /* Scan rows [lo, hi) of `kind`'s slab for the nq queries, updating their
- * heaps. Takes the RCU read lock itself (one section for the whole call). */
+ * heaps. The queries must be contiguous (qs[j].q == qs[0].q + j * dim),
+ * as a batch's are: the scan scores groups of them with one
+ * cogmem_dot_block call. Takes the RCU read lock itself (one section for the whole call). */
 void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                          size_t nq, enum cogmem_kind kind, uint32_t lo,
                          uint32_t hi);

@@ -83,9 +83,9 @@ int cogmem__check_finite(const float *v, uint32_t dim);
  * the data, before publication. */
 static inline void cogmem__vec_fill_bf16(struct cogmem_vec *v)
 {
-    size_t off = v->set->slab.bf16_off;
-    if (off)
-        cogmem_f32_to_bf16(cogmem__vec_data(v), v->dim, (uint16_t *)((char *)v + off));
+    uint16_t *b = cogmem__slab_bf16_of(&v->set->slab, v, v->row);
+    if (b)
+        cogmem_f32_to_bf16(cogmem__vec_data(v), v->dim, b);
 }
 
 /* After cogmem__vec_seal: -EINVAL for a zero vector, -ERANGE when the norm

@@ -1,7 +1,10 @@
 /* cogmem kernel benchmark: the --bench mode of the kernels checker
  * (tests/kernels/checkasm.c), linked into the same binary.
  *
- *   cogmem-checkasm --bench [--quick] [--full]
+ *   cogmem-checkasm --bench [--quick] [--full] [--only SECTION] [--png FILE]
+ *
+ * The tables are also drawn to FILE (default bench_kernels.png) by
+ * bench/kernels/plot.py.
  *
  * Every figure is printed next to a baseline measured in the same run on
  * the same buffer, interleaved sample by sample with the kernel so that
@@ -37,6 +40,14 @@
 int cogmem__kernels_bench(int argc, char **argv);
 
 static int quick, full;
+static FILE *plot; /* plot.py's stdin: every table line is copied there */
+static const char *only; /* --only SECTION: dot, topk, decay, hv, bf16, block */
+
+/* Run section `name` unless --only picked another. */
+static int want(const char *name)
+{
+    return !only || strcmp(only, name) == 0;
+}
 static volatile float sink_f;
 static volatile uint32_t sink_u;
 
@@ -282,6 +293,9 @@ static void row(const char *kernel, const char *shape, const char *isa,
         snprintf(call, sizeof call, "%.1f ns", ns_call);
     printf("| %-14s | %-16s | %-10s | %10s | %17s | %7s | %-26s | %5s |\n",
            kernel, shape, isa, call, per, gbs, base, rat);
+    if (plot)
+        fprintf(plot, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", kernel,
+                shape, isa, call, per, gbs, base, rat);
     fflush(stdout);
 }
 
@@ -291,6 +305,9 @@ static void header(const char *title)
     printf("| %-14s | %-16s | %-10s | %10s | %17s | %7s | %-26s | %5s |\n",
            "kernel", "shape", "isa", "per call", "per element", "GB/s",
            "baseline (same run)", "ratio");
+    if (plot)
+        fprintf(plot, "| kernel | shape | isa | per call | per element | GB/s | "
+                      "baseline (same run) | ratio |\n");
     printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------",
            "------------------", "------------", "------------",
            "-------------------", "---------", "----------------------------",
@@ -709,14 +726,101 @@ static void bench_bf16(void)
     free(out);
 }
 
+/* ------------------------------------------------------ multi-query dot */
+
+typedef struct blk_ctx {
+    const cogmem__simd_ops *o;
+    const float *q, *rows;
+    size_t nq, n, dim;
+    float *out;
+} blk_ctx;
+
+static void run_block(void *p)
+{
+    blk_ctx *c = p;
+    c->o->dot_block(c->q, c->nq, c->dim, c->rows, c->n, c->dim, c->dim, c->out, c->n);
+}
+
+/* The same product as nq dot_batch passes, query by query. */
+static void run_block_by_query(void *p)
+{
+    blk_ctx *c = p;
+    for (size_t a = 0; a < c->nq; a++)
+        c->o->dot_batch(c->q + a * c->dim, c->rows, c->n, c->dim, c->dim,
+                        c->out + a * c->n);
+}
+
+#if HAVE_BLAS
+static void run_sgemm(void *p)
+{
+    blk_ctx *c = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)c->nq,
+                (blasint)c->n, (blasint)c->dim, 1.0f, c->q, (blasint)c->dim,
+                c->rows, (blasint)c->dim, 0.0f, c->out, (blasint)c->n);
+}
+#endif
+
+static void bench_block(size_t nq, size_t n, size_t dim, const char *label,
+                        double fma_ns)
+{
+    float *rows = big_alloc(n * dim * sizeof(float));
+    float *q = big_alloc(nq * dim * sizeof(float));
+    float *out = big_alloc(nq * n * sizeof(float));
+    for (size_t i = 0; i < n * dim; i++)
+        rows[i] = frand();
+    for (size_t i = 0; i < nq * dim; i++)
+        q[i] = frand();
+    double fmas = (double)nq * (double)n * (double)dim / 16.0; /* 512-bit */
+    int dram = (double)n * dim * 4 > 64e6;
+    int samples = quick ? 5 : dram ? 7 : 11;
+    double min_ns = dram ? 1 : 2e6;
+    char shape[40];
+    snprintf(shape, sizeof shape, "%zuq x %zu x %zu %s", nq, n, dim, label);
+    for (int isa = COGMEM__ISA_COUNT - 1; isa >= 1; isa--) {
+        const cogmem__simd_ops *o = cogmem__simd_table(isa);
+        if (!o)
+            continue;
+        blk_ctx bc = {o, q, rows, nq, n, dim, out};
+        job jobs[3] = {{run_block, &bc, 0, {0}}, {run_block_by_query, &bc, 0, {0}}};
+        int nj = 2;
+#if HAVE_BLAS
+        if (isa == cogmem__simd_best())
+            jobs[nj++] = (job){run_sgemm, &bc, 0, {0}};
+#endif
+        double r[3];
+        measure(jobs, nj, samples, min_ns, r);
+        double pairs = (double)nq * (double)n;
+        row("dot_block", shape, isa_names[isa], r[0], pairs, "pair", 0,
+            "dot_batch per query", r[1] / r[0]);
+        if (nj == 3)
+            row("dot_block", shape, isa_names[isa], r[0], pairs, "pair", 0,
+                "OpenBLAS sgemm 1 thread", r[2] / r[0]);
+        if (isa == COGMEM__ISA_AVX512 && fma_ns > 0)
+            row("dot_block", shape, isa_names[isa], r[0], pairs, "pair", 0,
+                "FMA peak time", fmas * fma_ns / r[0]);
+    }
+    free(rows);
+    free(q);
+    free(out);
+}
+
 int cogmem__kernels_bench(int argc, char **argv)
 {
+    const char *png = "bench_kernels.png";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--full") == 0)
             full = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (strcmp(argv[i], "--png") == 0 && i + 1 < argc)
+            png = argv[++i];
     }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/plot.py' '%s'",
+             COGMEM_BENCH_KERNELS_DIR, png);
+    plot = popen(cmd, "w");
     /* One core, no migration: a moved thread would lose its cache and
      * mix two cores' clocks into one figure. */
     int cpu = sched_getcpu();
@@ -742,19 +846,37 @@ int cogmem__kernels_bench(int argc, char **argv)
         printf("measured FMA peak: %.4f ns per 512-bit FMA (%.2f GFLOP/s)\n",
                fma_ns, 32.0 / fma_ns);
 
-    header("batch dot / cosine (f32)");
-    bench_dot(16, 768, "L1", fma_ns);
-    bench_dot(1000, 768, "L2/L3", fma_ns);
-    bench_dot(quick ? 30000 : 100000, 768, "DRAM", fma_ns);
-    if (full)
-        bench_dot(1000000, 768, "DRAM", fma_ns);
-    header("top-k");
-    bench_topk();
-    header("decay and fan effect");
-    bench_decay_fan();
-    header("binary hypervectors");
-    bench_hv();
-    header("bf16 quantised scan");
-    bench_bf16();
+    if (want("dot")) {
+        header("batch dot / cosine (f32)");
+        bench_dot(16, 768, "L1", fma_ns);
+        bench_dot(1000, 768, "L2/L3", fma_ns);
+        bench_dot(quick ? 30000 : 100000, 768, "DRAM", fma_ns);
+        if (full)
+            bench_dot(1000000, 768, "DRAM", fma_ns);
+    }
+    static const struct {
+        const char *name, *title;
+        void (*fn)(void);
+    } simple[] = {{"topk", "top-k", bench_topk},
+                  {"decay", "decay and fan effect", bench_decay_fan},
+                  {"hv", "binary hypervectors", bench_hv},
+                  {"bf16", "bf16 quantised scan", bench_bf16}};
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+        if (want(simple[i].name)) {
+            header(simple[i].title);
+            simple[i].fn();
+        }
+    if (want("block")) {
+        header("multi-query dot block (queries x rows)");
+        bench_block(64, 1000, 768, "L2/L3", fma_ns);
+        bench_block(64, quick ? 30000 : 100000, 768, "DRAM", fma_ns);
+        bench_block(256, 256, 128, "pairwise", fma_ns);
+    }
+    if (plot) {
+        if (pclose(plot) == 0)
+            printf("\nplot: %s\n", png);
+        else
+            printf("\nplot: %s failed (python3-matplotlib missing?)\n", cmd);
+    }
     return 0;
 }

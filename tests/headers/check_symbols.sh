@@ -11,6 +11,7 @@ if [ -n "$bad$internal" ]; then
     exit 1
 fi
 for want in cogmem_open cogmem_close cogmem_concept_add cogmem_vec_get \
+            cogmem_dot_block \
             cogmem_dot_batch cogmem_simd_isa; do
     printf '%s\n' "$syms" | grep -qx "$want" || { echo "missing export: $want"; exit 1; }
 done

@@ -8,7 +8,7 @@
  * kernel benchmark (bench/kernels/bench_kernels.c).
  *
  *   cogmem-checkasm [--seed N] [--verbose]
- *   cogmem-checkasm --bench [--quick] [--full]
+ *   cogmem-checkasm --bench [--quick] [--full] [--only SECTION] [--png FILE]
  *
  * Buffers are placed so that they end exactly at a PROT_NONE guard page: a
  * kernel that reads (or writes) one byte past a row end crashes here
@@ -1010,6 +1010,135 @@ static void test_dispatch(void)
         FAIL("force(NULL) did not restore %s", names[want]);
 }
 
+/* ------------------------------------------------------ multi-query dot */
+
+/* cogmem_dot_block: the scalar oracle against the scalar dot_batch (bit
+ * for bit: same dot1 per pair), every ISA against the oracle within
+ * dot_batch's tolerance, every query/row/output pitch honoured (gaps in
+ * q and rows are NaN-poisoned, gaps in out must keep their sentinel), the
+ * public entry, and q == rows (pairwise similarities of one set). */
+static void check_block(size_t nq, size_t n, size_t dim, size_t qstride,
+                        size_t stride, size_t ostride, int fq, int fr,
+                        int same)
+{
+    size_t qlen = nq ? (nq - 1) * qstride + dim : 0;
+    size_t rlen = n ? (n - 1) * stride + dim : 0;
+    size_t olen = nq ? (nq - 1) * ostride + n : 0;
+    float *rows = galloc(rlen * sizeof(float) + 4);
+    float *q = same ? rows : galloc(qlen * sizeof(float) + 4);
+    float *ref = galloc(olen * sizeof(float) + 4);
+    float *out = galloc(olen * sizeof(float) + 4);
+    float *one = galloc(n * sizeof(float) + 4);
+    double *sabs = calloc(nq * n + 1, sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        fill_floats(rows + i * stride, dim, fr);
+        for (size_t j = dim; j < stride && i + 1 < n; j++)
+            rows[i * stride + j] = NAN;
+    }
+    if (!same)
+        for (size_t a = 0; a < nq; a++) {
+            fill_floats(q + a * qstride, dim, fq);
+            for (size_t j = dim; j < qstride && a + 1 < nq; j++)
+                q[a * qstride + j] = NAN;
+        }
+    for (size_t a = 0; a < nq; a++)
+        for (size_t i = 0; i < n; i++) {
+            double t = 0;
+            for (size_t j = 0; j < dim; j++)
+                t += fabs((double)q[a * qstride + j] * rows[i * stride + j]);
+            sabs[a * n + i] = t;
+        }
+    char tag[200];
+    snprintf(tag, sizeof tag,
+             "nq=%zu n=%zu dim=%zu qstride=%zu stride=%zu ostride=%zu q=%s rows=%s%s",
+             nq, n, dim, qstride, stride, ostride, fill_name[fq], fill_name[fr],
+             same ? " q==rows" : "");
+    const float sentinel = -12345.0f;
+    double denorm_slack = (double)dim * 0x1p-149;
+
+    cur_isa = "scalar";
+    for (size_t x = 0; x < olen; x++)
+        ref[x] = sentinel;
+    isa_tab[0]->dot_block(q, nq, qstride, rows, n, dim, stride, ref, ostride);
+    for (size_t a = 0; a < nq; a++) {
+        isa_tab[0]->dot_batch(q + a * qstride, rows, n, dim, stride, one);
+        for (size_t i = 0; i < n; i++) {
+            checks++;
+            if (bits_of(one[i]) != bits_of(ref[a * ostride + i]) &&
+                !(isnan(one[i]) && isnan(ref[a * ostride + i]))) {
+                FAIL("dot_block oracle vs dot_batch %s a=%zu i=%zu got %.9g want %.9g",
+                     tag, a, i, ref[a * ostride + i], one[i]);
+                a = nq;
+                break;
+            }
+        }
+    }
+    for (int t = 0; t < COGMEM__ISA_COUNT + 1; t++) {
+        if (t == 0 || (t < COGMEM__ISA_COUNT && !isa_tab[t]))
+            continue;
+        for (size_t x = 0; x < olen; x++)
+            out[x] = sentinel;
+        if (t == COGMEM__ISA_COUNT) {
+            cur_isa = "public";
+            cogmem_dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
+        } else {
+            cur_isa = isa_label[t];
+            isa_tab[t]->dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
+        }
+        int bad = 0;
+        for (size_t a = 0; a < nq && !bad; a++) {
+            for (size_t i = 0; i < n; i++) {
+                checks++;
+                float g = out[a * ostride + i], w = ref[a * ostride + i];
+                if (!close_enough(g, w, dim * FLT_EPSILON * sabs[a * n + i] + denorm_slack)) {
+                    FAIL("dot_block %s a=%zu i=%zu got %.9g want %.9g", tag, a, i, g, w);
+                    bad = 1;
+                    break;
+                }
+            }
+            for (size_t i = n; i < ostride && a + 1 < nq; i++) {
+                checks++;
+                if (out[a * ostride + i] != sentinel) {
+                    FAIL("dot_block %s wrote the output gap a=%zu i=%zu", tag, a, i);
+                    bad = 1;
+                    break;
+                }
+            }
+        }
+    }
+    free(sabs);
+    gfree_all();
+}
+
+static void test_dot_block(void)
+{
+    static const size_t nqs[] = {1, 2, 3, 4, 5, 7, 8, 9};
+    static const size_t ns[] = {1, 3, 4, 5, 8, 15, 17};
+    static const size_t dims[] = {0, 1, 7, 8, 15, 16, 17, 33, 100, 768};
+    for (size_t a = 0; a < sizeof nqs / sizeof nqs[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+            for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+                size_t nq = nqs[a], n = ns[b], dim = dims[c];
+                check_block(nq, n, dim, dim, dim, n, FILL_RANDOM, FILL_RANDOM, 0);
+                check_block(nq, n, dim, dim + 1, dim + 16 - dim % 16, n + 3,
+                            FILL_WIDE, FILL_RANDOM, 0);
+            }
+    /* nothing to do: no access at all */
+    cur_isa = "public";
+    cogmem_dot_block(NULL, 0, 0, NULL, 5, 8, 8, NULL, 0);
+    cogmem_dot_block(NULL, 3, 8, NULL, 0, 8, 8, NULL, 0);
+    /* value edge cases */
+    for (int fq = 0; fq < FILL_COUNT; fq++)
+        for (int fr = 0; fr < FILL_COUNT; fr++)
+            check_block(6, 9, 33, 34, 35, 11, fq, fr, 0);
+    /* pairwise similarities of one set */
+    check_block(13, 13, 100, 100, 100, 13, FILL_RANDOM, FILL_RANDOM, 1);
+    check_block(9, 9, 768, 768, 768, 9, FILL_RANDOM, FILL_RANDOM, 1);
+    /* past the cache chunks: rows > 128 KiB, queries > 256 KiB */
+    check_block(90, 70, 768, 768, 784, 70, FILL_RANDOM, FILL_RANDOM, 0);
+    check_block(7, 1100, 100, 101, 100, 1100, FILL_RANDOM, FILL_WIDE, 0);
+}
+
 /* ----------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1024,7 +1153,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--verbose") == 0)
             verbose = 1;
         else {
-            fprintf(stderr, "usage: %s [--seed N] [--verbose] | --bench [--quick] [--full]\n",
+            fprintf(stderr, "usage: %s [--seed N] [--verbose] | --bench [--quick] [--full] [--only SECTION] [--png FILE]\n",
                     argv[0]);
             return 2;
         }
@@ -1054,7 +1183,8 @@ int main(int argc, char **argv)
         void (*fn)(void);
     } tests[] = {{"dot/cosine", test_dot}, {"topk", test_topk},
                  {"decay/prune", test_decay}, {"fan", test_fan},
-                 {"hypervectors", test_hv}, {"bf16/rerank", test_bf16}};
+                 {"hypervectors", test_hv}, {"bf16/rerank", test_bf16},
+                 {"dot_block", test_dot_block}};
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
         int f0 = failures, c0 = checks;
         tests[t].fn();

@@ -25,7 +25,7 @@ struct cogmem__node *cogmem__node_new(struct cogmem__set *s,
     atomic_init(&n->touched_ns, 0);
     m->set = s;
     atomic_init(&m->bind, NULL);
-    atomic_init(&m->hist, NULL);
+    atomic_init(&m->pres, NULL);
     return n;
 }
 

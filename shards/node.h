@@ -24,7 +24,7 @@
 
 struct cogmem_vec;
 struct cogmem__blist;
-struct cogmem__hist;
+struct cogmem__presentations;
 
 /* Node life cycle. PENDING: linked, but an add of the same id in the other
  * kind may still veto it; invisible to lookups. LIVE: visible. DEAD: removed
@@ -68,7 +68,7 @@ struct cogmem__node_mem {
      * compare-and-swap from NULL, replaced by COGMEM__SIDE_GONE when the
      * node is removed; whatever is still attached is freed with the node. */
     struct cogmem__blist *_Atomic bind;
-    struct cogmem__hist *_Atomic hist;
+    struct cogmem__presentations *_Atomic pres;
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
 

@@ -31,7 +31,7 @@ struct cogmem__shard {
     _Atomic int64_t vec_refs;      /* cogmem_vec_get references held now */
     _Atomic unsigned long buckets; /* the table's size (we alone resize) */
     atomic_flag resizing;          /* one resizer per shard at a time */
-    /* Cross-kind add handshake (src/node.c): a seq_cst read-modify-write
+    /* Cross-kind add handshake (src/lifecycle.c): a seq_cst read-modify-write
      * that orders an add's link before its look into the other kind. Only
      * the concept set's word is used, by adds of both kinds, since racing
      * adds of one id always map to the same shard index. */

@@ -23,7 +23,7 @@
  * its adder/replacer already marked it; otherwise that replacer is still
  * running and holds (un-dropped) the previous vector v_{m-1}, which it
  * marks REPLACED before dropping; and so on down to the add's row, which
- * the add marked CURRENT before returning (src/node.c, src/concept.c). Take
+ * the add marked CURRENT before returning (src/lifecycle.c, src/concept.c). Take
  * that row r at the instant the scan's read-side section begins: r cannot
  * be reclaimed during the section (its free is queued later, so the grace
  * period waits for us), and its state can only move to REPLACED (REMOVED

@@ -70,7 +70,7 @@ static int config_actr_ok(const cogmem_config *c)
 {
     return c->fan_mode >= COGMEM_FAN_INV_SQRT && c->fan_mode <= COGMEM_FAN_NONE &&
            isfinite(c->actr_max_assoc) && c->actr_decay > 0.0f &&
-           c->actr_decay < 1.0f && c->actr_history <= COGMEM__HIST_MAX &&
+           c->actr_decay < 1.0f && c->actr_history <= COGMEM__PRES_MAX &&
            c->actr_latency_factor > 0.0f && isfinite(c->actr_latency_factor) &&
            isfinite(c->actr_threshold) && c->actr_noise > 0.0f &&
            isfinite(c->actr_noise);

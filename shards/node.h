@@ -23,6 +23,7 @@
 #include "shards/rcu.h"
 
 struct cogmem_vec;
+struct cogmem__kind;
 struct cogmem__blist;
 struct cogmem__presentations;
 
@@ -62,7 +63,7 @@ _Static_assert(offsetof(struct cogmem__node, touched_ns) == 56, "layout");
 struct cogmem__node_mem {
     struct cogmem__node rec;
     struct rcu_head rcu;
-    struct cogmem__set *set;
+    struct cogmem__kind *kind; /* allocator and counters (shards/kind.h) */
     /* Side records in the cold line (shards/bindex.h): the node's binding
      * list and its ACT-R presentation history. Created on first use by
      * compare-and-swap from NULL, replaced by COGMEM__SIDE_GONE when the
@@ -74,7 +75,7 @@ _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line")
 
 /* A zeroed PENDING record with `vec` (owned by the node from now on); id is
  * NOT yet published. NULL when out of memory. */
-struct cogmem__node *cogmem__node_new(struct cogmem__set *s,
+struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
                                       struct cogmem_vec *vec);
 
 /* Publish the id: the release store every reader's acquire pairs with. */
@@ -82,16 +83,6 @@ static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)
 {
     atomic_store_explicit(&n->id, id, memory_order_release);
 }
-
-/* Free a node no reader can reach: never linked, unlinked a grace period
- * ago (the reclaim callback), or drained from a store being closed. Its
- * vector reference, if it still has one, is dropped without a further
- * deferral (see cogmem__vec_unref_quiesced). */
-void cogmem__node_free_now(struct cogmem__node *n);
-
-/* Free an unlinked node after a grace period, dropping its vector's
- * reference if it still has one. */
-void cogmem__node_retire(struct cogmem__node *n);
 
 static inline struct cogmem__node *cogmem__node_of(struct cds_lfht_node *n)
 {

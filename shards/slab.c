@@ -5,8 +5,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "shards/vec.h"
-
 static struct cogmem_vec *row_at(struct cogmem__slab *sl, char *chunk, uint32_t slot)
 {
     return (struct cogmem_vec *)(chunk + (size_t)slot * sl->stride);

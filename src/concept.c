@@ -35,7 +35,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
 {
     struct cogmem__set *s = &st->sets[0];
     uint64_t hash = cogmem__hash_id(id);
-    struct cogmem_vec *nv = cogmem__vec_alloc(s, id, hash, st->dim);
+    struct cogmem_vec *nv = cogmem__vec_alloc(&s->kind, id, hash, st->dim);
     if (!nv)
         return -ENOMEM;
 
@@ -75,7 +75,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
         cogmem__vec_free_now(nv);
         return rc;
     }
-    cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
+    cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
     cogmem__vec_unref(cur);
     return 0;
 }

@@ -101,9 +101,9 @@ size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds)
 {
     size_t n = 0;
     if (kinds & COGMEM_CONCEPT)
-        n += st->sets[0].slab.max_rows;
+        n += st->sets[0].kind.slab.max_rows;
     if (kinds & COGMEM_EPISODE)
-        n += st->sets[1].slab.max_rows;
+        n += st->sets[1].kind.slab.max_rows;
     return n;
 }
 
@@ -296,7 +296,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                        size_t nq, struct cogmem__set *set, enum cogmem_kind kind,
                        char *first, uint32_t nrows)
 {
-    const struct cogmem__slab *sl = &set->slab;
+    const struct cogmem__slab *sl = &set->kind.slab;
     const size_t stride = sl->stride;
     uint8_t state[BLOCK_MAX];
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
@@ -358,7 +358,7 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                          uint32_t hi)
 {
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
-    struct cogmem__slab *sl = &set->slab;
+    struct cogmem__slab *sl = &set->kind.slab;
     uint32_t used = cogmem__slab_used(sl);
     if (hi > used)
         hi = used;
@@ -435,7 +435,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                       const uint16_t *q16, enum cogmem_kind kind, struct bheap *b)
 {
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
-    struct cogmem__slab *sl = &set->slab;
+    struct cogmem__slab *sl = &set->kind.slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
     size_t blk = SINGLE_BLOCK_BYTES / (sl->stride - sl->bf16_off + 64);
     uint32_t block = blk < 16 ? 16 : blk > BLOCK_MAX ? BLOCK_MAX : (uint32_t)(blk & ~(size_t)15);
@@ -522,7 +522,7 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
     struct bheap bh = {0};
     uint16_t *q16 = NULL;
     size_t b16_bytes = 0;
-    if (sc.p.bf16 && store->sets[0].slab.bf16_off) {
+    if (sc.p.bf16 && store->sets[0].kind.slab.bf16_off) {
         size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
         size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
         b16_bytes = qb + cap * sizeof(struct bcand);

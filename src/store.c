@@ -111,11 +111,9 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
      * inherit a fully blocked mask (see rcu.c on signals). */
     sigset_t old;
     cogmem__signals_block_all(&old);
-    rc = cogmem__set_init(&st->sets[0], &st->mem, COGMEM__MEM_CONCEPT,
-                          c.expected_concepts);
+    rc = cogmem__set_init(&st->sets[0], c.expected_concepts);
     if (rc == 0) {
-        rc = cogmem__set_init(&st->sets[1], &st->mem, COGMEM__MEM_EPISODE,
-                              c.expected_episodes);
+        rc = cogmem__set_init(&st->sets[1], c.expected_episodes);
         if (rc)
             cogmem__set_fini(&st->sets[0]);
     }
@@ -123,12 +121,14 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     if (rc)
         goto fail_mem;
     for (int k = 0; k < 2; k++)
-        st->sets[k].counting = (c.stats & COGMEM_STATS_COUNTERS) != 0;
-    rc = cogmem__slab_init(&st->sets[0].slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
+        cogmem__kind_init(&st->sets[k].kind, &st->mem,
+                          k ? COGMEM__MEM_EPISODE : COGMEM__MEM_CONCEPT,
+                          (c.stats & COGMEM_STATS_COUNTERS) != 0);
+    rc = cogmem__slab_init(&st->sets[0].kind.slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
                            c.bf16_rows != 0);
     if (rc)
         goto fail_sets;
-    rc = cogmem__slab_init(&st->sets[1].slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
+    rc = cogmem__slab_init(&st->sets[1].kind.slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
                            c.bf16_rows != 0);
     if (rc)
         goto fail_slab;
@@ -136,7 +136,7 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     return 0;
 
 fail_slab:
-    cogmem__slab_fini(&st->sets[0].slab);
+    cogmem__slab_fini(&st->sets[0].kind.slab);
 fail_sets:
     for (int k = 0; k < 2; k++)
         cogmem__set_fini(&st->sets[k]);
@@ -162,7 +162,7 @@ int cogmem_close(cogmem_store **store)
         return 0;
     if (cogmem__rcu_in_reader())
         return -EDEADLK;
-    if (cogmem__set_vec_refs(&st->sets[0]) + cogmem__set_vec_refs(&st->sets[1]) != 0)
+    if (cogmem__kind_vec_refs(&st->sets[0].kind) + cogmem__kind_vec_refs(&st->sets[1].kind) != 0)
         return -EBUSY;
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
@@ -173,7 +173,7 @@ int cogmem_close(cogmem_store **store)
     cogmem__rcu_barrier();
     for (int k = 0; k < 2; k++) {
         cogmem__set_fini(&st->sets[k]);
-        cogmem__slab_fini(&st->sets[k].slab);
+        cogmem__slab_fini(&st->sets[k].kind.slab);
     }
     cogmem__mem_fini(&st->mem);
     cogmem__mem_boot_free(st, sizeof *st);

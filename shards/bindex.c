@@ -81,6 +81,7 @@ static void blist_reclaim(struct rcu_head *h)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
+    COGMEM__RCU_RECLAIM_END();
 }
 
 void cogmem__blist_retire(struct cogmem__blist *bl)
@@ -285,6 +286,7 @@ static void pres_reclaim(struct rcu_head *rh)
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem__presentations *h = caa_container_of(rh, struct cogmem__presentations, rcu);
     cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
+    COGMEM__RCU_RECLAIM_END();
 }
 
 void cogmem__pres_drop(struct cogmem__node *n)

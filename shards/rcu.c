@@ -68,9 +68,20 @@ int cogmem__rcu_init(void)
     return init_rc;
 }
 
+_Atomic uint64_t cogmem__rcu_queued;
+_Atomic uint64_t cogmem__rcu_done;
+
 void cogmem__rcu_barrier(void)
 {
-    urcu_bp_barrier();
+    /* done first (acquire: pairs with each callback's release increment),
+     * queued second. Each callback counts in `done` only after it counted
+     * in `queued`, so done == queued here means that every callback queued
+     * before the first load has finished, and those include every one
+     * deferred by what happens before this call. A concurrent deferral
+     * only makes us wait. */
+    uint64_t done = atomic_load_explicit(&cogmem__rcu_done, memory_order_acquire);
+    if (done != atomic_load_explicit(&cogmem__rcu_queued, memory_order_relaxed))
+        urcu_bp_barrier();
     /* For ThreadSanitizer: what the callbacks wrote (they end with a
      * release on the sync address, COGMEM__RCU_RECLAIM_END) happens before
      * what the caller does next, e.g. cogmem_close freeing slab chunks. */

@@ -68,6 +68,44 @@ static void test_resize_threads_block_signals(void **state)
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
+/* --- interposed urcu_bp_barrier ----------------------------------------- */
+
+static _Atomic int barriers;
+
+void urcu_bp_barrier(void)
+{
+    static void (*real)(void);
+    if (!real)
+        real = (void (*)(void))dlsym(RTLD_NEXT, "urcu_bp_barrier");
+    atomic_fetch_add(&barriers, 1);
+    real();
+}
+
+/* Closing a store that never deferred a free does not wait for a grace
+ * period; one that did still waits for its callbacks. */
+static void test_empty_close_skips_barrier(void **state)
+{
+    (void)state;
+    float v[4] = {1, 2, 3, 4};
+    cogmem_store *s = test_open(4);
+    assert_int_equal(cogmem_concept_add(s, 1, v), 0);
+    assert_int_equal(cogmem_concept_remove(s, 1), 0); /* defers two frees */
+    atomic_store(&barriers, 0);
+    test_close(&s);
+    assert_int_equal(atomic_load(&barriers), 1); /* the interposition works */
+    atomic_store(&barriers, 0);
+    for (int i = 0; i < 100; i++) {
+        s = test_open(4);
+        test_close(&s);
+    }
+    assert_int_equal(atomic_load(&barriers), 0);
+    /* nodes left at close are freed at once, not deferred */
+    s = test_open(4);
+    assert_int_equal(cogmem_concept_add(s, 2, v), 0);
+    test_close(&s);
+    assert_int_equal(atomic_load(&barriers), 0);
+}
+
 /* --- sizing limits --------------------------------------------------- */
 
 /* Hints and reserves beyond what a kind can hold are refused up front,
@@ -106,6 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resize_threads_block_signals),
         cmocka_unit_test(test_sizing_clamped),
+        cmocka_unit_test(test_empty_close_skips_barrier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

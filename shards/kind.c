@@ -52,8 +52,10 @@ unsigned cogmem__stripe_draw(void)
 }
 
 void cogmem__kind_init(struct cogmem__kind *k, struct cogmem__mem *mem,
-                       enum cogmem__mem_kind mem_kind, int counting)
+                       enum cogmem__mem_kind mem_kind, int counting,
+                       uint64_t hash_seed)
 {
+    k->hash_seed = hash_seed;
     k->mem = mem;
     k->mem_kind = mem_kind;
     k->counting = counting;

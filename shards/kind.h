@@ -77,12 +77,14 @@ struct cogmem__kind {
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
     int counting; /* cogmem_config.stats has COGMEM_STATS_COUNTERS */
+    uint64_t hash_seed; /* the store's (both kinds share it: route.h) */
 };
 
-/* Zero the counters and references and remember the allocator. The slab
- * is set up separately (cogmem__slab_init on &k->slab). */
+/* Zero the counters and references, remember the allocator and the hash
+ * seed. The slab is set up separately (cogmem__slab_init on &k->slab). */
 void cogmem__kind_init(struct cogmem__kind *k, struct cogmem__mem *mem,
-                       enum cogmem__mem_kind mem_kind, int counting);
+                       enum cogmem__mem_kind mem_kind, int counting,
+                       uint64_t hash_seed);
 
 /* Sum of the shards' outstanding vector references. */
 int64_t cogmem__kind_vec_refs(struct cogmem__kind *k);

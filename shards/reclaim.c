@@ -23,7 +23,7 @@ void cogmem__node_free_now(struct cogmem__node *n)
 static void defer_ctr(struct cogmem__node_mem *m, enum cogmem__ctr c)
 {
     uint64_t id = atomic_load_explicit(&m->rec.id, memory_order_relaxed);
-    cogmem__ctr_bump_always(m->kind, cogmem__shard_of(cogmem__hash_id(id)), c);
+    cogmem__ctr_bump_always(m->kind, cogmem__shard_of(cogmem__hash_id(m->kind->hash_seed, id)), c);
 }
 
 static void node_reclaim(struct rcu_head *head)

@@ -34,7 +34,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
                             const void *arg)
 {
     struct cogmem__set *s = &st->sets[0];
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(st, id);
     struct cogmem_vec *nv = cogmem__vec_alloc(&s->kind, id, hash, st->dim);
     if (!nv)
         return -ENOMEM;
@@ -163,7 +163,7 @@ int cogmem_concept_info(cogmem_store *store, uint64_t id, struct cogmem_concept_
     if (!store || id == 0 || !out)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(&store->sets[0], id, hash,
                                               COGMEM__FIND_LIVE);
@@ -194,7 +194,7 @@ int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
         /* Hash the whole group first: no dependency between the lookups,
          * so the core can run several chain walks at once. */
         for (size_t i = 0; i < m; i++)
-            hash[i] = cogmem__hash_id(ids[base + i]);
+            hash[i] = cogmem__hash(store, ids[base + i]);
         for (size_t i = 0; i < m; i++) {
             uint64_t id = ids[base + i];
             node[i] = id ? cogmem__set_find(s, id, hash[i], COGMEM__FIND_LIVE) : NULL;

@@ -26,7 +26,7 @@ int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_
     if (!store || id == 0 || !out)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     int rc = -ENOENT;
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(&store->sets[1], id, hash,

@@ -82,7 +82,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     struct cogmem__set *own = cogmem__set_of(st, kind);
     struct cogmem__set *other =
         cogmem__set_of(st, kind == COGMEM_CONCEPT ? COGMEM_EPISODE : COGMEM_CONCEPT);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(st, id);
     int rc;
 
     /* The common conflicts, answered before allocating anything. */
@@ -134,7 +134,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
 int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
 {
     struct cogmem__set *s = cogmem__set_of(st, kind);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(st, id);
 
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(s, id, hash, COGMEM__FIND_LIVE);

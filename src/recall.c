@@ -257,7 +257,7 @@ static void offer_node(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                        struct cogmem__set *set, enum cogmem_kind kind,
                        uint64_t id, struct cogmem_vec *row, float sim)
 {
-    struct cogmem__node *n = cogmem__set_find(set, id, cogmem__hash_id(id),
+    struct cogmem__node *n = cogmem__set_find(set, id, cogmem__hash(sc->st, id),
                                               COGMEM__FIND_LIVE);
     if (!n)
         return; /* removed (or not yet committed) */

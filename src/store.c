@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cogmem_config.h"
@@ -76,6 +77,24 @@ static int config_actr_ok(const cogmem_config *c)
            isfinite(c->actr_noise);
 }
 
+/* A fresh random seed for the store's id hash (shards/route.h). Without
+ * the kernel's randomness (no getrandom: a sandbox), a mix of the clock,
+ * the store's address and a process-wide counter still differs between
+ * stores, which is what defeats ids precomputed against another store. */
+static uint64_t hash_seed(const void *st)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+        return seed;
+    static _Atomic uint64_t opened;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t mix[3] = {(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+                       (uint64_t)(uintptr_t)st,
+                       atomic_fetch_add_explicit(&opened, 1, memory_order_relaxed)};
+    return XXH3_64bits(mix, sizeof mix);
+}
+
 int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
 {
     if (!cfg || !out || cfg->struct_size < CONFIG_V1_SIZE)
@@ -107,10 +126,11 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     st->numa_fallback = cogmem__mem_place(&st->mem, c.numa_policy, c.concept_node,
                                           c.episode_node);
 
+    uint64_t seed = hash_seed(st);
     for (int k = 0; k < 2; k++)
         cogmem__kind_init(&st->sets[k].kind, &st->mem,
                           k ? COGMEM__MEM_EPISODE : COGMEM__MEM_CONCEPT,
-                          (c.stats & COGMEM_STATS_COUNTERS) != 0);
+                          (c.stats & COGMEM_STATS_COUNTERS) != 0, seed);
     rc = cogmem__slab_init(&st->sets[0].kind.slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
                            c.bf16_rows != 0);
     if (rc)
@@ -214,7 +234,7 @@ int cogmem_kind_of(cogmem_store *store, uint64_t id)
     if (!store || id == 0)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     int kind = -ENOENT;
     cogmem__rcu_lock();
     if (cogmem__set_find(&store->sets[0], id, hash, COGMEM__FIND_LIVE))

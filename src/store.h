@@ -57,6 +57,12 @@ static inline void cogmem__lat_end(cogmem_store *st, enum cogmem_stats_op op,
     cogmem__lat_end_s(&st->stats, op, t0);
 }
 
+/* The hash of an id in this store (seeded per store: shards/route.h). */
+static inline uint64_t cogmem__hash(const cogmem_store *st, uint64_t id)
+{
+    return cogmem__hash_id(st->sets[0].kind.hash_seed, id);
+}
+
 /* A single-id lookup in set s: a hit or a miss of the id's shard. */
 static inline void cogmem__note_lookup(struct cogmem__set *s, uint64_t hash, int hit)
 {

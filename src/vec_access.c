@@ -8,7 +8,7 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
     if (!store || id == 0 || !out)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     int rc = -ENOENT;
     cogmem__rcu_lock();
     struct cogmem__node *n =

@@ -396,7 +396,7 @@ static void set_activation(cogmem_store *s, int kind, uint64_t id, float a)
 {
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(cogmem__set_of(s, (enum cogmem_kind)kind), id,
-                                              cogmem__hash_id(id), COGMEM__FIND_LIVE);
+                                              cogmem__hash(s, id), COGMEM__FIND_LIVE);
     assert_non_null(n);
     atomic_store_explicit(&n->activation_bits, cogmem__f2u(a), memory_order_relaxed);
     cogmem__rcu_unlock();

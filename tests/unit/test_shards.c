@@ -106,6 +106,66 @@ static void test_empty_close_skips_barrier(void **state)
     assert_int_equal(atomic_load(&barriers), 0);
 }
 
+/* --- seeded hashing ----------------------------------------------------- */
+
+#define COLLIDERS 256u
+#define CHAIN_BITS 10u /* low bits: the bucket in a shard of 1024 buckets */
+
+/* (shard, bucket) of a hash, with shards of 2^CHAIN_BITS buckets. */
+static uint64_t chain_of(uint64_t hash)
+{
+    return ((uint64_t)cogmem__shard_of(hash) << CHAIN_BITS) |
+           (hash & ((1u << CHAIN_BITS) - 1));
+}
+
+/* Most ids of `ids` that share one chain under `seed`. */
+static unsigned longest_chain(uint64_t seed, const uint64_t *ids, unsigned n)
+{
+    unsigned best = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t c = chain_of(cogmem__hash_id(seed, ids[i]));
+        unsigned k = 0;
+        for (unsigned j = 0; j < n; j++)
+            k += chain_of(cogmem__hash_id(seed, ids[j])) == c;
+        if (k > best)
+            best = k;
+    }
+    return best;
+}
+
+/* Ids found to share one chain under one fixed hash (an attacker's
+ * precomputation against the unseeded XXH3 the store used to have, and
+ * against any other store's seed) are spread by every new store's seed. */
+static void test_adversarial_ids_spread(void **state)
+{
+    (void)state;
+    static uint64_t ids[COLLIDERS];
+    unsigned n = 0;
+    for (uint64_t id = 1; n < COLLIDERS; id++)
+        if (chain_of(XXH3_64bits(&id, sizeof id)) == 0) /* shard 0, bucket 0 */
+            ids[n++] = id;
+    assert_int_equal(longest_chain(0, ids, n), COLLIDERS); /* they do collide */
+    cogmem_store *a = test_open(1), *b = test_open(1);
+    uint64_t sa = a->sets[0].kind.hash_seed, sb = b->sets[0].kind.hash_seed;
+    assert_true(sa != sb);
+    assert_int_equal(sa, a->sets[1].kind.hash_seed); /* one hash for both kinds */
+    /* 256 ids over 16384 chains: a chain of 8 is already ~1e-9 likely. */
+    assert_true(longest_chain(sa, ids, n) < 8);
+    assert_true(longest_chain(sb, ids, n) < 8);
+    /* and the store really routes by its seed: they land in many shards */
+    float v[1] = {1.0f};
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(cogmem_concept_add(a, ids[i], v), 0);
+    unsigned used = 0;
+    for (unsigned sh = 0; sh < COGMEM__NSHARDS; sh++)
+        used += atomic_load(&a->sets[0].shard[sh].count) > 0;
+    assert_true(used > COGMEM__NSHARDS / 2);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(cogmem_kind_of(a, ids[i]), COGMEM_CONCEPT);
+    test_close(&a);
+    test_close(&b);
+}
+
 /* --- sizing limits --------------------------------------------------- */
 
 /* Hints and reserves beyond what a kind can hold are refused up front,
@@ -145,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_resize_threads_block_signals),
         cmocka_unit_test(test_sizing_clamped),
         cmocka_unit_test(test_empty_close_skips_barrier),
+        cmocka_unit_test(test_adversarial_ids_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

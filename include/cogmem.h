@@ -33,7 +33,13 @@
  *    threads need not register, and a host that itself uses urcu-bp shares
  *    its grace periods. cogmem installs pthread_atfork handlers so that a
  *    forked child can keep using the library; a child must not assume any
- *    other thread of the parent exists.
+ *    other thread of the parent exists. fork() waits for a hash-table
+ *    resize in progress (so it must not be called from a cogmem_foreach()
+ *    callback). If another thread was inside a binding call (cogmem_bind.h)
+ *    or a remove of a node with bindings when fork() ran, the child must
+ *    make no binding calls and remove no node that has bindings: that
+ *    node's list lock may stay held forever in the child. Every other call
+ *    is safe in the child.
  *  - Built with the jemalloc option, the library cannot be dlopen()ed
  *    (Debian's libjemalloc uses static TLS). See README.
  *  - NUMA placement (cogmem_config.numa_policy) is applied to the per-kind

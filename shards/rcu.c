@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #ifdef COGMEM__TSAN
 char cogmem__rcu_tsan_sync;
@@ -29,8 +31,54 @@ static void make_worker_with_signals_blocked(void)
  * deadlocks on a lock held by a thread that no longer exists. Prepare
  * handlers run in reverse registration order, so one handler set keeps the
  * order explicit: stop call_rcu first, then bp; resume in the reverse. */
+/* The fork gate: bit 31 says a fork is under way, the low bits count the
+ * sections in progress. C11 atomics, not a pthread rwlock: glibc's
+ * rwlock remembers its writer's thread id, which the child's thread does
+ * not have, so the child could not unlock it. `forking` keeps two threads
+ * that fork at once from sharing the writer's bit. */
+#define GATE_FORK 0x80000000u
+static _Atomic uint32_t gate;
+static atomic_flag forking = ATOMIC_FLAG_INIT;
+
+void cogmem__fork_exclude_begin(void)
+{
+    for (;;) {
+        /* Acquire: a section after a fork sees what the fork handlers did. */
+        if (!(atomic_fetch_add_explicit(&gate, 1, memory_order_acquire) & GATE_FORK))
+            return;
+        atomic_fetch_sub_explicit(&gate, 1, memory_order_relaxed);
+        while (atomic_load_explicit(&gate, memory_order_relaxed) & GATE_FORK)
+            sched_yield();
+    }
+}
+
+void cogmem__fork_exclude_end(void)
+{
+    /* Release: the section's work happens before the fork that waits. */
+    atomic_fetch_sub_explicit(&gate, 1, memory_order_release);
+}
+
+static void gate_close(void)
+{
+    while (atomic_flag_test_and_set_explicit(&forking, memory_order_acquire))
+        sched_yield();
+    atomic_fetch_or_explicit(&gate, GATE_FORK, memory_order_relaxed);
+    /* Acquire: pairs with the sections' release at their end. */
+    while (atomic_load_explicit(&gate, memory_order_acquire) & ~GATE_FORK)
+        sched_yield();
+}
+
+static void gate_open(void)
+{
+    atomic_fetch_and_explicit(&gate, ~GATE_FORK, memory_order_release);
+    atomic_flag_clear_explicit(&forking, memory_order_release);
+}
+
 static void before_fork(void)
 {
+    /* First: a resize in progress waits for grace periods, which needs the
+     * registry lock urcu_bp_before_fork is about to take. */
+    gate_close();
     urcu_bp_call_rcu_before_fork();
     urcu_bp_before_fork();
 }
@@ -39,6 +87,7 @@ static void after_fork_parent(void)
 {
     urcu_bp_after_fork_parent();
     urcu_bp_call_rcu_after_fork_parent();
+    gate_open();
 }
 
 static void after_fork_child(void)
@@ -50,6 +99,9 @@ static void after_fork_child(void)
     urcu_bp_after_fork_child();
     urcu_bp_call_rcu_after_fork_child();
     cogmem__signals_restore(&old);
+    /* No section was in progress when the memory was copied, and the
+     * child's only thread is the one that closed the gate. */
+    gate_open();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

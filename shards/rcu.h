@@ -120,6 +120,17 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
         atomic_fetch_add_explicit(&cogmem__rcu_done, 1, memory_order_release); \
     } while (0)
 
+/* Bracket work that must never be caught half done by fork(): a child
+ * would inherit its locks held by a thread that does not exist there.
+ * Shared among such sections (they may overlap each other); the fork
+ * handlers take it exclusively, so fork() waits for sections in progress
+ * and holds new ones off until the child and parent have resumed. Used
+ * around liburcu's hash-table resizes (shards/set.c), which take the
+ * table's resize mutex and wait for grace periods. Must not be held
+ * across a read-side section's end that a fork could wait for. */
+void cogmem__fork_exclude_begin(void);
+void cogmem__fork_exclude_end(void);
+
 /* Wait until every callback deferred so far (by anything that happens
  * before this call) has run; returns at once when none is outstanding.
  * Must not be called in a read-side section. */

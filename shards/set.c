@@ -96,9 +96,15 @@ void cogmem__set_unlink(struct cogmem__set *s, struct cogmem__node *n,
  * work to whoever is already doing it. */
 static void grow(struct cogmem__shard *sh, unsigned long target, int wait)
 {
+    /* The whole time the `resizing` flag is held is never half done at a
+     * fork (rcu.h): the child would find the flag set, or the table's
+     * resize mutex held, by a thread it does not have. */
+    cogmem__fork_exclude_begin();
     while (atomic_flag_test_and_set_explicit(&sh->resizing, memory_order_acquire)) {
-        if (!wait)
+        if (!wait) {
+            cogmem__fork_exclude_end();
             return;
+        }
         sched_yield();
     }
     if (target > atomic_load_explicit(&sh->buckets, memory_order_relaxed)) {
@@ -113,6 +119,7 @@ static void grow(struct cogmem__shard *sh, unsigned long target, int wait)
         atomic_store_explicit(&sh->buckets, target, memory_order_relaxed);
     }
     atomic_flag_clear_explicit(&sh->resizing, memory_order_release);
+    cogmem__fork_exclude_end();
 }
 
 void cogmem__set_note_added(struct cogmem__set *s, uint64_t hash)

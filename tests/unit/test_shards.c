@@ -13,6 +13,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "src/store.h"
 #include "unit/util.h"
@@ -166,6 +169,75 @@ static void test_adversarial_ids_spread(void **state)
     test_close(&b);
 }
 
+/* --- fork during a resize ----------------------------------------------- */
+
+static cogmem_store *resize_store;
+static _Atomic int resizes_done;
+
+/* Grows every shard over and over: most of this thread's time is spent
+ * inside a resize, holding a shard's resize state. */
+static void *resizer(void *arg)
+{
+    (void)arg;
+    for (uint64_t n = 1u << 14; n <= 1u << 21; n <<= 1)
+        assert_int_equal(cogmem_reserve(resize_store, COGMEM_ALL_KINDS, n), 0);
+    atomic_store(&resizes_done, 1);
+    return NULL;
+}
+
+/* The child resizes every shard again (it waits for any resize state the
+ * parent's thread held), adds, finds, and closes. */
+static int child_work(cogmem_store *s)
+{
+    alarm(30); /* a hang becomes a failure */
+    if (cogmem_reserve(s, COGMEM_ALL_KINDS, 1u << 19) != 0)
+        return 1;
+    float v[1] = {1.0f};
+    for (uint64_t id = 1; id <= 1000; id++)
+        if (cogmem_concept_add(s, id, v) != 0 || cogmem_kind_of(s, id) != COGMEM_CONCEPT)
+            return 2;
+    return cogmem_close(&s) == 0 ? 0 : 3;
+}
+
+#define MAX_CHILDREN 8
+
+static void test_fork_during_resize(void **state)
+{
+    (void)state;
+    int forks = 0;
+    for (int round = 0; round < 2; round++) {
+        resize_store = test_open(1);
+        atomic_store(&resizes_done, 0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, resizer, NULL), 0);
+        pid_t pid[MAX_CHILDREN];
+        int n = 0;
+        /* Fork while the resizer runs, without waiting for the children. */
+        while (!atomic_load(&resizes_done) && n < MAX_CHILDREN) {
+            pid[n] = fork();
+            assert_true(pid[n] >= 0);
+            if (pid[n] == 0)
+                _exit(child_work(resize_store));
+            n++;
+            struct timespec d = {0, 2000000}; /* 2 ms */
+            nanosleep(&d, NULL);
+        }
+        for (int i = 0; i < n; i++) {
+            int status = 0;
+            assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("round %d child %d: %s %d", round, i,
+                         WIFEXITED(status) ? "exit" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        }
+        forks += n;
+        pthread_join(t, NULL);
+        test_close(&resize_store);
+    }
+    print_message("%d children forked during resizes, all fine\n", forks);
+    assert_true(forks >= 2);
+}
+
 /* --- sizing limits --------------------------------------------------- */
 
 /* Hints and reserves beyond what a kind can hold are refused up front,
@@ -206,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_sizing_clamped),
         cmocka_unit_test(test_empty_close_skips_barrier),
         cmocka_unit_test(test_adversarial_ids_spread),
+        cmocka_unit_test(test_fork_during_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

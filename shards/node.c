@@ -2,6 +2,7 @@
 #include "shards/node.h"
 
 #include "shards/kind.h"
+#include "shards/vec.h"
 
 struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
                                       struct cogmem_vec *vec)
@@ -23,5 +24,6 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
     m->kind = k;
     atomic_init(&m->bind, NULL);
     atomic_init(&m->pres, NULL);
+    atomic_init(&m->normver, vec ? cogmem__normver(vec->version, vec->norm) : 0);
     return n;
 }

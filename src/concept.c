@@ -65,6 +65,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
          * remove may free the node and nv (we hold no reference to
          * either; cur's reference passed to us with the swap). */
         atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
+        cogmem__node_note_vec(n, nv->version, nv->norm);
         /* New row first, so that a scan always finds one of the two
          * counting (the REPLACED one through a lookup, src/recall.c). */
         cogmem__vec_mark_current(nv);
@@ -141,9 +142,11 @@ int cogmem_concept_blend(cogmem_store *store, uint64_t id, const float *x,
  * Caller holds the RCU read lock. */
 static int copy_info(struct cogmem__node *n, struct cogmem_concept_info *out)
 {
-    struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
-    if (!v)
+    /* The record and its buddy line only, no vector header. Removed since
+     * the lookup: the remove's LIVE -> DEAD is its linearisation point. */
+    if (atomic_load_explicit(&n->state, memory_order_relaxed) != COGMEM__LIVE)
         return -ENOENT;
+    uint64_t nvw = cogmem__node_normver(n);
     /* Relaxed loads: each field is individually atomic; the info is a
      * consistent-enough view, not a snapshot, as documented. */
     out->id = atomic_load_explicit(&n->id, memory_order_relaxed);
@@ -153,8 +156,8 @@ static int copy_info(struct cogmem__node *n, struct cogmem_concept_info *out)
     out->binding_version = atomic_load_explicit(&n->bind_version, memory_order_relaxed);
     out->activation = cogmem__u2f(
         atomic_load_explicit(&n->activation_bits, memory_order_relaxed));
-    out->centroid_version = v->version;
-    out->norm = v->norm;
+    out->centroid_version = (uint32_t)(nvw >> 32);
+    out->norm = cogmem__u2f((uint32_t)nvw);
     return 0;
 }
 
@@ -198,9 +201,8 @@ int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
         for (size_t i = 0; i < m; i++) {
             uint64_t id = ids[base + i];
             node[i] = id ? cogmem__set_find(s, id, hash[i], COGMEM__FIND_LIVE) : NULL;
-            if (node[i])
-                __builtin_prefetch(atomic_load_explicit(&node[i]->vec,
-                                                        memory_order_relaxed));
+            if (node[i]) /* the buddy line with version and norm */
+                __builtin_prefetch((char *)node[i] + 64);
         }
         for (size_t i = 0; i < m; i++) {
             struct cogmem_concept_info *o = &out[base + i];

@@ -238,6 +238,51 @@ static void test_fork_during_resize(void **state)
     assert_true(forks >= 2);
 }
 
+/* --- version and norm in the node's buddy line --------------------------- */
+
+#define REPLACES 20000
+
+static cogmem_store *race_store;
+
+static void *replacer(void *arg)
+{
+    float v[4];
+    for (int i = 0; i < REPLACES; i++) {
+        fill(v, 4, (float)(1 + (i + (int)(intptr_t)arg * 7) % 50));
+        assert_int_equal(cogmem_concept_set_centroid(race_store, 1, v), 0);
+    }
+    return NULL;
+}
+
+/* Racing replacements publish their (version, norm) out of order; info
+ * must still end at the last version, with the current vector's norm. */
+static void test_info_tracks_racing_replacements(void **state)
+{
+    (void)state;
+    race_store = test_open(4);
+    float v[4] = {1, 1, 1, 1};
+    assert_int_equal(cogmem_concept_add(race_store, 1, v), 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, replacer, (void *)(intptr_t)i), 0);
+    struct cogmem_concept_info ci;
+    uint32_t last = 0;
+    for (int i = 0; i < 100000; i++) { /* versions a reader sees never go back */
+        assert_int_equal(cogmem_concept_info(race_store, 1, &ci), 0);
+        assert_true(ci.centroid_version >= last);
+        last = ci.centroid_version;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(cogmem_concept_info(race_store, 1, &ci), 0);
+    assert_int_equal(ci.centroid_version, 1 + 2 * REPLACES);
+    const cogmem_vec *cur;
+    assert_int_equal(cogmem_vec_get(race_store, 1, &cur), 0);
+    assert_true(ci.norm == cogmem_vec_norm(cur));
+    cogmem_vec_put(cur);
+    test_close(&race_store);
+}
+
 /* --- sizing limits --------------------------------------------------- */
 
 /* Hints and reserves beyond what a kind can hold are refused up front,
@@ -279,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_empty_close_skips_barrier),
         cmocka_unit_test(test_adversarial_ids_spread),
         cmocka_unit_test(test_fork_during_resize),
+        cmocka_unit_test(test_info_tracks_racing_replacements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,9 @@ _Thread_local unsigned cogmem__stripe_tls;
 static _Atomic unsigned char stripe_owned[COGMEM__STRIPES];
 static pthread_key_t stripe_key;
 static pthread_once_t stripe_once = PTHREAD_ONCE_INIT;
-static int stripe_key_ok;
+/* 1 while the key exists. Atomic (relaxed): the library's destructor
+ * clears it while, at process exit, other threads may still count. */
+static _Atomic int stripe_key_ok;
 
 /* Thread exit: give the stripe back. Release: our last plain stores to its
  * cells happen before the next owner's loads (its claim is an acquire). A
@@ -25,14 +27,27 @@ static void stripe_release(void *v)
 
 static void stripe_key_init(void)
 {
-    stripe_key_ok = pthread_key_create(&stripe_key, stripe_release) == 0;
+    atomic_store_explicit(&stripe_key_ok,
+                          pthread_key_create(&stripe_key, stripe_release) == 0,
+                          memory_order_relaxed);
+}
+
+/* When the library is unloaded (dlclose of a build without jemalloc) or
+ * the process exits: delete the key, so that no thread that exits later
+ * calls stripe_release, whose code may be gone. A thread that counts
+ * afterwards finds no key and uses the shared slot. */
+__attribute__((destructor)) static void stripe_key_fini(void)
+{
+    if (atomic_exchange_explicit(&stripe_key_ok, 0, memory_order_relaxed))
+        (void)pthread_key_delete(stripe_key);
 }
 
 unsigned cogmem__stripe_draw(void)
 {
     unsigned slot = COGMEM__STRIPE_SHARED;
     pthread_once(&stripe_once, stripe_key_init);
-    for (unsigned i = 0; stripe_key_ok && i < COGMEM__STRIPES; i++) {
+    for (unsigned i = 0; atomic_load_explicit(&stripe_key_ok, memory_order_relaxed) &&
+                       i < COGMEM__STRIPES; i++) {
         unsigned char free_ = 0;
         /* Acquire: the previous owner's stores to the cells happen before
          * ours (it released the stripe at exit). */

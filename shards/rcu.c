@@ -2,6 +2,7 @@
 #include "shards/rcu.h"
 #include "shards/sigmask.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -107,8 +108,25 @@ static void after_fork_child(void)
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int init_rc;
 
+/* dlclose(): liburcu-bp 0.13 registers a thread-exit key destructor of
+ * its own and never deletes it, so if unloading us also unloaded it (we
+ * are often its only user), a reader thread exiting afterwards would jump
+ * into unmapped code. Mark it never to be unloaded (RTLD_NOLOAD finds the
+ * copy already mapped; RTLD_NODELETE then sticks to it). Our own key is
+ * deleted by a destructor (shards/kind.c). */
+static void pin_urcu_bp(void)
+{
+    Dl_info info;
+    if (dladdr((void *)&urcu_bp_barrier, &info) && info.dli_fname) {
+        void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+        if (h)
+            dlclose(h); /* drops our extra reference; NODELETE stays */
+    }
+}
+
 static void init_once(void)
 {
+    pin_urcu_bp();
     make_worker_with_signals_blocked();
     if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
         init_rc = -ENOMEM;

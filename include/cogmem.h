@@ -33,7 +33,13 @@
  *    threads need not register, and a host that itself uses urcu-bp shares
  *    its grace periods. cogmem installs pthread_atfork handlers so that a
  *    forked child can keep using the library; a child must not assume any
- *    other thread of the parent exists.
+ *    other thread of the parent exists. fork() waits for a hash-table
+ *    resize in progress (so it must not be called from a cogmem_foreach()
+ *    callback). If another thread was inside a binding call (cogmem_bind.h)
+ *    or a remove of a node with bindings when fork() ran, the child must
+ *    make no binding calls and remove no node that has bindings: that
+ *    node's list lock may stay held forever in the child. Every other call
+ *    is safe in the child.
  *  - Built with the jemalloc option, the library cannot be dlopen()ed
  *    (Debian's libjemalloc uses static TLS). See README.
  *  - NUMA placement (cogmem_config.numa_policy) is applied to the per-kind
@@ -100,7 +106,10 @@ typedef struct cogmem_config {
     uint32_t dim;
     /* Sizing hints: each kind's sixteen shards are created with enough
      * buckets for this many nodes, so a bulk load does not start with a
-     * cascade of resizes. 0 means a small default. */
+     * cascade of resizes. 0 means a small default. A hint above what a kind
+     * can hold (16384 * floor(4 MiB / row), a row being 64 bytes plus the
+     * dim floats, and the bf16 copy if any, each rounded up to 64 bytes)
+     * makes cogmem_open fail with -EINVAL. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
     /* --- bindings and activation (cogmem_bind.h) --- */
@@ -171,7 +180,8 @@ COGMEM_API uint32_t cogmem_dim(const cogmem_store *store);
  * the hash tables now instead of during inserts). Call it before or after a
  * bulk load; inserts also grow shards on their own. Blocks until the resize
  * is done; must not be called from a cogmem_foreach() callback (-EDEADLK).
- * Errors: -EINVAL (bad kinds), -EDEADLK. Thread-safe. */
+ * Errors: -EINVAL (bad kinds, or n above what a kind can hold: see
+ * cogmem_config.expected_concepts), -EDEADLK. Thread-safe. */
 COGMEM_API int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n);
 
 /* ------------------------------------------------------------ ids, kinds */

@@ -81,6 +81,7 @@ static void blist_reclaim(struct rcu_head *h)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
+    COGMEM__RCU_RECLAIM_END();
 }
 
 void cogmem__blist_retire(struct cogmem__blist *bl)
@@ -251,19 +252,19 @@ void cogmem__blist_del(struct cogmem__blist *bl, uint32_t i)
     bl->n = last;
 }
 
-struct cogmem__hist *cogmem__hist_get(struct cogmem__node *n,
+struct cogmem__presentations *cogmem__pres_get(struct cogmem__node *n,
                                       struct cogmem__mem *mem,
                                       enum cogmem__mem_kind kind, int create,
                                       int *enomem)
 {
     struct cogmem__node_mem *m = cogmem__node_mem_of(n);
     /* Acquire/release as in cogmem__blist_get. */
-    struct cogmem__hist *h = atomic_load_explicit(&m->hist, memory_order_acquire);
+    struct cogmem__presentations *h = atomic_load_explicit(&m->pres, memory_order_acquire);
     if (h == COGMEM__SIDE_GONE)
         return NULL;
     if (h || !create)
         return h;
-    struct cogmem__hist *nh = cogmem__mem_alloc(mem, kind, sizeof *nh);
+    struct cogmem__presentations *nh = cogmem__mem_alloc(mem, kind, sizeof *nh);
     if (!nh) {
         *enomem = 1;
         return NULL;
@@ -272,7 +273,7 @@ struct cogmem__hist *cogmem__hist_get(struct cogmem__node *n,
     atomic_init(&nh->lock, 0);
     nh->mem = mem;
     nh->kind = kind;
-    if (atomic_compare_exchange_strong_explicit(&m->hist, &h, nh,
+    if (atomic_compare_exchange_strong_explicit(&m->pres, &h, nh,
                                                 memory_order_acq_rel,
                                                 memory_order_acquire))
         return nh;
@@ -280,20 +281,21 @@ struct cogmem__hist *cogmem__hist_get(struct cogmem__node *n,
     return h == COGMEM__SIDE_GONE ? NULL : h;
 }
 
-static void hist_reclaim(struct rcu_head *rh)
+static void pres_reclaim(struct rcu_head *rh)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    struct cogmem__hist *h = caa_container_of(rh, struct cogmem__hist, rcu);
+    struct cogmem__presentations *h = caa_container_of(rh, struct cogmem__presentations, rcu);
     cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
+    COGMEM__RCU_RECLAIM_END();
 }
 
-void cogmem__hist_drop(struct cogmem__node *n)
+void cogmem__pres_drop(struct cogmem__node *n)
 {
     struct cogmem__node_mem *m = cogmem__node_mem_of(n);
-    struct cogmem__hist *h =
-        atomic_exchange_explicit(&m->hist, COGMEM__SIDE_GONE, memory_order_acq_rel);
+    struct cogmem__presentations *h =
+        atomic_exchange_explicit(&m->pres, COGMEM__SIDE_GONE, memory_order_acq_rel);
     if (h && h != COGMEM__SIDE_GONE)
-        cogmem__rcu_defer(&h->rcu, hist_reclaim);
+        cogmem__rcu_defer(&h->rcu, pres_reclaim);
 }
 
 void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem)
@@ -302,7 +304,7 @@ void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem)
     struct cogmem__blist *bl = atomic_load_explicit(&m->bind, memory_order_acquire);
     if (bl && bl != COGMEM__SIDE_GONE)
         blist_free_now(bl);
-    struct cogmem__hist *h = atomic_load_explicit(&m->hist, memory_order_acquire);
+    struct cogmem__presentations *h = atomic_load_explicit(&m->pres, memory_order_acquire);
     if (h && h != COGMEM__SIDE_GONE)
         cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
 }

@@ -62,15 +62,15 @@ struct cogmem__blist {
     struct cogmem__mem *mem;
 };
 
-/* ACT-R presentation history: the most recent COGMEM__HIST_MAX
+/* ACT-R presentation history: the most recent COGMEM__PRES_MAX
  * presentation times (a ring), how many there were in all, and the first. */
-#define COGMEM__HIST_MAX 32u
-struct cogmem__hist {
+#define COGMEM__PRES_MAX 32u
+struct cogmem__presentations {
     alignas(64) _Atomic uint32_t lock;
     uint32_t head;       /* next ring slot */
     uint64_t total;      /* presentations ever recorded */
     uint64_t first_ns;
-    uint64_t t[COGMEM__HIST_MAX];
+    uint64_t t[COGMEM__PRES_MAX];
     struct rcu_head rcu;
     struct cogmem__mem *mem;
     enum cogmem__mem_kind kind;
@@ -119,13 +119,13 @@ uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
 void cogmem__blist_del(struct cogmem__blist *bl, uint32_t i);
 
 /* The presentation history, created if `create` (NULL as blist_get). */
-struct cogmem__hist *cogmem__hist_get(struct cogmem__node *n,
+struct cogmem__presentations *cogmem__pres_get(struct cogmem__node *n,
                                       struct cogmem__mem *mem,
                                       enum cogmem__mem_kind kind, int create,
                                       int *enomem);
 
 /* Detach and retire the history of a removed node. */
-void cogmem__hist_drop(struct cogmem__node *n);
+void cogmem__pres_drop(struct cogmem__node *n);
 
 /* Free every side record still attached (node teardown, no concurrency). */
 void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem);

@@ -23,8 +23,9 @@
 #include "shards/rcu.h"
 
 struct cogmem_vec;
+struct cogmem__kind;
 struct cogmem__blist;
-struct cogmem__hist;
+struct cogmem__presentations;
 
 /* Node life cycle. PENDING: linked, but an add of the same id in the other
  * kind may still veto it; invisible to lookups. LIVE: visible. DEAD: removed
@@ -55,49 +56,6 @@ _Static_assert(alignof(struct cogmem__node) == 64, "records never straddle lines
 _Static_assert(offsetof(struct cogmem__node, id) == 16, "key beside the link");
 _Static_assert(offsetof(struct cogmem__node, touched_ns) == 56, "layout");
 
-/* What is allocated per node: the record, and a second, cold line with
- * what only reclamation needs. Lookups never touch the second line; having
- * it means remove and the cross-kind back-out never allocate (and so never
- * fail with -ENOMEM). */
-struct cogmem__node_mem {
-    struct cogmem__node rec;
-    struct rcu_head rcu;
-    struct cogmem__set *set;
-    /* Side records in the cold line (shards/bindex.h): the node's binding
-     * list and its ACT-R presentation history. Created on first use by
-     * compare-and-swap from NULL, replaced by COGMEM__SIDE_GONE when the
-     * node is removed; whatever is still attached is freed with the node. */
-    struct cogmem__blist *_Atomic bind;
-    struct cogmem__hist *_Atomic hist;
-};
-_Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
-
-/* A zeroed PENDING record with `vec` (owned by the node from now on); id is
- * NOT yet published. NULL when out of memory. */
-struct cogmem__node *cogmem__node_new(struct cogmem__set *s,
-                                      struct cogmem_vec *vec);
-
-/* Publish the id: the release store every reader's acquire pairs with. */
-static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)
-{
-    atomic_store_explicit(&n->id, id, memory_order_release);
-}
-
-/* Free a node no reader can reach: never linked, unlinked a grace period
- * ago (the reclaim callback), or drained from a store being closed. Its
- * vector reference, if it still has one, is dropped without a further
- * deferral (see cogmem__vec_unref_quiesced). */
-void cogmem__node_free_now(struct cogmem__node *n);
-
-/* Free an unlinked node after a grace period, dropping its vector's
- * reference if it still has one. */
-void cogmem__node_retire(struct cogmem__node *n);
-
-static inline struct cogmem__node *cogmem__node_of(struct cds_lfht_node *n)
-{
-    return caa_container_of(n, struct cogmem__node, lfn);
-}
-
 static inline uint32_t cogmem__f2u(float f)
 {
     union { float f; uint32_t u; } c = {.f = f};
@@ -108,6 +66,75 @@ static inline float cogmem__u2f(uint32_t u)
 {
     union { float f; uint32_t u; } c = {.u = u};
     return c.f;
+}
+
+/* What is allocated per node: the record, and a second, cold line with
+ * what only reclamation needs. Lookups never touch the second line; having
+ * it means remove and the cross-kind back-out never allocate (and so never
+ * fail with -ENOMEM). */
+struct cogmem__node_mem {
+    struct cogmem__node rec;
+    struct rcu_head rcu;
+    struct cogmem__kind *kind; /* allocator and counters (shards/kind.h) */
+    /* Side records in the cold line (shards/bindex.h): the node's binding
+     * list and its ACT-R presentation history. Created on first use by
+     * compare-and-swap from NULL, replaced by COGMEM__SIDE_GONE when the
+     * node is removed; whatever is still attached is freed with the node. */
+    struct cogmem__blist *_Atomic bind;
+    struct cogmem__presentations *_Atomic pres;
+    /* The current vector's version (high half) and norm bits (low half),
+     * one word so that an info read gets a consistent pair, kept here so
+     * that an info lookup reads no vector header. The record's line is
+     * full; this one is its buddy in the same 128-byte block (node_mem is
+     * allocated 128-aligned: jemalloc's 128-byte class), which the L2's
+     * adjacent-line prefetch fetches along with the record. */
+    _Atomic uint64_t normver;
+};
+_Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
+_Static_assert(offsetof(struct cogmem__node_mem, normver) >= 64 &&
+                   offsetof(struct cogmem__node_mem, normver) < 128,
+               "normver in the record's buddy line");
+
+static inline uint64_t cogmem__normver(uint32_t version, float norm)
+{
+    return (uint64_t)version << 32 | cogmem__f2u(norm);
+}
+
+/* Record a newly published vector's version and norm. Versions only grow,
+ * and racing replacers may store out of order, so the larger one wins.
+ * Relaxed: the pair is one word, consistent by itself; it orders nothing. */
+static inline void cogmem__node_note_vec(struct cogmem__node *n, uint32_t version,
+                                         float norm)
+{
+    _Atomic uint64_t *w = &((struct cogmem__node_mem *)n)->normver;
+    uint64_t want = cogmem__normver(version, norm);
+    uint64_t cur = atomic_load_explicit(w, memory_order_relaxed);
+    while ((uint32_t)(cur >> 32) < version &&
+           !atomic_compare_exchange_weak_explicit(w, &cur, want, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+static inline uint64_t cogmem__node_normver(struct cogmem__node *n)
+{
+    return atomic_load_explicit(&((struct cogmem__node_mem *)n)->normver,
+                                memory_order_relaxed);
+}
+
+/* A zeroed PENDING record with `vec` (owned by the node from now on); id is
+ * NOT yet published. NULL when out of memory. */
+struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
+                                      struct cogmem_vec *vec);
+
+/* Publish the id: the release store every reader's acquire pairs with. */
+static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)
+{
+    atomic_store_explicit(&n->id, id, memory_order_release);
+}
+
+static inline struct cogmem__node *cogmem__node_of(struct cds_lfht_node *n)
+{
+    return caa_container_of(n, struct cogmem__node, lfn);
 }
 
 #endif /* COGMEM_SHARDS_NODE_H */

@@ -2,9 +2,12 @@
 #include "shards/rcu.h"
 #include "shards/sigmask.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #ifdef COGMEM__TSAN
 char cogmem__rcu_tsan_sync;
@@ -29,8 +32,54 @@ static void make_worker_with_signals_blocked(void)
  * deadlocks on a lock held by a thread that no longer exists. Prepare
  * handlers run in reverse registration order, so one handler set keeps the
  * order explicit: stop call_rcu first, then bp; resume in the reverse. */
+/* The fork gate: bit 31 says a fork is under way, the low bits count the
+ * sections in progress. C11 atomics, not a pthread rwlock: glibc's
+ * rwlock remembers its writer's thread id, which the child's thread does
+ * not have, so the child could not unlock it. `forking` keeps two threads
+ * that fork at once from sharing the writer's bit. */
+#define GATE_FORK 0x80000000u
+static _Atomic uint32_t gate;
+static atomic_flag forking = ATOMIC_FLAG_INIT;
+
+void cogmem__fork_exclude_begin(void)
+{
+    for (;;) {
+        /* Acquire: a section after a fork sees what the fork handlers did. */
+        if (!(atomic_fetch_add_explicit(&gate, 1, memory_order_acquire) & GATE_FORK))
+            return;
+        atomic_fetch_sub_explicit(&gate, 1, memory_order_relaxed);
+        while (atomic_load_explicit(&gate, memory_order_relaxed) & GATE_FORK)
+            sched_yield();
+    }
+}
+
+void cogmem__fork_exclude_end(void)
+{
+    /* Release: the section's work happens before the fork that waits. */
+    atomic_fetch_sub_explicit(&gate, 1, memory_order_release);
+}
+
+static void gate_close(void)
+{
+    while (atomic_flag_test_and_set_explicit(&forking, memory_order_acquire))
+        sched_yield();
+    atomic_fetch_or_explicit(&gate, GATE_FORK, memory_order_relaxed);
+    /* Acquire: pairs with the sections' release at their end. */
+    while (atomic_load_explicit(&gate, memory_order_acquire) & ~GATE_FORK)
+        sched_yield();
+}
+
+static void gate_open(void)
+{
+    atomic_fetch_and_explicit(&gate, ~GATE_FORK, memory_order_release);
+    atomic_flag_clear_explicit(&forking, memory_order_release);
+}
+
 static void before_fork(void)
 {
+    /* First: a resize in progress waits for grace periods, which needs the
+     * registry lock urcu_bp_before_fork is about to take. */
+    gate_close();
     urcu_bp_call_rcu_before_fork();
     urcu_bp_before_fork();
 }
@@ -39,6 +88,7 @@ static void after_fork_parent(void)
 {
     urcu_bp_after_fork_parent();
     urcu_bp_call_rcu_after_fork_parent();
+    gate_open();
 }
 
 static void after_fork_child(void)
@@ -50,13 +100,33 @@ static void after_fork_child(void)
     urcu_bp_after_fork_child();
     urcu_bp_call_rcu_after_fork_child();
     cogmem__signals_restore(&old);
+    /* No section was in progress when the memory was copied, and the
+     * child's only thread is the one that closed the gate. */
+    gate_open();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int init_rc;
 
+/* dlclose(): liburcu-bp 0.13 registers a thread-exit key destructor of
+ * its own and never deletes it, so if unloading us also unloaded it (we
+ * are often its only user), a reader thread exiting afterwards would jump
+ * into unmapped code. Mark it never to be unloaded (RTLD_NOLOAD finds the
+ * copy already mapped; RTLD_NODELETE then sticks to it). Our own key is
+ * deleted by a destructor (shards/kind.c). */
+static void pin_urcu_bp(void)
+{
+    Dl_info info;
+    if (dladdr((void *)&urcu_bp_barrier, &info) && info.dli_fname) {
+        void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+        if (h)
+            dlclose(h); /* drops our extra reference; NODELETE stays */
+    }
+}
+
 static void init_once(void)
 {
+    pin_urcu_bp();
     make_worker_with_signals_blocked();
     if (pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0)
         init_rc = -ENOMEM;
@@ -68,9 +138,20 @@ int cogmem__rcu_init(void)
     return init_rc;
 }
 
+_Atomic uint64_t cogmem__rcu_queued;
+_Atomic uint64_t cogmem__rcu_done;
+
 void cogmem__rcu_barrier(void)
 {
-    urcu_bp_barrier();
+    /* done first (acquire: pairs with each callback's release increment),
+     * queued second. Each callback counts in `done` only after it counted
+     * in `queued`, so done == queued here means that every callback queued
+     * before the first load has finished, and those include every one
+     * deferred by what happens before this call. A concurrent deferral
+     * only makes us wait. */
+    uint64_t done = atomic_load_explicit(&cogmem__rcu_done, memory_order_acquire);
+    if (done != atomic_load_explicit(&cogmem__rcu_queued, memory_order_relaxed))
+        urcu_bp_barrier();
     /* For ThreadSanitizer: what the callbacks wrote (they end with a
      * release on the sync address, COGMEM__RCU_RECLAIM_END) happens before
      * what the caller does next, e.g. cogmem_close freeing slab chunks. */

@@ -19,6 +19,8 @@
 #ifndef _LGPL_SOURCE
 #define _LGPL_SOURCE /* inline read-side lock/unlock: ~1 ns instead of a call */
 #endif
+#include <stdatomic.h>
+#include <stdint.h>
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
@@ -83,29 +85,55 @@ static inline void cogmem__rcu_unlock(void)
 /* Non-zero inside a read-side section of the calling thread. */
 static inline int cogmem__rcu_in_reader(void) { return urcu_bp_read_ongoing(); }
 
+/* Callbacks queued and finished so far, process-wide: they let
+ * cogmem__rcu_barrier() skip liburcu's barrier (a grace period and a
+ * round trip through the call_rcu worker) when nothing is outstanding,
+ * which makes opening and closing an empty store cheap. */
+extern _Atomic uint64_t cogmem__rcu_queued;
+extern _Atomic uint64_t cogmem__rcu_done;
+
 /* Run fn(head) after a grace period, on the call_rcu worker. Every fn must
- * begin with COGMEM__RCU_RECLAIM_BEGIN(). The hand-off is a release point
- * too: a thread that retires an object outside any read-side section (the
- * last cogmem_vec_put) has touched it last. */
+ * begin with COGMEM__RCU_RECLAIM_BEGIN() and end with
+ * COGMEM__RCU_RECLAIM_END(), and defer nothing itself. The hand-off is a
+ * release point too: a thread that retires an object outside any
+ * read-side section (the last cogmem_vec_put) has touched it last. */
 static inline void cogmem__rcu_defer(struct rcu_head *head,
                                      void (*fn)(struct rcu_head *))
 {
     COGMEM__TSAN_RELEASE();
+    /* Relaxed: counted before the enqueue, whose full barriers (liburcu's)
+     * order it before the callback's increment of cogmem__rcu_done. */
+    atomic_fetch_add_explicit(&cogmem__rcu_queued, 1, memory_order_relaxed);
     urcu_bp_call_rcu(head, fn);
 }
 
 #define COGMEM__RCU_RECLAIM_BEGIN() COGMEM__TSAN_ACQUIRE()
 
-/* Ends a reclaim callback whose writes outlive it (a row returned to a
- * slab's free list is written by the callback, then freed by
- * cogmem_close after cogmem__rcu_barrier()): makes them visible to
- * ThreadSanitizer as ordered before the barrier's return. */
-#define COGMEM__RCU_RECLAIM_END() COGMEM__TSAN_RELEASE()
+/* Ends every reclaim callback. Its writes may outlive it (a row returned
+ * to a slab's free list is written by the callback, then freed by
+ * cogmem_close after cogmem__rcu_barrier()): the release increment (and,
+ * for ThreadSanitizer, the release on the sync address) orders them before
+ * a barrier that sees the count. */
+#define COGMEM__RCU_RECLAIM_END()                                              \
+    do {                                                                       \
+        COGMEM__TSAN_RELEASE();                                                \
+        atomic_fetch_add_explicit(&cogmem__rcu_done, 1, memory_order_release); \
+    } while (0)
 
+/* Bracket work that must never be caught half done by fork(): a child
+ * would inherit its locks held by a thread that does not exist there.
+ * Shared among such sections (they may overlap each other); the fork
+ * handlers take it exclusively, so fork() waits for sections in progress
+ * and holds new ones off until the child and parent have resumed. Used
+ * around liburcu's hash-table resizes (shards/set.c), which take the
+ * table's resize mutex and wait for grace periods. Must not be held
+ * across a read-side section's end that a fork could wait for. */
+void cogmem__fork_exclude_begin(void);
+void cogmem__fork_exclude_end(void);
 
-
-/* Wait until every callback deferred so far has run. Must not be called in
- * a read-side section. */
+/* Wait until every callback deferred so far (by anything that happens
+ * before this call) has run; returns at once when none is outstanding.
+ * Must not be called in a read-side section. */
 void cogmem__rcu_barrier(void);
 
 #endif /* COGMEM_SHARDS_RCU_H */

@@ -1,6 +1,9 @@
 /* cogmem — key -> shard routing: the one place that knows "16".
  *
- * One 64-bit hash per id (XXH3, inlined) serves twice: its top four bits pick
+ * One 64-bit hash per id (XXH3, inlined, keyed with the store's random
+ * seed so that ids chosen to collide under one store's hash do not collide
+ * under another's: no host can be made to build one long chain by ids it
+ * is handed) serves twice: its top four bits pick
  * the shard and the whole value is the cds_lfht hash, whose bucket index
  * uses the low bits. Taking the shard from the other end keeps the two
  * choices independent, so every shard's buckets see the full spread.
@@ -16,9 +19,9 @@
 #define COGMEM__SHARD_BITS 4
 #define COGMEM__NSHARDS (1u << COGMEM__SHARD_BITS)
 
-static inline uint64_t cogmem__hash_id(uint64_t id)
+static inline uint64_t cogmem__hash_id(uint64_t seed, uint64_t id)
 {
-    return XXH3_64bits(&id, sizeof id);
+    return XXH3_64bits_withSeed(&id, sizeof id, seed);
 }
 
 static inline unsigned cogmem__shard_of(uint64_t hash)

@@ -1,57 +1,12 @@
-/* cogmem — sixteen cds_lfht shards per kind (see set.h). */
+/* cogmem — sixteen cds_lfht shards per kind: the map alone (see set.h). */
 #include "shards/set.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 
-_Thread_local unsigned cogmem__stripe_tls;
-
-/* 1 while a live thread owns the stripe. */
-static _Atomic unsigned char stripe_owned[COGMEM__STRIPES];
-static pthread_key_t stripe_key;
-static pthread_once_t stripe_once = PTHREAD_ONCE_INIT;
-static int stripe_key_ok;
-
-/* Thread exit: give the stripe back. Release: our last plain stores to its
- * cells happen before the next owner's loads (its claim is an acquire). A
- * destructor of the host's that runs after this one and counts still
- * counts correctly, in the shared slot. */
-static void stripe_release(void *v)
-{
-    unsigned slot = (unsigned)(uintptr_t)v - 1;
-    cogmem__stripe_tls = COGMEM__STRIPE_SHARED + 1;
-    atomic_store_explicit(&stripe_owned[slot], 0, memory_order_release);
-}
-
-static void stripe_key_init(void)
-{
-    stripe_key_ok = pthread_key_create(&stripe_key, stripe_release) == 0;
-}
-
-unsigned cogmem__stripe_draw(void)
-{
-    unsigned slot = COGMEM__STRIPE_SHARED;
-    pthread_once(&stripe_once, stripe_key_init);
-    for (unsigned i = 0; stripe_key_ok && i < COGMEM__STRIPES; i++) {
-        unsigned char free_ = 0;
-        /* Acquire: the previous owner's stores to the cells happen before
-         * ours (it released the stripe at exit). */
-        if (atomic_compare_exchange_strong_explicit(&stripe_owned[i], &free_, 1,
-                                                    memory_order_acquire,
-                                                    memory_order_relaxed)) {
-            if (pthread_setspecific(stripe_key, (void *)(uintptr_t)(i + 1)) != 0) {
-                atomic_store_explicit(&stripe_owned[i], 0, memory_order_release);
-                break;
-            }
-            slot = i;
-            break;
-        }
-    }
-    cogmem__stripe_tls = slot + 1;
-    return slot + 1;
-}
+#include "shards/sigmask.h"
 
 struct match_key {
     uint64_t id;
@@ -82,11 +37,8 @@ static unsigned long buckets_for(uint64_t per_shard)
     return pow2ceil((per_shard + COGMEM__GROW_LOAD - 1) / COGMEM__GROW_LOAD);
 }
 
-int cogmem__set_init(struct cogmem__set *s, struct cogmem__mem *mem,
-                     enum cogmem__mem_kind kind, uint64_t expected)
+int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
 {
-    s->mem = mem;
-    s->mem_kind = kind;
     unsigned long init = buckets_for(expected / COGMEM__NSHARDS + 1);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         struct cogmem__shard *sh = &s->shard[i];
@@ -98,15 +50,10 @@ int cogmem__set_init(struct cogmem__set *s, struct cogmem__mem *mem,
             return -ENOMEM;
         }
         atomic_init(&sh->count, 0);
-        atomic_init(&sh->vec_refs, 0);
         atomic_init(&sh->buckets, init);
         atomic_init(&sh->add_handshake, 0);
         atomic_flag_clear(&sh->resizing);
-        for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
-            for (unsigned c = 0; c < 8; c++)
-                atomic_init(&s->ctr[t][i].v[c], 0);
     }
-    s->counting = 0;
     return 0;
 }
 
@@ -149,17 +96,30 @@ void cogmem__set_unlink(struct cogmem__set *s, struct cogmem__node *n,
  * work to whoever is already doing it. */
 static void grow(struct cogmem__shard *sh, unsigned long target, int wait)
 {
+    /* The whole time the `resizing` flag is held is never half done at a
+     * fork (rcu.h): the child would find the flag set, or the table's
+     * resize mutex held, by a thread it does not have. */
+    cogmem__fork_exclude_begin();
     while (atomic_flag_test_and_set_explicit(&sh->resizing, memory_order_acquire)) {
-        if (!wait)
+        if (!wait) {
+            cogmem__fork_exclude_end();
             return;
+        }
         sched_yield();
     }
     if (target > atomic_load_explicit(&sh->buckets, memory_order_relaxed)) {
+        /* liburcu splits a large resize among threads it starts here
+         * (partition_resize_helper: from 8192 buckets per level on, one per
+         * CPU); they inherit this thread's mask, which is the host's. */
+        sigset_t old;
+        cogmem__signals_block_all(&old);
         cds_lfht_resize(sh->ht, target);
+        cogmem__signals_restore(&old);
         /* Relaxed: a stale read only delays or repeats a harmless check. */
         atomic_store_explicit(&sh->buckets, target, memory_order_relaxed);
     }
     atomic_flag_clear_explicit(&sh->resizing, memory_order_release);
+    cogmem__fork_exclude_end();
 }
 
 void cogmem__set_note_added(struct cogmem__set *s, uint64_t hash)
@@ -191,14 +151,6 @@ uint64_t cogmem__set_count(struct cogmem__set *s)
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
         sum += atomic_load_explicit(&s->shard[i].count, memory_order_relaxed);
     return sum < 0 ? 0 : (uint64_t)sum; /* transiently negative mid-update */
-}
-
-int64_t cogmem__set_vec_refs(struct cogmem__set *s)
-{
-    int64_t sum = 0;
-    for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-        sum += atomic_load_explicit(&s->shard[i].vec_refs, memory_order_acquire);
-    return sum;
 }
 
 int cogmem__set_foreach(struct cogmem__set *s,

@@ -15,10 +15,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "numa/mem.h"
+#include "shards/kind.h"
 #include "shards/node.h"
 #include "shards/route.h"
-#include "shards/slab.h"
 
 /* A shard grows when it holds more than this many nodes per bucket. */
 #define COGMEM__GROW_LOAD 2
@@ -28,10 +27,9 @@
 struct cogmem__shard {
     alignas(64) struct cds_lfht *ht;
     _Atomic int64_t count;         /* LIVE nodes */
-    _Atomic int64_t vec_refs;      /* cogmem_vec_get references held now */
     _Atomic unsigned long buckets; /* the table's size (we alone resize) */
     atomic_flag resizing;          /* one resizer per shard at a time */
-    /* Cross-kind add handshake (src/node.c): a seq_cst read-modify-write
+    /* Cross-kind add handshake (src/lifecycle.c): a seq_cst read-modify-write
      * that orders an add's link before its look into the other kind. Only
      * the concept set's word is used, by adds of both kinds, since racing
      * adds of one id always map to the same shard index. */
@@ -39,96 +37,21 @@ struct cogmem__shard {
 };
 _Static_assert(sizeof(struct cogmem__shard) == 64, "one line per shard");
 
-/* Statistics counters of one shard (read by src/stats.c). */
-enum cogmem__ctr {
-    COGMEM__CTR_HIT,
-    COGMEM__CTR_MISS,
-    COGMEM__CTR_ADD,
-    COGMEM__CTR_REMOVE,
-    COGMEM__CTR_REPLACE,
-    COGMEM__CTR_DEFER_QUEUED, /* always counted: pending = queued - done */
-    COGMEM__CTR_DEFER_DONE,
-    COGMEM__CTR_N
-};
-
-/* On a line of their own, apart from the shard's: counting must not dirty
- * the line every lookup reads (ht), nor adders' `count`. */
-struct cogmem__shard_ctr {
-    alignas(64) _Atomic uint64_t v[8];
-};
-_Static_assert(sizeof(struct cogmem__shard_ctr) == 64, "one line per shard's counters");
-_Static_assert(COGMEM__CTR_N <= 8, "counters fit the line");
-
-/* Counters are kept per thread STRIPE as well as per shard, so that
- * threads looking up the same shards write lines of their own instead of
- * bouncing one line per shard between cores (measured with two threads on
- * 4096 cache-resident keys: per-shard lines made a lookup 2.6x slower).
- * A thread claims one of COGMEM__STRIPES stripes for itself at its first
- * count and gives it back when it exits; as the stripe's only writer it
- * counts with a plain load and store instead of a locked read-modify-write
- * (measured: +14% a lookup with an RMW, +2% without, two threads). Threads
- * that find no free stripe share the last slot, COGMEM__STRIPE_SHARED,
- * with atomic read-modify-writes. Readers sum the slots. */
-#define COGMEM__STRIPES 8u
-#define COGMEM__STRIPE_SHARED COGMEM__STRIPES
-#define COGMEM__STRIPE_SLOTS (COGMEM__STRIPES + 1u)
-
-extern _Thread_local unsigned cogmem__stripe_tls; /* slot + 1; 0: not drawn */
-unsigned cogmem__stripe_draw(void);
-
-static inline unsigned cogmem__stripe(void)
-{
-    unsigned s = cogmem__stripe_tls;
-    if (__builtin_expect(s == 0, 0))
-        s = cogmem__stripe_draw();
-    return s - 1;
-}
-
+/* One kind: its map (the shards above, this file's and set.c's only
+ * business) and its leaf context (allocator, counters, slab: kind.h), which
+ * the kind's records point to. */
 struct cogmem__set {
     struct cogmem__shard shard[COGMEM__NSHARDS];
-    struct cogmem__shard_ctr ctr[COGMEM__STRIPE_SLOTS][COGMEM__NSHARDS];
-    struct cogmem__mem *mem;
-    enum cogmem__mem_kind mem_kind;
-    int counting; /* cogmem_config.stats has COGMEM_STATS_COUNTERS */
-    struct cogmem__slab slab; /* the kind's vectors (cogmem__vec_alloc) */
+    struct cogmem__kind kind;
 };
-
-/* Add one to a counter cell of the calling thread's slot. Relaxed: a
- * statistic orders nothing; readers sum it and are exact at quiescence. */
-static inline void cogmem__ctr_inc(_Atomic uint64_t *x, unsigned slot)
-{
-    if (slot != COGMEM__STRIPE_SHARED)
-        atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1,
-                              memory_order_relaxed); /* we are its only writer */
-    else
-        atomic_fetch_add_explicit(x, 1, memory_order_relaxed);
-}
-
-/* Count one event `c` in shard `shard` (if the store counts). */
-static inline void cogmem__ctr_bump(struct cogmem__set *s, unsigned shard,
-                                    enum cogmem__ctr c)
-{
-    if (s->counting) {
-        unsigned t = cogmem__stripe();
-        cogmem__ctr_inc(&s->ctr[t][shard].v[c], t);
-    }
-}
-
-/* The same, whether or not the store counts (the deferred-free pair). */
-static inline void cogmem__ctr_bump_always(struct cogmem__set *s, unsigned shard,
-                                           enum cogmem__ctr c)
-{
-    unsigned t = cogmem__stripe();
-    cogmem__ctr_inc(&s->ctr[t][shard].v[c], t);
-}
 
 /* States accepted by a lookup. */
 #define COGMEM__FIND_LIVE (1u << COGMEM__LIVE)
 #define COGMEM__FIND_ANY ((1u << COGMEM__LIVE) | (1u << COGMEM__PENDING))
 
-/* Create the sixteen tables, sized for `expected` nodes. 0 or -ENOMEM. */
-int cogmem__set_init(struct cogmem__set *s, struct cogmem__mem *mem,
-                     enum cogmem__mem_kind kind, uint64_t expected);
+/* Create the sixteen tables, sized for `expected` nodes. 0 or -ENOMEM.
+ * The kind context (s->kind) is set up separately (cogmem__kind_init). */
+int cogmem__set_init(struct cogmem__set *s, uint64_t expected);
 
 /* Destroy the (empty) tables. */
 void cogmem__set_fini(struct cogmem__set *s);
@@ -160,9 +83,6 @@ void cogmem__set_reserve(struct cogmem__set *s, uint64_t n_total);
 
 /* Sum of the shards' LIVE counts. */
 uint64_t cogmem__set_count(struct cogmem__set *s);
-
-/* Sum of the shards' outstanding vector references. */
-int64_t cogmem__set_vec_refs(struct cogmem__set *s);
 
 /* Call fn for each LIVE node; stop at the first non-zero return, which is
  * returned. Caller holds the RCU read lock. */

@@ -5,8 +5,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "shards/vec.h"
-
 static struct cogmem_vec *row_at(struct cogmem__slab *sl, char *chunk, uint32_t slot)
 {
     (void)sl; /* headers are 64 bytes apart whatever the slab's dim */

@@ -57,6 +57,7 @@
 #include <stdint.h>
 
 #include "numa/mem.h"
+#include "shards/rcu.h"
 
 /* Chunk layout (slab.c): [headers | f32 data | bf16 copies], starting on
  * a 2 MiB boundary and advised for transparent huge pages over whole huge
@@ -88,6 +89,29 @@ enum cogmem__row_state {
 };
 
 #define COGMEM__ROW_NONE UINT32_MAX
+
+struct cogmem__kind;
+
+/* The row header: every row starts with it, the embedding's floats follow
+ * 64 bytes on (the refcounting and publication rules are shards/vec.h's).
+ * Here, with the slab, because the slab initialises and links rows through
+ * it (`refs` carries the free-list link while a row is FREE). */
+struct cogmem_vec {
+    _Atomic uint64_t refs;   /*  0 */
+    /*  8: node the vector was made for. Atomic (relaxed) only because a
+     * recall scan reads the id of a REPLACED row that may already be queued
+     * for reuse (src/recall.c), and then treats it as a mere hint. */
+    _Atomic uint64_t id;
+    struct cogmem__kind *kind; /* 16: owner: allocator, counters, slab */
+    struct rcu_head rcu;     /* 24: deferred free */
+    uint32_t dim;            /* 40 */
+    float norm;              /* 44 */
+    uint32_t version;        /* 48: set before publication, then constant */
+    uint32_t shard;          /* 52: shard of id, for the reference counter */
+    _Atomic uint32_t state;  /* 56: enum cogmem__row_state (slab.h) */
+    uint32_t row;            /* 60: index in the slab, fixed for life */
+};
+_Static_assert(sizeof(struct cogmem_vec) == 64, "header is one line; data 64-aligned");
 
 struct cogmem__slab {
     /* Hot for allocators: the free-list head (tag << 32 | row, row ==

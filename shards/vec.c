@@ -4,22 +4,22 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "shards/kind.h"
 #include "shards/route.h"
-#include "shards/set.h"
 
-struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
+struct cogmem_vec *cogmem__vec_alloc(struct cogmem__kind *k, uint64_t id,
                                      uint64_t hash, uint32_t dim)
 {
     (void)dim; /* always the slab's (the store's) dimension */
-    struct cogmem_vec *v = cogmem__slab_alloc(&s->slab);
+    struct cogmem_vec *v = cogmem__slab_alloc(&k->slab);
     if (!v)
         return NULL;
     /* A store, not atomic_init: a stale free-list popper may still be
      * reading this word (slab.c). */
     atomic_store_explicit(&v->refs, 1, memory_order_relaxed);
     atomic_store_explicit(&v->id, id, memory_order_relaxed);
-    v->set = s;
-    v->dim = s->slab.dim;
+    v->kind = k;
+    v->dim = k->slab.dim;
     v->norm = 0.0f;
     v->version = 1;
     v->shard = cogmem__shard_of(hash);
@@ -28,7 +28,7 @@ struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
 
 float *cogmem__vec_data(struct cogmem_vec *v)
 {
-    return cogmem__slab_data_of(&v->set->slab, v, v->row);
+    return cogmem__slab_data_of(&v->kind->slab, v, v->row);
 }
 
 void cogmem__vec_seal(struct cogmem_vec *v)
@@ -44,15 +44,15 @@ void cogmem__vec_seal(struct cogmem_vec *v)
 
 void cogmem__vec_free_now(struct cogmem_vec *v)
 {
-    cogmem__slab_free(&v->set->slab, v);
+    cogmem__slab_free(&v->kind->slab, v);
 }
 
 static void vec_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem_vec *v = caa_container_of(head, struct cogmem_vec, rcu);
-    /* The set outlives every callback (close waits for them). */
-    cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_DONE);
+    /* The kind outlives every callback (close waits for them). */
+    cogmem__ctr_bump_always(v->kind, v->shard, COGMEM__CTR_DEFER_DONE);
     cogmem__vec_free_now(v);
     COGMEM__RCU_RECLAIM_END();
 }
@@ -62,7 +62,7 @@ void cogmem__vec_unref(struct cogmem_vec *v)
     /* Release: our reads of the data happen before the free; acquire (on
      * the last drop): every other holder's reads happen before it too. */
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) {
-        cogmem__ctr_bump_always(v->set, v->shard, COGMEM__CTR_DEFER_QUEUED);
+        cogmem__ctr_bump_always(v->kind, v->shard, COGMEM__CTR_DEFER_QUEUED);
         cogmem__rcu_defer(&v->rcu, vec_reclaim);
     }
 }

@@ -8,7 +8,8 @@
  * loaded the pointer from the node just before it was unpublished and still
  * be about to try to take a reference (it fails on zero and reloads).
  *
- * Every vector is a row of its kind's slab (shards/slab.h): the free is the
+ * Every vector is a row of its kind's slab (shards/slab.h, which owns the
+ * row header, struct cogmem_vec): the free is the
  * row's return to the slab's free list, and `state` tells a recall scan
  * whether the row counts (see slab.h for the states).
  */
@@ -21,24 +22,7 @@
 #include "shards/rcu.h"
 #include "shards/slab.h"
 
-struct cogmem__set;
-
-struct cogmem_vec {
-    _Atomic uint64_t refs;   /*  0 */
-    /*  8: node the vector was made for. Atomic (relaxed) only because a
-     * recall scan reads the id of a REPLACED row that may already be queued
-     * for reuse (src/recall.c), and then treats it as a mere hint. */
-    _Atomic uint64_t id;
-    struct cogmem__set *set; /* 16: owner: allocator and reference counters */
-    struct rcu_head rcu;     /* 24: deferred free */
-    uint32_t dim;            /* 40 */
-    float norm;              /* 44 */
-    uint32_t version;        /* 48: set before publication, then constant */
-    uint32_t shard;          /* 52: shard of id, for the reference counter */
-    _Atomic uint32_t state;  /* 56: enum cogmem__row_state (slab.h) */
-    uint32_t row;            /* 60: index in the slab, fixed for life */
-};
-_Static_assert(sizeof(struct cogmem_vec) == 64, "a header is one line (slab.h's header region)");
+struct cogmem__kind;
 
 static inline uint64_t cogmem__vec_id(const struct cogmem_vec *v)
 {
@@ -51,7 +35,7 @@ float *cogmem__vec_data(struct cogmem_vec *v);
 
 /* A new, unpublished vector with one reference and uninitialised data (the
  * caller fills it and calls cogmem__vec_seal). NULL when out of memory. */
-struct cogmem_vec *cogmem__vec_alloc(struct cogmem__set *s, uint64_t id,
+struct cogmem_vec *cogmem__vec_alloc(struct cogmem__kind *k, uint64_t id,
                                      uint64_t hash, uint32_t dim);
 
 /* Mark a published vector CURRENT, unless a remover or replacer already

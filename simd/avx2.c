@@ -247,12 +247,12 @@ static size_t topk(const float *s, size_t n, size_t k, uint32_t *h)
         while (bits) {
             unsigned b = (unsigned)__builtin_ctz(bits);
             bits &= bits - 1;
-            cogmem__topk_offer(s, h, cnt, (uint32_t)(i + b));
+            cogmem__idxheap_offer(s, h, cnt, (uint32_t)(i + b));
         }
         thr = _mm256_set1_ps(s[h[0]]);
     }
     for (; i < n; i++)
-        cogmem__topk_offer(s, h, cnt, (uint32_t)i);
+        cogmem__idxheap_offer(s, h, cnt, (uint32_t)i);
 done:
     cogmem__topk_finish(s, h, cnt);
     return cnt;

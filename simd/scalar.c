@@ -41,7 +41,7 @@ static size_t topk(const float *s, size_t n, size_t k, uint32_t *h)
     size_t cnt = 0;
     size_t i = cogmem__topk_fill(s, n, k, h, &cnt);
     for (; i < n; i++)
-        cogmem__topk_offer(s, h, cnt, (uint32_t)i);
+        cogmem__idxheap_offer(s, h, cnt, (uint32_t)i);
     cogmem__topk_finish(s, h, cnt);
     return cnt;
 }

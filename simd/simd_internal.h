@@ -156,8 +156,8 @@ static inline void cogmem__topk_push(const float *s, uint32_t *h, size_t *cnt,
 }
 
 /* Offer index i to a full heap (callers pre-filter with s[i] > s[h[0]]). */
-static inline void cogmem__topk_offer(const float *s, uint32_t *h, size_t cnt,
-                                      uint32_t i)
+static inline void cogmem__idxheap_offer(const float *s, uint32_t *h, size_t cnt,
+                                         uint32_t i)
 {
     if (s[i] > s[h[0]]) {
         h[0] = i;

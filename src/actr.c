@@ -30,8 +30,8 @@ int cogmem_touch(cogmem_store *store, uint64_t id, uint64_t now_ns)
     enum cogmem_kind kind;
     cogmem__rcu_lock();
     struct cogmem__node *n = find_any_kind(store, id, &kind);
-    struct cogmem__hist *h =
-        n ? cogmem__hist_get(n, &store->mem,
+    struct cogmem__presentations *h =
+        n ? cogmem__pres_get(n, &store->mem,
                              kind == COGMEM_CONCEPT ? COGMEM__MEM_CONCEPT
                                                     : COGMEM__MEM_EPISODE,
                              1, &enomem)
@@ -43,7 +43,7 @@ int cogmem_touch(cogmem_store *store, uint64_t id, uint64_t now_ns)
         if (h->total == 0)
             h->first_ns = now_ns;
         h->t[h->head] = now_ns;
-        h->head = (h->head + 1) % COGMEM__HIST_MAX;
+        h->head = (h->head + 1) % COGMEM__PRES_MAX;
         h->total++;
         cogmem__spin_unlock(&h->lock);
     }
@@ -61,7 +61,7 @@ int cogmem__base_level(cogmem_store *st, struct cogmem__node *n,
                        uint64_t now_ns, double *b)
 {
     int enomem = 0;
-    struct cogmem__hist *h = cogmem__hist_get(n, &st->mem, COGMEM__MEM_META, 0, &enomem);
+    struct cogmem__presentations *h = cogmem__pres_get(n, &st->mem, COGMEM__MEM_META, 0, &enomem);
     if (!h)
         return 0;
     double d = st->cfg.actr_decay;
@@ -73,7 +73,7 @@ int cogmem__base_level(cogmem_store *st, struct cogmem__node *n,
     double sum = 0.0, t_k = 0.0;
     for (uint32_t j = 0; j < k; j++) {
         /* j-th most recent */
-        uint32_t slot = (h->head + COGMEM__HIST_MAX - 1 - j) % COGMEM__HIST_MAX;
+        uint32_t slot = (h->head + COGMEM__PRES_MAX - 1 - j) % COGMEM__PRES_MAX;
         double t = age_s(now_ns, h->t[slot]);
         sum += pow(t, -d);
         t_k = t;
@@ -114,7 +114,7 @@ int cogmem_actr_activation(cogmem_store *store, uint64_t id,
         cogmem__rcu_unlock();
         return -ENOENT;
     }
-    struct cogmem__hist *h = cogmem__hist_get(node, &store->mem, COGMEM__MEM_META, 0, &enomem);
+    struct cogmem__presentations *h = cogmem__pres_get(node, &store->mem, COGMEM__MEM_META, 0, &enomem);
     if (h) {
         cogmem__spin_lock(&h->lock);
         r.presentations = h->total;

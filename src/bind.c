@@ -47,7 +47,7 @@ void cogmem__drop_episode_side(cogmem_store *st, uint64_t concept,
 void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
                                struct cogmem__node *n, uint64_t id)
 {
-    cogmem__hist_drop(n);
+    cogmem__pres_drop(n);
     struct cogmem__blist *bl = cogmem__blist_detach(n);
     if (!bl)
         return;

@@ -15,7 +15,7 @@ static inline struct cogmem__node *cogmem__find_live(cogmem_store *st,
                                                      enum cogmem_kind kind,
                                                      uint64_t id)
 {
-    return cogmem__set_find(cogmem__set_of(st, kind), id, cogmem__hash_id(id),
+    return cogmem__set_find(cogmem__set_of(st, kind), id, cogmem__hash(st, id),
                             COGMEM__FIND_LIVE);
 }
 
@@ -45,7 +45,7 @@ static inline void cogmem__bind_count(cogmem_store *st, uint64_t concept,
                                       int64_t delta)
 {
     atomic_fetch_add_explicit(
-        &st->bshard[cogmem__shard_of(cogmem__hash_id(concept))].bindings,
+        &st->bshard[cogmem__shard_of(cogmem__hash(st, concept))].bindings,
         delta, memory_order_relaxed);
 }
 

@@ -34,8 +34,8 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
                             const void *arg)
 {
     struct cogmem__set *s = &st->sets[0];
-    uint64_t hash = cogmem__hash_id(id);
-    struct cogmem_vec *nv = cogmem__vec_alloc(s, id, hash, st->dim);
+    uint64_t hash = cogmem__hash(st, id);
+    struct cogmem_vec *nv = cogmem__vec_alloc(&s->kind, id, hash, st->dim);
     if (!nv)
         return -ENOMEM;
 
@@ -65,6 +65,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
          * remove may free the node and nv (we hold no reference to
          * either; cur's reference passed to us with the swap). */
         atomic_store_explicit(&n->touched_ns, cogmem__now_ns(), memory_order_relaxed);
+        cogmem__node_note_vec(n, nv->version, nv->norm);
         /* New row first, so that a scan always finds one of the two
          * counting (the REPLACED one through a lookup, src/recall.c). */
         cogmem__vec_mark_current(nv);
@@ -75,7 +76,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
         cogmem__vec_free_now(nv);
         return rc;
     }
-    cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
+    cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
     cogmem__vec_unref(cur);
     return 0;
 }
@@ -141,9 +142,11 @@ int cogmem_concept_blend(cogmem_store *store, uint64_t id, const float *x,
  * Caller holds the RCU read lock. */
 static int copy_info(struct cogmem__node *n, struct cogmem_concept_info *out)
 {
-    struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
-    if (!v)
+    /* The record and its buddy line only, no vector header. Removed since
+     * the lookup: the remove's LIVE -> DEAD is its linearisation point. */
+    if (atomic_load_explicit(&n->state, memory_order_relaxed) != COGMEM__LIVE)
         return -ENOENT;
+    uint64_t nvw = cogmem__node_normver(n);
     /* Relaxed loads: each field is individually atomic; the info is a
      * consistent-enough view, not a snapshot, as documented. */
     out->id = atomic_load_explicit(&n->id, memory_order_relaxed);
@@ -153,8 +156,8 @@ static int copy_info(struct cogmem__node *n, struct cogmem_concept_info *out)
     out->binding_version = atomic_load_explicit(&n->bind_version, memory_order_relaxed);
     out->activation = cogmem__u2f(
         atomic_load_explicit(&n->activation_bits, memory_order_relaxed));
-    out->centroid_version = v->version;
-    out->norm = v->norm;
+    out->centroid_version = (uint32_t)(nvw >> 32);
+    out->norm = cogmem__u2f((uint32_t)nvw);
     return 0;
 }
 
@@ -163,7 +166,7 @@ int cogmem_concept_info(cogmem_store *store, uint64_t id, struct cogmem_concept_
     if (!store || id == 0 || !out)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(&store->sets[0], id, hash,
                                               COGMEM__FIND_LIVE);
@@ -194,13 +197,12 @@ int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
         /* Hash the whole group first: no dependency between the lookups,
          * so the core can run several chain walks at once. */
         for (size_t i = 0; i < m; i++)
-            hash[i] = cogmem__hash_id(ids[base + i]);
+            hash[i] = cogmem__hash(store, ids[base + i]);
         for (size_t i = 0; i < m; i++) {
             uint64_t id = ids[base + i];
             node[i] = id ? cogmem__set_find(s, id, hash[i], COGMEM__FIND_LIVE) : NULL;
-            if (node[i])
-                __builtin_prefetch(atomic_load_explicit(&node[i]->vec,
-                                                        memory_order_relaxed));
+            if (node[i]) /* the buddy line with version and norm */
+                __builtin_prefetch((char *)node[i] + 64);
         }
         for (size_t i = 0; i < m; i++) {
             struct cogmem_concept_info *o = &out[base + i];

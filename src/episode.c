@@ -26,14 +26,13 @@ int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_
     if (!store || id == 0 || !out)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     int rc = -ENOENT;
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(&store->sets[1], id, hash,
                                               COGMEM__FIND_LIVE);
-    struct cogmem_vec *v =
-        n ? atomic_load_explicit(&n->vec, memory_order_acquire) : NULL;
-    if (v) {
+    /* Record and buddy line only (see concept.c's copy_info). */
+    if (n && atomic_load_explicit(&n->state, memory_order_relaxed) == COGMEM__LIVE) {
         out->id = id;
         out->time_ns = atomic_load_explicit(&n->stamp, memory_order_relaxed);
         out->fan_in = atomic_load_explicit(&n->fan, memory_order_relaxed);
@@ -41,7 +40,7 @@ int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_
             atomic_load_explicit(&n->strength_bits, memory_order_relaxed));
         out->activation = cogmem__u2f(
             atomic_load_explicit(&n->activation_bits, memory_order_relaxed));
-        out->norm = v->norm;
+        out->norm = cogmem__u2f((uint32_t)cogmem__node_normver(n));
         rc = 0;
     }
     cogmem__rcu_unlock();

@@ -23,7 +23,7 @@
  * its adder/replacer already marked it; otherwise that replacer is still
  * running and holds (un-dropped) the previous vector v_{m-1}, which it
  * marks REPLACED before dropping; and so on down to the add's row, which
- * the add marked CURRENT before returning (src/node.c, src/concept.c). Take
+ * the add marked CURRENT before returning (src/lifecycle.c, src/concept.c). Take
  * that row r at the instant the scan's read-side section begins: r cannot
  * be reclaimed during the section (its free is queued later, so the grace
  * period waits for us), and its state can only move to REPLACED (REMOVED
@@ -103,9 +103,9 @@ size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds)
 {
     size_t n = 0;
     if (kinds & COGMEM_CONCEPT)
-        n += st->sets[0].slab.max_rows;
+        n += st->sets[0].kind.slab.max_rows;
     if (kinds & COGMEM_EPISODE)
-        n += st->sets[1].slab.max_rows;
+        n += st->sets[1].kind.slab.max_rows;
     return n;
 }
 
@@ -259,7 +259,7 @@ static void offer_node(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                        struct cogmem__set *set, enum cogmem_kind kind,
                        uint64_t id, struct cogmem_vec *row, float sim)
 {
-    struct cogmem__node *n = cogmem__set_find(set, id, cogmem__hash_id(id),
+    struct cogmem__node *n = cogmem__set_find(set, id, cogmem__hash(sc->st, id),
                                               COGMEM__FIND_LIVE);
     if (!n)
         return; /* removed (or not yet committed) */
@@ -305,7 +305,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                        size_t nq, struct cogmem__set *set, enum cogmem_kind kind,
                        char *first, const char *data, uint32_t nrows)
 {
-    const struct cogmem__slab *sl = &set->slab;
+    const struct cogmem__slab *sl = &set->kind.slab;
     const size_t stride = sl->stride, hs = sizeof(struct cogmem_vec);
     uint8_t state[BLOCK_MAX];
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
@@ -397,7 +397,7 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                          uint32_t hi)
 {
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
-    struct cogmem__slab *sl = &set->slab;
+    struct cogmem__slab *sl = &set->kind.slab;
     uint32_t used = cogmem__slab_used(sl);
     if (hi > used)
         hi = used;
@@ -474,7 +474,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                       const uint16_t *q16, enum cogmem_kind kind, struct bheap *b)
 {
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
-    struct cogmem__slab *sl = &set->slab;
+    struct cogmem__slab *sl = &set->kind.slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
     /* Blocks of 16-row multiples whose bf16 copies fill <= 64 KiB: the bf16
      * kernel's DRAM pass, as for f32 rows. */
@@ -565,7 +565,7 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
     struct bheap bh = {0};
     uint16_t *q16 = NULL;
     size_t b16_bytes = 0;
-    if (sc.p.bf16 && store->sets[0].slab.bstride) {
+    if (sc.p.bf16 && store->sets[0].kind.slab.bstride) {
         size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
         size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
         b16_bytes = qb + cap * sizeof(struct bcand);

@@ -101,8 +101,8 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
      * delays reclamation; nothing here waits for a grace period. */
     cogmem__rcu_lock();
     uint32_t used[2] = {
-        (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].slab) : 0,
-        (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].slab) : 0};
+        (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].kind.slab) : 0,
+        (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].kind.slab) : 0};
     uint64_t rows = (uint64_t)used[0] + used[1];
     /* k bounded as in cogmem_recall (not by the rows in use now). */
     size_t cap = cogmem__recall_capacity(store, kinds);

@@ -1,61 +1,12 @@
-/* cogmem — reading and resetting the statistics (see src/stats.h). */
+/* cogmem — reading and resetting the statistics (see src/stats_cells.h). */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "src/store.h"
 
-_Thread_local uint32_t cogmem__stats_tick;
-
 /* The first cogmem_stats the library shipped. */
 #define STATS_V1_SIZE (offsetof(cogmem_stats, latency) + sizeof(cogmem_stats_latency[COGMEM_OP_COUNT]))
-
-unsigned cogmem__hist_bucket(uint64_t ns)
-{
-    if (ns < COGMEM__HIST_LINEAR)
-        return (unsigned)ns;
-    unsigned e = 63u - (unsigned)__builtin_clzll(ns); /* >= 4 */
-    if (e >= COGMEM__HIST_TOP_EXP)
-        return COGMEM__HIST_NB - 1;
-    unsigned sub = (unsigned)(ns >> (e - COGMEM__HIST_SUB_BITS)) &
-                   ((1u << COGMEM__HIST_SUB_BITS) - 1);
-    return COGMEM__HIST_LINEAR + (e - 4u) * (1u << COGMEM__HIST_SUB_BITS) + sub;
-}
-
-uint64_t cogmem__hist_upper(unsigned b)
-{
-    if (b < COGMEM__HIST_LINEAR)
-        return b + 1u;
-    unsigned e = 4u + (b - COGMEM__HIST_LINEAR) / (1u << COGMEM__HIST_SUB_BITS);
-    uint64_t sub = (b - COGMEM__HIST_LINEAR) % (1u << COGMEM__HIST_SUB_BITS);
-    return (UINT64_C(1) << e) + ((sub + 1) << (e - COGMEM__HIST_SUB_BITS));
-}
-
-void cogmem__hist_record(struct cogmem__stats *s, enum cogmem_stats_op op,
-                         uint64_t ns)
-{
-    struct cogmem__hist_stripe *h = &s->hist[op][cogmem__stripe()];
-    /* Relaxed: statistics; a reader may see count and buckets of one
-     * sample at different times, which the header documents. */
-    atomic_fetch_add_explicit(&h->b[cogmem__hist_bucket(ns)], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
-}
-
-void cogmem__stats_reset(struct cogmem__stats *s)
-{
-    for (unsigned i = 0; i < COGMEM__STRIPE_SLOTS; i++)
-        for (unsigned e = 0; e < 16; e++)
-            atomic_store_explicit(&s->ev[i].v[e], 0, memory_order_relaxed);
-    for (unsigned op = 0; op < COGMEM_OP_COUNT; op++)
-        for (unsigned i = 0; i < COGMEM__STRIPE_SLOTS; i++) {
-            struct cogmem__hist_stripe *h = &s->hist[op][i];
-            atomic_store_explicit(&h->count, 0, memory_order_relaxed);
-            atomic_store_explicit(&h->sum_ns, 0, memory_order_relaxed);
-            for (unsigned b = 0; b < COGMEM__HIST_NB; b++)
-                atomic_store_explicit(&h->b[b], 0, memory_order_relaxed);
-        }
-}
 
 int cogmem_stats_reset(cogmem_store *store)
 {
@@ -68,7 +19,7 @@ int cogmem_stats_reset(cogmem_store *store)
         for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
             for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
                 for (size_t c = 0; c < sizeof counters / sizeof counters[0]; c++)
-                    atomic_store_explicit(&store->sets[k].ctr[t][i].v[counters[c]], 0,
+                    atomic_store_explicit(&store->sets[k].kind.ctr[t][i].v[counters[c]], 0,
                                           memory_order_relaxed);
     cogmem__stats_reset(&store->stats);
     return 0;
@@ -138,7 +89,7 @@ static void read_kind(cogmem_store *st, int k, cogmem_stats_kind *out)
         uint64_t c[COGMEM__CTR_N] = {0};
         for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
             for (unsigned j = 0; j < COGMEM__CTR_N; j++)
-                c[j] += atomic_load_explicit(&s->ctr[t][i].v[j], memory_order_relaxed);
+                c[j] += atomic_load_explicit(&s->kind.ctr[t][i].v[j], memory_order_relaxed);
         o->hits = c[COGMEM__CTR_HIT];
         o->misses = c[COGMEM__CTR_MISS];
         o->lookups = o->hits + o->misses;
@@ -165,11 +116,11 @@ static void read_kind(cogmem_store *st, int k, cogmem_stats_kind *out)
             out->load_factor_max = lf;
     }
     out->load_factor = out->buckets ? (double)out->nodes / (double)out->buckets : 0.0;
-    int64_t refs = cogmem__set_vec_refs(s);
+    int64_t refs = cogmem__kind_vec_refs(&s->kind);
     out->vectors_referenced = refs < 0 ? 0 : (uint64_t)refs;
     out->deferred_frees_pending = queued > done ? queued - done : 0;
     out->live_bytes = out->nodes * (sizeof(struct cogmem__node_mem) + vec_bytes(st->dim));
-    cogmem__mem_arena_stats(&st->mem, s->mem_kind, &out->arena_allocated_bytes,
+    cogmem__mem_arena_stats(&st->mem, s->kind.mem_kind, &out->arena_allocated_bytes,
                             &out->arena_resident_bytes);
     out->numa_policy = st->cfg.numa_policy;
     out->numa_node = st->cfg.numa_policy == COGMEM_NUMA_SEPARATE

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cogmem_config.h"
@@ -70,10 +71,28 @@ static int config_actr_ok(const cogmem_config *c)
 {
     return c->fan_mode >= COGMEM_FAN_INV_SQRT && c->fan_mode <= COGMEM_FAN_NONE &&
            isfinite(c->actr_max_assoc) && c->actr_decay > 0.0f &&
-           c->actr_decay < 1.0f && c->actr_history <= COGMEM__HIST_MAX &&
+           c->actr_decay < 1.0f && c->actr_history <= COGMEM__PRES_MAX &&
            c->actr_latency_factor > 0.0f && isfinite(c->actr_latency_factor) &&
            isfinite(c->actr_threshold) && c->actr_noise > 0.0f &&
            isfinite(c->actr_noise);
+}
+
+/* A fresh random seed for the store's id hash (shards/route.h). Without
+ * the kernel's randomness (no getrandom: a sandbox), a mix of the clock,
+ * the store's address and a process-wide counter still differs between
+ * stores, which is what defeats ids precomputed against another store. */
+static uint64_t hash_seed(const void *st)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+        return seed;
+    static _Atomic uint64_t opened;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t mix[3] = {(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+                       (uint64_t)(uintptr_t)st,
+                       atomic_fetch_add_explicit(&opened, 1, memory_order_relaxed)};
+    return XXH3_64bits(mix, sizeof mix);
 }
 
 int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
@@ -107,39 +126,46 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     st->numa_fallback = cogmem__mem_place(&st->mem, c.numa_policy, c.concept_node,
                                           c.episode_node);
 
+    uint64_t seed = hash_seed(st);
+    for (int k = 0; k < 2; k++)
+        cogmem__kind_init(&st->sets[k].kind, &st->mem,
+                          k ? COGMEM__MEM_EPISODE : COGMEM__MEM_CONCEPT,
+                          (c.stats & COGMEM_STATS_COUNTERS) != 0, seed);
+    rc = cogmem__slab_init(&st->sets[0].kind.slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
+                           c.bf16_rows != 0);
+    if (rc)
+        goto fail_mem;
+    rc = cogmem__slab_init(&st->sets[1].kind.slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
+                           c.bf16_rows != 0);
+    if (rc)
+        goto fail_slab;
+    /* A kind holds at most one node per slab row: a larger hint can only
+     * be a mistake, and sizing tables for it could exhaust memory. */
+    rc = -EINVAL;
+    if (c.expected_concepts > st->sets[0].kind.slab.max_rows ||
+        c.expected_episodes > st->sets[1].kind.slab.max_rows)
+        goto fail_slabs;
+
     /* liburcu starts its hash-table worker with the first table: let it
      * inherit a fully blocked mask (see rcu.c on signals). */
     sigset_t old;
     cogmem__signals_block_all(&old);
-    rc = cogmem__set_init(&st->sets[0], &st->mem, COGMEM__MEM_CONCEPT,
-                          c.expected_concepts);
+    rc = cogmem__set_init(&st->sets[0], c.expected_concepts);
     if (rc == 0) {
-        rc = cogmem__set_init(&st->sets[1], &st->mem, COGMEM__MEM_EPISODE,
-                              c.expected_episodes);
+        rc = cogmem__set_init(&st->sets[1], c.expected_episodes);
         if (rc)
             cogmem__set_fini(&st->sets[0]);
     }
     cogmem__signals_restore(&old);
     if (rc)
-        goto fail_mem;
-    for (int k = 0; k < 2; k++)
-        st->sets[k].counting = (c.stats & COGMEM_STATS_COUNTERS) != 0;
-    rc = cogmem__slab_init(&st->sets[0].slab, &st->mem, COGMEM__MEM_CONCEPT, c.dim,
-                           c.bf16_rows != 0);
-    if (rc)
-        goto fail_sets;
-    rc = cogmem__slab_init(&st->sets[1].slab, &st->mem, COGMEM__MEM_EPISODE, c.dim,
-                           c.bf16_rows != 0);
-    if (rc)
-        goto fail_slab;
+        goto fail_slabs;
     *out = st;
     return 0;
 
+fail_slabs:
+    cogmem__slab_fini(&st->sets[1].kind.slab);
 fail_slab:
-    cogmem__slab_fini(&st->sets[0].slab);
-fail_sets:
-    for (int k = 0; k < 2; k++)
-        cogmem__set_fini(&st->sets[k]);
+    cogmem__slab_fini(&st->sets[0].kind.slab);
 fail_mem:
     cogmem__mem_fini(&st->mem);
 fail_store:
@@ -162,7 +188,7 @@ int cogmem_close(cogmem_store **store)
         return 0;
     if (cogmem__rcu_in_reader())
         return -EDEADLK;
-    if (cogmem__set_vec_refs(&st->sets[0]) + cogmem__set_vec_refs(&st->sets[1]) != 0)
+    if (cogmem__kind_vec_refs(&st->sets[0].kind) + cogmem__kind_vec_refs(&st->sets[1].kind) != 0)
         return -EBUSY;
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
@@ -173,7 +199,7 @@ int cogmem_close(cogmem_store **store)
     cogmem__rcu_barrier();
     for (int k = 0; k < 2; k++) {
         cogmem__set_fini(&st->sets[k]);
-        cogmem__slab_fini(&st->sets[k].slab);
+        cogmem__slab_fini(&st->sets[k].kind.slab);
     }
     cogmem__mem_fini(&st->mem);
     cogmem__mem_boot_free(st, sizeof *st);
@@ -192,6 +218,10 @@ int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n)
         return -EINVAL;
     if (cogmem__rcu_in_reader())
         return -EDEADLK;
+    /* As cogmem_open's hints: no kind can hold more nodes than rows. */
+    if (((kinds & COGMEM_CONCEPT) && n > store->sets[0].kind.slab.max_rows) ||
+        ((kinds & COGMEM_EPISODE) && n > store->sets[1].kind.slab.max_rows))
+        return -EINVAL;
     if (kinds & COGMEM_CONCEPT)
         cogmem__set_reserve(&store->sets[0], n);
     if (kinds & COGMEM_EPISODE)
@@ -204,7 +234,7 @@ int cogmem_kind_of(cogmem_store *store, uint64_t id)
     if (!store || id == 0)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     int kind = -ENOENT;
     cogmem__rcu_lock();
     if (cogmem__set_find(&store->sets[0], id, hash, COGMEM__FIND_LIVE))

@@ -8,9 +8,10 @@
 #include "cogmem.h"
 #include "numa/mem.h"
 #include "shards/node.h"
+#include "shards/reclaim.h"
 #include "shards/set.h"
 #include "shards/vec.h"
-#include "src/stats.h"
+#include "src/stats_cells.h"
 
 /* Bindings per shard of their concept: one line each, so binders of
  * different shards never share a counter's line. */
@@ -28,7 +29,7 @@ struct cogmem_store {
     struct cogmem__stats stats;
 };
 
-/* Statistics hooks (see src/stats.h): one line at each counted place. */
+/* Statistics hooks (see src/stats_cells.h): one line at each counted place. */
 static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
 {
     /* Relaxed: a statistic orders nothing; exact at quiescence. */
@@ -56,10 +57,16 @@ static inline void cogmem__lat_end(cogmem_store *st, enum cogmem_stats_op op,
     cogmem__lat_end_s(&st->stats, op, t0);
 }
 
+/* The hash of an id in this store (seeded per store: shards/route.h). */
+static inline uint64_t cogmem__hash(const cogmem_store *st, uint64_t id)
+{
+    return cogmem__hash_id(st->sets[0].kind.hash_seed, id);
+}
+
 /* A single-id lookup in set s: a hit or a miss of the id's shard. */
 static inline void cogmem__note_lookup(struct cogmem__set *s, uint64_t hash, int hit)
 {
-    cogmem__ctr_bump(s, cogmem__shard_of(hash), hit ? COGMEM__CTR_HIT : COGMEM__CTR_MISS);
+    cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), hit ? COGMEM__CTR_HIT : COGMEM__CTR_MISS);
 }
 
 static inline struct cogmem__set *cogmem__set_of(cogmem_store *st,
@@ -83,7 +90,7 @@ int cogmem__check_finite(const float *v, uint32_t dim);
  * the data, before publication. */
 static inline void cogmem__vec_fill_bf16(struct cogmem_vec *v)
 {
-    uint16_t *b = cogmem__slab_bf16_of(&v->set->slab, v, v->row);
+    uint16_t *b = cogmem__slab_bf16_of(&v->kind->slab, v, v->row);
     if (b)
         cogmem_f32_to_bf16(cogmem__vec_data(v), v->dim, b);
 }
@@ -110,5 +117,9 @@ void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
 
 /* Remove a LIVE node of `kind`. 0 or -ENOENT. */
 int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id);
+
+/* One snapshot of every statistic of the store (cogmem_stats_get,
+ * cogmem_stats_format; src/stats.c). */
+int cogmem__stats_read(cogmem_store *st, cogmem_stats *out);
 
 #endif /* COGMEM_SRC_STORE_H */

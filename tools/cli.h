@@ -27,7 +27,7 @@ struct cli_command {
     void (*usage)(FILE *out);
 };
 
-/* Subcommands defined outside cogmem.c. */
+/* Subcommands defined outside main.c. */
 int cli_demo_run(int argc, char **argv);
 void cli_demo_usage(FILE *out);
 int cli_stats_run(int argc, char **argv);

@@ -97,7 +97,7 @@ static float frand(void)
  * selection. */
 static void scan_only(cogmem_store *st, const float *q, float *scratch)
 {
-    struct cogmem__slab *sl = &st->sets[0].slab;
+    struct cogmem__slab *sl = &st->sets[0].kind.slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
     uint32_t blk = (uint32_t)((64u << 10) / sl->stride);
     blk = blk < 16 ? 16 : blk > 256 ? 256 : blk & ~15u;

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
              * before the workers' reads. */
             store->stats.flags = modes[m];
             for (int k = 0; k < 2; k++)
-                store->sets[k].counting = (modes[m] & COGMEM_STATS_COUNTERS) != 0;
+                store->sets[k].kind.counting = (modes[m] & COGMEM_STATS_COUNTERS) != 0;
             for (unsigned t = 0; t < threads; t++) {
                 /* Same id streams for every setting in a round. */
                 jobs[t] = (struct job){store, 1000u * r + t, 0, 0};

@@ -12,8 +12,9 @@
  *
  * Design note: the peers cache the vector's version and norm in the record
  * itself (their writers hold an exclusive lock, so they can update both at
- * once), so their info lookup reads one line. That is how one would build
- * them; cogmem instead reads version and norm from the vector header.
+ * once), so their info lookup reads one line. cogmem keeps them too, in
+ * its record's buddy line of the same 128-byte block; neither reads the
+ * vector on an info (README.md, "What each op touches").
  *
  * One header for C11 and C++17, so atomics are GCC's __atomic builtins on
  * plain integers: C++17 has no <stdatomic.h> and C has no std::atomic.

@@ -74,7 +74,7 @@ static int count(int policy, long counts[2][3])
             uint64_t id = k ? 100000 + i : i;
             cogmem__rcu_lock();
             struct cogmem__node *node =
-                cogmem__set_find(&s->sets[k], id, cogmem__hash_id(id), COGMEM__FIND_LIVE);
+                cogmem__set_find(&s->sets[k], id, cogmem__hash(s, id), COGMEM__FIND_LIVE);
             n = pages_of(node, sizeof(struct cogmem__node_mem), pages, n);
             struct cogmem_vec *vec = atomic_load_explicit(&node->vec, memory_order_acquire);
             n = pages_of(vec, sizeof *vec + DIM * sizeof(float), pages, n);

@@ -368,8 +368,8 @@ static void test_updates_and_reuse(void **state)
     /* After a grace period the freed rows are reused: re-adding as many
      * nodes as were removed or replaced does not grow the slabs. */
     cogmem__rcu_barrier();
-    uint32_t used_c = cogmem__slab_used(&s->sets[0].slab);
-    uint32_t used_e = cogmem__slab_used(&s->sets[1].slab);
+    uint32_t used_c = cogmem__slab_used(&s->sets[0].kind.slab);
+    uint32_t used_e = cogmem__slab_used(&s->sets[1].kind.slab);
     for (size_t j = 0; j < n; j += 4) {
         struct node *nd = &nodes[j];
         nd->id += 1; /* a fresh id (ids are 7 apart) */
@@ -379,8 +379,8 @@ static void test_updates_and_reuse(void **state)
         else
             assert_int_equal(cogmem_episode_add(s, nd->id, nd->v, 5), 0);
     }
-    assert_int_equal(cogmem__slab_used(&s->sets[0].slab), used_c);
-    assert_int_equal(cogmem__slab_used(&s->sets[1].slab), used_e);
+    assert_int_equal(cogmem__slab_used(&s->sets[0].kind.slab), used_c);
+    assert_int_equal(cogmem__slab_used(&s->sets[1].kind.slab), used_e);
     float q[DIM];
     for (int i = 0; i < DIM; i++)
         q[i] = frand();
@@ -396,7 +396,7 @@ static void set_activation(cogmem_store *s, int kind, uint64_t id, float a)
 {
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(cogmem__set_of(s, (enum cogmem_kind)kind), id,
-                                              cogmem__hash_id(id), COGMEM__FIND_LIVE);
+                                              cogmem__hash(s, id), COGMEM__FIND_LIVE);
     assert_non_null(n);
     atomic_store_explicit(&n->activation_bits, cogmem__f2u(a), memory_order_relaxed);
     cogmem__rcu_unlock();
@@ -526,7 +526,7 @@ static void test_many_chunks(void **state)
         assert_int_equal(cogmem_concept_add(s, j + 1, v + j * dim), 0);
         live[j] = 1;
     }
-    assert_true(cogmem__slab_used(&s->sets[0].slab) > 3 * s->sets[0].slab.rows_per_chunk);
+    assert_true(cogmem__slab_used(&s->sets[0].kind.slab) > 3 * s->sets[0].kind.slab.rows_per_chunk);
     for (size_t j = 0; j < n; j += 5) {
         assert_int_equal(cogmem_concept_remove(s, j + 1), 0);
         live[j] = 0;

@@ -464,7 +464,7 @@ int main(int argc, char **argv)
     cogmem_foreach(store, COGMEM_ALL_KINDS, tally, &tl);
     CHECK(tl.concepts == want_c && tl.episodes == want_e, "foreach %" PRIu64 "/%" PRIu64,
           tl.concepts, tl.episodes);
-    int64_t refs = cogmem__set_vec_refs(&store->sets[0]) + cogmem__set_vec_refs(&store->sets[1]);
+    int64_t refs = cogmem__kind_vec_refs(&store->sets[0].kind) + cogmem__kind_vec_refs(&store->sets[1].kind);
     CHECK(refs == 0, "%" PRId64 " vector references left", refs);
     rc = cogmem_close(&store);
     CHECK(rc == 0 && store == NULL, "close: %s", cogmem_strerror(rc));

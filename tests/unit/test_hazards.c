@@ -235,11 +235,11 @@ static void test_close_right_after_backed_out_nodes(void **state)
         cogmem_store *s = test_open(4);
         struct cogmem__set *set = &s->sets[1];
         for (uint64_t id = 1; id <= 8; id++) {
-            uint64_t hash = cogmem__hash_id(id);
+            uint64_t hash = cogmem__hash(s, id);
             int rc;
             struct cogmem_vec *vec = cogmem__vec_from(s, set, id, hash, v, &rc);
             assert_non_null(vec);
-            struct cogmem__node *n = cogmem__node_new(set, vec);
+            struct cogmem__node *n = cogmem__node_new(&set->kind, vec);
             assert_non_null(n);
             cogmem__node_publish(n, id);
             cogmem__rcu_lock();

@@ -8,7 +8,7 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
     if (!store || id == 0 || !out)
         return -EINVAL;
     uint64_t t0 = cogmem__lat_begin(store);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(store, id);
     int rc = -ENOENT;
     cogmem__rcu_lock();
     struct cogmem__node *n =
@@ -26,7 +26,7 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
         if (cogmem__vec_tryget(v)) {
             /* Relaxed: cogmem_close reads these counters only after the
              * host has ordered its puts before it (thread join etc.). */
-            atomic_fetch_add_explicit(&v->set->shard[v->shard].vec_refs, 1,
+            atomic_fetch_add_explicit(&v->kind->vec_refs[v->shard].n, 1,
                                       memory_order_relaxed);
             *out = v;
             rc = 0;
@@ -57,7 +57,7 @@ void cogmem_vec_put(const cogmem_vec *cv)
     struct cogmem_vec *v = (struct cogmem_vec *)cv;
     /* Read the counter's address before dropping the reference: the drop
      * may let the vector be freed. */
-    _Atomic int64_t *refs = &v->set->shard[v->shard].vec_refs;
+    _Atomic int64_t *refs = &v->kind->vec_refs[v->shard].n;
     cogmem__vec_unref(v);
     /* Release: the drop above happens before a close that reads zero. */
     atomic_fetch_sub_explicit(refs, 1, memory_order_release);

@@ -9,14 +9,14 @@
  *    thread claims (shards/set.h); threads beyond COGMEM__STRIPES
  *    share stripes (still correct: the cells are atomic), the common
  *    few-thread case writes only lines of its own.
- * Readers sum the cells (src/stats.c).
+ * Readers sum the cells (src/stats.c); src/stats_cells.c records and zeroes them.
  *
  * Hooks for the operations other files implement (one line each):
  *    cogmem__stats_event(st, COGMEM__EV_RECALL);
  *    uint64_t t0 = cogmem__lat_begin(st);  ...  cogmem__lat_end(st, COGMEM_OP_RECALL, t0);
  */
-#ifndef COGMEM_SRC_STATS_H
-#define COGMEM_SRC_STATS_H
+#ifndef COGMEM_SRC_STATS_CELLS_H
+#define COGMEM_SRC_STATS_CELLS_H
 
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -25,7 +25,7 @@
 
 #include "cogmem.h"
 
-#include "shards/set.h" /* COGMEM__STRIPE_SLOTS, cogmem__stripe() */
+#include "shards/kind.h" /* COGMEM__STRIPE_SLOTS, cogmem__stripe() */
 
 enum cogmem__event {
     COGMEM__EV_BIND_CREATED,
@@ -108,10 +108,7 @@ static inline void cogmem__lat_end_s(struct cogmem__stats *s,
 _Static_assert((COGMEM_STATS_SAMPLE_EVERY & (COGMEM_STATS_SAMPLE_EVERY - 1)) == 0,
                "sampling period is a power of two (a mask, not a division)");
 
-/* One snapshot of everything (cogmem_stats_get, cogmem_stats_format). */
-int cogmem__stats_read(cogmem_store *st, cogmem_stats *out);
-
 /* Zero the counters and histograms (cogmem_stats_reset). */
 void cogmem__stats_reset(struct cogmem__stats *s);
 
-#endif /* COGMEM_SRC_STATS_H */
+#endif /* COGMEM_SRC_STATS_CELLS_H */

@@ -27,7 +27,7 @@ struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
                                     uint64_t id, uint64_t hash,
                                     const float *data, int *rc)
 {
-    struct cogmem_vec *v = cogmem__vec_alloc(s, id, hash, st->dim);
+    struct cogmem_vec *v = cogmem__vec_alloc(&s->kind, id, hash, st->dim);
     if (!v) {
         *rc = -ENOMEM;
         return NULL;
@@ -82,7 +82,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     struct cogmem__set *own = cogmem__set_of(st, kind);
     struct cogmem__set *other =
         cogmem__set_of(st, kind == COGMEM_CONCEPT ? COGMEM_EPISODE : COGMEM_CONCEPT);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(st, id);
     int rc;
 
     /* The common conflicts, answered before allocating anything. */
@@ -96,7 +96,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     struct cogmem_vec *v = cogmem__vec_from(st, own, id, hash, data, &rc);
     if (!v)
         return rc;
-    struct cogmem__node *n = cogmem__node_new(own, v);
+    struct cogmem__node *n = cogmem__node_new(&own->kind, v);
     if (!n) {
         cogmem__vec_free_now(v);
         return -ENOMEM;
@@ -127,14 +127,14 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     cogmem__vec_mark_current(v);
     cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
-    cogmem__ctr_bump(own, cogmem__shard_of(hash), COGMEM__CTR_ADD);
+    cogmem__ctr_bump(&own->kind, cogmem__shard_of(hash), COGMEM__CTR_ADD);
     return 0;
 }
 
 int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
 {
     struct cogmem__set *s = cogmem__set_of(st, kind);
-    uint64_t hash = cogmem__hash_id(id);
+    uint64_t hash = cogmem__hash(st, id);
 
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(s, id, hash, COGMEM__FIND_LIVE);
@@ -164,7 +164,7 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     /* Before the retire: the unbinding still reads the node's side
      * records, and a node's bindings must be gone when remove returns. */
     cogmem__bind_node_removed(st, kind, n, id);
-    cogmem__ctr_bump(s, cogmem__shard_of(hash), COGMEM__CTR_REMOVE);
+    cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), COGMEM__CTR_REMOVE);
     cogmem__node_retire(n);
     return 0;
 }

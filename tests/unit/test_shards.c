@@ -1,0 +1,330 @@
+/* cogmem — hardening of the shards/ layer (issue 12's shards-side items):
+ * threads liburcu starts for resizes, seeded hashing, sizing limits, and
+ * the cost of closing a store that never deferred anything.
+ *
+ * This executable interposes pthread_create and urcu_bp_barrier (a
+ * definition in the executable wins over the shared libraries' for every
+ * caller, liburcu included) to observe what the library makes happen. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/store.h"
+#include "unit/util.h"
+
+/* --- interposed pthread_create ------------------------------------------ */
+
+static _Atomic int create_armed;
+static _Atomic int created;           /* threads started while armed */
+static _Atomic int created_unblocked; /* ... by a creator with SIGTERM open */
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+    static create_fn real;
+    if (!real)
+        real = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    if (atomic_load(&create_armed)) {
+        /* A new thread starts with its creator's mask. */
+        sigset_t m;
+        pthread_sigmask(SIG_SETMASK, NULL, &m);
+        atomic_fetch_add(&created, 1);
+        if (!sigismember(&m, SIGTERM) || !sigismember(&m, SIGUSR1))
+            atomic_fetch_add(&created_unblocked, 1);
+    }
+    return real(t, a, fn, arg);
+}
+
+/* Bulk-load enough ids that shards pass 8192 buckets, where liburcu's
+ * resize starts helper threads, from a thread with every signal open. */
+static void test_resize_threads_block_signals(void **state)
+{
+    (void)state;
+    sigset_t none, saved;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, &saved);
+    cogmem_store *s = test_open(1);
+    float v[1] = {1.0f};
+    atomic_store(&created, 0);
+    atomic_store(&created_unblocked, 0);
+    atomic_store(&create_armed, 1);
+    for (uint64_t id = 1; id <= 200000; id++)
+        if (cogmem_concept_add(s, id, v) != 0)
+            fail_msg("add %" PRIu64, id);
+    atomic_store(&create_armed, 0);
+    unsigned long b = atomic_load(&s->sets[0].shard[0].buckets);
+    print_message("resizes started %d threads; shard 0 has %lu buckets\n",
+                  atomic_load(&created), b);
+    assert_true(b >= 8192); /* large enough for partitioned resizes */
+    assert_true(atomic_load(&created) > 0); /* the path really ran */
+    assert_int_equal(atomic_load(&created_unblocked), 0);
+    test_close(&s);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+/* --- interposed urcu_bp_barrier ----------------------------------------- */
+
+static _Atomic int barriers;
+
+void urcu_bp_barrier(void)
+{
+    static void (*real)(void);
+    if (!real)
+        real = (void (*)(void))dlsym(RTLD_NEXT, "urcu_bp_barrier");
+    atomic_fetch_add(&barriers, 1);
+    real();
+}
+
+/* Closing a store that never deferred a free does not wait for a grace
+ * period; one that did still waits for its callbacks. */
+static void test_empty_close_skips_barrier(void **state)
+{
+    (void)state;
+    float v[4] = {1, 2, 3, 4};
+    cogmem_store *s = test_open(4);
+    assert_int_equal(cogmem_concept_add(s, 1, v), 0);
+    assert_int_equal(cogmem_concept_remove(s, 1), 0); /* defers two frees */
+    atomic_store(&barriers, 0);
+    test_close(&s);
+    assert_int_equal(atomic_load(&barriers), 1); /* the interposition works */
+    atomic_store(&barriers, 0);
+    for (int i = 0; i < 100; i++) {
+        s = test_open(4);
+        test_close(&s);
+    }
+    assert_int_equal(atomic_load(&barriers), 0);
+    /* nodes left at close are freed at once, not deferred */
+    s = test_open(4);
+    assert_int_equal(cogmem_concept_add(s, 2, v), 0);
+    test_close(&s);
+    assert_int_equal(atomic_load(&barriers), 0);
+}
+
+/* --- seeded hashing ----------------------------------------------------- */
+
+#define COLLIDERS 256u
+#define CHAIN_BITS 10u /* low bits: the bucket in a shard of 1024 buckets */
+
+/* (shard, bucket) of a hash, with shards of 2^CHAIN_BITS buckets. */
+static uint64_t chain_of(uint64_t hash)
+{
+    return ((uint64_t)cogmem__shard_of(hash) << CHAIN_BITS) |
+           (hash & ((1u << CHAIN_BITS) - 1));
+}
+
+/* Most ids of `ids` that share one chain under `seed`. */
+static unsigned longest_chain(uint64_t seed, const uint64_t *ids, unsigned n)
+{
+    unsigned best = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t c = chain_of(cogmem__hash_id(seed, ids[i]));
+        unsigned k = 0;
+        for (unsigned j = 0; j < n; j++)
+            k += chain_of(cogmem__hash_id(seed, ids[j])) == c;
+        if (k > best)
+            best = k;
+    }
+    return best;
+}
+
+/* Ids found to share one chain under one fixed hash (an attacker's
+ * precomputation against the unseeded XXH3 the store used to have, and
+ * against any other store's seed) are spread by every new store's seed. */
+static void test_adversarial_ids_spread(void **state)
+{
+    (void)state;
+    static uint64_t ids[COLLIDERS];
+    unsigned n = 0;
+    for (uint64_t id = 1; n < COLLIDERS; id++)
+        if (chain_of(XXH3_64bits(&id, sizeof id)) == 0) /* shard 0, bucket 0 */
+            ids[n++] = id;
+    assert_int_equal(longest_chain(0, ids, n), COLLIDERS); /* they do collide */
+    cogmem_store *a = test_open(1), *b = test_open(1);
+    uint64_t sa = a->sets[0].kind.hash_seed, sb = b->sets[0].kind.hash_seed;
+    assert_true(sa != sb);
+    assert_int_equal(sa, a->sets[1].kind.hash_seed); /* one hash for both kinds */
+    /* 256 ids over 16384 chains: a chain of 8 is already ~1e-9 likely. */
+    assert_true(longest_chain(sa, ids, n) < 8);
+    assert_true(longest_chain(sb, ids, n) < 8);
+    /* and the store really routes by its seed: they land in many shards */
+    float v[1] = {1.0f};
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(cogmem_concept_add(a, ids[i], v), 0);
+    unsigned used = 0;
+    for (unsigned sh = 0; sh < COGMEM__NSHARDS; sh++)
+        used += atomic_load(&a->sets[0].shard[sh].count) > 0;
+    assert_true(used > COGMEM__NSHARDS / 2);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(cogmem_kind_of(a, ids[i]), COGMEM_CONCEPT);
+    test_close(&a);
+    test_close(&b);
+}
+
+/* --- fork during a resize ----------------------------------------------- */
+
+static cogmem_store *resize_store;
+static _Atomic int resizes_done;
+
+/* Grows every shard over and over: most of this thread's time is spent
+ * inside a resize, holding a shard's resize state. */
+static void *resizer(void *arg)
+{
+    (void)arg;
+    for (uint64_t n = 1u << 14; n <= 1u << 21; n <<= 1)
+        assert_int_equal(cogmem_reserve(resize_store, COGMEM_ALL_KINDS, n), 0);
+    atomic_store(&resizes_done, 1);
+    return NULL;
+}
+
+/* The child resizes every shard again (it waits for any resize state the
+ * parent's thread held), adds, finds, and closes. */
+static int child_work(cogmem_store *s)
+{
+    alarm(30); /* a hang becomes a failure */
+    if (cogmem_reserve(s, COGMEM_ALL_KINDS, 1u << 19) != 0)
+        return 1;
+    float v[1] = {1.0f};
+    for (uint64_t id = 1; id <= 1000; id++)
+        if (cogmem_concept_add(s, id, v) != 0 || cogmem_kind_of(s, id) != COGMEM_CONCEPT)
+            return 2;
+    return cogmem_close(&s) == 0 ? 0 : 3;
+}
+
+#define MAX_CHILDREN 8
+
+static void test_fork_during_resize(void **state)
+{
+    (void)state;
+    int forks = 0;
+    for (int round = 0; round < 2; round++) {
+        resize_store = test_open(1);
+        atomic_store(&resizes_done, 0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, resizer, NULL), 0);
+        pid_t pid[MAX_CHILDREN];
+        int n = 0;
+        /* Fork while the resizer runs, without waiting for the children. */
+        while (!atomic_load(&resizes_done) && n < MAX_CHILDREN) {
+            pid[n] = fork();
+            assert_true(pid[n] >= 0);
+            if (pid[n] == 0)
+                _exit(child_work(resize_store));
+            n++;
+            struct timespec d = {0, 2000000}; /* 2 ms */
+            nanosleep(&d, NULL);
+        }
+        for (int i = 0; i < n; i++) {
+            int status = 0;
+            assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("round %d child %d: %s %d", round, i,
+                         WIFEXITED(status) ? "exit" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        }
+        forks += n;
+        pthread_join(t, NULL);
+        test_close(&resize_store);
+    }
+    print_message("%d children forked during resizes, all fine\n", forks);
+    assert_true(forks >= 2);
+}
+
+/* --- version and norm in the node's buddy line --------------------------- */
+
+#define REPLACES 20000
+
+static cogmem_store *race_store;
+
+static void *replacer(void *arg)
+{
+    float v[4];
+    for (int i = 0; i < REPLACES; i++) {
+        fill(v, 4, (float)(1 + (i + (int)(intptr_t)arg * 7) % 50));
+        assert_int_equal(cogmem_concept_set_centroid(race_store, 1, v), 0);
+    }
+    return NULL;
+}
+
+/* Racing replacements publish their (version, norm) out of order; info
+ * must still end at the last version, with the current vector's norm. */
+static void test_info_tracks_racing_replacements(void **state)
+{
+    (void)state;
+    race_store = test_open(4);
+    float v[4] = {1, 1, 1, 1};
+    assert_int_equal(cogmem_concept_add(race_store, 1, v), 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, replacer, (void *)(intptr_t)i), 0);
+    struct cogmem_concept_info ci;
+    uint32_t last = 0;
+    for (int i = 0; i < 100000; i++) { /* versions a reader sees never go back */
+        assert_int_equal(cogmem_concept_info(race_store, 1, &ci), 0);
+        assert_true(ci.centroid_version >= last);
+        last = ci.centroid_version;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(cogmem_concept_info(race_store, 1, &ci), 0);
+    assert_int_equal(ci.centroid_version, 1 + 2 * REPLACES);
+    const cogmem_vec *cur;
+    assert_int_equal(cogmem_vec_get(race_store, 1, &cur), 0);
+    assert_true(ci.norm == cogmem_vec_norm(cur));
+    cogmem_vec_put(cur);
+    test_close(&race_store);
+}
+
+/* --- sizing limits --------------------------------------------------- */
+
+/* Hints and reserves beyond what a kind can hold are refused up front,
+ * instead of sizing tables for them (an OOM kill or a crash in liburcu). */
+static void test_sizing_clamped(void **state)
+{
+    (void)state;
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = 768;
+    cogmem_store *s = NULL;
+    cfg.expected_concepts = UINT64_MAX;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    assert_null(s);
+    cfg.expected_concepts = 0;
+    cfg.expected_episodes = UINT64_MAX / 2;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.expected_episodes = 0;
+    s = test_open(768);
+    uint64_t cap = s->sets[0].kind.slab.max_rows;
+    test_close(&s);
+    cfg.expected_concepts = cap + 1;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.expected_concepts = 1000;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    unsigned long b = atomic_load(&s->sets[0].shard[3].buckets);
+    assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, UINT64_MAX), -EINVAL);
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, cap + 1), -EINVAL);
+    assert_int_equal(atomic_load(&s->sets[0].shard[3].buckets), b); /* unchanged */
+    assert_int_equal(cogmem_reserve(s, COGMEM_EPISODE, 100000), 0);
+    test_close(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resize_threads_block_signals),
+        cmocka_unit_test(test_sizing_clamped),
+        cmocka_unit_test(test_empty_close_skips_barrier),
+        cmocka_unit_test(test_adversarial_ids_spread),
+        cmocka_unit_test(test_fork_during_resize),
+        cmocka_unit_test(test_info_tracks_racing_replacements),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

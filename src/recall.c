@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd/cosine_wide.h"
 #include "src/recall.h"
 
 /* Rows per block: the state words, run list and scores of a block stay in
@@ -95,16 +96,6 @@ int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
     sc->now = q->now_ns ? q->now_ns : cogmem__now_ns();
     sc->inv_half_life = 1.0 / (double)q->half_life_ns;
     return 0;
-}
-
-size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds)
-{
-    size_t n = 0;
-    if (kinds & COGMEM_CONCEPT)
-        n += st->sets[0].slab.max_rows;
-    if (kinds & COGMEM_EPISODE)
-        n += st->sets[1].slab.max_rows;
-    return n;
 }
 
 int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
@@ -222,12 +213,25 @@ size_t cogmem__topk_emit(struct cogmem__topk *t, cogmem_recall_hit *out)
 
 /* ------------------------------------------------------------- scanning */
 
+/* Products of norms outside this range may have lost the dot (its terms
+ * under- or overflowed in f32): such rows are scored in double. */
+#define WIDE_LO 0x1p-60f
+#define WIDE_HI 0x1p100f
+
 static inline float similarity(const struct cogmem__rscan *sc, float dot,
-                               float qnorm, const struct cogmem_vec *v)
+                               const struct cogmem__rq *rq, const struct cogmem_vec *v)
 {
+    if (sc->p.metric == COGMEM_METRIC_DOT)
+        return dot;
     /* One f32 division by the f32 product of the norms, as
-     * cogmem_cosine_batch computes it. */
-    return sc->p.metric == COGMEM_METRIC_DOT ? dot : dot / (qnorm * v->norm);
+     * cogmem_cosine_batch computes it, unless that product under- or
+     * overflows (a stored 1.4e-45 or FLT_MAX): then in double, where
+     * every product of two floats is exact in range. */
+    float den = rq->qnorm * v->norm;
+    if (den >= WIDE_LO && den <= WIDE_HI)
+        return dot / den;
+    return cogmem__cosine_wide(rq->q, cogmem__vec_data((struct cogmem_vec *)v),
+                               v->dim, rq->qnorm, v->norm);
 }
 
 static float score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,
@@ -235,7 +239,7 @@ static float score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *
 {
     float d;
     cogmem_dot_batch(rq->q, cogmem__vec_data(v), 1, v->dim, v->dim, &d);
-    return similarity(sc, d, rq->qnorm, v);
+    return similarity(sc, d, rq, v);
 }
 
 static float blended(const struct cogmem__rscan *sc, float sim,
@@ -331,7 +335,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
         for (size_t r = 0; r < nruns; r++) {
             for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
                 struct cogmem_vec *v = (struct cogmem_vec *)(first + i * stride);
-                offer_row(sc, rq, set, kind, v, similarity(sc, dot[i], rq->qnorm, v));
+                offer_row(sc, rq, set, kind, v, similarity(sc, dot[i], rq, v));
             }
         }
         if (nstale) {
@@ -432,11 +436,14 @@ static void bheap_push(struct bheap *b, float s, struct cogmem_vec *v)
  * lock, which keeps every candidate row (CURRENT when seen, so not queued
  * for reuse) readable until the re-rank. */
 static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
-                      const uint16_t *q16, enum cogmem_kind kind, struct bheap *b)
+                      const uint16_t *q16, enum cogmem_kind kind, struct bheap *b,
+                      uint32_t hi)
 {
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
     struct cogmem__slab *sl = &set->slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
+    if (used > hi)
+        used = hi;
     size_t blk = SINGLE_BLOCK_BYTES / (sl->stride - sl->bf16_off + 64);
     uint32_t block = blk < 16 ? 16 : blk > BLOCK_MAX ? BLOCK_MAX : (uint32_t)(blk & ~(size_t)15);
     float dot[BLOCK_MAX];
@@ -462,7 +469,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                     for (uint32_t j = 0; j < run; j++) {
                         struct cogmem_vec *w =
                             (struct cogmem_vec *)(r0 + (size_t)j * sl->stride);
-                        bheap_push(b, similarity(sc, dot[j], rq->qnorm, w), w);
+                        bheap_push(b, similarity(sc, dot[j], rq, w), w);
                     }
                     run = 0;
                 }
@@ -501,33 +508,45 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
         return rc;
     if (k == 0)
         return 0;
-    /* No more than the slabs can ever hold can be returned. (Not the rows
-     * in use now: nodes added during the call may enter the top k, and a
-     * caller that asked for k >= every node must still get every node that
-     * was live before the call -- the stress test checks exactly that.) */
-    size_t cap = cogmem__recall_capacity(store, kinds);
-    if (k > cap)
-        k = cap;
-    if (k == 0)
+    /* One read-side section for the whole call (see the top of the file).
+     * The scan reads rows [0, used) of each kind, used read here, inside
+     * the section: every node live before the call has a row below it
+     * (top of the file), and each row offers at most one id, so a heap of
+     * min(k, rows) holds every distinct id the scan can offer. Memory and
+     * work are bounded by what the store holds, not by k. */
+    cogmem__rcu_lock();
+    uint32_t used[2] = {
+        (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].slab) : 0,
+        (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].slab) : 0};
+    size_t rows = (size_t)used[0] + used[1];
+    if (k > rows)
+        k = rows;
+    if (k == 0) {
+        cogmem__rcu_unlock();
         return 0;
+    }
     struct cogmem__cand stack[STACK_K];
     rq.top.k = k;
     rq.top.h = stack;
     if (k > STACK_K) {
         rq.top.h = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, k * sizeof *rq.top.h);
-        if (!rq.top.h)
+        if (!rq.top.h) {
+            cogmem__rcu_unlock();
             return -ENOMEM;
+        }
     }
-    /* bf16 path: scratch for the bf16 query and k * bf16_rerank candidates. */
+    /* bf16 path: scratch for the bf16 query and k * bf16_rerank candidates
+     * (k <= rows here, so at most rows * bf16_rerank). */
     struct bheap bh = {0};
     uint16_t *q16 = NULL;
     size_t b16_bytes = 0;
     if (sc.p.bf16 && store->sets[0].slab.bf16_off) {
-        size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
+        size_t cap = k > rows / sc.p.bf16_rerank ? rows : k * sc.p.bf16_rerank;
         size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
         b16_bytes = qb + cap * sizeof(struct bcand);
         q16 = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, b16_bytes);
         if (!q16) {
+            cogmem__rcu_unlock();
             if (rq.top.h != stack)
                 cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
             return -ENOMEM;
@@ -536,15 +555,13 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
         bh.h = (struct bcand *)((char *)q16 + qb);
         bh.cap = cap;
     }
-    /* One read-side section for the whole call (see the top of the file). */
-    cogmem__rcu_lock();
     for (int kind = COGMEM_CONCEPT; kind <= COGMEM_EPISODE; kind++) {
         if (!(kinds & (unsigned)kind))
             continue;
         if (q16)
-            scan_bf16(&sc, &rq, q16, (enum cogmem_kind)kind, &bh);
+            scan_bf16(&sc, &rq, q16, (enum cogmem_kind)kind, &bh, used[kind - 1]);
         else
-            cogmem__recall_scan(&sc, &rq, 1, (enum cogmem_kind)kind, 0, UINT32_MAX);
+            cogmem__recall_scan(&sc, &rq, 1, (enum cogmem_kind)kind, 0, used[kind - 1]);
     }
     cogmem__rcu_unlock();
     if (q16)

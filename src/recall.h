@@ -44,9 +44,6 @@ struct cogmem__rscan {
 int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
                            const cogmem_recall_params *p);
 
-/* The most rows the slabs of `kinds` can ever hold: the bound on k. */
-size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds);
-
 /* -EINVAL unless query is usable with the metric; sets *qnorm. */
 int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
                                float *qnorm);

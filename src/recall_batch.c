@@ -77,10 +77,15 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
                         unsigned kinds, size_t k, const cogmem_recall_params *p,
                         cogmem_recall_hit *out, size_t *n_out)
 {
+    /* Sizes first: nq queries of dim floats and nq x k hits must be
+     * addressable at all (nothing is written for a size that is not). */
+    if (!store || (nq && nq > SIZE_MAX / sizeof(float) / store->dim) ||
+        (k && nq > SIZE_MAX / sizeof(cogmem_recall_hit) / k))
+        return -EINVAL;
     if (n_out)
         for (size_t j = 0; j < nq; j++)
             n_out[j] = 0;
-    if (!store || (nq && (!queries || !n_out || (k && !out))) ||
+    if ( (nq && (!queries || !n_out || (k && !out))) ||
         !cogmem__kinds_ok(kinds))
         return -EINVAL;
     struct cogmem__rscan sc;
@@ -104,9 +109,10 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
         (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].slab) : 0,
         (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].slab) : 0};
     uint64_t rows = (uint64_t)used[0] + used[1];
-    /* k bounded as in cogmem_recall (not by the rows in use now). */
-    size_t cap = cogmem__recall_capacity(store, kinds);
-    size_t kk = k < cap ? k : cap;
+    /* k bounded as in cogmem_recall: by the rows the scan will read (each
+     * offers at most one id), so scratch is threads x queries x
+     * min(k, rows), bounded by what the store holds. */
+    size_t kk = k < rows ? k : (size_t)rows;
     if (nq == 0 || kk == 0) {
         cogmem__rcu_unlock();
         return 0;

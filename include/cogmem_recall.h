@@ -142,7 +142,8 @@ COGMEM_API int cogmem_recall(cogmem_store *store, const float *query,
  * Hosts that already run recalls from many threads should set threads = 1.
  * If a thread cannot be created the caller scans its range itself.
  * Scratch: threads x nq x min(k, rows) heap entries (rows as in
- * cogmem_recall()); nq x dim must not overflow size_t (-EINVAL).
+ * cogmem_recall()); nq x dim floats and (nq - 1) x k hits must be
+ * addressable (else -EINVAL, with n_out untouched).
  * Errors: as cogmem_recall(), checked for every query before any scan
  * (-EINVAL names no query: none is run). Thread-safe as cogmem_recall(). */
 COGMEM_API int cogmem_recall_batch(cogmem_store *store, const float *queries,

@@ -77,10 +77,11 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
                         unsigned kinds, size_t k, const cogmem_recall_params *p,
                         cogmem_recall_hit *out, size_t *n_out)
 {
-    /* Sizes first: nq queries of dim floats and nq x k hits must be
-     * addressable at all (nothing is written for a size that is not). */
+    /* Sizes first: nq queries of dim floats, and query nq - 1's hits at
+     * out + (nq - 1) * k, must be addressable at all (nothing is written
+     * for a size that is not). */
     if (!store || (nq && nq > SIZE_MAX / sizeof(float) / store->dim) ||
-        (k && nq > SIZE_MAX / sizeof(cogmem_recall_hit) / k))
+        (nq > 1 && k > SIZE_MAX / sizeof(cogmem_recall_hit) / (nq - 1)))
         return -EINVAL;
     if (n_out)
         for (size_t j = 0; j < nq; j++)

@@ -397,11 +397,14 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
         } else {
             uint32_t m = 0;
             for (uint32_t k = 0; k < w.n; k++) {
-                if (w.e[k].total == 0.0)
+                /* Non-zero as the float the caller gets (a double total
+                 * of 1e-50 is 0 in float). */
+                float a = (float)w.e[k].total;
+                if (a == 0.0f)
                     continue;
                 all[m].id = w.e[k].id;
                 all[m].kind = w.e[k].kind;
-                all[m].activation = (float)w.e[k].total;
+                all[m].activation = a;
                 m++;
             }
             qsort(all, m, sizeof *all, cmp_hit);

@@ -134,6 +134,47 @@ static inline int admits(const struct cogmem__topk *t, float s, uint64_t id)
     return worse(t->h[0].score, t->h[0].id, s, id);
 }
 
+/* The id index (struct cogmem__topk.tab): linear probing, deletion by
+ * backward shift, so no tombstones accumulate over a long scan. */
+static inline size_t tab_home(const struct cogmem__topk *t, uint64_t id)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & t->tmask;
+}
+
+static size_t tab_slot(const struct cogmem__topk *t, uint64_t id)
+{
+    size_t i = tab_home(t, id);
+    while (t->tab[i].id && t->tab[i].id != id)
+        i = (i + 1) & t->tmask;
+    return i;
+}
+
+/* h[pos] now holds id. */
+static inline void tab_put(struct cogmem__topk *t, uint64_t id, size_t pos)
+{
+    if (!t->tab)
+        return;
+    size_t i = tab_slot(t, id);
+    t->tab[i].id = id;
+    t->tab[i].pos = pos;
+}
+
+static void tab_del(struct cogmem__topk *t, uint64_t id)
+{
+    size_t i = tab_slot(t, id);
+    t->tab[i].id = 0;
+    for (size_t j = (i + 1) & t->tmask; t->tab[j].id; j = (j + 1) & t->tmask) {
+        size_t h = tab_home(t, t->tab[j].id);
+        /* j's entry may move to the hole at i unless its home lies
+         * cyclically in (i, j]. */
+        if (i <= j ? (h > i && h <= j) : (h > i || h <= j))
+            continue;
+        t->tab[i] = t->tab[j];
+        t->tab[j].id = 0;
+        i = j;
+    }
+}
+
 static void sift_down(struct cogmem__topk *t, size_t i)
 {
     struct cogmem__cand c = t->h[i];
@@ -146,9 +187,11 @@ static void sift_down(struct cogmem__topk *t, size_t i)
         if (!worse(t->h[m].score, t->h[m].id, c.score, c.id))
             break;
         t->h[i] = t->h[m];
+        tab_put(t, t->h[i].id, i);
         i = m;
     }
     t->h[i] = c;
+    tab_put(t, c.id, i);
 }
 
 static void sift_up(struct cogmem__topk *t, size_t i)
@@ -159,9 +202,11 @@ static void sift_up(struct cogmem__topk *t, size_t i)
         if (!worse(c.score, c.id, t->h[p].score, t->h[p].id))
             break;
         t->h[i] = t->h[p];
+        tab_put(t, t->h[i].id, i);
         i = p;
     }
     t->h[i] = c;
+    tab_put(t, c.id, i);
 }
 
 void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
@@ -170,23 +215,36 @@ void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
     if (!admits(t, score, id))
         return;
     /* Ids are unique in the heap: a second row of one node (a replacement
-     * seen half-way) only raises its score. k is small next to the rows, and
-     * offers that pass admits() are rare after the first k. */
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->h[i].id == id) {
-            if (score > t->h[i].score) {
-                t->h[i].score = score;
-                t->h[i].kind = kind;
-                sift_down(t, i); /* better means further from the root */
+     * seen half-way) only raises its score. Found through the id index
+     * for a large k (O(1)), by a scan of at most COGMEM__TOPK_LINEAR
+     * entries otherwise. */
+    size_t at = t->n;
+    if (t->tab) {
+        size_t sl = tab_slot(t, id);
+        if (t->tab[sl].id == id)
+            at = (size_t)t->tab[sl].pos;
+    } else {
+        for (size_t i = 0; i < t->n; i++)
+            if (t->h[i].id == id) {
+                at = i;
+                break;
             }
-            return;
+    }
+    if (at < t->n) {
+        if (score > t->h[at].score) {
+            t->h[at].score = score;
+            t->h[at].kind = kind;
+            sift_down(t, at); /* better means further from the root */
         }
+        return;
     }
     struct cogmem__cand c = {score, kind, id};
     if (t->n < t->k) {
         t->h[t->n] = c;
         sift_up(t, t->n++);
     } else {
+        if (t->tab)
+            tab_del(t, t->h[0].id);
         t->h[0] = c;
         sift_down(t, 0);
     }
@@ -528,11 +586,19 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
     struct cogmem__cand stack[STACK_K];
     rq.top.k = k;
     rq.top.h = stack;
+    /* Above STACK_K: heap and id index in one block. */
+    size_t tslots = cogmem__topk_slots(k);
+    size_t heap_bytes = k * sizeof *rq.top.h + tslots * sizeof(struct cogmem__tslot);
     if (k > STACK_K) {
-        rq.top.h = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, k * sizeof *rq.top.h);
+        rq.top.h = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, heap_bytes);
         if (!rq.top.h) {
             cogmem__rcu_unlock();
             return -ENOMEM;
+        }
+        if (tslots) {
+            rq.top.tab = (struct cogmem__tslot *)(rq.top.h + k);
+            rq.top.tmask = tslots - 1;
+            memset(rq.top.tab, 0, tslots * sizeof *rq.top.tab);
         }
     }
     /* bf16 path: scratch for the bf16 query and k * bf16_rerank candidates
@@ -548,7 +614,7 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
         if (!q16) {
             cogmem__rcu_unlock();
             if (rq.top.h != stack)
-                cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
+                cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, heap_bytes);
             return -ENOMEM;
         }
         cogmem_f32_to_bf16(query, store->dim, q16);
@@ -568,7 +634,7 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
         cogmem__mem_free(&store->mem, COGMEM__MEM_META, q16, b16_bytes);
     *n_out = cogmem__topk_emit(&rq.top, out);
     if (rq.top.h != stack)
-        cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
+        cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, heap_bytes);
     return 0;
 }
 

@@ -120,13 +120,15 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
     }
     unsigned nt = pick_threads(&sc, nq, rows);
 
-    /* Scratch: per thread, nq query states and nq heaps of kk. */
-    if (kk > SIZE_MAX / sizeof(struct cogmem__cand) / nq / nt) {
+    /* Scratch: per thread, nq query states and nq heaps of kk, each with
+     * its id index (cogmem__topk_slots; 16-byte slots like the entries). */
+    size_t per_heap = kk + cogmem__topk_slots(kk);
+    if (per_heap > SIZE_MAX / sizeof(struct cogmem__cand) / nq / nt) {
         cogmem__rcu_unlock();
         return -ENOMEM;
     }
     size_t rq_bytes = (size_t)nt * nq * sizeof(struct cogmem__rq);
-    size_t heap_bytes = (size_t)nt * nq * kk * sizeof(struct cogmem__cand);
+    size_t heap_bytes = (size_t)nt * nq * per_heap * sizeof(struct cogmem__cand);
     size_t bytes = sizeof(struct range) * nt + rq_bytes + heap_bytes;
     char *mem = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, bytes);
     if (!mem) {
@@ -145,9 +147,16 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
             struct cogmem__rq *q = &r->qs[j];
             q->q = queries + j * dim;
             cogmem__recall_check_query(&sc, q->q, &q->qnorm);
-            q->top.h = heaps + ((size_t)t * nq + j) * kk;
+            q->top.h = heaps + ((size_t)t * nq + j) * per_heap;
             q->top.k = kk;
             q->top.n = 0;
+            q->top.tab = NULL;
+            q->top.tmask = 0;
+            if (per_heap > kk) {
+                q->top.tab = (struct cogmem__tslot *)(q->top.h + kk);
+                q->top.tmask = per_heap - kk - 1;
+                memset(q->top.tab, 0, (per_heap - kk) * sizeof *q->top.tab);
+            }
         }
         /* Thread t's share of the concatenated rows [concepts | episodes]. */
         uint64_t a = rows * t / nt, b = rows * (t + 1) / nt;

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "numa/mem.h"
+#include "src/recall.h"
 #include "unit/util.h"
 
 #define DIM 4
@@ -196,6 +197,54 @@ static void test_recall_scratch_bounded_by_rows(void **state)
     test_close(&s);
 }
 
+/* The heap's id index (k > 64): offers with duplicate ids (a node seen
+ * through two rows during a replacement) keep each id once, at its best
+ * score, against a brute-force reference; O(1) per offer instead of O(k). */
+static void test_topk_dedup_index(void **state)
+{
+    (void)state;
+    enum { K = 300, IDS = 2000, OFFERS = 20000 };
+    size_t slots = cogmem__topk_slots(K);
+    assert_true(slots >= 2 * K);
+    struct cogmem__cand *h = calloc(K + slots, sizeof *h);
+    struct cogmem__topk t = {.h = h, .k = K, .tab = (struct cogmem__tslot *)(h + K),
+                             .tmask = slots - 1};
+    static float best[IDS + 1];
+    for (int i = 0; i <= IDS; i++)
+        best[i] = -INFINITY;
+    uint64_t r = 12345;
+    for (int o = 0; o < OFFERS; o++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t id = 1 + (r >> 33) % IDS;
+        float sc = (float)((r >> 12) & 0xffff) / 65536.0f;
+        cogmem__topk_offer(&t, sc, COGMEM_CONCEPT, id);
+        if (sc > best[id])
+            best[id] = sc;
+    }
+    cogmem_recall_hit out[K];
+    size_t n = cogmem__topk_emit(&t, out);
+    assert_int_equal(n, K);
+    /* the reference: every id at its best score, best first, ties by id */
+    for (size_t i = 0; i < n; i++) {
+        assert_true(out[i].score == best[out[i].id]);
+        for (size_t j = 0; j < i; j++)
+            assert_true(out[j].id != out[i].id);
+        if (i)
+            assert_true(out[i - 1].score > out[i].score ||
+                        (out[i - 1].score == out[i].score && out[i - 1].id < out[i].id));
+    }
+    /* nothing better was left out */
+    for (uint64_t id = 1; id <= IDS; id++) {
+        int in = 0;
+        for (size_t i = 0; i < n; i++)
+            in |= out[i].id == id;
+        if (!in && best[id] > -INFINITY)
+            assert_true(best[id] < out[n - 1].score ||
+                        (best[id] == out[n - 1].score && id > out[n - 1].id));
+    }
+    free(h);
+}
+
 static void test_struct_sizes(void **state)
 {
     (void)state;
@@ -262,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_cosine_tiny_and_huge),
         cmocka_unit_test(test_cosine_batch_wide),
         cmocka_unit_test(test_recall_scratch_bounded_by_rows),
+        cmocka_unit_test(test_topk_dedup_index),
         cmocka_unit_test(test_struct_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -288,8 +288,10 @@ static inline float similarity(const struct cogmem__rscan *sc, float dot,
     float den = rq->qnorm * v->norm;
     if (den >= WIDE_LO && den <= WIDE_HI)
         return dot / den;
+    /* Both norms again in double: a stored norm that is an f32 denormal
+     * (a vector of 1e-45s) has lost digits. */
     return cogmem__cosine_wide(rq->q, cogmem__vec_data((struct cogmem_vec *)v),
-                               v->dim, rq->qnorm, v->norm);
+                               v->dim, 0.0f, 0.0f);
 }
 
 static float score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,

@@ -201,11 +201,13 @@ static void gen_vec(struct in *in, float *v, uint32_t dim)
             v[i] = x;
         break;
     }
-    case 1: /* one hostile entry in a small ordinary vector */
+    case 1: { /* one hostile entry in a small ordinary vector */
         for (uint32_t i = 0; i < dim; i++)
             v[i] = (float)((int)u8(in) - 128) / 64.0f;
-        v[u8(in) % dim] = hostile_f(in);
+        uint32_t at = u8(in) % dim; /* before hostile_f: a fixed byte order */
+        v[at] = hostile_f(in);
         break;
+    }
     default:
         for (uint32_t i = 0; i < dim; i++)
             v[i] = (float)((int)u8(in) - 128) / 32.0f;
@@ -841,9 +843,12 @@ static void check_hits(const struct model *m, const float *q, unsigned kinds, si
             FAIL("hits out of order at %zu", t);
         if (plain && p->metric == COGMEM_METRIC_COSINE) {
             double want = cos_model(q, m->vec[j], m->dim);
-            if (!(fabs(h[t].score - want) <= 1e-4))
+            if (!(fabs(h[t].score - want) <= 1e-4)) {
+                for (uint32_t d = 0; d < m->dim; d++)
+                    fprintf(stderr, "q[%u] = %a  v[%u] = %a\n", d, q[d], d, m->vec[j][d]);
                 FAIL("id %llu: cosine %.9g, model %.9g", (unsigned long long)h[t].id,
                      h[t].score, want);
+            }
         }
     }
 }

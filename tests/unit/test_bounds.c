@@ -139,6 +139,34 @@ static void test_cosine_tiny_and_huge(void **state)
     }
 }
 
+/* Fuzzer finding: a stored vector of 17 x -1.4e-45 has an f32 norm that
+ * is a denormal (5.6e-45 for 5.78e-45): the double path must recompute the
+ * norms, not reuse the stored one (cosine -0.3768 instead of -0.3655). */
+static void test_cosine_denormal_norm(void **state)
+{
+    (void)state;
+    enum { D = 17 };
+    cogmem_store *s = test_open(D);
+    float v[D], q[D];
+    for (int i = 0; i < D; i++) {
+        v[i] = -1.4e-45f;
+        q[i] = (float)((i * 7) % 5) - 1.5f;
+    }
+    assert_int_equal(cogmem_concept_add(s, 8, v), 0);
+    double d = 0, qq = 0;
+    for (int i = 0; i < D; i++) {
+        d += (double)q[i] * v[i];
+        qq += (double)q[i] * q[i];
+    }
+    double want = d / (sqrt(qq) * sqrt(D * (double)v[0] * v[0]));
+    for (int batch = 0; batch < 2; batch++) {
+        float got = recall1(s, q, batch);
+        if (fabs(got - want) > 1e-6)
+            fail_msg("batch %d: cosine %.9g, want %.9g", batch, got, want);
+    }
+    test_close(&s);
+}
+
 static void test_cosine_batch_wide(void **state)
 {
     (void)state;
@@ -309,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_spread_stops_when_frontier_empty),
         cmocka_unit_test(test_spread_cap_counts_nonzero_only),
         cmocka_unit_test(test_cosine_tiny_and_huge),
+        cmocka_unit_test(test_cosine_denormal_norm),
         cmocka_unit_test(test_cosine_batch_wide),
         cmocka_unit_test(test_recall_scratch_bounded_by_rows),
         cmocka_unit_test(test_topk_dedup_index),

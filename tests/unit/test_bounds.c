@@ -167,6 +167,21 @@ static void test_cosine_denormal_norm(void **state)
     test_close(&s);
 }
 
+/* Fuzzer finding: a finite vector whose norm overflows float is refused
+ * with -ERANGE, which the header did not list; now it does. */
+static void test_norm_overflow_documented(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(2);
+    float v[2] = {FLT_MAX, FLT_MAX}, ok[2] = {1, 1};
+    assert_int_equal(cogmem_concept_add(s, 1, v), -ERANGE);
+    assert_int_equal(cogmem_episode_add(s, 1, v, 0), -ERANGE);
+    assert_int_equal(cogmem_kind_of(s, 1), -ENOENT);
+    assert_int_equal(cogmem_concept_add(s, 1, ok), 0);
+    assert_int_equal(cogmem_concept_set_centroid(s, 1, v), -ERANGE);
+    test_close(&s);
+}
+
 static void test_cosine_batch_wide(void **state)
 {
     (void)state;
@@ -338,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_spread_cap_counts_nonzero_only),
         cmocka_unit_test(test_cosine_tiny_and_huge),
         cmocka_unit_test(test_cosine_denormal_norm),
+        cmocka_unit_test(test_norm_overflow_documented),
         cmocka_unit_test(test_cosine_batch_wide),
         cmocka_unit_test(test_recall_scratch_bounded_by_rows),
         cmocka_unit_test(test_topk_dedup_index),

@@ -316,6 +316,21 @@ static void resync_after_decay(cogmem_store *s, struct model *m)
         }
 }
 
+/* An index into id_tab biased to live nodes of `kind` (three times in
+ * four when there are some), else as id_idx (-1 for id 0): random ids
+ * would rarely name a live episode and a live concept at once. */
+static int live_idx(struct in *in, const struct model *m, int kind)
+{
+    uint8_t b = u8(in);
+    int live[NIDS], n = 0;
+    for (int i = 0; i < NIDS; i++)
+        if (m->kind[i] == kind)
+            live[n++] = i;
+    if ((b & 3) && n)
+        return live[(b >> 2) % n];
+    return b % 13 == 12 ? -1 : (int)(b % 13);
+}
+
 static void remove_node(struct model *m, int i)
 {
     for (int j = 0; j < NIDS; j++) {
@@ -362,7 +377,7 @@ static void op_add(cogmem_store *s, struct model *m, struct in *in, int episode)
 static void op_set_centroid(cogmem_store *s, struct model *m, struct in *in)
 {
     cur_op = "concept_set_centroid";
-    int i = id_idx(in);
+    int i = live_idx(in, m, COGMEM_CONCEPT);
     float v[MAX_DIM];
     gen_vec(in, v, m->dim);
     int rc = cogmem_concept_set_centroid(s, id_of(i), v);
@@ -380,7 +395,7 @@ static void op_set_centroid(cogmem_store *s, struct model *m, struct in *in)
 static void op_blend(cogmem_store *s, struct model *m, struct in *in)
 {
     cur_op = "concept_blend";
-    int i = id_idx(in);
+    int i = live_idx(in, m, COGMEM_CONCEPT);
     float x[MAX_DIM];
     gen_vec(in, x, m->dim);
     float rate = unit_f(in);
@@ -417,7 +432,7 @@ static void op_blend(cogmem_store *s, struct model *m, struct in *in)
 static void op_remove(cogmem_store *s, struct model *m, struct in *in, int episode)
 {
     cur_op = episode ? "episode_remove" : "concept_remove";
-    int i = id_idx(in);
+    int i = live_idx(in, m, episode ? COGMEM_EPISODE : COGMEM_CONCEPT);
     int rc = episode ? cogmem_episode_remove(s, id_of(i)) : cogmem_concept_remove(s, id_of(i));
     RC_IN(rc, -EINVAL, -ENOENT, -ENOMEM);
     int kind = episode ? COGMEM_EPISODE : COGMEM_CONCEPT;
@@ -514,7 +529,7 @@ static void op_vec(cogmem_store *s, struct model *m, struct in *in)
 static void op_bind(cogmem_store *s, struct model *m, struct in *in)
 {
     cur_op = "bind";
-    int e = id_idx(in), c = id_idx(in);
+    int e = live_idx(in, m, COGMEM_EPISODE), c = live_idx(in, m, COGMEM_CONCEPT);
     float st = unit_f(in);
     int rc = cogmem_bind(s, id_of(e), id_of(c), st);
     RC_IN(rc, -EINVAL, -ENOENT, -EEXIST, -ENOMEM);
@@ -534,7 +549,7 @@ static void op_bind(cogmem_store *s, struct model *m, struct in *in)
 static void op_adjust(cogmem_store *s, struct model *m, struct in *in)
 {
     cur_op = "binding_adjust";
-    int e = id_idx(in), c = id_idx(in);
+    int e = live_idx(in, m, COGMEM_EPISODE), c = live_idx(in, m, COGMEM_CONCEPT);
     float d = (u8(in) & 1) ? hostile_f(in) : unit_f(in) - 0.5f;
     float got = -1.0f;
     int rc = cogmem_binding_adjust(s, id_of(e), id_of(c), d, &got);
@@ -563,7 +578,7 @@ static void op_adjust(cogmem_store *s, struct model *m, struct in *in)
 static void op_unbind(cogmem_store *s, struct model *m, struct in *in)
 {
     cur_op = "unbind";
-    int e = id_idx(in), c = id_idx(in);
+    int e = live_idx(in, m, COGMEM_EPISODE), c = live_idx(in, m, COGMEM_CONCEPT);
     int rc = cogmem_unbind(s, id_of(e), id_of(c));
     RC_IN(rc, -EINVAL, -ENOENT);
     int want = e < 0 || c < 0 ? -EINVAL
@@ -580,10 +595,10 @@ static void op_unbind(cogmem_store *s, struct model *m, struct in *in)
 static void op_list(cogmem_store *s, struct model *m, struct in *in)
 {
     cur_op = "listing";
-    int i = id_idx(in);
+    int episode = u8(in) & 1;
+    int i = live_idx(in, m, episode ? COGMEM_EPISODE : COGMEM_CONCEPT);
     int null;
     size_t cap = count_of(in, NIDS, &null);
-    int episode = u8(in) & 1;
     uint64_t ids[NIDS];
     float str[NIDS];
     size_t n = 12345;
@@ -706,7 +721,7 @@ static void op_spread(cogmem_store *s, struct model *m, struct in *in)
     int null;
     size_t n = count_of(in, 4, &null);
     for (int j = 0; j < 4; j++) {
-        sidx[j] = id_idx(in);
+        sidx[j] = live_idx(in, m, (j & 1) ? COGMEM_EPISODE : COGMEM_CONCEPT);
         src[j].id = id_of(sidx[j]);
         src[j].weight = (u8(in) & 7) == 0 ? hostile_f(in) : unit_f(in) * 4.0f - 2.0f;
     }

@@ -53,6 +53,19 @@
  *    spinlock (no global lock); a host thread must not be suspended by the
  *    host (e.g. a signal handler calling back into cogmem) in the middle of
  *    one. Node lookups, counts and fan-out queries take no lock.
+ *  - Not yet true in this version: resize workers of liburcu's hash tables
+ *    (a resize step of 8192 buckets or more) inherit the signal mask of the
+ *    host thread that triggered the resize; a fork() while another thread
+ *    holds a binding spinlock or a shard's resize flag leaves it held in the
+ *    child; a -Djemalloc=disabled library dlclose()d while threads that
+ *    called it still live makes those threads crash when they exit
+ *    (thread-exit destructors into unmapped code); cfg.expected_* and
+ *    cogmem_reserve() are not clamped (2^40 exhausts memory).
+ *  - Sizes are checked before anything is allocated or written, and work
+ *    and memory follow what the store holds, not the caller's sizes
+ *    (cogmem_recall's k, cogmem_spread's max_depth and max_nodes); each
+ *    function's comment says its bounds. Only 64-bit targets are supported
+ *    (meson setup refuses others).
  */
 #ifndef COGMEM_H
 #define COGMEM_H
@@ -226,16 +239,18 @@ struct cogmem_concept_info {
 };
 
 /* Add concept `id` with a copy of `centroid` (dim floats). Errors: -EINVAL
- * (NULL, id 0, NaN/Inf, zero vector), -EEXIST (id live as a concept or an
- * episode), -ENOMEM. Thread-safe, lock-free: of concurrent adds of one id
+ * (NULL, id 0, NaN/Inf, zero vector), -ERANGE (finite, but its L2 norm
+ * overflows float, e.g. two components of FLT_MAX), -EEXIST (id live as a
+ * concept or an episode; a bad vector for a live id may give either
+ * error), -ENOMEM. Thread-safe, lock-free: of concurrent adds of one id
  * (of either kind) exactly one succeeds. */
 COGMEM_API int cogmem_concept_add(cogmem_store *store, uint64_t id,
                                   const float *centroid);
 
 /* Replace the centroid of concept `id` with a copy of `centroid`. Readers
  * holding the old vector keep it unchanged until they put it; it is freed
- * after the last reference and RCU grace period. Errors: -EINVAL, -ENOENT,
- * -ENOMEM. Thread-safe, lock-free. */
+ * after the last reference and RCU grace period. Errors: -EINVAL, -ERANGE
+ * (as cogmem_concept_add), -ENOENT, -ENOMEM. Thread-safe, lock-free. */
 COGMEM_API int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
                                            const float *centroid);
 

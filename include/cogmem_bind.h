@@ -222,19 +222,30 @@ typedef struct cogmem_hit {
 } cogmem_hit;
 #endif
 
+/* The largest cogmem_spread_params.max_nodes (above it: -EINVAL). */
+#define COGMEM_SPREAD_MAX_NODES (1u << 28)
+
 /* cogmem_spread_params.fan_mode: use the store's cfg.fan_mode. */
 #define COGMEM_FAN_DEFAULT (-1)
 
 typedef struct cogmem_spread_params {
     size_t struct_size;      /* set by cogmem_spread_params_init() */
-    uint32_t max_depth;      /* hops; default 2; 0 returns the sources */
+    /* Hops; default 2; 0 returns the sources. Spreading stops early at
+     * the first hop whose frontier (nodes with |received| >= threshold) is
+     * empty, so the work is bounded by the hops that carry activation, not
+     * by max_depth. */
+    uint32_t max_depth;
     float hop_decay;         /* factor per hop, >= 0; default 0.5 */
     /* A node spreads what it received in the previous hop only when its
      * magnitude is at least this; >= 0; default 1e-3. */
     float threshold;
-    /* Most distinct nodes that get an activation (sources included);
-     * activation reaching a node beyond the cap is dropped. >= 1;
-     * default 10000. */
+    /* Most distinct nodes that get an activation (sources included):
+     * only a source with a non-zero weight, or a node that is sent a
+     * non-zero amount, counts (an ACT-R S_ji of 0 or a binding of strength
+     * 0 sends nothing); activation reaching a node beyond the cap is
+     * dropped. 1..COGMEM_SPREAD_MAX_NODES; default 10000. Working memory
+     * grows with the nodes reached (about 60 bytes each), not with the cap.
+     */
     uint32_t max_nodes;
     int32_t use_strength;    /* scale by binding strength; default 1 */
     int32_t fan_mode;        /* a cogmem_fan_mode or COGMEM_FAN_DEFAULT */

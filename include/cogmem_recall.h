@@ -111,11 +111,16 @@ COGMEM_API void cogmem_recall_params_init(cogmem_recall_params *p);
  * up to k hits to out[], best first, equal scores by lower id, and their
  * number to *n_out: min(k, nodes that pass min_score and the filter).
  * p may be NULL (defaults). Runs on the calling thread.
- * Scratch: a heap of k 16-byte entries (on the stack up to k = 64; k is
- * capped at what the slabs can ever hold, not at the current count, so a
- * huge k costs memory). Errors: -EINVAL (NULL store/query/n_out, NULL out
- * with k > 0, bad kinds, bad params, NaN/Inf in the query, a zero query
- * with cosine), -ENOMEM (the scratch). On error *n_out is 0.
+ * Scratch: a heap of min(k, rows) 16-byte entries, rows being the slab
+ * rows of the kinds in use when the scan starts (on the stack up to 64),
+ * plus with bf16 min(k * bf16_rerank, rows) candidates: memory and work are
+ * bounded by what the store holds, whatever k (k = SIZE_MAX on an empty
+ * store allocates nothing). Cosine: dot / (|q| |row|) in f32, or in double
+ * for a row where the f32 product of the norms leaves [2^-60, 2^100] (tiny
+ * or huge vectors), so such rows score right too. Errors: -EINVAL (NULL
+ * store/query/n_out, NULL out with k > 0, bad kinds, bad params, NaN/Inf in
+ * the query, a zero query with cosine, or one whose norm overflows float),
+ * -ENOMEM (the scratch). On error *n_out is 0.
  * Thread-safe, concurrent with every call but cogmem_close(); see the
  * guarantees at the top of this header. */
 COGMEM_API int cogmem_recall(cogmem_store *store, const float *query,
@@ -136,6 +141,9 @@ COGMEM_API int cogmem_recall(cogmem_store *store, const float *query,
  * oversubscribes the CPUs (results stay correct, throughput is shared).
  * Hosts that already run recalls from many threads should set threads = 1.
  * If a thread cannot be created the caller scans its range itself.
+ * Scratch: threads x nq x min(k, rows) heap entries (rows as in
+ * cogmem_recall()); nq x dim floats and (nq - 1) x k hits must be
+ * addressable (else -EINVAL, with n_out untouched).
  * Errors: as cogmem_recall(), checked for every query before any scan
  * (-EINVAL names no query: none is run). Thread-safe as cogmem_recall(). */
 COGMEM_API int cogmem_recall_batch(cogmem_store *store, const float *queries,

@@ -122,6 +122,10 @@ static float dot1(const float *q, const float *r, size_t dim)
 static void dot_batch(const float *q, const float *rows, size_t n, size_t dim,
                       size_t stride, float *out)
 {
+    if (dim == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     size_t i = 0;
     int pf = n * stride * sizeof(float) > COGMEM__PREFETCH_BYTES;
     if (pf) {
@@ -138,19 +142,26 @@ static void dot_batch(const float *q, const float *rows, size_t n, size_t dim,
 
 /* ------------------------------------------------------------- cosine */
 
-/* den == 0 -> 0, else dot / den: the same IEEE operations as scalar.c. */
+/* cogmem__cos_finish (simd_internal.h) in eight lanes: 0 where den == 0
+ * or where den is NaN (0 * inf) but the dot is not. */
+static inline __m256 cos_zero_mask(__m256 d, __m256 den)
+{
+    __m256 z = _mm256_cmp_ps(den, _mm256_setzero_ps(), _CMP_EQ_OQ);
+    __m256 nan_den = _mm256_cmp_ps(den, den, _CMP_UNORD_Q);
+    __m256 ord_d = _mm256_cmp_ps(d, d, _CMP_ORD_Q);
+    return _mm256_or_ps(z, _mm256_and_ps(nan_den, ord_d));
+}
+
 static inline __m256 cos_finish(__m256 d, __m256 rn, __m256 qn)
 {
     __m256 den = _mm256_mul_ps(qn, rn);
     __m256 r = _mm256_div_ps(d, den);
-    __m256 z = _mm256_cmp_ps(den, _mm256_setzero_ps(), _CMP_EQ_OQ);
-    return _mm256_andnot_ps(z, r);
+    return _mm256_andnot_ps(cos_zero_mask(d, den), r);
 }
 
 static inline float cos_finish1(float d, float rn, float qn)
 {
-    float den = qn * rn;
-    return den == 0.0f ? 0.0f : d / den;
+    return cogmem__cos_finish(d, rn, qn);
 }
 
 /* Four rows, dot and sum of squares in one pass: the rows are read once
@@ -193,7 +204,10 @@ static void cos4(const float *q, const float *r, size_t dim, size_t stride,
     __m128 rn = _mm_sqrt_ps(_mm256_extractf128_ps(h, 1));
     __m128 den = _mm_mul_ps(_mm_set1_ps(qn), rn);
     __m128 res = _mm_div_ps(dots, den);
-    res = _mm_andnot_ps(_mm_cmpeq_ps(den, _mm_setzero_ps()), res);
+    __m128 nan_den = _mm_cmpunord_ps(den, den), ord_d = _mm_cmpord_ps(dots, dots);
+    res = _mm_andnot_ps(_mm_or_ps(_mm_cmpeq_ps(den, _mm_setzero_ps()),
+                                  _mm_and_ps(nan_den, ord_d)),
+                        res);
     _mm_storeu_ps(out, res);
 }
 
@@ -201,6 +215,10 @@ static void cosine_batch(const float *q, const float *rows, size_t n,
                          size_t dim, size_t stride, const float *row_norms,
                          float qn, float *out)
 {
+    if (dim == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     size_t i = 0;
     if (row_norms) {
         dot_batch(q, rows, n, dim, stride, out);
@@ -480,6 +498,10 @@ static inline __m256i popcnt_bytes(__m256i v)
 static void hv_hamming(const uint8_t *q, const uint8_t *rows, size_t n,
                        size_t nbytes, uint32_t *out)
 {
+    if (nbytes == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     size_t vb = nbytes & ~(size_t)31;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *r = rows + i * nbytes;

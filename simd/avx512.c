@@ -115,6 +115,10 @@ enum { PATH_BLOCK16 = 0, PATH_BLOCK16_PF = 1, PATH_ROWS4 = 2 };
 static void dot_batch_with(const float *q, const float *rows, size_t n,
                            size_t dim, size_t stride, float *out, int path)
 {
+    if (dim == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     size_t i = 0;
     if (path == PATH_BLOCK16_PF) {
         /* Stop one block early: the last block has nothing to prefetch. */
@@ -173,11 +177,14 @@ cogmem__dot_fn cogmem__simd_avx512_dot_path(int path)
 
 /* ------------------------------------------------------------- cosine */
 
-/* den == 0 -> 0, else dot / den: the same IEEE operations as scalar.c. */
+/* cogmem__cos_finish (simd_internal.h) in sixteen lanes: 0 where den == 0
+ * or where den is NaN (0 * inf) but the dot is not. */
 static inline __m512 cos_finish(__m512 d, __m512 rn, __m512 qn)
 {
     __m512 den = _mm512_mul_ps(qn, rn);
-    __mmask16 nz = _mm512_cmp_ps_mask(den, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    __mmask16 nz = _mm512_cmp_ps_mask(den, _mm512_setzero_ps(), _CMP_NEQ_OQ) |
+                   _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+    nz &= _mm512_cmp_ps_mask(den, _mm512_setzero_ps(), _CMP_NEQ_UQ);
     return _mm512_maskz_div_ps(nz, d, den);
 }
 
@@ -217,7 +224,9 @@ static void cos8(const float *q, const float *r, size_t dim, size_t stride,
     __m256 dots = _mm512_castps512_ps256(h);
     __m256 rn = _mm256_sqrt_ps(_mm512_extractf32x8_ps(h, 1));
     __m256 den = _mm256_mul_ps(_mm256_set1_ps(qn), rn);
-    __mmask8 nz = _mm256_cmp_ps_mask(den, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    __mmask8 nz = _mm256_cmp_ps_mask(den, _mm256_setzero_ps(), _CMP_NEQ_OQ) |
+                  _mm256_cmp_ps_mask(dots, dots, _CMP_UNORD_Q);
+    nz &= _mm256_cmp_ps_mask(den, _mm256_setzero_ps(), _CMP_NEQ_UQ);
     _mm256_storeu_ps(out, _mm256_maskz_div_ps(nz, dots, den));
 }
 
@@ -225,6 +234,10 @@ static void cosine_batch(const float *q, const float *rows, size_t n,
                          size_t dim, size_t stride, const float *row_norms,
                          float qn, float *out)
 {
+    if (dim == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     size_t i = 0;
     if (row_norms) {
         dot_batch(q, rows, n, dim, stride, out);
@@ -242,8 +255,7 @@ static void cosine_batch(const float *q, const float *rows, size_t n,
     for (; i < n; i++) {
         const float *r = rows + i * stride;
         float d = dot1(q, r, dim), rn = sqrtf(dot1(r, r, dim));
-        float den = qn * rn;
-        out[i] = den == 0.0f ? 0.0f : d / den;
+        out[i] = cogmem__cos_finish(d, rn, qn);
     }
 }
 
@@ -468,6 +480,10 @@ static inline __m512i popcnt_bytes(__m512i v)
 static void hv_hamming_lut(const uint8_t *q, const uint8_t *rows, size_t n,
                            size_t nbytes, uint32_t *out)
 {
+    if (nbytes == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *r = rows + i * nbytes;
         __m512i acc = _mm512_setzero_si512();

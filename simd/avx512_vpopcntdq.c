@@ -34,6 +34,10 @@ static inline __m256i reduce8_u64(const __m512i x[8])
 static void hv_hamming(const uint8_t *q, const uint8_t *rows, size_t n,
                        size_t nbytes, uint32_t *out)
 {
+    if (nbytes == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     size_t full = nbytes & ~(size_t)63;
     __mmask64 tm = mask64(nbytes - full);
     size_t i = 0;

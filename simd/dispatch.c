@@ -19,6 +19,7 @@
 #define COGMEM__X86 0
 #endif
 
+#include "cosine_wide.h"
 #include "simd_internal.h"
 
 /* Set by simd/meson.build for the per-ISA libraries the compiler could
@@ -254,6 +255,28 @@ COGMEM_API void cogmem_dot_batch(const float *q, const float *rows, size_t n,
     ops()->dot_batch(q, rows, n, dim, stride, out);
 }
 
+float cogmem__cosine_wide(const float *q, const float *r, size_t dim,
+                          float q_norm, float r_norm)
+{
+    double d = 0.0, qq = 0.0, rr = 0.0;
+    for (size_t j = 0; j < dim; j++) {
+        d += (double)q[j] * (double)r[j];
+        qq += (double)q[j] * (double)q[j];
+        rr += (double)r[j] * (double)r[j];
+    }
+    if (d != d || !isfinite(qq) || !isfinite(rr))
+        return NAN;
+    double qn = q_norm > 0.0f ? (double)q_norm : sqrt(qq);
+    double rn = r_norm > 0.0f ? (double)r_norm : sqrt(rr);
+    double den = qn * rn;
+    return den == 0.0 ? 0.0f : (float)(d / den);
+}
+
+/* Rows whose f32 cosine may be wrong: the product of the norms under- or
+ * overflowed (see cogmem_simd.h). */
+#define WIDE_LO 0x1p-60f
+#define WIDE_HI 0x1p100f
+
 COGMEM_API void cogmem_cosine_batch(const float *q, const float *rows,
                                     size_t n, size_t dim, size_t stride,
                                     const float *row_norms, float q_norm,
@@ -262,12 +285,35 @@ COGMEM_API void cogmem_cosine_batch(const float *q, const float *rows,
     if (n == 0)
         return;
     const cogmem__simd_ops *o = ops();
-    if (!(q_norm > 0.0f)) {
+    int given = q_norm > 0.0f;
+    if (!given) {
         float qq;
         o->dot_batch(q, q, 1, dim, dim, &qq);
         q_norm = sqrtf(qq);
     }
     o->cosine_batch(q, rows, n, dim, stride, row_norms, q_norm, out);
+    if (dim == 0)
+        return;
+    /* The f32 pass is right unless a product of norms left f32's normal
+     * range. With row_norms that is known per row; without, such a row
+     * shows as 0, NaN, Inf or |cos| > 1 (a legitimately orthogonal row is
+     * then recomputed too: exact, only slower). A query whose own norm is
+     * extreme sends every row to the double path. */
+    int all = !(q_norm >= WIDE_LO && q_norm <= WIDE_HI);
+    float wq = given ? q_norm : 0.0f; /* 0: the double path computes it */
+    for (size_t i = 0; i < n; i++) {
+        int redo = all;
+        if (!redo && row_norms) {
+            float den = q_norm * row_norms[i];
+            redo = !(den >= WIDE_LO && den <= WIDE_HI);
+        } else if (!redo) {
+            float x = fabsf(out[i]);
+            redo = !(x > 0.0f && x <= 1.0f + 0x1p-10f);
+        }
+        if (redo)
+            out[i] = cogmem__cosine_wide(q, rows + i * stride, dim, wq,
+                                         row_norms ? row_norms[i] : 0.0f);
+    }
 }
 
 COGMEM_API size_t cogmem_topk(const float *scores, size_t n, size_t k,

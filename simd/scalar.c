@@ -5,6 +5,7 @@
  * for exp/log/sqrt. Compiled without ISA flags.
  */
 #include <math.h>
+#include <string.h>
 
 #include "simd_internal.h"
 
@@ -19,6 +20,10 @@ static float dot1(const float *a, const float *b, size_t dim)
 static void dot_batch(const float *q, const float *rows, size_t n, size_t dim,
                       size_t stride, float *out)
 {
+    if (dim == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         out[i] = dot1(q, rows + i * stride, dim);
 }
@@ -27,12 +32,15 @@ static void cosine_batch(const float *q, const float *rows, size_t n,
                          size_t dim, size_t stride, const float *row_norms,
                          float q_norm, float *out)
 {
+    if (dim == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const float *r = rows + i * stride;
         float d = dot1(q, r, dim);
         float rn = row_norms ? row_norms[i] : sqrtf(dot1(r, r, dim));
-        float den = q_norm * rn;
-        out[i] = den == 0.0f ? 0.0f : d / den;
+        out[i] = cogmem__cos_finish(d, rn, q_norm);
     }
 }
 
@@ -105,6 +113,10 @@ static void hv_xor(const uint8_t *a, const uint8_t *b, size_t nbytes,
 static void hv_hamming(const uint8_t *q, const uint8_t *rows, size_t n,
                        size_t nbytes, uint32_t *out)
 {
+    if (nbytes == 0) { /* no row is read: rows may be NULL (no offset on it) */
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         out[i] = cogmem__hamming_tail(q, rows + i * nbytes, 0, nbytes);
 }

@@ -61,6 +61,17 @@ typedef struct cogmem__simd_ops {
                       float *out, size_t ostride);
 } cogmem__simd_ops;
 
+/* The last step of a cosine, identical on every ISA: dot / (qn * rn), or 0
+ * where the product of the norms is 0 (a zero vector, or norms whose f32
+ * product underflows) or NaN while the dot is not (0 * inf: a zero query
+ * against a row whose f32 sum of squares overflowed). The public wrapper
+ * cogmem_cosine_batch() recomputes such rows in double (dispatch.c). */
+static inline float cogmem__cos_finish(float d, float rn, float qn)
+{
+    float den = qn * rn;
+    return (den == 0.0f || (den != den && d == d)) ? 0.0f : d / den;
+}
+
 /* Per-ISA fillers: each sets every member its file implements and leaves
  * the others as they were (the dispatcher starts every table as a copy of
  * the scalar one, so an ISA may omit a kernel it cannot speed up). */

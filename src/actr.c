@@ -1,6 +1,7 @@
 /* cogmem — ACT-R base-level learning, activation, latency and retrieval
  * probability (see cogmem_touch() and cogmem_actr_activation()). */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <string.h>
 
@@ -94,11 +95,15 @@ int cogmem__base_level(cogmem_store *st, struct cogmem__node *n,
     return 1;
 }
 
+/* The first cogmem_actr_result the library shipped; callers compiled
+ * against it or anything larger are accepted. */
+#define ACTR_RESULT_V1_SIZE (offsetof(cogmem_actr_result, probability) + sizeof(double))
+
 int cogmem_actr_activation(cogmem_store *store, uint64_t id,
                            const cogmem_source *src, size_t n, uint64_t now_ns,
                            cogmem_actr_result *out)
 {
-    if (!store || id == 0 || !out || out->struct_size < sizeof *out || (n && !src))
+    if (!store || id == 0 || !out || out->struct_size < ACTR_RESULT_V1_SIZE || (n && !src))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (src[i].id == 0 || !isfinite(src[i].weight))
@@ -160,6 +165,6 @@ int cogmem_actr_activation(cogmem_store *store, uint64_t id,
     r.latency_s = store->cfg.actr_latency_factor * exp(-r.activation);
     r.probability = 1.0 / (1.0 + exp((store->cfg.actr_threshold - r.activation) /
                                      store->cfg.actr_noise));
-    *out = r;
+    cogmem__struct_out(out, &r, sizeof r);
     return 0;
 }

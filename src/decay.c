@@ -7,6 +7,7 @@
  * that the swap-remove of one entry never moves an entry not yet judged.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <string.h>
 
@@ -29,9 +30,14 @@ void cogmem_decay_params_init(cogmem_decay_params *p)
     p->prune_below = 0.01f;
 }
 
+/* The first cogmem_decay_params / cogmem_decay_result the library shipped;
+ * callers compiled against them or anything larger are accepted. */
+#define DECAY_V1_SIZE (offsetof(cogmem_decay_params, prune_below) + sizeof(float))
+#define RESULT_V1_SIZE (offsetof(cogmem_decay_result, pruned) + sizeof(uint64_t))
+
 static int params_ok(const cogmem_decay_params *p)
 {
-    if (p->struct_size < sizeof *p || !(p->prune_below >= 0.0f && p->prune_below <= 1.0f))
+    if (!(p->prune_below >= 0.0f && p->prune_below <= 1.0f))
         return 0;
     switch (p->model) {
     case COGMEM_DECAY_EXP:
@@ -143,11 +149,16 @@ static void decay_concept(struct run *r, struct cogmem__node *cn,
     }
 }
 
-static int decay_body(cogmem_store *store, const cogmem_decay_params *p,
+static int decay_body(cogmem_store *store, const cogmem_decay_params *pp,
                  uint64_t now_ns, cogmem_decay_result *out)
 {
-    if (!store || !p || !params_ok(p) || (out && out->struct_size < sizeof *out))
+    cogmem_decay_params prm;
+    cogmem_decay_params_init(&prm);
+    if (!store || !pp ||
+        cogmem__struct_in(&prm, sizeof prm, pp, pp->struct_size, DECAY_V1_SIZE) ||
+        !params_ok(&prm) || (out && out->struct_size < RESULT_V1_SIZE))
         return -EINVAL;
+    const cogmem_decay_params *p = &prm;
     struct run r = {.st = store, .p = p, .now = now_ns};
     r.res.struct_size = sizeof r.res;
     if (p->model == COGMEM_DECAY_EXP)
@@ -181,7 +192,7 @@ static int decay_body(cogmem_store *store, const cogmem_decay_params *p,
         cogmem__rcu_unlock();
     }
     if (out)
-        *out = r.res;
+        cogmem__struct_out(out, &r.res, sizeof r.res);
     return 0;
 }
 

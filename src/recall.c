@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd/cosine_wide.h"
 #include "src/recall.h"
 
 /* Rows per block: the state words, run list and scores of a block stay in
@@ -99,16 +100,6 @@ int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
     return 0;
 }
 
-size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds)
-{
-    size_t n = 0;
-    if (kinds & COGMEM_CONCEPT)
-        n += st->sets[0].kind.slab.max_rows;
-    if (kinds & COGMEM_EPISODE)
-        n += st->sets[1].kind.slab.max_rows;
-    return n;
-}
-
 int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
                                float *qnorm)
 {
@@ -145,6 +136,47 @@ static inline int admits(const struct cogmem__topk *t, float s, uint64_t id)
     return worse(t->h[0].score, t->h[0].id, s, id);
 }
 
+/* The id index (struct cogmem__topk.tab): linear probing, deletion by
+ * backward shift, so no tombstones accumulate over a long scan. */
+static inline size_t tab_home(const struct cogmem__topk *t, uint64_t id)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & t->tmask;
+}
+
+static size_t tab_slot(const struct cogmem__topk *t, uint64_t id)
+{
+    size_t i = tab_home(t, id);
+    while (t->tab[i].id && t->tab[i].id != id)
+        i = (i + 1) & t->tmask;
+    return i;
+}
+
+/* h[pos] now holds id. */
+static inline void tab_put(struct cogmem__topk *t, uint64_t id, size_t pos)
+{
+    if (!t->tab)
+        return;
+    size_t i = tab_slot(t, id);
+    t->tab[i].id = id;
+    t->tab[i].pos = pos;
+}
+
+static void tab_del(struct cogmem__topk *t, uint64_t id)
+{
+    size_t i = tab_slot(t, id);
+    t->tab[i].id = 0;
+    for (size_t j = (i + 1) & t->tmask; t->tab[j].id; j = (j + 1) & t->tmask) {
+        size_t h = tab_home(t, t->tab[j].id);
+        /* j's entry may move to the hole at i unless its home lies
+         * cyclically in (i, j]. */
+        if (i <= j ? (h > i && h <= j) : (h > i || h <= j))
+            continue;
+        t->tab[i] = t->tab[j];
+        t->tab[j].id = 0;
+        i = j;
+    }
+}
+
 static void sift_down(struct cogmem__topk *t, size_t i)
 {
     struct cogmem__cand c = t->h[i];
@@ -157,9 +189,11 @@ static void sift_down(struct cogmem__topk *t, size_t i)
         if (!worse(t->h[m].score, t->h[m].id, c.score, c.id))
             break;
         t->h[i] = t->h[m];
+        tab_put(t, t->h[i].id, i);
         i = m;
     }
     t->h[i] = c;
+    tab_put(t, c.id, i);
 }
 
 static void sift_up(struct cogmem__topk *t, size_t i)
@@ -170,9 +204,11 @@ static void sift_up(struct cogmem__topk *t, size_t i)
         if (!worse(c.score, c.id, t->h[p].score, t->h[p].id))
             break;
         t->h[i] = t->h[p];
+        tab_put(t, t->h[i].id, i);
         i = p;
     }
     t->h[i] = c;
+    tab_put(t, c.id, i);
 }
 
 void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
@@ -181,23 +217,36 @@ void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
     if (!admits(t, score, id))
         return;
     /* Ids are unique in the heap: a second row of one node (a replacement
-     * seen half-way) only raises its score. k is small next to the rows, and
-     * offers that pass admits() are rare after the first k. */
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->h[i].id == id) {
-            if (score > t->h[i].score) {
-                t->h[i].score = score;
-                t->h[i].kind = kind;
-                sift_down(t, i); /* better means further from the root */
+     * seen half-way) only raises its score. Found through the id index
+     * for a large k (O(1)), by a scan of at most COGMEM__TOPK_LINEAR
+     * entries otherwise. */
+    size_t at = t->n;
+    if (t->tab) {
+        size_t sl = tab_slot(t, id);
+        if (t->tab[sl].id == id)
+            at = (size_t)t->tab[sl].pos;
+    } else {
+        for (size_t i = 0; i < t->n; i++)
+            if (t->h[i].id == id) {
+                at = i;
+                break;
             }
-            return;
+    }
+    if (at < t->n) {
+        if (score > t->h[at].score) {
+            t->h[at].score = score;
+            t->h[at].kind = kind;
+            sift_down(t, at); /* better means further from the root */
         }
+        return;
     }
     struct cogmem__cand c = {score, kind, id};
     if (t->n < t->k) {
         t->h[t->n] = c;
         sift_up(t, t->n++);
     } else {
+        if (t->tab)
+            tab_del(t, t->h[0].id);
         t->h[0] = c;
         sift_down(t, 0);
     }
@@ -224,12 +273,27 @@ size_t cogmem__topk_emit(struct cogmem__topk *t, cogmem_recall_hit *out)
 
 /* ------------------------------------------------------------- scanning */
 
+/* Products of norms outside this range may have lost the dot (its terms
+ * under- or overflowed in f32): such rows are scored in double. */
+#define WIDE_LO 0x1p-60f
+#define WIDE_HI 0x1p100f
+
 static inline float similarity(const struct cogmem__rscan *sc, float dot,
-                               float qnorm, const struct cogmem_vec *v)
+                               const struct cogmem__rq *rq, const struct cogmem_vec *v)
 {
+    if (sc->p.metric == COGMEM_METRIC_DOT)
+        return dot;
     /* One f32 division by the f32 product of the norms, as
-     * cogmem_cosine_batch computes it. */
-    return sc->p.metric == COGMEM_METRIC_DOT ? dot : dot / (qnorm * v->norm);
+     * cogmem_cosine_batch computes it, unless that product under- or
+     * overflows (a stored 1.4e-45 or FLT_MAX): then in double, where
+     * every product of two floats is exact in range. */
+    float den = rq->qnorm * v->norm;
+    if (den >= WIDE_LO && den <= WIDE_HI)
+        return dot / den;
+    /* Both norms again in double: a stored norm that is an f32 denormal
+     * (a vector of 1e-45s) has lost digits. */
+    return cogmem__cosine_wide(rq->q, cogmem__vec_data((struct cogmem_vec *)v),
+                               v->dim, 0.0f, 0.0f);
 }
 
 static float score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,
@@ -237,7 +301,7 @@ static float score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *
 {
     float d;
     cogmem_dot_batch(rq->q, cogmem__vec_data(v), 1, v->dim, v->dim, &d);
-    return similarity(sc, d, rq->qnorm, v);
+    return similarity(sc, d, rq, v);
 }
 
 static float blended(const struct cogmem__rscan *sc, float sim,
@@ -363,7 +427,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
             for (size_t r = 0; r < nruns; r++) {
                 for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
                     struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
-                    float sim = similarity(sc, d[i], rq->qnorm, v);
+                    float sim = similarity(sc, d[i], rq, v);
                     if (!sc->blend && !(sim >= bar))
                         continue;
                     offer_row(sc, rq, set, kind, v, sim);
@@ -471,11 +535,14 @@ static void bheap_push(struct bheap *b, float s, struct cogmem_vec *v)
  * lock, which keeps every candidate row (CURRENT when seen, so not queued
  * for reuse) readable until the re-rank. */
 static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
-                      const uint16_t *q16, enum cogmem_kind kind, struct bheap *b)
+                      const uint16_t *q16, enum cogmem_kind kind, struct bheap *b,
+                      uint32_t hi)
 {
     struct cogmem__set *set = cogmem__set_of(sc->st, kind);
     struct cogmem__slab *sl = &set->kind.slab;
     uint32_t used = cogmem__slab_used(sl), rpc = sl->rows_per_chunk;
+    if (used > hi)
+        used = hi;
     /* Blocks of 16-row multiples whose bf16 copies fill <= 64 KiB: the bf16
      * kernel's DRAM pass, as for f32 rows. */
     size_t blk = SINGLE_BLOCK_BYTES / sl->bstride;
@@ -505,7 +572,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
                     for (uint32_t j = 0; j < run; j++) {
                         struct cogmem_vec *w =
                             (struct cogmem_vec *)(chunk + (size_t)(s0 + j) * sizeof(struct cogmem_vec));
-                        bheap_push(b, similarity(sc, dot[j], rq->qnorm, w), w);
+                        bheap_push(b, similarity(sc, dot[j], rq, w), w);
                     }
                     run = 0;
                 }
@@ -544,57 +611,75 @@ static int recall_body(cogmem_store *store, const float *query, unsigned kinds,
         return rc;
     if (k == 0)
         return 0;
-    /* No more than the slabs can ever hold can be returned. (Not the rows
-     * in use now: nodes added during the call may enter the top k, and a
-     * caller that asked for k >= every node must still get every node that
-     * was live before the call -- the stress test checks exactly that.) */
-    size_t cap = cogmem__recall_capacity(store, kinds);
-    if (k > cap)
-        k = cap;
-    if (k == 0)
+    /* One read-side section for the whole call (see the top of the file).
+     * The scan reads rows [0, used) of each kind, used read here, inside
+     * the section: every node live before the call has a row below it
+     * (top of the file), and each row offers at most one id, so a heap of
+     * min(k, rows) holds every distinct id the scan can offer. Memory and
+     * work are bounded by what the store holds, not by k. */
+    cogmem__rcu_lock();
+    uint32_t used[2] = {
+        (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].kind.slab) : 0,
+        (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].kind.slab) : 0};
+    size_t rows = (size_t)used[0] + used[1];
+    if (k > rows)
+        k = rows;
+    if (k == 0) {
+        cogmem__rcu_unlock();
         return 0;
+    }
     struct cogmem__cand stack[STACK_K];
     rq.top.k = k;
     rq.top.h = stack;
+    /* Above STACK_K: heap and id index in one block. */
+    size_t tslots = cogmem__topk_slots(k);
+    size_t heap_bytes = k * sizeof *rq.top.h + tslots * sizeof(struct cogmem__tslot);
     if (k > STACK_K) {
-        rq.top.h = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, k * sizeof *rq.top.h);
-        if (!rq.top.h)
+        rq.top.h = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, heap_bytes);
+        if (!rq.top.h) {
+            cogmem__rcu_unlock();
             return -ENOMEM;
+        }
+        if (tslots) {
+            rq.top.tab = (struct cogmem__tslot *)(rq.top.h + k);
+            rq.top.tmask = tslots - 1;
+            memset(rq.top.tab, 0, tslots * sizeof *rq.top.tab);
+        }
     }
-    /* bf16 path: scratch for the bf16 query and k * bf16_rerank candidates. */
+    /* bf16 path: scratch for the bf16 query and k * bf16_rerank candidates
+     * (k <= rows here, so at most rows * bf16_rerank). */
     struct bheap bh = {0};
     uint16_t *q16 = NULL;
     size_t b16_bytes = 0;
     if (sc.p.bf16 && store->sets[0].kind.slab.bstride) {
-        size_t cap = k > SIZE_MAX / 64 / sc.p.bf16_rerank ? SIZE_MAX / 64 : k * sc.p.bf16_rerank;
+        size_t cap = k > rows / sc.p.bf16_rerank ? rows : k * sc.p.bf16_rerank;
         size_t qb = ((size_t)store->dim * sizeof(uint16_t) + 63) & ~(size_t)63;
         b16_bytes = qb + cap * sizeof(struct bcand);
         q16 = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, b16_bytes);
         if (!q16) {
+            cogmem__rcu_unlock();
             if (rq.top.h != stack)
-                cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
+                cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, heap_bytes);
             return -ENOMEM;
         }
         cogmem_f32_to_bf16(query, store->dim, q16);
         bh.h = (struct bcand *)((char *)q16 + qb);
         bh.cap = cap;
     }
-    /* One read-side section for the whole call (see the top of the file). */
-    cogmem__rcu_lock();
     for (int kind = COGMEM_CONCEPT; kind <= COGMEM_EPISODE; kind++) {
         if (!(kinds & (unsigned)kind))
             continue;
         if (q16)
-            scan_bf16(&sc, &rq, q16, (enum cogmem_kind)kind, &bh);
+            scan_bf16(&sc, &rq, q16, (enum cogmem_kind)kind, &bh, used[kind - 1]);
         else
-            cogmem__recall_scan(&sc, &rq, 1, (enum cogmem_kind)kind, 0, UINT32_MAX);
+            cogmem__recall_scan(&sc, &rq, 1, (enum cogmem_kind)kind, 0, used[kind - 1]);
     }
     cogmem__rcu_unlock();
     if (q16)
         cogmem__mem_free(&store->mem, COGMEM__MEM_META, q16, b16_bytes);
     *n_out = cogmem__topk_emit(&rq.top, out);
     if (rq.top.h != stack)
-        cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, k * sizeof *rq.top.h);
+        cogmem__mem_free(&store->mem, COGMEM__MEM_META, rq.top.h, heap_bytes);
     return 0;
 }
 

@@ -9,6 +9,30 @@
 #include "cogmem_recall.h"
 #include "src/store.h"
 
+/* Heaps up to this k search for duplicate ids linearly. */
+#define COGMEM__TOPK_LINEAR 64
+
+/* One slot of a heap's id index. */
+struct cogmem__tslot {
+    uint64_t id;
+    uint64_t pos;
+};
+
+_Static_assert(sizeof(struct cogmem__tslot) == 16,
+               "recall_batch carves heaps and id indexes in 16-byte units");
+
+/* Slots of the id index of a heap of k (0 for k <= COGMEM__TOPK_LINEAR):
+ * a power of two >= 2k. */
+static inline size_t cogmem__topk_slots(size_t k)
+{
+    if (k <= COGMEM__TOPK_LINEAR)
+        return 0;
+    size_t n = 2 * COGMEM__TOPK_LINEAR;
+    while (n < 2 * k)
+        n *= 2;
+    return n;
+}
+
 /* A candidate: 16 bytes so that a k-heap of them is dense. */
 struct cogmem__cand {
     float score;
@@ -21,6 +45,12 @@ struct cogmem__cand {
 struct cogmem__topk {
     struct cogmem__cand *h;
     size_t k, n;
+    /* For k > COGMEM__TOPK_LINEAR: where each id sits in h (open
+     * addressing, id 0 = empty, tmask + 1 >= 2k slots), so that the
+     * per-offer "is this id already here" is O(1) instead of O(k). NULL:
+     * a linear search, cheaper for small k. */
+    struct cogmem__tslot *tab;
+    size_t tmask;
 };
 
 /* One query of a scan. */
@@ -43,9 +73,6 @@ struct cogmem__rscan {
 /* Validate and complete the params (NULL: defaults) into sc. 0/-EINVAL. */
 int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
                            const cogmem_recall_params *p);
-
-/* The most rows the slabs of `kinds` can ever hold: the bound on k. */
-size_t cogmem__recall_capacity(cogmem_store *st, unsigned kinds);
 
 /* -EINVAL unless query is usable with the metric; sets *qnorm. */
 int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,

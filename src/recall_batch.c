@@ -77,10 +77,16 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
                         unsigned kinds, size_t k, const cogmem_recall_params *p,
                         cogmem_recall_hit *out, size_t *n_out)
 {
+    /* Sizes first: nq queries of dim floats, and query nq - 1's hits at
+     * out + (nq - 1) * k, must be addressable at all (nothing is written
+     * for a size that is not). */
+    if (!store || (nq && nq > SIZE_MAX / sizeof(float) / store->dim) ||
+        (nq > 1 && k > SIZE_MAX / sizeof(cogmem_recall_hit) / (nq - 1)))
+        return -EINVAL;
     if (n_out)
         for (size_t j = 0; j < nq; j++)
             n_out[j] = 0;
-    if (!store || (nq && (!queries || !n_out || (k && !out))) ||
+    if ( (nq && (!queries || !n_out || (k && !out))) ||
         !cogmem__kinds_ok(kinds))
         return -EINVAL;
     struct cogmem__rscan sc;
@@ -104,22 +110,25 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
         (kinds & COGMEM_CONCEPT) ? cogmem__slab_used(&store->sets[0].kind.slab) : 0,
         (kinds & COGMEM_EPISODE) ? cogmem__slab_used(&store->sets[1].kind.slab) : 0};
     uint64_t rows = (uint64_t)used[0] + used[1];
-    /* k bounded as in cogmem_recall (not by the rows in use now). */
-    size_t cap = cogmem__recall_capacity(store, kinds);
-    size_t kk = k < cap ? k : cap;
+    /* k bounded as in cogmem_recall: by the rows the scan will read (each
+     * offers at most one id), so scratch is threads x queries x
+     * min(k, rows), bounded by what the store holds. */
+    size_t kk = k < rows ? k : (size_t)rows;
     if (nq == 0 || kk == 0) {
         cogmem__rcu_unlock();
         return 0;
     }
     unsigned nt = pick_threads(&sc, nq, rows);
 
-    /* Scratch: per thread, nq query states and nq heaps of kk. */
-    if (kk > SIZE_MAX / sizeof(struct cogmem__cand) / nq / nt) {
+    /* Scratch: per thread, nq query states and nq heaps of kk, each with
+     * its id index (cogmem__topk_slots; 16-byte slots like the entries). */
+    size_t per_heap = kk + cogmem__topk_slots(kk);
+    if (per_heap > SIZE_MAX / sizeof(struct cogmem__cand) / nq / nt) {
         cogmem__rcu_unlock();
         return -ENOMEM;
     }
     size_t rq_bytes = (size_t)nt * nq * sizeof(struct cogmem__rq);
-    size_t heap_bytes = (size_t)nt * nq * kk * sizeof(struct cogmem__cand);
+    size_t heap_bytes = (size_t)nt * nq * per_heap * sizeof(struct cogmem__cand);
     size_t bytes = sizeof(struct range) * nt + rq_bytes + heap_bytes;
     char *mem = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META, bytes);
     if (!mem) {
@@ -138,9 +147,16 @@ static int recall_batch_body(cogmem_store *store, const float *queries, size_t n
             struct cogmem__rq *q = &r->qs[j];
             q->q = queries + j * dim;
             cogmem__recall_check_query(&sc, q->q, &q->qnorm);
-            q->top.h = heaps + ((size_t)t * nq + j) * kk;
+            q->top.h = heaps + ((size_t)t * nq + j) * per_heap;
             q->top.k = kk;
             q->top.n = 0;
+            q->top.tab = NULL;
+            q->top.tmask = 0;
+            if (per_heap > kk) {
+                q->top.tab = (struct cogmem__tslot *)(q->top.h + kk);
+                q->top.tmask = per_heap - kk - 1;
+                memset(q->top.tab, 0, (per_heap - kk) * sizeof *q->top.tab);
+            }
         }
         /* Thread t's share of the concatenated rows [concepts | episodes]. */
         uint64_t a = rows * t / nt, b = rows * (t + 1) / nt;

@@ -8,6 +8,7 @@
  * given, then neighbours in list order), so the result is too.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,21 +247,32 @@ static int64_t neighbours(struct work *w, struct ent *j, int use_strength)
 static int cmp_hit(const void *pa, const void *pb)
 {
     const cogmem_hit *a = pa, *b = pb;
-    if (a->activation != b->activation)
+    /* A total order even for NaN (inf - inf after a huge hop_decay): NaN
+     * sorts last, so qsort always sees a consistent comparison. */
+    int an = isnan(a->activation), bn = isnan(b->activation);
+    if (an != bn)
+        return an - bn;
+    if (!an && a->activation != b->activation)
         return a->activation > b->activation ? -1 : 1;
     return (a->id > b->id) - (a->id < b->id);
 }
 
+/* The first cogmem_spread_params the library shipped (every field up to
+ * now_ns); callers compiled against it or anything larger are accepted. */
+#define SPREAD_V1_SIZE (offsetof(cogmem_spread_params, now_ns) + sizeof(uint64_t))
+
 static int params_ok(const cogmem_spread_params *p)
 {
-    return p->struct_size >= sizeof *p && p->hop_decay >= 0.0f &&
+    return p->hop_decay >= 0.0f &&
            isfinite(p->hop_decay) && p->threshold >= 0.0f && isfinite(p->threshold) &&
-           p->max_nodes >= 1 && p->max_nodes <= (1u << 28) &&
+           p->max_nodes >= 1 && p->max_nodes <= COGMEM_SPREAD_MAX_NODES &&
            p->fan_mode >= COGMEM_FAN_DEFAULT && p->fan_mode <= COGMEM_FAN_NONE;
 }
 
-/* One hop: every frontier entry sends to its neighbours. */
-static int hop(struct work *w, const cogmem_spread_params *p,
+/* One hop: every frontier entry sends to its neighbours. Returns the
+ * frontier's size (0: nothing left to spread, every later hop would be
+ * empty too) or a negative errno. */
+static int64_t hop(struct work *w, const cogmem_spread_params *p,
                cogmem_fan_mode mode, float actr_s)
 {
     uint32_t nf = 0;
@@ -292,7 +304,10 @@ static int hop(struct work *w, const cogmem_spread_params *p,
         /* entry() may move the entries: j is not used below. */
         for (int64_t i = 0; i < m; i++) {
             float s = p->use_strength ? w->nstr[i] : 1.0f;
-            if (isnan(s))
+            /* Only a non-zero amount creates an entry: max_nodes counts
+             * nodes that get an activation (ACT-R's S_ji is 0 for a fan
+             * above e^S - 1, and a binding's strength may be 0). */
+            if (isnan(s) || out * s == 0.0f)
                 continue;
             int rc = 0;
             struct ent *t = entry(w, w->nid[i], nkind, &rc);
@@ -307,16 +322,18 @@ static int hop(struct work *w, const cogmem_spread_params *p,
         e->total += e->next;
         e->cur = e->next;
     }
-    return 0;
+    return nf;
 }
 
 static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
                   const cogmem_spread_params *pp, cogmem_hit *out, size_t cap,
                   size_t *n_out)
 {
-    cogmem_spread_params defaults;
-    cogmem_spread_params_init(&defaults);
-    const cogmem_spread_params *p = pp ? pp : &defaults;
+    cogmem_spread_params prm;
+    cogmem_spread_params_init(&prm);
+    if (pp && cogmem__struct_in(&prm, sizeof prm, pp, pp->struct_size, SPREAD_V1_SIZE))
+        return -EINVAL;
+    const cogmem_spread_params *p = &prm;
     if (!store || !n_out || (n && !src) || (cap && !out) || !params_ok(p))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
@@ -339,8 +356,8 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
             kind = COGMEM_EPISODE;
             node = cogmem__find_live(store, COGMEM_EPISODE, id);
         }
-        if (!node)
-            continue;
+        if (!node || src[i].weight == 0.0f)
+            continue; /* a zero weight gives no activation: not an entry */
         struct ent *e = entry(&w, id, kind, &rc);
         if (!e) {
             if (rc)
@@ -351,8 +368,15 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
         e->cur += src[i].weight;
         e->total += src[i].weight;
     }
-    for (uint32_t d = 0; d < p->max_depth && rc == 0; d++)
-        rc = hop(&w, p, mode, store->cfg.actr_max_assoc);
+    /* Stops early once a hop had no frontier: max_depth 2e9 on a store of
+     * two nodes returns after the hops that still carry activation. */
+    for (uint32_t d = 0; d < p->max_depth && rc == 0; d++) {
+        int64_t nf = hop(&w, p, mode, store->cfg.actr_max_assoc);
+        if (nf <= 0) {
+            rc = (int)nf;
+            break;
+        }
+    }
     if (rc == 0 && p->add_base_level) {
         for (uint32_t k = 0; k < w.n; k++) {
             struct ent *e = &w.e[k];
@@ -373,11 +397,14 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
         } else {
             uint32_t m = 0;
             for (uint32_t k = 0; k < w.n; k++) {
-                if (w.e[k].total == 0.0)
+                /* Non-zero as the float the caller gets (a double total
+                 * of 1e-50 is 0 in float). */
+                float a = (float)w.e[k].total;
+                if (a == 0.0f)
                     continue;
                 all[m].id = w.e[k].id;
                 all[m].kind = w.e[k].kind;
-                all[m].activation = (float)w.e[k].total;
+                all[m].activation = a;
                 m++;
             }
             qsort(all, m, sizeof *all, cmp_hit);

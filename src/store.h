@@ -2,8 +2,10 @@
 #ifndef COGMEM_SRC_STORE_H
 #define COGMEM_SRC_STORE_H
 
+#include <errno.h>
 #include <stdalign.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cogmem.h"
 #include "numa/mem.h"
@@ -78,6 +80,31 @@ static inline struct cogmem__set *cogmem__set_of(cogmem_store *st,
 static inline int cogmem__kinds_ok(unsigned kinds)
 {
     return kinds != 0 && (kinds & ~(unsigned)COGMEM_ALL_KINDS) == 0;
+}
+
+/* Versioned structs (cogmem.h: "structs begin with struct_size so they can
+ * grow"): a caller compiled against an older, smaller struct passes its
+ * own size, which must be at least the first published one (`v1`). Fill
+ * *full (sizeof full_size) with defaults first; this copies only the bytes
+ * inside the caller's struct, so later fields keep their defaults. */
+static inline int cogmem__struct_in(void *full, size_t full_size, const void *in,
+                                    size_t in_size, size_t v1)
+{
+    if (in_size < v1)
+        return -EINVAL;
+    memcpy(full, in, in_size < full_size ? in_size : full_size);
+    *(size_t *)full = full_size;
+    return 0;
+}
+
+/* The other way, for a result struct: write only the bytes inside the
+ * caller's struct (whose size was checked against v1), keeping its own
+ * struct_size. */
+static inline void cogmem__struct_out(void *out, const void *full, size_t full_size)
+{
+    size_t want = *(const size_t *)out;
+    memcpy((char *)out + sizeof(size_t), (const char *)full + sizeof(size_t),
+           (want < full_size ? want : full_size) - sizeof(size_t));
 }
 
 /* CLOCK_REALTIME in ns. */

@@ -20,6 +20,7 @@ COGMEM_TEST_PACKAGES=(
     python3 python3-prometheus-client
     python3-numpy python3-pytest python3-matplotlib wordnet-base
     qemu-system-x86
+    clang-14 libclang-rt-14-dev
 )
 
 cogmem_log() {

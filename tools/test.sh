@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Run every test of cogmem in three builds (arguments pick some of them):
+# Run every test of cogmem in four builds (arguments pick some of them):
 #   build-ci    plain (-Dwerror=true): all suites
 #   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer: all suites
 #   build-tsan  ThreadSanitizer: the stress suite only
 #   build-py    -Djemalloc=disabled library for the Python package's
 #               pytest tests (tools/python; /usr/bin/python3)
+#   build-fuzz  clang 14, ASan + UBSan, libFuzzer: the API fuzzer for
+#               COGMEM_FUZZ_SECONDS (default 60) and the kernel checker
+#               (clang's UBSan also reports offsets applied to NULL)
 # then print one closing line, "N passed, N failed, N skipped", summed over
-# the three, and exit non-zero if anything failed (a failed configure or
+# the builds, and exit non-zero if anything failed (a failed configure or
 # compile counts as one failure and the other builds still run).
 #
 # Sanitizer suppressions are read from tests/tsan.supp, tests/ubsan.supp and
@@ -23,9 +26,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 builds=("$@")
 for b in "${builds[@]}"; do
     case $b in
-    plain | asan | tsan | python) ;;
+    plain | asan | tsan | python | fuzz) ;;
     *)
-        echo "usage: tools/test.sh [plain] [asan] [tsan] [python]" >&2
+        echo "usage: tools/test.sh [plain] [asan] [tsan] [python] [fuzz]" >&2
         exit 2
         ;;
     esac
@@ -163,6 +166,18 @@ if wanted asan; then
     run_build asan build-asan "--timeout-multiplier 3" \
         "-Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dbenchmarks=false -Dwerror=true" \
         "${asan_env[@]}"
+fi
+
+# The fuzzer needs clang (libFuzzer); the library is built with coverage
+# instrumentation (-fsanitize=fuzzer-no-link) so that libFuzzer sees its
+# branches, the harness alone links -fsanitize=fuzzer (tests/fuzz).
+if wanted fuzz; then
+    export CC=clang-14 CXX=clang++-14
+    run_build fuzz build-fuzz "--suite fuzz --suite kernels --timeout-multiplier 3" \
+        "-Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dbenchmarks=false -Dwerror=true -Dfuzz=true -Dc_args=-fsanitize=fuzzer-no-link" \
+        "${asan_env[@]}" "COGMEM_FUZZ_SECONDS=${COGMEM_FUZZ_SECONDS:-60}" \
+        "COGMEM_FUZZ_ARTIFACTS=$PWD/build-fuzz/fuzz-artifacts"
+    unset CC CXX
 fi
 
 # gcc 12's ThreadSanitizer cannot start when the kernel randomises mmap

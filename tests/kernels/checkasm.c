@@ -1141,6 +1141,62 @@ static void test_dot_block(void)
 
 /* ----------------------------------------------------------------- main */
 
+/* Counts of 0 with NULL buffers, which the header allows: no kernel may
+ * form `rows + i * stride` from a NULL rows (UBSan's pointer-overflow check
+ * reports the offset), and every out[i] is 0. Also, in every ISA, a zero
+ * query against rows whose f32 sum of squares overflows gives 0, not the
+ * NaN of 0 * inf (cogmem__cos_finish). */
+static void test_null_counts(void)
+{
+    float out[9];
+    uint32_t o32[9];
+    float zero[20] = {0}, huge[9 * 20];
+    for (size_t i = 0; i < 9 * 20; i++)
+        huge[i] = 1e30f;
+    for (int t = 0; t < COGMEM__ISA_COUNT; t++) {
+        const cogmem__simd_ops *o = isa_tab[t];
+        if (!o)
+            continue;
+        cur_isa = isa_label[t];
+        for (int k = 0; k < 9; k++)
+            out[k] = 5.0f, o32[k] = 5;
+        o->dot_batch(NULL, NULL, 9, 0, 3, out);
+        for (int k = 0; k < 9; k++, checks++)
+            if (out[k] != 0.0f)
+                FAIL("dot_batch dim 0: out[%d] = %g", k, out[k]);
+        for (int with_norms = 0; with_norms < 2; with_norms++) {
+            o->cosine_batch(NULL, NULL, 9, 0, 3, with_norms ? zero : NULL, 1.0f, out);
+            for (int k = 0; k < 9; k++, checks++)
+                if (out[k] != 0.0f)
+                    FAIL("cosine_batch dim 0: out[%d] = %g", k, out[k]);
+        }
+        o->cosine_batch(zero, huge, 9, 20, 20, NULL, 0.0f, out);
+        for (int k = 0; k < 9; k++, checks++)
+            if (out[k] != 0.0f)
+                FAIL("zero query, rows of 1e30: out[%d] = %g", k, out[k]);
+        o->hv_hamming(NULL, NULL, 9, 0, o32);
+        for (int k = 0; k < 9; k++, checks++)
+            if (o32[k] != 0)
+                FAIL("hv_hamming nbytes 0: out[%d] = %u", k, o32[k]);
+        if (t == COGMEM__ISA_AVX512 && extra_hamming) {
+            cur_isa = "avx512 lut";
+            for (int k = 0; k < 9; k++)
+                o32[k] = 5;
+            extra_hamming(NULL, NULL, 9, 0, o32);
+            for (int k = 0; k < 9; k++, checks++)
+                if (o32[k] != 0)
+                    FAIL("hv_hamming (lut) nbytes 0: out[%d] = %u", k, o32[k]);
+        }
+    }
+    cur_isa = "public";
+    cogmem_dot_batch(NULL, NULL, 4, 0, 9, out);
+    cogmem_cosine_batch(NULL, NULL, 4, 0, 9, NULL, 0.0f, out);
+    cogmem_hv_hamming_batch(NULL, NULL, 4, 0, o32);
+    checks++;
+    if (out[0] != 0.0f || o32[0] != 0)
+        FAIL("public kernels with count 0: %g %u", out[0], o32[0]);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -1184,7 +1240,8 @@ int main(int argc, char **argv)
     } tests[] = {{"dot/cosine", test_dot}, {"topk", test_topk},
                  {"decay/prune", test_decay}, {"fan", test_fan},
                  {"hypervectors", test_hv}, {"bf16/rerank", test_bf16},
-                 {"dot_block", test_dot_block}};
+                 {"dot_block", test_dot_block},
+                 {"null/count 0", test_null_counts}};
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
         int f0 = failures, c0 = checks;
         tests[t].fn();

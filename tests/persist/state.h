@@ -6,6 +6,7 @@
 #ifndef COGMEM_TEST_PERSIST_STATE_H
 #define COGMEM_TEST_PERSIST_STATE_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,11 +232,44 @@ static inline char *test_tmpdir(const char *tag)
     return p;
 }
 
+/* Remove a directory of plain files (what a store directory holds). */
 static inline void test_rmdir(const char *dir)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0);
+    DIR *d = opendir(dir);
+    CHECK(d);
+    struct dirent *e;
+    char path[4200];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            CHECK(unlink(path) == 0);
+        }
+    closedir(d);
+    CHECK(rmdir(dir) == 0);
+}
+
+/* Copy the plain files of directory `from` into the empty `to`. */
+static inline void test_copydir(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    CHECK(d);
+    struct dirent *e;
+    char a[4200], b[4200];
+    static char buf[1 << 16];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+        CHECK(in && out);
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+            CHECK(fwrite(buf, 1, n, out) == n);
+        fclose(in);
+        CHECK(fclose(out) == 0);
+    }
+    closedir(d);
 }
 
 #endif

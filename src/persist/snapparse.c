@@ -119,8 +119,23 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
         if (s->kind != i + 1 || s->pad || s->off % COGMEM__SNAP_ALIGN || s->off < prev_end ||
             s->off > h.table_off || s->len > h.table_off - s->off)
             BAD("table", at, "section %u: bad kind, place or length", i);
+        /* Padding before a section (and before the table, the footer)
+         * is zeros: no byte of the file goes unchecked. */
+        for (uint64_t b = prev_end; b < s->off; b++)
+            if (buf[b])
+                BAD(sec_name[i + 1], b, "non-zero padding before the section");
         prev_end = s->off + s->len;
     }
+    for (uint64_t b = prev_end; b < h.table_off; b++)
+        if (buf[b])
+            BAD("table", b, "non-zero padding before the table");
+    for (uint64_t b = h.table_off + tbytes + 8; b < foff; b++)
+        if (buf[b])
+            BAD("footer", b, "non-zero padding before the footer");
+    for (size_t b = 0; b < sizeof f.pad; b++)
+        if (((const uint8_t *)f.pad)[b])
+            BAD("footer", foff + offsetof(struct cogmem__snap_footer, pad) + b,
+                "non-zero footer padding");
     uint64_t rb = h.row_bytes;
     uint64_t nc = sec[0].count, ne = sec[1].count;
     if (sec[0].len != nc * sizeof(struct cogmem__snap_node) ||

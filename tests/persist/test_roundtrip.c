@@ -137,8 +137,28 @@ int main(void)
     dump(s, &after, q);
     CHECK(!state_diff(&before, &after, "journal replay"));
 
-    /* 2. snapshot, then more, then reopen */
+    /* 2. snapshot, then more (first on nodes the snapshot holds: their
+     * first records after it are exactly at its marks), then reopen */
     CHECK_RC(cogmem_snapshot(s), 0);
+    float w[DIM];
+    rvec(w);
+    for (uint64_t id = 1; id <= 64; id++) {
+        if (cogmem_kind_of(s, id) != COGMEM_CONCEPT)
+            continue;
+        CHECK_RC(cogmem_concept_set_centroid(s, id, w), 0);
+        CHECK_RC(cogmem_touch(s, id, 9000000000ull), 0);
+        break;
+    }
+    for (uint64_t e = 1001; e <= 1064; e++) {
+        uint64_t ids[64];
+        size_t n = 0;
+        if (cogmem_episode_concepts(s, e, ids, NULL, 64, &n) == 0 && n > 0) {
+            CHECK_RC(cogmem_binding_adjust(s, e, ids[0], -0.125f, NULL), 0);
+            CHECK_RC(cogmem_unbind(s, e, ids[n - 1]), 0);
+            CHECK_RC(cogmem_episode_remove(s, e), 0);
+            break;
+        }
+    }
     mutate(s, 5000, 48);
     dump(s, &before, q);
     CHECK_RC(cogmem_close(&s), 0);

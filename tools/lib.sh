@@ -15,6 +15,7 @@ COGMEM_TEST_PACKAGES=(
     libcmocka-dev libopenblas-dev libtbb-dev libcuckoo-dev
     python3 python3-prometheus-client
     qemu-system-x86
+    clang libclang-rt-14-dev python3-matplotlib
 )
 
 cogmem_log() {

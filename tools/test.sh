@@ -3,6 +3,8 @@
 #   build-ci    plain (-Dwerror=true): all suites
 #   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer: all suites
 #   build-tsan  ThreadSanitizer: the stress suite only
+#   fuzz        the persistence parsers' libFuzzer harnesses, bounded in
+#               time (tools/fuzz.sh, clang); one test each
 # then print one closing line, "N passed, N failed, N skipped", summed over
 # the three, and exit non-zero if anything failed (a failed configure or
 # compile counts as one failure and the other builds still run).
@@ -21,9 +23,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 builds=("$@")
 for b in "${builds[@]}"; do
     case $b in
-    plain | asan | tsan) ;;
+    plain | asan | tsan | fuzz) ;;
     *)
-        echo "usage: tools/test.sh [plain] [asan] [tsan]" >&2
+        echo "usage: tools/test.sh [plain] [asan] [tsan] [fuzz]" >&2
         exit 2
         ;;
     esac
@@ -192,6 +194,21 @@ if wanted tsan; then
         "-Db_sanitize=thread -Db_lundef=false -Djemalloc=disabled -Dstress_only=true -Dwerror=true" \
         "TSAN_OPTIONS=$TSAN_OPTIONS"
     TEST_WRAPPER=()
+fi
+
+# The persistence parsers' libFuzzer harnesses, bounded in time
+# (tools/fuzz.sh); each harness counts as one test.
+if wanted fuzz; then
+    cogmem_log "[fuzz] tools/fuzz.sh"
+    fuzz_counts=$(tools/fuzz.sh | tail -1)
+    if read -r fp _ ff _ fs _ <<<"$fuzz_counts" && [[ $fp =~ ^[0-9]+$ ]]; then
+        passed=$((passed + fp))
+        failed=$((failed + ff))
+        skipped=$((skipped + fs))
+    else
+        echo "error: [fuzz] no result line" >&2
+        failed=$((failed + 1))
+    fi
 fi
 
 finish

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,32 +20,6 @@ _Thread_local int cogmem__pj_inside;
  * cogmem__persist_attach() with no way to pass it along, so it travels
  * in a thread-local for the duration of that one call. */
 static _Thread_local struct cogmem_open_report *open_report;
-
-void cogmem__bad_set(struct cogmem__bad *bad, const char *section, uint64_t off,
-                     const char *fmt, ...)
-{
-    if (!bad)
-        return;
-    snprintf(bad->section, sizeof bad->section, "%s", section);
-    bad->offset = off;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(bad->detail, sizeof bad->detail, fmt, ap);
-    va_end(ap);
-}
-
-void cogmem__cfg_block_of(const cogmem_config *c, struct cogmem__cfg_block *b)
-{
-    memset(b, 0, sizeof *b);
-    b->fan_mode = c->fan_mode;
-    b->actr_max_assoc = c->actr_max_assoc;
-    b->actr_decay = c->actr_decay;
-    b->actr_history = c->actr_history;
-    b->actr_latency_factor = c->actr_latency_factor;
-    b->actr_threshold = c->actr_threshold;
-    b->actr_noise = c->actr_noise;
-    b->bf16_rows = c->bf16_rows;
-}
 
 void cogmem__stripes_lock(struct cogmem__persist *p, uint64_t a, uint64_t b)
 {

@@ -19,6 +19,8 @@ static const struct cli_command commands[] = {
      cli_demo_run, cli_demo_usage},
     {"stats", "run the demo and print the store's statistics (table, JSON, Prometheus)",
      cli_stats_run, cli_stats_usage},
+    {"snapshot", "inspect or verify a snapshot file (cogmem snapshot inspect|verify PATH)",
+     cli_snapshot_run, cli_snapshot_usage},
     {"version", "print the library's version", version_run, version_usage},
     {"help", "show help for the program or for one subcommand",
      help_run, help_usage},

@@ -80,9 +80,13 @@ struct cogmem__snap_header {
     uint64_t table_off;
     uint32_t nsections, pad;
     uint64_t file_bytes;
+    /* The journal's next LSN when the copy ended. Records in
+     * [begin_lsn, end_lsn) may name nodes the copy missed because they
+     * were removed while it ran: replay treats those as no-ops. */
+    uint64_t end_lsn;
     uint64_t xxh3; /* of this struct with xxh3 = 0 */
 };
-_Static_assert(sizeof(struct cogmem__snap_header) == 136, "snapshot header layout");
+_Static_assert(sizeof(struct cogmem__snap_header) == 144, "snapshot header layout");
 
 enum cogmem__snap_kind {
     COGMEM__SEC_CMETA = 1,

@@ -75,6 +75,7 @@ struct rec {
     struct marks marks;
     uint64_t replayed, skipped;
     uint64_t begin; /* the snapshot's first LSN: older records are in it */
+    uint64_t end;   /* records below it may name nodes the copy missed */
     uint32_t dim;
 };
 
@@ -136,6 +137,7 @@ static int sink_config(void *arg, const struct cogmem__snap_header *h)
     struct rec *r = arg;
     if (h->dim != r->dim)
         return -EINVAL;
+    r->end = h->end_lsn;
     r->p->cfg = h->cfg;
     return 0;
 }
@@ -266,6 +268,14 @@ static int episode_side(struct rec *r, const struct cogmem__jrn_rec *h,
     return 0;
 }
 
+/* A record about a node that is not there, written while the snapshot's
+ * copy ran: the node was removed before the copy reached it (its removal
+ * is in the journal too). A no-op. */
+static int missed(const struct rec *r, const struct cogmem__jrn_rec *h)
+{
+    return h->lsn >= r->begin && h->lsn < r->end;
+}
+
 static int skip(struct rec *r, uint64_t id, uint64_t lsn)
 {
     if (lsn < r->begin || lsn < marks_get(&r->marks, id)) {
@@ -305,7 +315,9 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
             return 0;
         if (a.kind != COGMEM_CONCEPT && a.kind != COGMEM_EPISODE)
             return -EBADMSG;
-        return cogmem__node_remove(st, (enum cogmem_kind)a.kind, a.id) ? -EBADMSG : 0;
+        if (cogmem__node_remove(st, (enum cogmem_kind)a.kind, a.id) == 0)
+            return 0;
+        return missed(r, h) ? 0 : -EBADMSG;
     }
     case COGMEM__J_CENTROID: {
         struct cogmem__jp_centroid a;
@@ -318,6 +330,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         memcpy(v, (const char *)pl + sizeof a, (size_t)r->dim * sizeof *v);
         int rc = cogmem_concept_set_centroid(st, a.id, v);
         free(v);
+        if (rc == -ENOENT && missed(r, h))
+            return 0;
         if (rc)
             return rc == -ENOMEM ? rc : -EBADMSG;
         struct cogmem__node *n = live(st, COGMEM_CONCEPT, a.id);
@@ -331,6 +345,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         if (skip(r, a.id, h->lsn))
             return 0;
         int rc = cogmem_touch(st, a.id, a.now_ns);
+        if (rc == -ENOENT && missed(r, h))
+            return 0;
         return rc ? (rc == -ENOMEM ? rc : -EBADMSG) : 0;
     }
     case COGMEM__J_EDROP: {
@@ -353,6 +369,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         if (skip(r, a.concept, h->lsn))
             return 0;
         struct cogmem__node *cn = live(st, COGMEM_CONCEPT, a.concept);
+        if (!cn && missed(r, h))
+            return 0;
         struct cogmem__blist *cl = cn ? clist_of(st, cn, 1) : NULL;
         if (!cl)
             return cn ? -ENOMEM : -EBADMSG;
@@ -387,6 +405,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         if (skip(r, a.concept, h->lsn))
             return 0;
         struct cogmem__node *cn = live(st, COGMEM_CONCEPT, a.concept);
+        if (!cn && missed(r, h))
+            return 0;
         struct cogmem__blist *cl = cn ? clist_of(st, cn, 1) : NULL;
         if (!cl)
             return cn ? -ENOMEM : -EBADMSG;
@@ -582,6 +602,8 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         rep->snapshot_lsn = lsn;
     }
     r.begin = begin;
+    if (r.end < begin)
+        r.end = begin;
     p->snap_lsn = begin;
     uint64_t next = begin, last_seq = 0;
     for (size_t i = 0; i < nseg; i++) {

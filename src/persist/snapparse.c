@@ -66,6 +66,8 @@ static int check_header(const uint8_t *buf, size_t len, int check_sums,
         h->row_bytes != (((size_t)h->dim * 4 + 63) & ~(size_t)63))
         BAD("header", offsetof(struct cogmem__snap_header, dim), "bad dim %u / row bytes %u",
             h->dim, h->row_bytes);
+    if (h->end_lsn < h->begin_lsn)
+        BAD("header", offsetof(struct cogmem__snap_header, end_lsn), "end LSN before begin");
     if (h->nsections != COGMEM__SEC_N)
         BAD("header", offsetof(struct cogmem__snap_header, nsections), "%u sections",
             h->nsections);

@@ -320,7 +320,8 @@ static void put_rows(struct wr *w, struct cogmem_vec **v, size_t n, uint32_t dim
     w->sec = sec;
 }
 
-static int write_file(cogmem_store *st, struct copy *cp, const char *path, uint64_t begin)
+static int write_file(cogmem_store *st, struct copy *cp, const char *path, uint64_t begin,
+                      uint64_t end)
 {
     struct cogmem__persist *p = st->persist;
     uint32_t dim = p->dim;
@@ -399,6 +400,7 @@ static int write_file(cogmem_store *st, struct copy *cp, const char *path, uint6
     h.dim = dim;
     h.row_bytes = (uint32_t)rb;
     h.begin_lsn = begin;
+    h.end_lsn = end;
     h.created_ns = cogmem__now_ns();
     h.cfg = p->cfg;
     h.table_off = table_off;
@@ -504,8 +506,10 @@ int cogmem__snapshot_write(cogmem_store *st)
     char tmp[PATH_MAX], fin[PATH_MAX];
     snprintf(fin, sizeof fin, "%s/snap-%016llx.cgs", p->dir, (unsigned long long)begin);
     snprintf(tmp, sizeof tmp, "%s/snap-%016llx.cgs.tmp", p->dir, (unsigned long long)begin);
+    /* Every record about a node the walk missed is below this. */
+    uint64_t end = atomic_load_explicit(&p->jr.next_lsn, memory_order_acquire);
     if (rc == 0)
-        rc = write_file(st, &cp, tmp, begin);
+        rc = write_file(st, &cp, tmp, begin, end);
     copy_free(&cp);
     if (rc == 0 && cogmem__fops->rename(tmp, fin))
         rc = -errno;

@@ -567,8 +567,10 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
     closedir(d);
     if (rc)
         goto out;
-    qsort(snaps, nsnap, sizeof *snaps, cmp_u64);
-    qsort(segs, nseg, sizeof *segs, cmp_u64);
+    if (nsnap) /* qsort's base must not be NULL, even for 0 elements */
+        qsort(snaps, nsnap, sizeof *snaps, cmp_u64);
+    if (nseg)
+        qsort(segs, nseg, sizeof *segs, cmp_u64);
     uint64_t begin = 1;
     struct cogmem__bad bad = {{0}, 0, {0}};
     if (nsnap) {

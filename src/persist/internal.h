@@ -40,6 +40,15 @@ struct cogmem__journal {
     _Atomic uint64_t next_lsn; /* written under mu; read by snapshots */
     uint64_t salt;         /* of the segment the buffered records go to */
     pthread_mutex_t io;    /* fd, seq; one writer at a time */
+    /* Group commit: callers whose record is not yet durable wait on gc_cv
+     * while one of them (`flushing`) writes and syncs for all; waking
+     * them with a broadcast, rather than letting each queue on `io`,
+     * keeps a leader that loops from re-taking `io` ahead of callers
+     * that were already served (measured: without it 8 SYNC threads got
+     * one record per fsync). */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    int flushing;          /* under gc_mu */
     int fd;
     uint64_t seq;
     _Atomic uint64_t written; /* every record with lsn < written is written */

@@ -41,6 +41,8 @@ int cogmem__jr_init(struct cogmem__journal *jr, int durability, uint32_t interva
     jr->fd = -1;
     pthread_mutex_init(&jr->mu, NULL);
     pthread_mutex_init(&jr->io, NULL);
+    pthread_mutex_init(&jr->gc_mu, NULL);
+    pthread_cond_init(&jr->gc_cv, NULL);
     pthread_cond_init(&jr->th_cv, NULL);
     atomic_init(&jr->next_lsn, 1);
     atomic_init(&jr->written, 1);
@@ -66,6 +68,8 @@ void cogmem__jr_fini(struct cogmem__journal *jr)
     free(jr->spare);
     pthread_mutex_destroy(&jr->mu);
     pthread_mutex_destroy(&jr->io);
+    pthread_mutex_destroy(&jr->gc_mu);
+    pthread_cond_destroy(&jr->gc_cv);
     pthread_cond_destroy(&jr->th_cv);
 }
 
@@ -230,11 +234,28 @@ int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
     _Atomic uint64_t *mark = sync ? &jr->synced : &jr->written;
     if (atomic_load_explicit(mark, memory_order_acquire) > target)
         return 0;
-    pthread_mutex_lock(&jr->io);
     int rc = 0;
-    if (atomic_load_explicit(mark, memory_order_acquire) <= target)
-        rc = flush_locked(jr, sync);
-    pthread_mutex_unlock(&jr->io);
+    pthread_mutex_lock(&jr->gc_mu);
+    while (atomic_load_explicit(mark, memory_order_acquire) <= target &&
+           !atomic_load_explicit(&jr->failed, memory_order_relaxed)) {
+        if (jr->flushing) {
+            pthread_cond_wait(&jr->gc_cv, &jr->gc_mu);
+            continue;
+        }
+        /* Leader: everything appended so far goes in this one batch. */
+        jr->flushing = 1;
+        pthread_mutex_unlock(&jr->gc_mu);
+        pthread_mutex_lock(&jr->io);
+        if (atomic_load_explicit(mark, memory_order_acquire) <= target)
+            rc = flush_locked(jr, sync);
+        pthread_mutex_unlock(&jr->io);
+        pthread_mutex_lock(&jr->gc_mu);
+        jr->flushing = 0;
+        pthread_cond_broadcast(&jr->gc_cv);
+        if (rc)
+            break;
+    }
+    pthread_mutex_unlock(&jr->gc_mu);
     if (atomic_load_explicit(mark, memory_order_acquire) > target)
         return 0;
     /* Not durable: the first failure's errno for the call that met it,

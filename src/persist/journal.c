@@ -189,20 +189,46 @@ static void fail(struct cogmem__journal *jr, int rc)
                                             memory_order_relaxed, memory_order_relaxed);
 }
 
+/* Under mu, with io held: take the buffered records (LSNs below the
+ * returned one) and leave the spare buffer in their place; new_salt, if
+ * non-zero, is the salt records appended from now on are summed with. */
+struct taken {
+    char *b;
+    size_t n, cap;
+};
+static uint64_t take_buffer(struct cogmem__journal *jr, struct taken *t, uint64_t new_salt)
+{
+    pthread_mutex_lock(&jr->mu);
+    t->b = jr->buf;
+    t->n = jr->len;
+    t->cap = jr->cap;
+    uint64_t end = atomic_load_explicit(&jr->next_lsn, memory_order_relaxed);
+    jr->buf = jr->spare;
+    jr->cap = jr->spare_cap;
+    jr->len = 0;
+    if (new_salt)
+        jr->salt = new_salt;
+    pthread_mutex_unlock(&jr->mu);
+    return end;
+}
+
+/* With io held: the written buffer becomes the spare. */
+static void give_back(struct cogmem__journal *jr, const struct taken *t)
+{
+    jr->spare = t->b;
+    jr->spare_cap = t->cap;
+}
+
 /* With io held: write everything buffered (and sync if asked). */
 static int flush_locked(struct cogmem__journal *jr, int sync)
 {
     int rc = atomic_load_explicit(&jr->failed, memory_order_relaxed);
     if (rc)
         return rc;
-    pthread_mutex_lock(&jr->mu);
-    char *b = jr->buf;
-    size_t n = jr->len, cap = jr->cap;
-    uint64_t end = atomic_load_explicit(&jr->next_lsn, memory_order_relaxed);
-    jr->buf = jr->spare;
-    jr->cap = jr->spare_cap;
-    jr->len = 0;
-    pthread_mutex_unlock(&jr->mu);
+    struct taken t;
+    uint64_t end = take_buffer(jr, &t, 0);
+    char *b = t.b;
+    size_t n = t.n;
     if (n) {
         rc = cogmem__write_all(jr->fd, b, n);
         if (rc) {
@@ -213,8 +239,7 @@ static int flush_locked(struct cogmem__journal *jr, int sync)
             atomic_store_explicit(&jr->written, end, memory_order_release);
         }
     }
-    jr->spare = b;
-    jr->spare_cap = cap;
+    give_back(jr, &t);
     if (rc == 0 && sync && atomic_load_explicit(&jr->synced, memory_order_relaxed) < end) {
         if (cogmem__fops->fdatasync(jr->fd)) {
             rc = -errno;
@@ -277,21 +302,13 @@ int cogmem__jr_rotate(struct cogmem__persist *p, uint64_t *begin, uint64_t *seq)
      * here on are checksummed for the new segment, whose first LSN is the
      * boundary. */
     uint64_t nseq = jr->seq + 1, salt = fresh_salt(nseq);
-    pthread_mutex_lock(&jr->mu);
-    char *b = jr->buf;
-    size_t n = jr->len, cap = jr->cap;
-    uint64_t boundary = atomic_load_explicit(&jr->next_lsn, memory_order_relaxed);
-    jr->buf = jr->spare;
-    jr->cap = jr->spare_cap;
-    jr->len = 0;
-    jr->salt = salt;
-    pthread_mutex_unlock(&jr->mu);
-    if (n)
-        rc = cogmem__write_all(jr->fd, b, n);
+    struct taken t;
+    uint64_t boundary = take_buffer(jr, &t, salt);
+    if (t.n)
+        rc = cogmem__write_all(jr->fd, t.b, t.n);
     if (rc == 0 && cogmem__fops->fdatasync(jr->fd))
         rc = -errno;
-    jr->spare = b;
-    jr->spare_cap = cap;
+    give_back(jr, &t);
     if (rc == 0)
         rc = open_segment(p, nseq, boundary, salt);
     if (rc) {

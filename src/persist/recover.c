@@ -276,6 +276,16 @@ static int missed(const struct rec *r, const struct cogmem__jrn_rec *h)
     return h->lsn >= r->begin && h->lsn < r->end;
 }
 
+/* A record's vector (it may be unaligned in the mapping): an aligned
+ * copy, or NULL. The caller frees it. */
+static float *record_vector(const struct rec *r, const void *pl, size_t head)
+{
+    float *v = malloc((size_t)r->dim * sizeof *v);
+    if (v)
+        memcpy(v, (const char *)pl + head, (size_t)r->dim * sizeof *v);
+    return v;
+}
+
 static int skip(struct rec *r, uint64_t id, uint64_t lsn)
 {
     if (lsn < r->begin || lsn < marks_get(&r->marks, id)) {
@@ -298,11 +308,9 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
             return 0;
         if (a.kind != COGMEM_CONCEPT && a.kind != COGMEM_EPISODE)
             return -EBADMSG;
-        /* The vector in the record may be unaligned: copy it. */
-        float *v = malloc((size_t)r->dim * sizeof *v);
+        float *v = record_vector(r, pl, sizeof a);
         if (!v)
             return -ENOMEM;
-        memcpy(v, (const char *)pl + sizeof a, (size_t)r->dim * sizeof *v);
         int rc = load_node(st, (enum cogmem_kind)a.kind, a.id, v, a.stamp, a.touched_ns,
                            a.activation_bits, a.word44, a.vec_version, NULL);
         free(v);
@@ -324,10 +332,9 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         memcpy(&a, pl, sizeof a);
         if (skip(r, a.id, h->lsn))
             return 0;
-        float *v = malloc((size_t)r->dim * sizeof *v);
+        float *v = record_vector(r, pl, sizeof a);
         if (!v)
             return -ENOMEM;
-        memcpy(v, (const char *)pl + sizeof a, (size_t)r->dim * sizeof *v);
         int rc = cogmem_concept_set_centroid(st, a.id, v);
         free(v);
         if (rc == -ENOENT && missed(r, h))

@@ -261,20 +261,7 @@ static void send_msg(int fd, const struct msg *m)
 
 static cogmem_store *open_store(const char *dir)
 {
-    cogmem_config cfg;
-    cogmem_config_init(&cfg);
-    cfg.dim = DIM;
-    cfg.path = dir;
-    cfg.durability = COGMEM_DURABLE_SYNC;
-    cogmem_store *s = NULL;
-    struct cogmem_open_report rep = {.struct_size = sizeof rep};
-    int rc = cogmem_open_report(&cfg, &s, &rep);
-    if (rc) {
-        fprintf(stderr, "open: %s; %s %s @%llu: %s\n", cogmem_strerror(rc), rep.bad_file,
-                rep.bad_section, (unsigned long long)rep.bad_offset, rep.detail);
-        return NULL;
-    }
-    return s;
+    return test_open_store(dir, DIM, COGMEM_DURABLE_SYNC);
 }
 
 static void child(const char *dir, int fd, uint64_t seed)

@@ -222,6 +222,33 @@ static inline int state_diff(const struct sbuf *a, const struct sbuf *b, const c
     return 1;
 }
 
+/* A config for a store of dimension dim in directory dir. */
+static inline cogmem_config test_config(const char *dir, uint32_t dim, int durability)
+{
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = dim;
+    cfg.path = dir;
+    cfg.durability = durability;
+    return cfg;
+}
+
+/* Open the store in dir; NULL (after printing the open report) if the
+ * open fails. */
+static inline cogmem_store *test_open_store(const char *dir, uint32_t dim, int durability)
+{
+    cogmem_config cfg = test_config(dir, dim, durability);
+    cogmem_store *s = NULL;
+    struct cogmem_open_report rep = {.struct_size = sizeof rep};
+    int rc = cogmem_open_report(&cfg, &s, &rep);
+    if (rc) {
+        fprintf(stderr, "open: %s; %s %s @%llu: %s\n", cogmem_strerror(rc), rep.bad_file,
+                rep.bad_section, (unsigned long long)rep.bad_offset, rep.detail);
+        return NULL;
+    }
+    return s;
+}
+
 /* A fresh empty directory under TMPDIR (or /tmp). */
 static inline char *test_tmpdir(const char *tag)
 {

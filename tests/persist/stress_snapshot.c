@@ -123,19 +123,9 @@ static void *snapshotter(void *arg)
 
 static cogmem_store *open_dir(const char *dir)
 {
-    cogmem_config cfg;
-    cogmem_config_init(&cfg);
-    cfg.dim = DIM;
-    cfg.path = dir;
-    cfg.durability = COGMEM_DURABLE_PROCESS;
-    cogmem_store *s = NULL;
-    struct cogmem_open_report rep = {.struct_size = sizeof rep};
-    int rc = cogmem_open_report(&cfg, &s, &rep);
-    if (rc) {
-        fprintf(stderr, "open: %s: %s %s @%llu: %s\n", cogmem_strerror(rc), rep.bad_file,
-                rep.bad_section, (unsigned long long)rep.bad_offset, rep.detail);
+    cogmem_store *s = test_open_store(dir, DIM, COGMEM_DURABLE_PROCESS);
+    if (!s)
         exit(1);
-    }
     return s;
 }
 

@@ -22,12 +22,7 @@
 
 static cogmem_config config(const char *dir)
 {
-    cogmem_config cfg;
-    cogmem_config_init(&cfg);
-    cfg.dim = DIM;
-    cfg.path = dir;
-    cfg.durability = COGMEM_DURABLE_PROCESS;
-    return cfg;
+    return test_config(dir, DIM, COGMEM_DURABLE_PROCESS);
 }
 
 static void vec(float *v, uint64_t id)

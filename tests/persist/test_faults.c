@@ -91,12 +91,7 @@ static const struct cogmem__fileops shim = {s_open, s_close, s_write, s_pread, s
 
 static cogmem_config config(const char *dir)
 {
-    cogmem_config cfg;
-    cogmem_config_init(&cfg);
-    cfg.dim = DIM;
-    cfg.path = dir;
-    cfg.durability = COGMEM_DURABLE_SYNC;
-    return cfg;
+    return test_config(dir, DIM, COGMEM_DURABLE_SYNC);
 }
 
 static void vec(float *v, uint64_t id)

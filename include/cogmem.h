@@ -166,6 +166,16 @@ typedef struct cogmem_config {
      * in each row, so exact (f32) scans of such a store stride over it and
      * run slower than on a plain store (bench/recall). Default 0. */
     uint32_t bf16_rows;
+    /* --- persistence (cogmem_persist.h) --- */
+    /* A directory the store lives in (created if missing, one level), or
+     * NULL (the default): an in-memory store that forgets everything at
+     * close. The string is copied by cogmem_open. */
+    const char *path;
+    /* enum cogmem_durability; default COGMEM_DURABLE_PROCESS. Ignored
+     * without a path. */
+    int32_t durability;
+    /* COGMEM_DURABLE_INTERVAL: fsync period in ms, > 0; default 1000. */
+    uint32_t sync_interval_ms;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -350,5 +360,6 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 
 #include "cogmem_stats.h"
 #include "cogmem_recall.h" /* cogmem_recall(), cogmem_recall_batch() */
+#include "cogmem_persist.h" /* store directory, snapshots, journal */
 
 #endif /* COGMEM_H */

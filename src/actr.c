@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "src/bind.h"
+#include "src/persist/hooks.h"
 
 /* ACT-R floors presentation ages so that a presentation "now" does not
  * give an infinite activation. */
@@ -27,6 +28,7 @@ int cogmem_touch(cogmem_store *store, uint64_t id, uint64_t now_ns)
 {
     if (!store || id == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_touch(store, id, now_ns));
     int enomem = 0, rc = 0;
     enum cogmem_kind kind;
     cogmem__rcu_lock();

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "src/bind.h"
+#include "src/persist/hooks.h"
 
 uint64_t cogmem__coarse_ns(void)
 {
@@ -39,6 +40,7 @@ void cogmem__drop_episode_side(cogmem_store *st, uint64_t concept,
         if (j >= 0) {
             cogmem__blist_del(el, (uint32_t)j);
             cogmem__set_fan(en, el->n);
+            cogmem__jr_edrop(st, episode, concept);
         }
     }
     cogmem__spin_unlock(&el->lock);
@@ -80,6 +82,7 @@ void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
                 cogmem__set_fan(cn, cl->n);
                 bump_version(cn);
                 cogmem__bind_count(st, c, -1);
+                cogmem__jr_unbind(st, cn, id, c);
             }
             cogmem__spin_unlock(&cl->lock);
         }
@@ -95,6 +98,7 @@ int cogmem_bind(cogmem_store *store, uint64_t episode, uint64_t concept,
     if (!store || episode == 0 || concept == 0 ||
         !(strength >= 0.0f && strength <= 1.0f))
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_bind(store, episode, concept, strength));
     uint64_t now = cogmem__coarse_ns();
     int rc = 0, enomem = 0;
     cogmem__rcu_lock();
@@ -123,6 +127,7 @@ int cogmem_bind(cogmem_store *store, uint64_t episode, uint64_t concept,
         bump_version(cn);
         cogmem__bind_count(store, concept, 1);
         cogmem__stats_event(store, COGMEM__EV_BIND_CREATED);
+        cogmem__jr_bind(store, cn, episode, concept, strength, now);
     }
     cogmem__spin_unlock(&el->lock);
     cogmem__spin_unlock(&cl->lock);
@@ -164,6 +169,7 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
 {
     if (!store || episode == 0 || concept == 0 || !isfinite(delta))
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_adjust(store, episode, concept, delta, new_strength));
     uint64_t now = cogmem__coarse_ns();
     struct cogmem__blist *cl;
     int32_t i = locate(store, episode, concept, &cl);
@@ -175,6 +181,7 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     /* The strength is now current as of `now`: see cogmem_decay(). */
     cl->touched[i] = now;
     cl->decayed[i] = now;
+    cogmem__jr_adjust(store, episode, concept, s, now);
     release(cl);
     if (delta != 0.0f)
         cogmem__stats_event(store, delta > 0.0f ? COGMEM__EV_BIND_STRENGTHENED
@@ -225,6 +232,7 @@ int cogmem_unbind(cogmem_store *store, uint64_t episode, uint64_t concept)
 {
     if (!store || episode == 0 || concept == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_unbind(store, episode, concept));
     int rc = -ENOENT, enomem = 0;
     cogmem__rcu_lock();
     struct cogmem__node *cn = cogmem__find_live(store, COGMEM_CONCEPT, concept);
@@ -245,6 +253,7 @@ int cogmem_unbind(cogmem_store *store, uint64_t episode, uint64_t concept)
             cogmem__set_fan(en, el->n);
             bump_version(cn);
             cogmem__bind_count(store, concept, -1);
+            cogmem__jr_unbind(store, cn, episode, concept);
             rc = 0;
         }
         cogmem__spin_unlock(&el->lock);

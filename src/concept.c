@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <string.h>
 
+#include "src/persist/hooks.h"
 #include "src/store.h"
 
 int cogmem_concept_add(cogmem_store *store, uint64_t id, const float *centroid)
 {
     if (!store || id == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_concept_add(store, id, centroid));
     int rc = cogmem__check_finite(centroid, store->dim);
     if (rc)
         return rc;
@@ -18,6 +20,7 @@ int cogmem_concept_remove(cogmem_store *store, uint64_t id)
 {
     if (!store || id == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_remove(store, COGMEM_CONCEPT, id));
     return cogmem__node_remove(store, COGMEM_CONCEPT, id);
 }
 
@@ -98,6 +101,7 @@ int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
 {
     if (!store || id == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_set_centroid(store, id, centroid));
     int rc = cogmem__check_finite(centroid, store->dim);
     if (rc)
         return rc;
@@ -131,6 +135,7 @@ int cogmem_concept_blend(cogmem_store *store, uint64_t id, const float *x,
 {
     if (!store || id == 0 || !(rate >= 0.0f && rate <= 1.0f))
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_blend(store, id, x, rate));
     int rc = cogmem__check_finite(x, store->dim);
     if (rc)
         return rc;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "src/bind.h"
+#include "src/persist/hooks.h"
 
 /* Bindings per kernel call: the dt[] and idx[] buffers stay in L1. */
 #define CHUNK 256u
@@ -185,8 +186,10 @@ static int decay_body(cogmem_store *store, const cogmem_decay_params *pp,
             if (!cl)
                 continue;
             cogmem__spin_lock(&cl->lock);
-            if (!cl->dead && cl->n)
+            if (!cl->dead && cl->n) {
                 decay_concept(&r, cn, cl);
+                cogmem__jr_clist(store, cn, cl);
+            }
             cogmem__spin_unlock(&cl->lock);
         }
         cogmem__rcu_unlock();
@@ -203,6 +206,7 @@ int cogmem_decay(cogmem_store *store, const cogmem_decay_params *p,
 {
     /* The pruned count is needed for the statistics even when the caller
      * does not ask for a result. */
+    COGMEM__PERSIST_GATE(store, cogmem__pj_decay(store, p, now_ns, out));
     cogmem_decay_result local = {.struct_size = sizeof local};
     cogmem_decay_result *res = out ? out : &local;
     uint64_t t0 = store ? cogmem__lat_begin(store) : 0;

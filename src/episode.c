@@ -1,6 +1,7 @@
 /* cogmem — episodes: add, info, remove. */
 #include <errno.h>
 
+#include "src/persist/hooks.h"
 #include "src/store.h"
 
 int cogmem_episode_add(cogmem_store *store, uint64_t id, const float *embedding,
@@ -8,6 +9,7 @@ int cogmem_episode_add(cogmem_store *store, uint64_t id, const float *embedding,
 {
     if (!store || id == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_episode_add(store, id, embedding, time_ns));
     int rc = cogmem__check_finite(embedding, store->dim);
     if (rc)
         return rc;
@@ -18,6 +20,7 @@ int cogmem_episode_remove(cogmem_store *store, uint64_t id)
 {
     if (!store || id == 0)
         return -EINVAL;
+    COGMEM__PERSIST_GATE(store, cogmem__pj_remove(store, COGMEM_EPISODE, id));
     return cogmem__node_remove(store, COGMEM_EPISODE, id);
 }
 

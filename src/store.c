@@ -11,6 +11,7 @@
 #include "cogmem_config.h"
 #include "shards/bindex.h"
 #include "shards/sigmask.h"
+#include "src/persist/hooks.h"
 #include "src/store.h"
 
 /* The first cogmem_config the library shipped: callers compiled against it
@@ -64,6 +65,8 @@ void cogmem_config_init(cogmem_config *cfg)
     cfg->concept_node = -1;
     cfg->episode_node = -1;
     cfg->stats = COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY;
+    cfg->durability = COGMEM_DURABLE_PROCESS;
+    cfg->sync_interval_ms = 1000;
 }
 
 /* The binding and ACT-R settings make sense. */
@@ -159,6 +162,11 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     cogmem__signals_restore(&old);
     if (rc)
         goto fail_slabs;
+    rc = cogmem__persist_attach(st);
+    if (rc) {
+        cogmem_close(&st); /* nothing else holds it: frees what was loaded */
+        return rc;
+    }
     *out = st;
     return 0;
 
@@ -190,6 +198,7 @@ int cogmem_close(cogmem_store **store)
         return -EDEADLK;
     if (cogmem__kind_vec_refs(&st->sets[0].kind) + cogmem__kind_vec_refs(&st->sets[1].kind) != 0)
         return -EBUSY;
+    cogmem__persist_detach(st);
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
     /* Every deferred free (of this store's removes, replacements and the

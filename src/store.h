@@ -29,6 +29,7 @@ struct cogmem_store {
     struct cogmem__bshard bshard[COGMEM__NSHARDS];
     int numa_fallback; /* enum cogmem_numa_fallback */
     struct cogmem__stats stats;
+    struct cogmem__persist *persist; /* NULL without cfg.path (src/persist/) */
 };
 
 /* Statistics hooks (see src/stats_cells.h): one line at each counted place. */

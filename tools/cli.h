@@ -32,6 +32,11 @@ int cli_demo_run(int argc, char **argv);
 void cli_demo_usage(FILE *out);
 int cli_stats_run(int argc, char **argv);
 void cli_stats_usage(FILE *out);
+int cli_snapshot_run(int argc, char **argv);
+/* `cogmem demo --dir DIR` (tools/demo_dir.c). */
+int cli_demo_dir(const char *dir, double seconds, unsigned threads, uint32_t dim,
+                 uint64_t concepts, uint64_t episodes, uint64_t seed);
+void cli_snapshot_usage(FILE *out);
 
 int cli_load_run(int argc, char **argv);
 void cli_load_usage(FILE *out);

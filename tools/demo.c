@@ -934,6 +934,8 @@ static void synthetic_usage(FILE *out)
             "  --churn N      episode ids per thread that are added and\n"
             "                 removed during the run (default 4096)\n"
             "  --seed N       seed of the synthetic data (default 42)\n"
+            "  --dir DIR      run on a persistent store in DIR; run again, it\n"
+            "                 reopens it and checks it against the last run\n"
             "  -h, --help     show this help\n");
 }
 
@@ -988,6 +990,7 @@ int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out)
 
     if (d.o.threads > MAX_THREADS)
         d.o.threads = MAX_THREADS;
+    const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *value;
         int m;
@@ -996,7 +999,13 @@ int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out)
             synthetic_usage(stdout);
             return CLI_EXIT_OK;
         }
-        m = cli_option(argc, argv, &i, "--seconds", &value);
+        m = cli_option(argc, argv, &i, "--dir", &value);
+        if (m > 0) {
+            dir = value;
+            continue;
+        }
+        if (m == 0)
+            m = cli_option(argc, argv, &i, "--seconds", &value);
         if (m > 0) {
             if (cli_parse_double(CMD, "--seconds", value, 0.1, 3600.0,
                                  &d.o.seconds))
@@ -1020,6 +1029,9 @@ int cli_demo_main(int argc, char **argv, int stats_fmt, FILE *stats_out)
         }
     }
     d.dim = (uint32_t)d.o.dim;
+    if (dir)
+        return cli_demo_dir(dir, d.o.seconds, (unsigned)d.o.threads, d.dim, d.o.concepts,
+                            d.o.episodes, d.o.seed);
     atomic_init(&d.go, false);
     atomic_init(&d.stop, false);
     return demo(&d);

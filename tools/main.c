@@ -23,6 +23,8 @@ static const struct cli_command commands[] = {
      cli_load_run, cli_load_usage},
     {"query", "recall, spread or look up words in WordNet loaded in-process",
      cli_query_run, cli_query_usage},
+    {"snapshot", "inspect or verify a snapshot file (cogmem snapshot inspect|verify PATH)",
+     cli_snapshot_run, cli_snapshot_usage},
     {"version", "print the library's version", version_run, version_usage},
     {"help", "show help for the program or for one subcommand",
      help_run, help_usage},

@@ -8,6 +8,8 @@
 #   build-fuzz  clang 14, ASan + UBSan, libFuzzer: the API fuzzer for
 #               COGMEM_FUZZ_SECONDS (default 60) and the kernel checker
 #               (clang's UBSan also reports offsets applied to NULL)
+#               and the persistence parsers' libFuzzer harnesses in
+#               build-fuzz-persist (tools/fuzz.sh), one test each
 # then print one closing line, "N passed, N failed, N skipped", summed over
 # the builds, and exit non-zero if anything failed (a failed configure or
 # compile counts as one failure and the other builds still run).
@@ -256,6 +258,21 @@ PY
 }
 if wanted python; then
     run_python
+fi
+
+# The persistence parsers' libFuzzer harnesses, bounded in time
+# (tools/fuzz.sh); each harness counts as one test.
+if wanted fuzz; then
+    cogmem_log "[fuzz] tools/fuzz.sh"
+    fuzz_counts=$(tools/fuzz.sh | tail -1)
+    if read -r fp _ ff _ fs _ <<<"$fuzz_counts" && [[ $fp =~ ^[0-9]+$ ]]; then
+        passed=$((passed + fp))
+        failed=$((failed + ff))
+        skipped=$((skipped + fs))
+    else
+        echo "error: [fuzz] no result line" >&2
+        failed=$((failed + 1))
+    fi
 fi
 
 finish

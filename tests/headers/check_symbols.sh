@@ -12,7 +12,8 @@ if [ -n "$bad$internal" ]; then
 fi
 for want in cogmem_open cogmem_close cogmem_concept_add cogmem_vec_get \
             cogmem_dot_block \
-            cogmem_dot_batch cogmem_simd_isa; do
+            cogmem_dot_batch cogmem_simd_isa \
+            cogmem_open_report cogmem_snapshot cogmem_sync cogmem_snapshot_verify; do
     printf '%s\n' "$syms" | grep -qx "$want" || { echo "missing export: $want"; exit 1; }
 done
 echo "$(printf '%s\n' "$syms" | wc -l) symbols exported, all cogmem_*"

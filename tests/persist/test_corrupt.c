@@ -1,0 +1,256 @@
+/* Damaged files: what opening a damaged directory does.
+ *   - The journal cut at every byte of its last records: the open works,
+ *     recovers the valid prefix (more records the longer the file) and
+ *     reports the bytes it dropped; the full file drops none.
+ *   - A flipped bit in a journal record that is not the last: -EBADMSG
+ *     naming the segment, "record" and the offset. In the last record: a
+ *     torn tail (valid prefix recovered).
+ *   - A snapshot cut at chosen offsets, or with a flipped bit in the
+ *     header, the section table, the footer or any section: -EBADMSG,
+ *     naming the file and the section; cogmem_snapshot_verify() says the
+ *     same, and on the intact file 0 with the right counts.
+ *   - A newer format major or an unknown incompatible feature, in a
+ *     snapshot or a segment: -EPROTONOSUPPORT. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "src/persist/format.h"
+#include "tests/persist/state.h"
+
+#define DIM 8
+
+static cogmem_config config(const char *dir)
+{
+    return test_config(dir, DIM, COGMEM_DURABLE_PROCESS);
+}
+
+static void vec(float *v, uint64_t id)
+{
+    for (int i = 0; i < DIM; i++)
+        v[i] = 1.0f + (float)((id * 3 + (uint64_t)i) % 11);
+}
+
+static char snap_name[256], seg_name[256];
+
+static void find_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CHECK(d);
+    struct dirent *e;
+    snap_name[0] = seg_name[0] = 0;
+    while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, "snap-", 5))
+            snprintf(snap_name, sizeof snap_name, "%s", e->d_name);
+        /* the newest segment: names sort by their sequence number */
+        if (!strncmp(e->d_name, "jrn-", 4) && strcmp(e->d_name, seg_name) > 0)
+            snprintf(seg_name, sizeof seg_name, "%s", e->d_name);
+    }
+    closedir(d);
+}
+
+static unsigned char *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n + 1);
+    CHECK(fread(b, 1, *n, f) == *n);
+    fclose(f);
+    return b;
+}
+
+static void write_file(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
+}
+
+/* Open a copy of `base` whose file `name` is replaced by b[0..n). */
+static int open_damaged(const char *base, const char *name, const unsigned char *b, size_t n,
+                        struct cogmem_open_report *rep, struct sbuf *state)
+{
+    char *dir = test_tmpdir("corrupt");
+    test_copydir(base, dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_file(path, b, n);
+    cogmem_config cfg = config(dir);
+    cogmem_store *s = NULL;
+    memset(rep, 0, sizeof *rep);
+    rep->struct_size = sizeof *rep;
+    int rc = cogmem_open_report(&cfg, &s, rep);
+    if (rc == 0) {
+        if (state) {
+            state->n = 0;
+            state_dump(s, state, NULL, 0);
+        }
+        CHECK_RC(cogmem_close(&s), 0);
+    } else {
+        CHECK(s == NULL);
+    }
+    test_rmdir(dir);
+    free(dir);
+    return rc;
+}
+
+int main(void)
+{
+    char *base = test_tmpdir("corrupt-base");
+    cogmem_config cfg = config(base);
+    cogmem_store *s = NULL;
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    float v[DIM];
+    for (uint64_t i = 1; i <= 40; i++) {
+        vec(v, i);
+        CHECK_RC(cogmem_concept_add(s, i, v), 0);
+        CHECK_RC(cogmem_episode_add(s, 100 + i, v, i), 0);
+        CHECK_RC(cogmem_bind(s, 100 + i, i, 0.5f), 0);
+        CHECK_RC(cogmem_touch(s, i, 1000 + i), 0);
+    }
+    CHECK_RC(cogmem_snapshot(s), 0);
+    /* The journal after the snapshot: a few records of each size. */
+    vec(v, 77);
+    CHECK_RC(cogmem_concept_add(s, 77, v), 0);
+    CHECK_RC(cogmem_bind(s, 101, 77, 0.75f), 0);
+    CHECK_RC(cogmem_touch(s, 77, 5000), 0);
+    CHECK_RC(cogmem_binding_adjust(s, 101, 77, -0.25f, NULL), 0);
+    struct sbuf full = {0}, got = {0};
+    state_dump(s, &full, NULL, 0);
+    CHECK_RC(cogmem_close(&s), 0);
+    find_files(base);
+    CHECK(snap_name[0] && seg_name[0]);
+    char path[4200];
+    struct cogmem_open_report rep;
+
+    /* --- journal truncation at every byte of its records */
+    snprintf(path, sizeof path, "%s/%s", base, seg_name);
+    size_t jn;
+    unsigned char *jb = read_file(path, &jn);
+    CHECK(jn > sizeof(struct cogmem__jrn_header));
+    uint64_t prev = 0;
+    for (size_t cut = sizeof(struct cogmem__jrn_header); cut <= jn; cut++) {
+        CHECK_RC(open_damaged(base, seg_name, jb, cut, &rep, &got), 0);
+        CHECK(rep.records_replayed >= prev); /* a longer file never loses records */
+        prev = rep.records_replayed;
+        CHECK(rep.tail_bytes_dropped <= cut);
+        if (cut == jn) {
+            CHECK(rep.tail_bytes_dropped == 0 && rep.records_replayed == 4);
+            CHECK(!state_diff(&full, &got, "whole journal"));
+        }
+    }
+    /* A header cut short: the segment is dropped as a torn tail. */
+    CHECK_RC(open_damaged(base, seg_name, jb, 20, &rep, NULL), 0);
+    CHECK(rep.records_replayed == 0 && rep.tail_bytes_dropped == 20);
+
+    /* --- a flipped bit in the first record (not the last): corrupt */
+    size_t first = sizeof(struct cogmem__jrn_header);
+    unsigned char *jc = malloc(jn);
+    for (size_t at = first; at < first + 60; at += 7) {
+        memcpy(jc, jb, jn);
+        jc[at] ^= 0x10;
+        CHECK_RC(open_damaged(base, seg_name, jc, jn, &rep, NULL), -EBADMSG);
+        CHECK(!strcmp(rep.bad_file, seg_name) && !strcmp(rep.bad_section, "record"));
+        CHECK(rep.bad_offset == first);
+    }
+    /* ... in the last record: a torn tail, the rest recovered */
+    memcpy(jc, jb, jn);
+    jc[jn - 3] ^= 0x01;
+    CHECK_RC(open_damaged(base, seg_name, jc, jn, &rep, NULL), 0);
+    CHECK(rep.records_replayed == 3 && rep.tail_bytes_dropped > 0);
+    /* ... in the segment header */
+    memcpy(jc, jb, jn);
+    jc[40] ^= 0x01;
+    CHECK_RC(open_damaged(base, seg_name, jc, jn, &rep, NULL), -EBADMSG);
+    CHECK(!strcmp(rep.bad_section, "header"));
+    /* a newer major, with a valid checksum */
+    struct cogmem__jrn_header jh;
+    memcpy(jc, jb, jn);
+    memcpy(&jh, jc, sizeof jh);
+    jh.major = COGMEM_FORMAT_MAJOR + 1;
+    jh.xxh3 = 0;
+    jh.xxh3 = XXH3_64bits(&jh, sizeof jh);
+    memcpy(jc, &jh, sizeof jh);
+    CHECK_RC(open_damaged(base, seg_name, jc, jn, &rep, NULL), -EPROTONOSUPPORT);
+
+    /* --- the snapshot */
+    snprintf(path, sizeof path, "%s/%s", base, snap_name);
+    cogmem_snapshot_summary sum = {.struct_size = sizeof sum};
+    CHECK_RC(cogmem_snapshot_verify(path, &sum), 0);
+    CHECK(sum.concepts == 40 && sum.episodes == 40 && sum.bindings == 40 &&
+          sum.histories == 40 && sum.dim == DIM && sum.nsections == 8);
+    size_t sn;
+    unsigned char *sb = read_file(path, &sn);
+    unsigned char *sc = malloc(sn);
+    size_t cuts[] = {0, 1, 100, 4095, 4096, 8192, sn / 2, sn - 64, sn - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        CHECK_RC(open_damaged(base, snap_name, sb, cuts[i], &rep, NULL), -EBADMSG);
+        CHECK(!strcmp(rep.bad_file, snap_name));
+    }
+    /* One flip in every section (mid-section), the header, the table and
+     * the footer; each named. */
+    char vpath[4300];
+    for (unsigned i = 0; i < sum.nsections; i++) {
+        const cogmem_snapshot_section *sec = &sum.sections[i];
+        if (sec->length == 0)
+            continue;
+        memcpy(sc, sb, sn);
+        sc[sec->offset + sec->length / 2] ^= 0x04;
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, NULL), -EBADMSG);
+        if (strcmp(rep.bad_section, sec->name)) {
+            fprintf(stderr, "flip in %s reported in %s\n", sec->name, rep.bad_section);
+            return 1;
+        }
+        CHECK(rep.bad_offset >= sec->offset && rep.bad_offset < sec->offset + sec->length);
+        snprintf(vpath, sizeof vpath, "%s.damaged", path);
+        write_file(vpath, sc, sn);
+        cogmem_snapshot_summary vs = {.struct_size = sizeof vs};
+        CHECK_RC(cogmem_snapshot_verify(vpath, &vs), -EBADMSG);
+        CHECK(!strcmp(vs.bad_section, sec->name));
+        unlink(vpath);
+    }
+    struct { size_t at; const char *sec; } spots[] = {
+        {20, "header"}, {60, "header"}, {2000, "header"},
+        {sn - 64 - 384 + 3, "table"}, {sn - 64 - 20, "footer"}, {sn - 10, "footer"}, {sn - 60, "footer"}};
+    for (size_t i = 0; i < sizeof spots / sizeof *spots; i++) {
+        memcpy(sc, sb, sn);
+        sc[spots[i].at] ^= 0x02;
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, NULL), -EBADMSG);
+        if (strcmp(rep.bad_section, spots[i].sec)) {
+            fprintf(stderr, "flip %zu at %zu: reported in %s, expected %s\n", i, spots[i].at,
+                    rep.bad_section, spots[i].sec);
+            return 1;
+        }
+    }
+    /* newer major / unknown incompatible feature, checksums valid */
+    for (int w = 0; w < 2; w++) {
+        struct cogmem__snap_header h;
+        memcpy(sc, sb, sn);
+        memcpy(&h, sc, sizeof h);
+        if (w)
+            h.incompat |= 1ull << 40;
+        else
+            h.major = COGMEM_FORMAT_MAJOR + 1;
+        h.xxh3 = 0;
+        h.xxh3 = XXH3_64bits(&h, sizeof h);
+        memcpy(sc, &h, sizeof h);
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, NULL), -EPROTONOSUPPORT);
+    }
+    /* Not a snapshot at all. */
+    CHECK_RC(cogmem_snapshot_verify(base, NULL) < 0, 1);
+    snprintf(vpath, sizeof vpath, "%s/none.cgs", base);
+    CHECK_RC(cogmem_snapshot_verify(vpath, NULL), -ENOENT);
+
+    free(jb);
+    free(jc);
+    free(sb);
+    free(sc);
+    free(full.p);
+    free(got.p);
+    test_rmdir(base);
+    free(base);
+    puts("corrupt ok");
+    return 0;
+}

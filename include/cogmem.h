@@ -53,14 +53,12 @@
  *    spinlock (no global lock); a host thread must not be suspended by the
  *    host (e.g. a signal handler calling back into cogmem) in the middle of
  *    one. Node lookups, counts and fan-out queries take no lock.
- *  - Not yet true in this version: resize workers of liburcu's hash tables
- *    (a resize step of 8192 buckets or more) inherit the signal mask of the
- *    host thread that triggered the resize; a fork() while another thread
- *    holds a binding spinlock or a shard's resize flag leaves it held in the
- *    child; a -Djemalloc=disabled library dlclose()d while threads that
- *    called it still live makes those threads crash when they exit
- *    (thread-exit destructors into unmapped code); cfg.expected_* and
- *    cogmem_reserve() are not clamped (2^40 exhausts memory).
+ *  - Not yet true in this version: an allocation failure inside one of
+ *    liburcu's hash-table resizes (a table growing past its buckets) aborts
+ *    the process in liburcu instead of returning -ENOMEM; sizing hints and
+ *    cogmem_reserve() above a kind's row capacity are refused (-EINVAL),
+ *    but hints below it are honoured even when the tables they ask for do
+ *    not fit in memory.
  *  - Sizes are checked before anything is allocated or written, and work
  *    and memory follow what the store holds, not the caller's sizes
  *    (cogmem_recall's k, cogmem_spread's max_depth and max_nodes); each

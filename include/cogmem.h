@@ -144,6 +144,10 @@ typedef struct cogmem_config {
      * in each row, so exact (f32) scans of such a store stride over it and
      * run slower than on a plain store (bench/recall). Default 0. */
     uint32_t bf16_rows;
+    /* Episode budget of cogmem_forget() (cogmem_life.h) when its params
+     * give none: keep at most this many episodes. 0 (default): no budget.
+     * The store never forgets on its own; the host calls cogmem_forget. */
+    uint64_t max_episodes;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -325,5 +329,6 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 
 #include "cogmem_stats.h"
 #include "cogmem_recall.h" /* cogmem_recall(), cogmem_recall_batch() */
+#include "cogmem_life.h"   /* formation, consolidation, forgetting */
 
 #endif /* COGMEM_H */

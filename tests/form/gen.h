@@ -41,8 +41,8 @@ static inline void gen_unit(uint64_t *s, float *x, uint32_t dim)
         x[d] *= inv;
 }
 
-/* n points: k clusters (cluster c gets a share proportional to c + 1, so
- * sizes vary), spread s, then `noise` uniform points (truth -1). Point i's
+/* n points: k clusters (cluster j gets a share proportional to j + 1, so
+ * sizes vary, and spread s * (0.6 + 0.8 j / (k - 1)), so tightness varies), then `noise` uniform points (truth -1). Point i's
  * vector goes to x + i * dim, its cluster to truth[i]. */
 static inline void gen_clusters(uint64_t seed, size_t n, uint32_t dim, uint32_t k,
                                 double spread, size_t noise, float *x, int32_t *truth)
@@ -55,11 +55,12 @@ static inline void gen_clusters(uint64_t seed, size_t n, uint32_t dim, uint32_t 
     double tot = (double)k * (k + 1) / 2.0;
     for (uint32_t j = 0; j < k; j++) {
         size_t m = j + 1 == k ? nc - at : (size_t)((double)nc * (j + 1) / tot);
+        double sj = spread * (0.6 + (k > 1 ? 0.8 * j / (k - 1) : 0.0));
         for (size_t q = 0; q < m; q++, at++) {
             float *v = x + at * dim;
             double nn = 0.0;
             for (uint32_t d = 0; d < dim; d++) {
-                v[d] = c[(size_t)j * dim + d] + (float)(spread * gen_normal(&s) / sqrt((double)dim));
+                v[d] = c[(size_t)j * dim + d] + (float)(sj * gen_normal(&s) / sqrt((double)dim));
                 nn += (double)v[d] * v[d];
             }
             float inv = (float)(1.0 / sqrt(nn));

@@ -55,7 +55,7 @@ static cogmem_form_result result(void)
 static int setup(void **state)
 {
     (void)state;
-    gen_clusters(42, N, DIM, K, 0.6, NOISE, data, truth);
+    gen_clusters(42, N, DIM, K, 0.45, NOISE, data, truth);
     return 0;
 }
 

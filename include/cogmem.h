@@ -273,7 +273,11 @@ struct cogmem_episode_info {
     uint64_t id;
     uint64_t time_ns;   /* the host's time given to cogmem_episode_add */
     uint32_t fan_in;    /* number of bindings */
-    float strength;     /* 1.0 when added */
+    /* 1.0 when added; then the retention probability the last
+     * (non-dry-run) cogmem_forget() computed for it: 1 / (1 + e^((tau -
+     * R) / s)) with R its retention (cogmem_life.h), tau =
+     * cfg.actr_threshold, s = cfg.actr_noise. */
+    float strength;
     float activation;   /* last stored activation */
     float norm;         /* L2 norm of the embedding */
 };

@@ -283,7 +283,10 @@ typedef struct cogmem_forget_result {
  * a consolidated one survives as if consolidated_bonus + its strengths
  * younger in log time. Ties go to the older time_ns, then the lower id.
  * Removal is cogmem_episode_remove(): every binding goes, fan-outs stay
- * exact. Concurrent adds are not waited for (the count may exceed the
+ * exact. Every episode scored (unless dry_run) gets its retention
+ * probability 1 / (1 + e^((cfg.actr_threshold - R) / cfg.actr_noise)) as
+ * its strength (cogmem_episode_info), so a host can see how close each
+ * one is to being forgotten. Concurrent adds are not waited for (the count may exceed the
  * budget again when the call returns); an episode removed meanwhile by
  * someone else counts toward the target. Cost: one pass over the episodes
  * (an RCU read per node, a sort of n (key, id) pairs: 24 n bytes).

@@ -93,6 +93,13 @@ static int visit(struct cogmem__node *n, void *arg)
             b += p->w_binding * strength_sum(sc->st, c->id);
     }
     c->r = b;
+    if (!p->dry_run) {
+        const cogmem_config *cfg = &sc->st->cfg;
+        double prob = 1.0 / (1.0 + exp(((double)cfg->actr_threshold - b) / cfg->actr_noise));
+        /* Relaxed: a value for readers (cogmem_episode_info), nothing else. */
+        atomic_store_explicit(&n->strength_bits, cogmem__f2u((float)prob),
+                              memory_order_relaxed);
+    }
     return 0;
 }
 

@@ -541,6 +541,81 @@ static void test_forget(void **state)
     test_close(&s);
 }
 
+/* Live state: stored activation (spread), presentations (recall touch),
+ * episode strength (forget): each is written and read back. */
+static void test_live_state(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    float v[DIM];
+    fill(v, DIM, 1.0f);
+    assert_int_equal(cogmem_concept_add(s, 100, v), 0);
+    assert_int_equal(cogmem_episode_add(s, 1, v, 1), 0);
+    assert_int_equal(cogmem_episode_add(s, 2, v, 1), 0); /* same vector */
+    assert_int_equal(cogmem_bind(s, 2, 100, 1.0f), 0);
+    cogmem_source src = {100, 1.0f};
+    cogmem_hit hits[4];
+    size_t n = 0;
+    cogmem_spread_params sp;
+    cogmem_spread_params_init(&sp);
+    sp.max_depth = 1;
+    assert_int_equal(cogmem_spread(s, &src, 1, &sp, hits, 4, &n), 0);
+    assert_int_equal(n, 2);
+    struct cogmem_episode_info ei;
+    assert_int_equal(cogmem_episode_info(s, 2, &ei), 0);
+    assert_true(ei.activation == 0.0f); /* not asked to store */
+    sp.store_activation = 1;
+    assert_int_equal(cogmem_spread(s, &src, 1, &sp, hits, 4, &n), 0);
+    float want = hits[0].id == 2 ? hits[0].activation : hits[1].activation;
+    assert_true(want > 0.0f);
+    assert_int_equal(cogmem_episode_info(s, 2, &ei), 0);
+    assert_true(ei.activation == want);
+    struct cogmem_concept_info ci;
+    assert_int_equal(cogmem_concept_info(s, 100, &ci), 0);
+    assert_true(ci.activation == 1.0f); /* the source's own weight */
+    assert_int_equal(cogmem_episode_info(s, 1, &ei), 0);
+    assert_true(ei.activation == 0.0f); /* not reached */
+    /* recall's w_act now ranks the activated twin first despite its id */
+    cogmem_recall_params rp;
+    cogmem_recall_params_init(&rp);
+    rp.w_act = 1.0f;
+    cogmem_recall_hit rh[2];
+    assert_int_equal(cogmem_recall(s, v, COGMEM_EPISODE, 2, &rp, rh, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(rh[0].id, 2);
+    /* recall with touch records presentations of the hits */
+    cogmem_actr_result ar = {.struct_size = sizeof ar};
+    assert_int_equal(cogmem_actr_activation(s, 1, NULL, 0, 5, &ar), 0);
+    assert_int_equal(ar.presentations, 0);
+    rp.touch = 1;
+    rp.now_ns = 3;
+    assert_int_equal(cogmem_recall(s, v, COGMEM_EPISODE, 2, &rp, rh, &n), 0);
+    assert_int_equal(cogmem_actr_activation(s, 1, NULL, 0, 5, &ar), 0);
+    assert_int_equal(ar.presentations, 1);
+    /* forget writes each episode's retention probability as its strength */
+    assert_int_equal(cogmem_episode_info(s, 1, &ei), 0);
+    assert_true(ei.strength == 1.0f);
+    cogmem_forget_params fp;
+    cogmem_forget_params_init(&fp);
+    fp.max_episodes = 10;
+    fp.now_ns = 100 * 1000000000ull;
+    fp.dry_run = 1;
+    assert_int_equal(cogmem_forget(s, &fp, NULL), 0);
+    assert_int_equal(cogmem_episode_info(s, 1, &ei), 0);
+    assert_true(ei.strength == 1.0f); /* a dry run writes nothing */
+    fp.dry_run = 0;
+    assert_int_equal(cogmem_forget(s, &fp, NULL), 0);
+    assert_int_equal(cogmem_actr_activation(s, 1, NULL, 0, fp.now_ns, &ar), 0);
+    double r1 = ar.base_level; /* unbound: retention = base level */
+    assert_int_equal(cogmem_episode_info(s, 1, &ei), 0);
+    float p1 = (float)(1.0 / (1.0 + exp((0.0 - r1) / 0.25)));
+    assert_true(fabsf(ei.strength - p1) < 1e-6f && ei.strength < 1.0f);
+    struct cogmem_episode_info e2;
+    assert_int_equal(cogmem_episode_info(s, 2, &e2), 0);
+    assert_true(e2.strength > ei.strength); /* bound: protected */
+    test_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_ids_and_errors),
         cmocka_unit_test(test_consolidate),
         cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_live_state),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -58,7 +58,8 @@ enum cogmem_form_method {
      * assign-or-create pass in ascending id order (blocks of 256 episodes
      * are scored against the means as they stood at the start of the
      * block), then refine_passes Lloyd passes (assign each episode to the
-     * best mean, recompute the means). Memory O((n + clusters) * dim).
+     * best mean of a cluster with >= 2 members if it reaches tau, else it
+     * is alone; recompute the means). Memory O((n + clusters) * dim).
      * Approximates the exact partition (bench/formation measures ARI). */
     COGMEM_FORM_DPMEANS = 2
 };

@@ -11,7 +11,9 @@
  * score is >= tau, else starts a new cluster; clusters created inside the
  * block are scored on the spot. Refinement passes assign every episode to
  * its best mean (parallel; those below tau become singletons) and
- * recompute the means in ascending id order. Everything a thread computes
+ * recompute the means in ascending id order; clusters of one member sit
+ * refinement out (their member joins a real cluster it reaches tau of, or
+ * stays alone). Everything a thread computes
  * is one kernel dot per (episode, mean) pair and every sum runs in one
  * fixed order, so the result does not depend on the thread count.
  */
@@ -257,6 +259,17 @@ long cogmem__life_dpmeans(const struct cogmem__life_set *set, float tau,
     float *best_s = malloc(n * sizeof *best_s);
     long rc = map && best_s ? pass1(set, tau, threads, &m, labels) : -ENOMEM;
     for (uint32_t p = 0; rc == 0 && p < passes && m.n; p++) {
+        /* Singletons (mostly outliers) take no part in refinement: their
+         * member either reaches tau of a real cluster or stays alone,
+         * which is what it would be anyway, and leaving them out makes a
+         * pass cost n x (real clusters) dots instead of n x (clusters +
+         * outliers). */
+        for (size_t i = 0; i < n; i++)
+            if (labels[i] != NONE && m.cnt[labels[i]] < 2)
+                labels[i] = NONE;
+        recompute(set, &m, labels, map);
+        if (!m.n)
+            break;
         struct score_job j = {set, &m, 0, n, m.n, NULL, labels, best_s, 0};
         cogmem__life_parallel(threads, tasks_for(n), score_task, &j);
         if (atomic_load_explicit(&j.enomem, memory_order_relaxed)) {

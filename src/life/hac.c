@@ -27,8 +27,8 @@
 
 #include "src/life/life.h"
 
-#define ROWS_PER_TILE 16u
-#define COLS_PER_TILE 1024u
+#define ROWS_PER_TILE 32u
+#define COLS_PER_TILE 256u
 
 static inline size_t tri_off(size_t n, size_t i)
 {

@@ -106,15 +106,8 @@ static int mode_form(char **a)
     uint32_t dim = (uint32_t)atoi(a[2]);
     float *x = load(a[0], n, dim);
     cogmem_store *s = open_store(dim, n);
-    uint64_t rs = 12345;
     size_t *order = malloc(n * sizeof *order);
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    for (size_t i = n - 1; i > 0; i--) {
-        size_t j = gen_next(&rs) % (i + 1), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    gen_shuffle(12345, order, n);
     for (size_t q = 0; q < n; q++)
         if (cogmem_episode_add(s, order[q] + 1, x + order[q] * dim, 1))
             return 1;

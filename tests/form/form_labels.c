@@ -48,14 +48,7 @@ int main(int argc, char **argv)
     cogmem_store *s = NULL;
     if (cogmem_open(&cfg, &s))
         return 1;
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    uint64_t rs = seed ^ 0x5eed;
-    for (size_t i = n - 1; i > 0; i--) {
-        size_t j = gen_next(&rs) % (i + 1), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    gen_shuffle(seed ^ 0x5eed, order, n);
     for (size_t q = 0; q < n; q++)
         if (cogmem_episode_add(s, order[q] + 1, x + order[q] * dim, 1))
             return 1;

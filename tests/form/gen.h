@@ -41,6 +41,18 @@ static inline void gen_unit(uint64_t *s, float *x, uint32_t dim)
         x[d] *= inv;
 }
 
+/* order[0..n) = a fixed-seed permutation of 0..n-1 (Fisher-Yates). */
+static inline void gen_shuffle(uint64_t seed, size_t *order, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = gen_next(&seed) % i, t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
 /* n points: k clusters (cluster j gets a share proportional to j + 1, so
  * sizes vary, and spread s * (0.6 + 0.8 j / (k - 1)), so tightness varies), then `noise` uniform points (truth -1). Point i's
  * vector goes to x + i * dim, its cluster to truth[i]. */

@@ -184,15 +184,9 @@ static void test_determinism_threads_and_order(void **state)
     take(s, 1, &ref);
     test_close(&s);
     size_t order[N];
-    uint64_t seed = 7;
+    const uint64_t seed = 7;
     for (int perm = 0; perm < 3; perm++) {
-        for (size_t i = 0; i < N; i++)
-            order[i] = i;
-        for (size_t i = N - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = gen_next(&seed) % (i + 1), t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
+        gen_shuffle(seed + (uint64_t)perm, order, N);
         for (unsigned t = 1; t <= 4; t *= 2) {
             s = fresh(order);
             take(s, t, &got);

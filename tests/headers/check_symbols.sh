@@ -11,7 +11,9 @@ if [ -n "$bad$internal" ]; then
     exit 1
 fi
 for want in cogmem_open cogmem_close cogmem_concept_add cogmem_vec_get \
-            cogmem_dot_batch cogmem_simd_isa; do
+            cogmem_dot_batch cogmem_simd_isa \
+            cogmem_form_params_init cogmem_form_concepts cogmem_form_result_free \
+            cogmem_consolidate cogmem_forget_params_init cogmem_forget; do
     printf '%s\n' "$syms" | grep -qx "$want" || { echo "missing export: $want"; exit 1; }
 done
 echo "$(printf '%s\n' "$syms" | wc -l) symbols exported, all cogmem_*"

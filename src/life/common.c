@@ -162,7 +162,8 @@ int cogmem__life_gather(cogmem_store *st, const cogmem_form_params *p,
         g.ids = malloc((p->n_ids ? p->n_ids : 1) * sizeof *g.ids);
         if (!g.ids)
             return -ENOMEM;
-        memcpy(g.ids, p->ids, p->n_ids * sizeof *g.ids);
+        if (p->n_ids)
+            memcpy(g.ids, p->ids, p->n_ids * sizeof *g.ids);
         g.n = p->n_ids;
     } else {
         cogmem__rcu_lock();
@@ -175,7 +176,8 @@ int cogmem__life_gather(cogmem_store *st, const cogmem_form_params *p,
     }
     /* D1: the input is the id-sorted snapshot, so neither insertion order
      * nor shard layout can change the result. */
-    qsort(g.ids, g.n, sizeof *g.ids, cmp_u64);
+    if (g.n) /* qsort's pointer must not be NULL, even for 0 items */
+        qsort(g.ids, g.n, sizeof *g.ids, cmp_u64);
     size_t m = 0;
     for (size_t i = 0; i < g.n; i++)
         if (m == 0 || g.ids[i] != g.ids[m - 1])

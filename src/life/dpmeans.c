@@ -223,8 +223,10 @@ enomem:
 static void recompute(const struct cogmem__life_set *set, struct means *m,
                       uint32_t *labels, uint32_t *map)
 {
-    memset(m->sum, 0, m->n * m->dim * sizeof *m->sum);
-    memset(m->cnt, 0, m->n * sizeof *m->cnt);
+    if (m->n) {
+        memset(m->sum, 0, m->n * m->dim * sizeof *m->sum);
+        memset(m->cnt, 0, m->n * sizeof *m->cnt);
+    }
     for (size_t i = 0; i < set->n; i++)
         if (labels[i] != NONE)
             means_add(m, labels[i], set->x + i * set->stride);

@@ -174,6 +174,10 @@ typedef struct cogmem_config {
     int32_t durability;
     /* COGMEM_DURABLE_INTERVAL: fsync period in ms, > 0; default 1000. */
     uint32_t sync_interval_ms;
+    /* Episode budget of cogmem_forget() (cogmem_life.h) when its params
+     * give none: keep at most this many episodes. 0 (default): no budget.
+     * The store never forgets on its own; the host calls cogmem_forget. */
+    uint64_t max_episodes;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing
@@ -302,7 +306,11 @@ struct cogmem_episode_info {
     uint64_t id;
     uint64_t time_ns;   /* the host's time given to cogmem_episode_add */
     uint32_t fan_in;    /* number of bindings */
-    float strength;     /* 1.0 when added */
+    /* 1.0 when added; then the retention probability the last
+     * (non-dry-run) cogmem_forget() computed for it: 1 / (1 + e^((tau -
+     * R) / s)) with R its retention (cogmem_life.h), tau =
+     * cfg.actr_threshold, s = cfg.actr_noise. */
+    float strength;
     float activation;   /* last stored activation */
     float norm;         /* L2 norm of the embedding */
 };
@@ -359,5 +367,6 @@ COGMEM_API void cogmem_vec_put(const cogmem_vec *v);
 #include "cogmem_stats.h"
 #include "cogmem_recall.h" /* cogmem_recall(), cogmem_recall_batch() */
 #include "cogmem_persist.h" /* store directory, snapshots, journal */
+#include "cogmem_life.h"   /* formation, consolidation, forgetting */
 
 #endif /* COGMEM_H */

@@ -254,6 +254,13 @@ typedef struct cogmem_spread_params {
      * Default 0. */
     int32_t add_base_level;
     uint64_t now_ns;
+    /* Non-zero: store each hit's activation (the value returned in its
+     * cogmem_hit, before the cap) in its node, where
+     * cogmem_concept_info / cogmem_episode_info report it and recall's
+     * w_act ranks by it. The stored value is the one of the last spread
+     * that stored it (0 for a node never reached); concurrent spreads
+     * overwrite each other node by node. Default 0. */
+    int32_t store_activation;
 } cogmem_spread_params;
 
 /* Fill *p with the defaults above and p->struct_size. NULL is ignored. */

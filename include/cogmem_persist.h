@@ -42,6 +42,11 @@
  * strength and times), unbind, decay (each concept's whole resulting list:
  * strengths, times, what was pruned), touch. Fan-outs, fan-ins and binding
  * counts are recomputed at open and checked. Statistics are not persisted.
+ * Formation and consolidation (cogmem_life.h) are journaled through the
+ * adds, binds and blends they make; recall's `touch` through cogmem_touch.
+ * NOT journaled (kept only by the next snapshot): the activations that
+ * cogmem_spread() stores with `store_activation`, and the episode
+ * strengths that cogmem_forget() writes (its removals are journaled).
  *
  * Errors after a failed write or fsync: the journal stops; the call whose
  * record was affected, and every later mutating call, returns -EIO (or the

@@ -101,6 +101,13 @@ typedef struct cogmem_recall_params {
     int bf16;
     /* Candidates per result for the bf16 scan, >= 1. Default 4. */
     uint32_t bf16_rerank;
+    /* cogmem_recall() only: non-zero records a presentation
+     * (cogmem_touch) of every returned hit at now_ns (0: CLOCK_REALTIME at
+     * the call), so retrieval feeds ACT-R base levels and
+     * cogmem_forget's retention. A hit removed meanwhile, or whose
+     * history cannot be allocated, is not touched; the recall still
+     * succeeds. Default 0. */
+    int32_t touch;
 } cogmem_recall_params;
 
 /* Fill *p with the defaults above and p->struct_size. Thread-safe. */

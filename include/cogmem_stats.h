@@ -82,7 +82,10 @@ enum cogmem_stats_op {
     COGMEM_OP_RECALL = 1,
     COGMEM_OP_SPREAD = 2,
     COGMEM_OP_DECAY = 3,
-    COGMEM_OP_COUNT = 4
+    COGMEM_OP_FORM = 4,        /* cogmem_form_concepts (cogmem_life.h) */
+    COGMEM_OP_CONSOLIDATE = 5, /* cogmem_consolidate */
+    COGMEM_OP_FORGET = 6,      /* cogmem_forget */
+    COGMEM_OP_COUNT = 7
 };
 
 /* Output formats of cogmem_stats_format(). */
@@ -149,9 +152,14 @@ typedef struct cogmem_stats {
     uint64_t bindings_created, bindings_strengthened, bindings_weakened,
         bindings_pruned;
     uint64_t decay_runs, recall_queries, spread_queries;
-    uint64_t fan_out_cache_hits, fan_out_cache_misses;
-    uint64_t centroid_cache_hits, centroid_cache_misses;
     cogmem_stats_latency latency[COGMEM_OP_COUNT];
+    /* The memory life cycle (cogmem_life.h): successful formation calls
+     * and the concepts they created; consolidations that bound the
+     * episode and those that left it unbound; forgetting calls and the
+     * episodes they removed. */
+    uint64_t formation_runs, concepts_formed;
+    uint64_t consolidations_bound, consolidations_deferred;
+    uint64_t forget_runs, episodes_forgotten;
 } cogmem_stats;
 
 /* Read the store's statistics into *out (out->struct_size bytes of it;

@@ -691,6 +691,12 @@ int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
 {
     uint64_t t0 = store ? cogmem__lat_begin(store) : 0;
     int rc = recall_body(store, query, kinds, k, p, out, n_out);
+    if (rc == 0 && p && p->struct_size >= offsetof(cogmem_recall_params, touch) + sizeof p->touch &&
+        p->touch) {
+        uint64_t now = p->now_ns ? p->now_ns : cogmem__now_ns();
+        for (size_t i = 0; i < *n_out; i++)
+            (void)cogmem_touch(store, out[i].id, now); /* best effort: see the header */
+    }
     if (rc == 0) {
         cogmem__stats_event(store, COGMEM__EV_RECALL);
         cogmem__lat_end(store, COGMEM_OP_RECALL, t0);

@@ -387,6 +387,19 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
                 e->total += b;
         }
     }
+    if (rc == 0 && p->store_activation) {
+        for (uint32_t k = 0; k < w.n; k++) {
+            struct ent *e = &w.e[k];
+            if (e->total == 0.0) /* not a hit */
+                continue;
+            if (!e->node)
+                e->node = cogmem__find_live(store, (enum cogmem_kind)e->kind, e->id);
+            /* Relaxed: a value for readers, ordering nothing else. */
+            if (e->node)
+                atomic_store_explicit(&e->node->activation_bits,
+                                      cogmem__f2u((float)e->total), memory_order_relaxed);
+        }
+    }
     cogmem__rcu_unlock();
     if (rc == 0) {
         /* All hits are sorted, then the best cap copied out. */

@@ -6,7 +6,8 @@
 #include "src/store.h"
 
 /* The first cogmem_stats the library shipped. */
-#define STATS_V1_SIZE (offsetof(cogmem_stats, latency) + sizeof(cogmem_stats_latency[COGMEM_OP_COUNT]))
+/* The first version had four latency ops (lookup .. decay) and ended there. */
+#define STATS_V1_SIZE (offsetof(cogmem_stats, latency) + sizeof(cogmem_stats_latency[4]))
 
 int cogmem_stats_reset(cogmem_store *store)
 {
@@ -150,10 +151,12 @@ int cogmem__stats_read(cogmem_store *st, cogmem_stats *o)
     o->decay_runs = ev[COGMEM__EV_DECAY_RUN];
     o->recall_queries = ev[COGMEM__EV_RECALL];
     o->spread_queries = ev[COGMEM__EV_SPREAD];
-    o->fan_out_cache_hits = ev[COGMEM__EV_FAN_CACHE_HIT];
-    o->fan_out_cache_misses = ev[COGMEM__EV_FAN_CACHE_MISS];
-    o->centroid_cache_hits = ev[COGMEM__EV_CENTROID_CACHE_HIT];
-    o->centroid_cache_misses = ev[COGMEM__EV_CENTROID_CACHE_MISS];
+    o->formation_runs = ev[COGMEM__EV_FORM_RUN];
+    o->concepts_formed = ev[COGMEM__EV_FORM_CONCEPTS];
+    o->consolidations_bound = ev[COGMEM__EV_CONSOLIDATE_BOUND];
+    o->consolidations_deferred = ev[COGMEM__EV_CONSOLIDATE_DEFERRED];
+    o->forget_runs = ev[COGMEM__EV_FORGET_RUN];
+    o->episodes_forgotten = ev[COGMEM__EV_FORGET_REMOVED];
     for (unsigned op = 0; op < COGMEM_OP_COUNT; op++)
         read_latency(&st->stats, (enum cogmem_stats_op)op, &o->latency[op]);
     return 0;

@@ -4,7 +4,7 @@
  *  - per-kind, per-shard operation counters: struct cogmem__shard_ctr in
  *    each shard set (shards/set.h), one per thread stripe and shard,
  *    bumped with cogmem__ctr_bump();
- *  - store-wide events (bindings, decay, recall, spread, caches) and the
+ *  - store-wide events (bindings, decay, recall, spread, life cycle) and the
  *    latency histograms: per thread stripe. A stripe is a number each
  *    thread claims (shards/set.h); threads beyond COGMEM__STRIPES
  *    share stripes (still correct: the cells are atomic), the common
@@ -35,10 +35,12 @@ enum cogmem__event {
     COGMEM__EV_DECAY_RUN,
     COGMEM__EV_RECALL,
     COGMEM__EV_SPREAD,
-    COGMEM__EV_FAN_CACHE_HIT,
-    COGMEM__EV_FAN_CACHE_MISS,
-    COGMEM__EV_CENTROID_CACHE_HIT,
-    COGMEM__EV_CENTROID_CACHE_MISS,
+    COGMEM__EV_FORM_RUN,
+    COGMEM__EV_FORM_CONCEPTS,
+    COGMEM__EV_CONSOLIDATE_BOUND,
+    COGMEM__EV_CONSOLIDATE_DEFERRED,
+    COGMEM__EV_FORGET_RUN,
+    COGMEM__EV_FORGET_REMOVED,
     COGMEM__EV_N
 };
 

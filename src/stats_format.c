@@ -29,7 +29,8 @@ static void put(struct out *o, const char *fmt, ...)
 }
 
 static const char *const kind_name[2] = {"concept", "episode"};
-static const char *const op_name[COGMEM_OP_COUNT] = {"lookup", "recall", "spread", "decay"};
+static const char *const op_name[COGMEM_OP_COUNT] = {"lookup", "recall", "spread", "decay",
+                                                     "form", "consolidate", "forget"};
 
 static const char *policy_name(int p)
 {
@@ -115,23 +116,30 @@ static const struct event_metric events[] = {
     {"decay_runs_total", NULL, NULL, offsetof(cogmem_stats, decay_runs)},
     {"queries_total", "query", "recall", offsetof(cogmem_stats, recall_queries)},
     {"queries_total", "query", "spread", offsetof(cogmem_stats, spread_queries)},
-    {"cache_hits_total", "cache", "fan_out", offsetof(cogmem_stats, fan_out_cache_hits)},
-    {"cache_hits_total", "cache", "centroid", offsetof(cogmem_stats, centroid_cache_hits)},
-    {"cache_misses_total", "cache", "fan_out", offsetof(cogmem_stats, fan_out_cache_misses)},
-    {"cache_misses_total", "cache", "centroid", offsetof(cogmem_stats, centroid_cache_misses)},
+    {"formation_runs_total", NULL, NULL, offsetof(cogmem_stats, formation_runs)},
+    {"concepts_formed_total", NULL, NULL, offsetof(cogmem_stats, concepts_formed)},
+    {"consolidations_total", "outcome", "bound", offsetof(cogmem_stats, consolidations_bound)},
+    {"consolidations_total", "outcome", "deferred", offsetof(cogmem_stats, consolidations_deferred)},
+    {"forget_runs_total", NULL, NULL, offsetof(cogmem_stats, forget_runs)},
+    {"episodes_forgotten_total", NULL, NULL, offsetof(cogmem_stats, episodes_forgotten)},
 };
 #define N_EVENTS (sizeof events / sizeof events[0])
 static const char *const event_help[] = {
     "Binding events by kind of change.", "Decay passes run.",
-    "Recall and spread queries.", "Cache hits.", "Cache misses."};
+    "Recall and spread queries.", "Successful cogmem_form_concepts calls.",
+    "Concepts created by formation.", "cogmem_consolidate outcomes.",
+    "Successful cogmem_forget calls.", "Episodes removed by cogmem_forget."};
 
 static const char *help_of(const char *name)
 {
     if (!strcmp(name, "binding_events_total")) return event_help[0];
     if (!strcmp(name, "decay_runs_total")) return event_help[1];
     if (!strcmp(name, "queries_total")) return event_help[2];
-    if (!strcmp(name, "cache_hits_total")) return event_help[3];
-    return event_help[4];
+    if (!strcmp(name, "formation_runs_total")) return event_help[3];
+    if (!strcmp(name, "concepts_formed_total")) return event_help[4];
+    if (!strcmp(name, "consolidations_total")) return event_help[5];
+    if (!strcmp(name, "forget_runs_total")) return event_help[6];
+    return event_help[7];
 }
 
 static void json(struct out *o, const cogmem_stats *s)

@@ -161,6 +161,10 @@ static size_t count_of(struct in *in, size_t small_max, int *null)
 /* Sizing hints (cfg.expected_*, cogmem_reserve) reach 2^16 by default and
  * about 2^48 with COGMEM_FUZZ_HUGE_HINTS=1: huge hints are clamped by the shards
  * (issue 12's shards part), which this branch does not have yet. */
+/* The first published cogmem_spread_params ended at now_ns: every size
+ * from there up is a valid caller's (fields past it take their defaults). */
+#define SPREAD_V1_SIZE (offsetof(cogmem_spread_params, now_ns) + sizeof(uint64_t))
+
 static unsigned hint_shift_max(void)
 {
     static int huge = -1;
@@ -709,7 +713,7 @@ static void op_spread(cogmem_store *s, struct model *m, struct in *in)
     if (b & 32)
         p.add_base_level = 1;
     if (b & 64)
-        p.struct_size = (u8(in) & 1) ? sizeof p - 1 : sizeof p + 8;
+        p.struct_size = (u8(in) & 1) ? SPREAD_V1_SIZE - 1 : sizeof p + 8;
     /* A huge depth only where activation provably dies out (LINEAR
      * conserves mass and hop_decay halves it): anything else is work the
      * caller asked for, not a hang. */
@@ -741,7 +745,7 @@ static void op_spread(cogmem_store *s, struct model *m, struct in *in)
     int rc = cogmem_spread(s, null ? NULL : src, n, pnull ? NULL : &big.p,
                            onull ? NULL : out, cap, &nout);
     RC_IN(rc, -EINVAL, -ENOMEM);
-    int bad = (null && n > 0) || (onull && cap > 0) || p.struct_size < sizeof p ||
+    int bad = (null && n > 0) || (onull && cap > 0) || p.struct_size < SPREAD_V1_SIZE ||
               !(p.hop_decay >= 0.0f && isfinite(p.hop_decay)) ||
               !(p.threshold >= 0.0f && isfinite(p.threshold)) || p.max_nodes < 1 ||
               p.max_nodes > COGMEM_SPREAD_MAX_NODES || p.fan_mode < -1 || p.fan_mode > 3;

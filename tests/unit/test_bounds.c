@@ -309,7 +309,11 @@ static void test_struct_sizes(void **state)
     size_t n;
     assert_int_equal(cogmem_spread(s, &src, 1, &sp.p, h, 4, &n), 0);
     assert_int_equal(n, 2);
-    sp.p.struct_size = sizeof sp.p - 1;
+    /* the first published size (up to now_ns) is accepted, one byte less
+     * is not */
+    sp.p.struct_size = offsetof(cogmem_spread_params, now_ns) + sizeof(uint64_t);
+    assert_int_equal(cogmem_spread(s, &src, 1, &sp.p, h, 4, &n), 0);
+    sp.p.struct_size = offsetof(cogmem_spread_params, now_ns) + sizeof(uint64_t) - 1;
     assert_int_equal(cogmem_spread(s, &src, 1, &sp.p, h, 4, &n), -EINVAL);
 
     struct {

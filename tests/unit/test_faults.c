@@ -68,7 +68,7 @@ static int step(cogmem_store *s, int k)
     cogmem_recall_hit rh[8];
     cogmem_hit sh[8];
     size_t n, nb[2];
-    char buf[1 << 15];
+    static char buf[1 << 17]; /* every metric in Prometheus text: over 32 KiB */
     switch (k) {
     case 0: return cogmem_concept_add(s, 1, a);
     case 1: return cogmem_concept_add(s, 2, b);

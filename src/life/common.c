@@ -87,6 +87,13 @@ void cogmem__life_tile(const float *x, size_t stride, uint32_t dim,
                          dst[i - i0]);
 }
 
+void cogmem__life_block(const float *x, size_t stride, uint32_t dim, size_t i0,
+                        size_t i1, size_t j0, size_t j1, float *out)
+{
+    cogmem_dot_block(x + i0 * stride, i1 - i0, stride, x + j0 * stride, j1 - j0, dim, stride,
+                     out, j1 - j0);
+}
+
 size_t cogmem__life_renumber(uint32_t *labels, size_t n, uint32_t *map, size_t nlab)
 {
     for (size_t c = 0; c < nlab; c++)

@@ -51,6 +51,14 @@ void cogmem__life_tile(const float *x, size_t stride, uint32_t dim,
                        size_t i0, size_t i1, const float *y, size_t j0,
                        size_t j1, float *const *dst);
 
+/* The pairwise similarities of rows [i0, i1) x [j0, j1) of one set through
+ * the register-blocked cogmem_dot_block: out[(i - i0) * (j1 - j0) + j - j0]
+ * = x_i . x_j. An entry's rounding depends on its place in the block, so a
+ * caller that needs run-to-run identical results must use a tile grid fixed
+ * by the data alone (hac.c's is). */
+void cogmem__life_block(const float *x, size_t stride, uint32_t dim, size_t i0,
+                        size_t i1, size_t j0, size_t j1, float *out);
+
 /* Exact average-linkage clustering of set (threshold tau): labels[i] is
  * the cluster of row i, clusters numbered 0.. by smallest row. Returns the
  * number of clusters, or -ENOMEM. */

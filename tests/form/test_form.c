@@ -10,7 +10,7 @@
 #include "unit/util.h"
 
 #define DIM 32
-#define N 120
+#define N 600 /* more than one 32 x 256 similarity tile (src/life/hac.c) */
 #define K 6
 #define NOISE 12
 #define BASE 1000000u /* concept ids */
@@ -206,7 +206,7 @@ static void test_second_run_creates_nothing(void **state)
     cogmem_store *s = fresh(NULL);
     cogmem_form_params p;
     params(&p);
-    p.min_members = 12; /* refuses the smaller true clusters */
+    p.min_members = 12 * N / 120; /* refuses the smaller true clusters */
     cogmem_form_result r = result();
     assert_int_equal(cogmem_form_concepts(s, &p, &r), 0);
     size_t first = r.n_concepts;

@@ -28,6 +28,7 @@ static const struct demo_step *const steps[] = {
     &demo_step_recall,
     &demo_step_spread,
     &demo_step_decay,
+    &demo_step_form,
     &demo_step_stats,
 };
 #define N_STEPS (sizeof steps / sizeof steps[0])

@@ -46,6 +46,7 @@ extern const struct demo_step demo_step_load;
 extern const struct demo_step demo_step_recall;
 extern const struct demo_step demo_step_spread;
 extern const struct demo_step demo_step_decay;
+extern const struct demo_step demo_step_form;
 extern const struct demo_step demo_step_stats;
 
 /* Print a check's outcome ("  ok: ..." or "  FAILED: ...") and return ok. */

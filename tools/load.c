@@ -1,14 +1,15 @@
 /* cogmem load — bring a data set into a store and describe it.
  *
- * Today the store lives in this process only (cogmem has no persistence
- * yet), so `load` is a check and a measurement: it loads, prints what it
- * loaded (counts, time per phase, the distribution of senses per word),
- * and closes.
+ * `load` loads, prints what it loaded (counts, time per phase, the
+ * distribution of senses per word) and closes; with --out STOREDIR the
+ * store lives in that directory (cogmem_persist.h) and is snapshotted
+ * before the close, so a later cogmem_open() of the directory finds it.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "cogmem.h"
@@ -115,24 +116,26 @@ int cli_load_report(struct wordnet *wn, int json, FILE *out)
 void cli_load_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: cogmem load wordnet [--dir DIR] [--dim N] [--json]\n"
+            "Usage: cogmem load wordnet [--dir DIR] [--dim N] [--out STOREDIR] [--json]\n"
             "\n"
             "Load WordNet 3.0 (Debian's wordnet-base) into a store: synsets\n"
             "become concepts, lemmas episodes, each sense a binding whose\n"
             "strength grows with its tag count (cntlist.rev); embeddings are\n"
-            "feature-hashed glosses. Prints what was loaded. cogmem has no\n"
-            "persistence yet, so the store lives only while this runs.\n"
+            "feature-hashed glosses. Prints what was loaded. Without --out\n"
+            "the store lives only while this runs.\n"
             "\n"
             "Options:\n"
             "  --dir DIR   the WordNet files (default " WORDNET_DEFAULT_DIR ")\n"
             "  --dim N     embedding dimension (default 256)\n"
+            "  --out STOREDIR  keep the store in this directory (new or empty):\n"
+            "              loaded without a journal, then one snapshot\n"
             "  --json      one JSON object instead of text\n"
             "  -h, --help  show this help\n");
 }
 
 int cli_load_run(int argc, char **argv)
 {
-    const char *dir = WORDNET_DEFAULT_DIR, *value;
+    const char *dir = WORDNET_DEFAULT_DIR, *out = NULL, *value;
     uint64_t dim = 256;
     int json = 0, i = 1;
     struct wordnet *wn;
@@ -164,15 +167,33 @@ int cli_load_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             continue;
         }
+        if (m == 0 && (m = cli_option(argc, argv, &i, "--out", &value)) > 0) {
+            out = value;
+            continue;
+        }
         if (m < 0)
             cli_usage_error(CMD, "option '%s' needs a value", argv[i]);
         else
             cli_usage_error(CMD, "unknown argument '%s'", argv[i]);
         return CLI_EXIT_USAGE;
     }
-    if (wordnet_load(dir, (uint32_t)dim, !json, &wn))
+    if (wordnet_load_at(dir, (uint32_t)dim, out, !json, &wn))
         return CLI_EXIT_FAIL;
     int rc = cli_load_report(wn, json, stdout);
+    if (rc == CLI_EXIT_OK && out) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int src = cogmem_snapshot(wordnet_store(wn));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (src) {
+            cli_report("cogmem_snapshot", src);
+            rc = CLI_EXIT_FAIL;
+        } else if (!json) {
+            printf("  snapshot into %s: %.2f s\n", out,
+                   (double)(t1.tv_sec - t0.tv_sec) +
+                       (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+        }
+    }
     int crc = wordnet_close(wn);
     if (crc) {
         cli_report("cogmem_close", crc);

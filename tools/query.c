@@ -1,8 +1,12 @@
 /* cogmem query — ask a WordNet store questions from the command line.
  *
- * cogmem has no persistence yet, so each query loads WordNet into a store
- * in this process first (a few seconds; `cogmem load wordnet` prints the
- * time per phase), then answers:
+ * Either each query loads WordNet into a store in this process first
+ * (--wordnet: a few seconds; `cogmem load wordnet` prints the time per
+ * phase), or it opens the store that `cogmem load wordnet --out STOREDIR`
+ * left in a directory (--store STOREDIR). The store holds ids, vectors and
+ * bindings but no words: the words and glosses are read again from the
+ * WordNet files (parsing only, no embedding or adds), and the counts must
+ * match the files'. Then it answers:
  *   recall WORD...   the synsets (or, --kinds, lemmas) nearest to the word's
  *                    embedding (a single known lemma) or to the hashed text;
  *   spread WORD...   spreading activation from the words' lemmas;
@@ -24,7 +28,7 @@
 #define DESC 400
 
 struct query_opts {
-    const char *dir;
+    const char *dir, *store;
     uint64_t dim, k, depth;
     unsigned kinds;
     int json;
@@ -224,12 +228,12 @@ out:
 void cli_query_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: cogmem query [--wordnet [DIR]] [OPTIONS] recall WORD...\n"
-            "       cogmem query [--wordnet [DIR]] [OPTIONS] spread WORD...\n"
-            "       cogmem query [--wordnet [DIR]] [OPTIONS] info ID|WORD\n"
+            "Usage: cogmem query [--wordnet [DIR]] [--store STOREDIR] [OPTIONS] recall WORD...\n"
+            "       cogmem query [--wordnet [DIR]] [--store STOREDIR] [OPTIONS] spread WORD...\n"
+            "       cogmem query [--wordnet [DIR]] [--store STOREDIR] [OPTIONS] info ID|WORD\n"
             "\n"
-            "Load WordNet 3.0 into a store in this process (cogmem has no\n"
-            "persistence yet; see `cogmem load wordnet`) and answer:\n"
+            "Load WordNet 3.0 into a store in this process, or open the store\n"
+            "`cogmem load wordnet --out STOREDIR` wrote (--store), and answer:\n"
             "  recall  synsets nearest to a word's embedding (a known lemma)\n"
             "          or to the feature-hashed words given\n"
             "  spread  spreading activation from the words' lemmas\n"
@@ -237,6 +241,8 @@ void cli_query_usage(FILE *out)
             "\n"
             "Options:\n"
             "  --wordnet [DIR]  the WordNet files (default " WORDNET_DEFAULT_DIR ")\n"
+            "  --store STOREDIR open this store instead of loading; the words\n"
+            "                   are still read from the WordNet files\n"
             "  --dim N          embedding dimension (default 256)\n"
             "  -k N             results (default 10)\n"
             "  --kinds K        recall over synsets|lemmas|all (default synsets)\n"
@@ -272,7 +278,7 @@ static int parse_fan(const char *v, int *out)
 
 int cli_query_run(int argc, char **argv)
 {
-    struct query_opts o = {WORDNET_DEFAULT_DIR, 256, 10, 2, COGMEM_CONCEPT, 0,
+    struct query_opts o = {WORDNET_DEFAULT_DIR, NULL, 256, 10, 2, COGMEM_CONCEPT, 0,
                            COGMEM_FAN_INV_SQRT};
     const char *cmd = NULL, *value;
     char *words[MAX_WORDS];
@@ -301,7 +307,11 @@ int cli_query_run(int argc, char **argv)
             o.dir = argv[i] + 10;
             continue;
         }
-        if ((m = cli_option(argc, argv, &i, "--dim", &value)) > 0) {
+        if ((m = cli_option(argc, argv, &i, "--store", &value)) > 0) {
+            o.store = value;
+            continue;
+        }
+        if (m == 0 && (m = cli_option(argc, argv, &i, "--dim", &value)) > 0) {
             if (cli_parse_u64(CMD, "--dim", value, 1, COGMEM_MAX_DIM, &o.dim))
                 return CLI_EXIT_USAGE;
             continue;
@@ -359,7 +369,8 @@ int cli_query_run(int argc, char **argv)
     }
 
     struct wordnet *wn;
-    if (wordnet_load(o.dir, (uint32_t)o.dim, !o.json, &wn))
+    if (o.store ? wordnet_attach(o.dir, (uint32_t)o.dim, o.store, &wn)
+                : wordnet_load(o.dir, (uint32_t)o.dim, !o.json, &wn))
         return CLI_EXIT_FAIL;
     int rc = strcmp(cmd, "recall") == 0   ? do_recall(wn, &o, words, n_words)
              : strcmp(cmd, "spread") == 0 ? do_spread(wn, &o, words, n_words)

@@ -65,6 +65,25 @@ struct wordnet_counts {
 int wordnet_load(const char *dir, uint32_t dim, int progress,
                  struct wordnet **out);
 
+/* wordnet_load() into a store living in directory `path` (cogmem_persist.h;
+ * NULL: in memory only), opened with COGMEM_DURABLE_NONE: nothing is
+ * durable until the caller calls cogmem_snapshot(). The directory must be
+ * new or empty (a store already in it makes the adds fail with -EEXIST);
+ * another opener holding it gives -EBUSY. */
+int wordnet_load_at(const char *dir, uint32_t dim, const char *path,
+                    int progress, struct wordnet **out);
+
+/* Open the store in directory `path` that wordnet_load_at() wrote from the
+ * WordNet files in `dir`, and read from those files only the names
+ * (lemma -> id, descriptions): no vectors, adds or binds. The store is
+ * opened with COGMEM_DURABLE_NONE and the caller must not mutate it.
+ * Errors: -ENOENT (no such directory; nothing is created), -EINVAL (the
+ * store's dim is not `dim`), -EBUSY (opened elsewhere), -ESTALE (its
+ * counts do not match the files: loaded from other files), or as
+ * wordnet_load(). Only counts.synsets and counts.lemmas are filled. */
+int wordnet_attach(const char *dir, uint32_t dim, const char *path,
+                   struct wordnet **out);
+
 /* Close the store and free everything (NULL is ignored). Returns what
  * cogmem_close() returned. */
 int wordnet_close(struct wordnet *wn);

@@ -21,6 +21,8 @@ int main(void)
     F(cogmem_config, actr_noise); F(cogmem_config, numa_policy);
     F(cogmem_config, concept_node); F(cogmem_config, episode_node);
     F(cogmem_config, stats); F(cogmem_config, bf16_rows);
+    F(cogmem_config, path); F(cogmem_config, durability);
+    F(cogmem_config, sync_interval_ms);
 
     S(struct cogmem_concept_info);
     F(struct cogmem_concept_info, id); F(struct cogmem_concept_info, created_ns);

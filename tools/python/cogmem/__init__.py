@@ -26,6 +26,7 @@ import enum
 import errno as _errno
 import json
 import math
+import os
 import threading
 import time
 from collections import namedtuple
@@ -92,7 +93,8 @@ class OutOfRange(CogmemError, ValueError):
 
 
 class StoreBusy(CogmemError, RuntimeError):
-    """-EBUSY: close() while vector() views are alive."""
+    """-EBUSY: close() while vector() views are alive, or a store
+    directory that another Store (or process) has open."""
 
 
 class WouldDeadlock(CogmemError, RuntimeError):
@@ -244,19 +246,45 @@ class _VecRef:
 
 # ------------------------------------------------------------------- store
 
+_DURABILITY = {"none": 0, "process": 1, "interval": 2, "sync": 3}
+
+
+def snapshot_verify(path):
+    """Check the snapshot file `path` (every checksum and record) without
+    opening a store (cogmem_snapshot_verify). Returns None; raises
+    CogmemError (errno EBADMSG) on a corrupt file, NotFound if missing."""
+    _check("cogmem_snapshot_verify",
+           _C.cogmem_snapshot_verify(os.fsencode(path), None))
+
+
 class Store:
     """A cogmem store (semantic concepts, episodic episodes, bindings).
 
-    Store(dim, *, expected_concepts=0, expected_episodes=0, fan_mode=None,
-    bf16_rows=False, stats=True) opens an in-memory store; use it as a
-    context manager or call close(). See the module docstring for the
-    thread-safety statement.
+    Store(dim, path=None, *, durability="process", sync_interval_ms=1000,
+    expected_concepts=0, expected_episodes=0, fan_mode=None,
+    bf16_rows=False, stats=True) opens a store: in memory (path None), or
+    living in the directory `path` (include/cogmem_persist.h: reopened
+    from its snapshot and journal; a second opener gets StoreBusy).
+    durability is "none", "process", "interval" or "sync" (ignored without
+    a path). Use it as a context manager or call close(). See the module
+    docstring for the thread-safety statement.
     """
 
-    def __init__(self, dim, *, expected_concepts=0, expected_episodes=0,
-                 fan_mode=None, bf16_rows=False, stats=True):
+    def __init__(self, dim, path=None, *, durability="process",
+                 sync_interval_ms=1000, expected_concepts=0,
+                 expected_episodes=0, fan_mode=None, bf16_rows=False,
+                 stats=True):
         dim = int(dim)
         cfg = _lib.params(_C.cogmem_config_init, _lib.Config)
+        if path is not None:
+            # cfg.path borrows this bytes object: it lives in this frame
+            # until cogmem_open() returns (the library copies the path).
+            path_b = os.fsencode(path)
+            cfg.path = path_b
+            if durability not in _DURABILITY:
+                raise ValueError("durability: one of %s" % ", ".join(_DURABILITY))
+            cfg.durability = _DURABILITY[durability]
+            cfg.sync_interval_ms = int(sync_interval_ms)
         cfg.dim = dim
         cfg.expected_concepts = int(expected_concepts)
         cfg.expected_episodes = int(expected_episodes)
@@ -371,6 +399,15 @@ class Store:
         finally:
             self._leave()
         return len(done)
+
+    def snapshot(self):
+        """Write a snapshot into the store's directory (cogmem_snapshot);
+        other threads go on working. InvalidArgument without a path."""
+        self._call("cogmem_snapshot")
+
+    def sync(self):
+        """Make every mutation so far durable (cogmem_sync)."""
+        self._call("cogmem_sync")
 
     def add_concept(self, id, centroid):
         """Add concept `id` with a copy of `centroid` (dim floats). With a

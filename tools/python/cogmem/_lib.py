@@ -43,6 +43,9 @@ class Config(Structure):
         ("episode_node", c_int),
         ("stats", c_uint),
         ("bf16_rows", c_uint32),
+        ("path", c_char_p),
+        ("durability", c_int32),
+        ("sync_interval_ms", c_uint32),
     ]
 
 
@@ -185,6 +188,9 @@ _SIGNATURES = {
     "cogmem_config_init": (None, [c_void_p]),
     "cogmem_open": (c_int, [c_void_p, POINTER(c_void_p)]),
     "cogmem_close": (c_int, [POINTER(c_void_p)]),
+    "cogmem_snapshot": (c_int, [c_void_p]),
+    "cogmem_sync": (c_int, [c_void_p]),
+    "cogmem_snapshot_verify": (c_int, [c_char_p, c_void_p]),
     "cogmem_dim": (c_uint32, [c_void_p]),
     "cogmem_reserve": (c_int, [c_void_p, c_uint, c_uint64]),
     "cogmem_kind_of": (c_int, [c_void_p, c_uint64]),

@@ -1,0 +1,81 @@
+"""Persistence from Python: a store directory, snapshot, sync, reopen."""
+import errno
+import glob
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import cogmem
+
+DIM = 32
+
+
+def test_round_trip_through_a_directory(tmp_path):
+    d = str(tmp_path / "store")
+    rng = np.random.default_rng(7)
+    c = rng.standard_normal((20, DIM)).astype(np.float32)
+    e = rng.standard_normal((50, DIM)).astype(np.float32)
+    q = rng.standard_normal(DIM).astype(np.float32)
+    with cogmem.Store(DIM, d, durability="none") as s:
+        for i in range(20):
+            s.add_concept(i + 1, c[i])
+        for i in range(50):
+            s.add_episode(1000 + i, e[i])
+            s.bind(1000 + i, 1 + i % 20, 0.25 + (i % 4) / 8)
+        before = s.recall(q, 10)
+        s.snapshot()
+        s.sync()
+        bindings = s.binding_count()
+    snaps = glob.glob(os.path.join(d, "snap-*.cgs"))
+    assert len(snaps) == 1
+    cogmem.snapshot_verify(snaps[0])
+    with cogmem.Store(DIM, d) as s:
+        assert s.count(cogmem.Kind.CONCEPT) == 20
+        assert s.count(cogmem.Kind.EPISODE) == 50
+        assert s.binding_count() == bindings == 50
+        after = s.recall(q, 10)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_journal_without_snapshot_survives_close(tmp_path):
+    d = str(tmp_path / "store")
+    with cogmem.Store(DIM, d, durability="sync") as s:
+        s.add_concept(5, np.ones(DIM, np.float32))
+        s.sync()
+    with cogmem.Store(DIM, d) as s:
+        assert s.count(cogmem.Kind.CONCEPT) == 1
+
+
+def test_second_open_of_a_directory_is_busy(tmp_path):
+    d = str(tmp_path / "store")
+    with cogmem.Store(DIM, d):
+        with pytest.raises(cogmem.StoreBusy) as ei:
+            cogmem.Store(DIM, d)
+        assert ei.value.errno == errno.EBUSY
+
+
+def test_errors(tmp_path):
+    with cogmem.Store(DIM) as s, pytest.raises(cogmem.InvalidArgument):
+        s.snapshot()  # no directory
+    with pytest.raises(ValueError):
+        cogmem.Store(DIM, str(tmp_path / "x"), durability="sometimes")
+    with pytest.raises(cogmem.NotFound):
+        cogmem.snapshot_verify(str(tmp_path / "none.cgs"))
+    d = str(tmp_path / "s")
+    with cogmem.Store(DIM, d, durability="none") as s:
+        s.add_concept(1, np.ones(DIM, np.float32))
+        s.snapshot()
+    good = glob.glob(os.path.join(d, "snap-*.cgs"))[0]
+    bad = str(tmp_path / "bad.cgs")
+    shutil.copy(good, bad)
+    with open(bad, "r+b") as f:
+        f.seek(os.path.getsize(bad) // 2)
+        b = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with pytest.raises(cogmem.CogmemError) as ei:
+        cogmem.snapshot_verify(bad)
+    assert ei.value.errno == errno.EBADMSG

@@ -30,6 +30,7 @@ static const struct demo_step *const steps[] = {
     &demo_step_decay,
     &demo_step_form,
     &demo_step_stats,
+    &demo_step_persist, /* last: it closes and reopens the store */
 };
 #define N_STEPS (sizeof steps / sizeof steps[0])
 
@@ -281,6 +282,7 @@ int cli_mission_run(int argc, char **argv)
         cli_report("cogmem_close", rc);
         ok = false;
     }
+    mission_remove_store(&m); /* if a step failed before step_persist */
     printf("%s\n", ok ? "demo OK" : "demo FAILED");
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

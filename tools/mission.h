@@ -32,6 +32,9 @@ struct mission_opts {
 struct mission {
     const struct mission_opts *o;
     struct wordnet *wn;
+    /* The temporary directory the store lives in (step_load.c), "" once
+     * removed (step_persist.c). */
+    char store_dir[256];
 };
 
 struct demo_step {
@@ -48,6 +51,10 @@ extern const struct demo_step demo_step_spread;
 extern const struct demo_step demo_step_decay;
 extern const struct demo_step demo_step_form;
 extern const struct demo_step demo_step_stats;
+extern const struct demo_step demo_step_persist;
+
+/* Remove the store's temporary directory and its files (nothing if done). */
+void mission_remove_store(struct mission *m);
 
 /* Print a check's outcome ("  ok: ..." or "  FAILED: ...") and return ok. */
 bool mission_check(bool ok, const char *fmt, ...)

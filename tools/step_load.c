@@ -2,11 +2,21 @@
 #include "mission.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static bool run(struct mission *m)
 {
-    if (wordnet_load(m->o->dir, (uint32_t)m->o->dim, 1, &m->wn)) {
+    /* A store in a directory of its own, so that the last step can snapshot
+     * and reopen it (step_persist.c). */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(m->store_dir, sizeof m->store_dir, "%s/cogmem-demo-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(m->store_dir)) {
+        m->store_dir[0] = '\0';
+        return mission_check(false, "creating a temporary store directory");
+    }
+    if (wordnet_load_at(m->o->dir, (uint32_t)m->o->dim, m->store_dir, 1, &m->wn)) {
         m->wn = NULL;
         return mission_check(false, "loading WordNet from %s (is wordnet-base "
                              "installed?)", m->o->dir);

@@ -18,11 +18,6 @@
 
 #define MAX_THREADS 64u
 
-void cogmem__life_copy_in(void *dst, size_t full, const void *src, size_t have)
-{
-    memcpy(dst, src, have < full ? have : full);
-}
-
 unsigned cogmem__life_threads(uint32_t want)
 {
     long t = want;

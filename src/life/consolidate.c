@@ -76,11 +76,8 @@ static int consolidate_body(cogmem_store *store, uint64_t episode,
         return rc;
     cogmem__stats_event(store, r.bound ? COGMEM__EV_CONSOLIDATE_BOUND
                                        : COGMEM__EV_CONSOLIDATE_DEFERRED);
-    if (out) {
-        size_t sz = out->struct_size;
-        r.struct_size = sz;
-        memcpy(out, &r, sz < sizeof r ? sz : sizeof r);
-    }
+    if (out)
+        cogmem__struct_out(out, &r, sizeof r);
     return 0;
 }
 

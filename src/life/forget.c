@@ -120,9 +120,9 @@ static int forget_body(cogmem_store *st, const cogmem_forget_params *in,
         return -EINVAL;
     cogmem_forget_params p;
     cogmem_forget_params_init(&p);
-    if (!in || in->struct_size < COGMEM_FORGET_PARAMS_V1_SIZE)
+    if (!in || cogmem__struct_in(&p, sizeof p, in, in->struct_size,
+                                 COGMEM_FORGET_PARAMS_V1_SIZE))
         return -EINVAL;
-    cogmem__life_copy_in(&p, sizeof p, in, in->struct_size);
     uint64_t budget = p.max_episodes ? p.max_episodes : st->cfg.max_episodes;
     if (budget == 0 || p.now_ns == 0 || !(p.w_binding >= 0.0f) || !isfinite(p.w_binding) ||
         !(p.consolidated_bonus >= 0.0f) || !isfinite(p.consolidated_bonus))
@@ -155,11 +155,8 @@ static int forget_body(cogmem_store *st, const cogmem_forget_params *in,
     free(sc.c);
     if (!p.dry_run)
         cogmem__stats_add(st, COGMEM__EV_FORGET_REMOVED, r.removed);
-    if (out) {
-        size_t sz = out->struct_size;
-        r.struct_size = sz;
-        memcpy(out, &r, sz < sizeof r ? sz : sizeof r);
-    }
+    if (out)
+        cogmem__struct_out(out, &r, sizeof r);
     return 0;
 }
 

@@ -32,11 +32,8 @@ void cogmem_form_params_init(cogmem_form_params *p)
 int cogmem__life_form_params_in(const cogmem_form_params *in, cogmem_form_params *p)
 {
     cogmem_form_params_init(p);
-    if (in) {
-        if (in->struct_size < COGMEM_FORM_PARAMS_V1_SIZE)
-            return -EINVAL;
-        cogmem__life_copy_in(p, sizeof *p, in, in->struct_size);
-    }
+    if (in && cogmem__struct_in(p, sizeof *p, in, in->struct_size, COGMEM_FORM_PARAMS_V1_SIZE))
+        return -EINVAL;
     if (!(p->min_similarity >= -1.0f && p->min_similarity <= 1.0f) ||
         !(p->min_coherence >= -1.0f && p->min_coherence <= 1.0f) ||
         p->min_members < 1 || p->select < COGMEM_FORM_UNBOUND ||
@@ -259,8 +256,7 @@ static int form_body(cogmem_store *store, const cogmem_form_params *in,
     }
     compact(&pl);
     free(pl.mu);
-    size_t sz = out->struct_size;
-    cogmem_form_result r = {.struct_size = sz};
+    cogmem_form_result r = {.struct_size = sizeof r};
     r.n_selected = set.n;
     r.n_clusters = (size_t)nlab;
     r.n_concepts = pl.nc;
@@ -272,7 +268,7 @@ static int form_body(cogmem_store *store, const cogmem_form_params *in,
     r.members = pl.members;
     r.contribution = pl.contrib;
     free(set.x);
-    memcpy(out, &r, sz < sizeof r ? sz : sizeof r);
+    cogmem__struct_out(out, &r, sizeof r);
     return 0;
 }
 

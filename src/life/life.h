@@ -8,11 +8,6 @@
 #include "cogmem_life.h"
 #include "src/store.h"
 
-/* Copy a caller's params/result struct of `have` bytes (>= v1, checked by
- * the caller) over a defaulted local of `full` bytes: only the fields the
- * caller's struct has are read; the rest keep their defaults. */
-void cogmem__life_copy_in(void *dst, size_t full, const void *src, size_t have);
-
 /* Validated params with defaults for the fields `in` lacks (in NULL:
  * defaults). 0 or -EINVAL. */
 int cogmem__life_form_params_in(const cogmem_form_params *in, cogmem_form_params *p);

@@ -36,6 +36,17 @@ static const struct demo_step *const steps[] = {
 
 static const char *const default_words[] = {"dog", "bank", "music", "run"};
 
+int mission_vector(cogmem_store *s, uint64_t id, float *out, uint32_t dim)
+{
+    const cogmem_vec *v;
+    int rc = cogmem_vec_get(s, id, &v);
+    if (rc)
+        return rc;
+    memcpy(out, cogmem_vec_data(v), dim * sizeof *out);
+    cogmem_vec_put(v);
+    return 0;
+}
+
 bool mission_check(bool ok, const char *fmt, ...)
 {
     va_list ap;

@@ -56,6 +56,10 @@ extern const struct demo_step demo_step_persist;
 /* Remove the store's temporary directory and its files (nothing if done). */
 void mission_remove_store(struct mission *m);
 
+/* Copy node `id`'s embedding (dim floats) into out. 0 or a negative errno
+ * (cogmem_vec_get()'s). */
+int mission_vector(cogmem_store *s, uint64_t id, float *out, uint32_t dim);
+
 /* Print a check's outcome ("  ok: ..." or "  FAILED: ...") and return ok. */
 bool mission_check(bool ok, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -78,12 +78,9 @@ static bool run(struct mission *m)
 
     /* The first cue word's embedding, copied: the store is closed below. */
     uint64_t cue = wordnet_lemma_id(m->wn, m->o->words[0]);
-    const cogmem_vec *v;
-    if (cue && cogmem_vec_get(s, cue, &v) == 0) {
-        q = malloc(dim * sizeof *q);
-        if (q)
-            memcpy(q, cogmem_vec_data(v), dim * sizeof *q);
-        cogmem_vec_put(v);
+    if (cue && (q = malloc(dim * sizeof *q)) != NULL && mission_vector(s, cue, q, dim)) {
+        free(q);
+        q = NULL;
     }
     int rc = take(s, q, &before);
     double t0 = progress_now();

@@ -18,17 +18,6 @@
 #define K 5
 #define BATCH 64
 
-static int lemma_vector(cogmem_store *s, uint64_t id, float *out, uint32_t dim)
-{
-    const cogmem_vec *v;
-    int rc = cogmem_vec_get(s, id, &v);
-    if (rc)
-        return rc;
-    memcpy(out, cogmem_vec_data(v), dim * sizeof *out);
-    cogmem_vec_put(v);
-    return 0;
-}
-
 static bool run(struct mission *m)
 {
     cogmem_store *s = wordnet_store(m->wn);
@@ -48,7 +37,7 @@ static bool run(struct mission *m)
     }
     for (unsigned w = 0; w < m->o->n_words; w++) {
         uint64_t lemma = wordnet_lemma_id(m->wn, m->o->words[w]);
-        if (!lemma || lemma_vector(s, lemma, q, dim) ||
+        if (!lemma || mission_vector(s, lemma, q, dim) ||
             cogmem_recall(s, q, COGMEM_CONCEPT, K, NULL, hits, &n1)) {
             ok = mission_check(false, "'%s' is not a lemma here", m->o->words[w]) && ok;
             continue;
@@ -75,7 +64,7 @@ static bool run(struct mission *m)
     unsigned nq = 0;
     for (unsigned i = 0; i < BATCH && c->lemmas; i++) {
         uint64_t id = WORDNET_LEMMA_BASE + 1 + (uint64_t)i * c->lemmas / BATCH;
-        if (lemma_vector(s, id, q + (size_t)nq * dim, dim) == 0)
+        if (mission_vector(s, id, q + (size_t)nq * dim, dim) == 0)
             nq++;
     }
     struct progress_bar bar;

@@ -27,15 +27,6 @@ static inline __m256 hsum8(__m256 a, __m256 b, __m256 c, __m256 d, __m256 e,
                          _mm256_permute2f128_ps(abcd, efgh, 0x31));
 }
 
-static inline float hsum1(__m256 a)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a),
-                          _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* ------------------------------------------------------------------ dot */
 
 /* Eight rows per pass: each query load feeds eight FMAs and the eight
@@ -95,28 +86,22 @@ dot8(const float *q, const float *r, size_t dim, size_t stride, float *out,
     _mm256_storeu_ps(out, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
 }
 
-/* One row: four accumulators so the chain is not latency-bound. */
+/* One row: the remainder of a batch and single-vector scoring. One
+ * accumulator, reduced by hsum8's tree (lane 0 of hsum8 with the other
+ * rows zero), the FMA and addition order of dot8's, so a row's score never
+ * depends on which path computed it (cogmem-checkasm's position test). */
 static float dot1(const float *q, const float *r, size_t dim)
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 a = _mm256_setzero_ps(), z = a;
     size_t j = 0;
-    for (; j + 32 <= dim; j += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + j), _mm256_loadu_ps(q + j), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + j + 8),
-                             _mm256_loadu_ps(q + j + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r + j + 16),
-                             _mm256_loadu_ps(q + j + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r + j + 24),
-                             _mm256_loadu_ps(q + j + 24), a3);
-    }
     for (; j + 8 <= dim; j += 8)
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + j), _mm256_loadu_ps(q + j), a0);
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(r + j), _mm256_loadu_ps(q + j), a);
     if (j < dim) {
         __m256i m = tail_mask(dim - j);
-        a1 = _mm256_fmadd_ps(_mm256_maskload_ps(r + j, m),
-                             _mm256_maskload_ps(q + j, m), a1);
+        a = _mm256_fmadd_ps(_mm256_maskload_ps(r + j, m),
+                            _mm256_maskload_ps(q + j, m), a);
     }
-    return hsum1(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    return _mm256_cvtss_f32(hsum8(a, z, z, z, z, z, z, z));
 }
 
 static void dot_batch(const float *q, const float *rows, size_t n, size_t dim,

@@ -64,29 +64,23 @@ static void dot16_pf(const float *q, const float *r, size_t dim, size_t stride,
     dot16(q, r, dim, stride, out, 1);
 }
 
-/* One row: four accumulators so the chain is not latency-bound. */
+/* One row: the remainder of a batch and single-vector scoring. One
+ * accumulator and reduce1(), the FMA and addition order of dot16's, so a
+ * row's score never depends on which path computed it (checked by
+ * cogmem-checkasm's position test); the latency-bound chain costs little
+ * for the at most 3 rows of a batch that take it. */
 static float dot1(const float *q, const float *r, size_t dim)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 a = _mm512_setzero_ps();
     size_t j = 0;
-    for (; j + 64 <= dim; j += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j + 16),
-                             _mm512_loadu_ps(q + j + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j + 32),
-                             _mm512_loadu_ps(q + j + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j + 48),
-                             _mm512_loadu_ps(q + j + 48), a3);
-    }
     for (; j + 16 <= dim; j += 16)
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a0);
+        a = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a);
     if (j < dim) {
         __mmask16 m = mask16(dim - j);
-        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + j),
-                             _mm512_maskz_loadu_ps(m, q + j), a1);
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + j),
+                            _mm512_maskz_loadu_ps(m, q + j), a);
     }
-    return _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    return reduce1(a);
 }
 
 /* Four rows for the remainder of a batch (n % 16 >= 4). */
@@ -104,10 +98,10 @@ static void dot4(const float *q, const float *r, size_t dim, size_t stride,
         a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r2 + j), qv, a2);
         a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r3 + j), qv, a3);
     }
-    out[0] = _mm512_reduce_add_ps(a0);
-    out[1] = _mm512_reduce_add_ps(a1);
-    out[2] = _mm512_reduce_add_ps(a2);
-    out[3] = _mm512_reduce_add_ps(a3);
+    out[0] = reduce1(a0); /* dot16's order: see reduce1 */
+    out[1] = reduce1(a1);
+    out[2] = reduce1(a2);
+    out[3] = reduce1(a3);
 }
 
 enum { PATH_BLOCK16 = 0, PATH_BLOCK16_PF = 1, PATH_ROWS4 = 2 };

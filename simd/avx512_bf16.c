@@ -53,21 +53,20 @@ dot16(const uint16_t *q, const uint16_t *r, size_t dim, size_t stride,
     _mm512_storeu_ps(out, reduce16(acc));
 }
 
+/* One row: one accumulator and reduce1(), dot16's order, so that a row's
+ * score does not depend on its position in a run (see reduce1). */
 static float dot1(const uint16_t *q, const uint16_t *r, size_t dim)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    __m512 a = _mm512_setzero_ps();
     size_t j = 0;
-    for (; j + 64 <= dim; j += 64) {
-        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(r + j),
-                              (__m512bh)_mm512_loadu_si512(q + j));
-        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(r + j + 32),
-                              (__m512bh)_mm512_loadu_si512(q + j + 32));
-    }
-    for (; j < dim; j += 32) {
+    for (; j + 32 <= dim; j += 32)
+        a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_loadu_si512(r + j),
+                             (__m512bh)_mm512_loadu_si512(q + j));
+    if (j < dim) {
         __mmask32 m = mask32(dim - j);
-        a0 = _mm512_dpbf16_ps(a0, load_bh(m, r + j), load_bh(m, q + j));
+        a = _mm512_dpbf16_ps(a, load_bh(m, r + j), load_bh(m, q + j));
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    return reduce1(a);
 }
 
 static void dot_bf16(const uint16_t *q, const uint16_t *rows, size_t n,

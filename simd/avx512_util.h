@@ -59,4 +59,20 @@ static inline __m512 reduce16(const __m512 x[16])
     return _mm512_permutexvar_ps(perm, l4);
 }
 
+/* The sum of one accumulator's 16 lanes in exactly reduce16()'s order
+ * (lane l + lane l+8, then + the pair 4 lanes on, then (t0+t1) + (t2+t3)),
+ * so that a row's dot product has the same bits whichever path computed
+ * it: a 16-row block, the 4-row remainder or a single row. GCC's
+ * _mm512_reduce_add_ps ends with (t0+t2) + (t1+t3) instead, which made a
+ * row's score depend on its position in a run (and so changed scores by an
+ * ulp across a snapshot and reopen, which lays rows out anew). */
+static inline float reduce1(__m512 x)
+{
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x),
+                             _mm512_extractf32x8_ps(x, 1));
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    __m128 s = _mm_add_ps(t, _mm_movehdup_ps(t)); /* [t0+t1, ., t2+t3, .] */
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehl_ps(s, s)));
+}
+
 #endif /* COGMEM_AVX512_UTIL_H */

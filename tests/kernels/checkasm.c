@@ -1139,6 +1139,102 @@ static void test_dot_block(void)
     check_block(7, 1100, 100, 101, 100, 1100, FILL_RANDOM, FILL_WIDE, 0);
 }
 
+/* ------------------------------------------------------------- position */
+
+/* Within one ISA a row's score has the same bits whichever path computed
+ * it: the whole run (which picks a path by the run's size), a sub-run at
+ * any offset (16-row blocks, 4-row and 1-row remainders), the row alone,
+ * a dot_block tile, the cosine with and without stored norms, and the
+ * bf16 dot. Recall relies on it: a snapshot and reopen lays rows out anew,
+ * and a replaced row is scored alone, yet scores must not change. */
+static int same_bits(float a, float b)
+{
+    return bits_of(a) == bits_of(b) || (isnan(a) && isnan(b));
+}
+
+static void check_position(size_t n, size_t dim)
+{
+    size_t stride = dim + 16 - dim % 16;
+    float *rows = galloc(n * stride * sizeof(float));
+    float *q = galloc(4 * stride * sizeof(float));
+    float *norms = galloc(n * sizeof(float));
+    float *all = galloc(n * sizeof(float)), *part = galloc(n * sizeof(float));
+    float *blk = galloc(4 * n * sizeof(float));
+    uint16_t *r16 = galloc(n * stride * sizeof(uint16_t));
+    uint16_t *q16 = galloc(stride * sizeof(uint16_t));
+    fill_floats(rows, n * stride, FILL_RANDOM);
+    fill_floats(q, 4 * stride, FILL_RANDOM);
+    cogmem_f32_to_bf16(rows, n * stride, r16);
+    cogmem_f32_to_bf16(q, stride, q16);
+    static const size_t offs[] = {0, 1, 2, 3, 5, 13, 16, 17};
+    static const size_t lens[] = {1, 2, 3, 4, 5, 7, 15, 16, 17, 33};
+    for (int t = 0; t < COGMEM__ISA_COUNT; t++) {
+        const cogmem__simd_ops *o = isa_tab[t];
+        if (!o)
+            continue;
+        cur_isa = isa_label[t];
+        for (size_t i = 0; i < n; i++) {
+            o->dot_batch(rows + i * stride, rows + i * stride, 1, dim, stride, part);
+            norms[i] = sqrtf(part[0]);
+        }
+        for (int kernel = 0; kernel < 4; kernel++) {
+            if (kernel == 3 && !o->dot_bf16)
+                continue;
+#define RUN(from, cnt, out)                                                    \
+    (kernel == 0   ? o->dot_batch(q, rows + (from) * stride, cnt, dim, stride, out)  \
+     : kernel == 1 ? o->cosine_batch(q, rows + (from) * stride, cnt, dim, stride, \
+                                     norms + (from), 1.25f, out)               \
+     : kernel == 2 ? o->cosine_batch(q, rows + (from) * stride, cnt, dim, stride, \
+                                     NULL, 1.25f, out)                         \
+                   : o->dot_bf16(q16, r16 + (from) * stride, cnt, dim, stride, out))
+            static const char *kname[] = {"dot_batch", "cosine_batch norms",
+                                          "cosine_batch", "dot_bf16"};
+            RUN(0, n, all);
+            int bad = 0;
+            for (size_t a = 0; a < sizeof offs / sizeof offs[0] && !bad; a++)
+                for (size_t b = 0; b < sizeof lens / sizeof lens[0] && !bad; b++) {
+                    size_t from = offs[a], cnt = lens[b];
+                    if (from + cnt > n)
+                        continue;
+                    RUN(from, cnt, part);
+                    for (size_t i = 0; i < cnt; i++) {
+                        checks++;
+                        if (!same_bits(part[i], all[from + i])) {
+                            FAIL("%s n=%zu dim=%zu: row %zu is %.9g in a run of %zu "
+                                 "from %zu but %.9g in the run of %zu",
+                                 kname[kernel], n, dim, from + i, part[i], cnt,
+                                 from, all[from + i], n);
+                            bad = 1;
+                            break;
+                        }
+                    }
+                }
+#undef RUN
+        }
+        /* dot_block tiles (query 0 of 4) against the same ISA's dot_batch */
+        o->dot_batch(q, rows, n, dim, stride, all);
+        o->dot_block(q, 4, stride, rows, n, dim, stride, blk, n);
+        for (size_t i = 0; i < n; i++) {
+            checks++;
+            if (!same_bits(blk[i], all[i])) {
+                FAIL("dot_block n=%zu dim=%zu: row %zu is %.9g, dot_batch %.9g",
+                     n, dim, i, blk[i], all[i]);
+                break;
+            }
+        }
+    }
+    gfree_all();
+}
+
+static void test_position(void)
+{
+    static const size_t dims[] = {7, 33, 100, 768};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        check_position(50, dims[d]);
+        check_position(90, dims[d]); /* 768: past the L1 block, other path */
+    }
+}
+
 /* ----------------------------------------------------------------- main */
 
 /* Counts of 0 with NULL buffers, which the header allows: no kernel may
@@ -1240,7 +1336,7 @@ int main(int argc, char **argv)
     } tests[] = {{"dot/cosine", test_dot}, {"topk", test_topk},
                  {"decay/prune", test_decay}, {"fan", test_fan},
                  {"hypervectors", test_hv}, {"bf16/rerank", test_bf16},
-                 {"dot_block", test_dot_block},
+                 {"dot_block", test_dot_block}, {"position", test_position},
                  {"null/count 0", test_null_counts}};
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
         int f0 = failures, c0 = checks;

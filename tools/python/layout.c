@@ -75,5 +75,40 @@ int main(void)
     F(cogmem_spread_params, max_nodes); F(cogmem_spread_params, use_strength);
     F(cogmem_spread_params, fan_mode); F(cogmem_spread_params, add_base_level);
     F(cogmem_spread_params, now_ns);
+
+    S(struct cogmem_open_report);
+    F(struct cogmem_open_report, struct_size); F(struct cogmem_open_report, error);
+    F(struct cogmem_open_report, snapshot); F(struct cogmem_open_report, snapshot_lsn);
+    F(struct cogmem_open_report, concepts); F(struct cogmem_open_report, episodes);
+    F(struct cogmem_open_report, bindings); F(struct cogmem_open_report, segments);
+    F(struct cogmem_open_report, records_replayed);
+    F(struct cogmem_open_report, records_skipped);
+    F(struct cogmem_open_report, next_lsn);
+    F(struct cogmem_open_report, tail_bytes_dropped);
+    F(struct cogmem_open_report, temp_files_removed);
+    F(struct cogmem_open_report, bad_file); F(struct cogmem_open_report, bad_section);
+    F(struct cogmem_open_report, bad_offset); F(struct cogmem_open_report, detail);
+
+    S(cogmem_snapshot_section);
+    F(cogmem_snapshot_section, name); F(cogmem_snapshot_section, offset);
+    F(cogmem_snapshot_section, length); F(cogmem_snapshot_section, count);
+    F(cogmem_snapshot_section, xxh3);
+
+    S(cogmem_snapshot_summary);
+    F(cogmem_snapshot_summary, struct_size); F(cogmem_snapshot_summary, format_major);
+    F(cogmem_snapshot_summary, format_minor); F(cogmem_snapshot_summary, compat);
+    F(cogmem_snapshot_summary, ro_compat); F(cogmem_snapshot_summary, incompat);
+    F(cogmem_snapshot_summary, dim); F(cogmem_snapshot_summary, row_bytes);
+    F(cogmem_snapshot_summary, begin_lsn); F(cogmem_snapshot_summary, created_ns);
+    F(cogmem_snapshot_summary, file_bytes); F(cogmem_snapshot_summary, fan_mode);
+    F(cogmem_snapshot_summary, actr_max_assoc); F(cogmem_snapshot_summary, actr_decay);
+    F(cogmem_snapshot_summary, actr_latency_factor);
+    F(cogmem_snapshot_summary, actr_threshold); F(cogmem_snapshot_summary, actr_noise);
+    F(cogmem_snapshot_summary, actr_history); F(cogmem_snapshot_summary, concepts);
+    F(cogmem_snapshot_summary, episodes); F(cogmem_snapshot_summary, bindings);
+    F(cogmem_snapshot_summary, histories); F(cogmem_snapshot_summary, vector_chunks);
+    F(cogmem_snapshot_summary, nsections); F(cogmem_snapshot_summary, sections);
+    F(cogmem_snapshot_summary, bad_section); F(cogmem_snapshot_summary, bad_offset);
+    F(cogmem_snapshot_summary, detail);
     return 0;
 }

@@ -61,12 +61,18 @@ class CogmemError(Exception):
     """A negative errno returned by the C library. `.errno` is positive,
     `.strerror` the library's description, `.function` the C function."""
 
-    def __init__(self, function, err):
+    def __init__(self, function, err, where=None):
         self.errno = -err
         self.strerror = _C.cogmem_strerror(err).decode()
         self.function = function
-        super().__init__("%s: %s (errno %d)"
-                         % (function, self.strerror, self.errno))
+        # For a corrupt store file: a dict naming file, section, offset and
+        # what is wrong there (from the library's report), else None.
+        self.where = where
+        msg = "%s: %s (errno %d)" % (function, self.strerror, self.errno)
+        if where:
+            msg += ": " + ", ".join("%s %s" % (k, v) for k, v in where.items()
+                                    if v not in ("", None))
+        super().__init__(msg)
 
     def __str__(self):  # KeyError would otherwise print the repr
         return self.args[0]
@@ -122,9 +128,10 @@ _ERRORS = {
 }
 
 
-def error_for(function, rc):
-    """The exception for C return value rc (< 0) of `function`."""
-    return _ERRORS.get(-rc, CogmemError)(function, rc)
+def error_for(function, rc, where=None):
+    """The exception for C return value rc (< 0) of `function`; `where`
+    (optional dict) says where in a store file the problem is."""
+    return _ERRORS.get(-rc, CogmemError)(function, rc, where)
 
 
 def _check(function, rc):
@@ -249,12 +256,48 @@ class _VecRef:
 _DURABILITY = {"none": 0, "process": 1, "interval": 2, "sync": 3}
 
 
+def _struct_dict(rec, skip=("struct_size",)):
+    """A ctypes record as a dict: char arrays decoded, nested records and
+    arrays of records converted in turn."""
+    out = {}
+    for name, _ in rec._fields_:
+        if name in skip:
+            continue
+        v = getattr(rec, name)
+        if isinstance(v, bytes):
+            v = v.decode(errors="replace")
+        elif isinstance(v, ctypes.Structure):
+            v = _struct_dict(v, ())
+        elif isinstance(v, ctypes.Array):
+            v = [_struct_dict(x, ()) for x in v]
+        out[name] = v
+    return out
+
+
 def snapshot_verify(path):
-    """Check the snapshot file `path` (every checksum and record) without
-    opening a store (cogmem_snapshot_verify). Returns None; raises
-    CogmemError (errno EBADMSG) on a corrupt file, NotFound if missing."""
-    _check("cogmem_snapshot_verify",
-           _C.cogmem_snapshot_verify(os.fsencode(path), None))
+    """Check the snapshot file `path` (both magics, version and features,
+    every section's and vector chunk's XXH3, the structure of every record)
+    without opening a store (cogmem_snapshot_verify). Returns a dict of
+    what was read: format_major/minor, dim, counts (concepts, episodes,
+    bindings, histories, vector_chunks), the config that shapes semantics,
+    and `sections`, a list of {name, offset, length, count, xxh3}. Raises
+    CogmemError (errno EBADMSG) on a corrupt file, its `where` naming the
+    section, offset and detail; NotFound if missing."""
+    summ = _lib.SnapshotSummary()
+    summ.struct_size = ctypes.sizeof(summ)
+    rc = _C.cogmem_snapshot_verify(os.fsencode(path), byref(summ))
+    if rc < 0:
+        where = None
+        if summ.detail or summ.bad_section:
+            where = {"section": summ.bad_section.decode(errors="replace"),
+                     "offset": summ.bad_offset,
+                     "detail": summ.detail.decode(errors="replace")}
+        raise error_for("cogmem_snapshot_verify", rc, where)
+    out = _struct_dict(summ, ("struct_size", "bad_section", "bad_offset",
+                              "detail"))
+    out["sections"] = out["sections"][:summ.nsections]
+    del out["nsections"]
+    return out
 
 
 class Store:
@@ -293,7 +336,27 @@ class Store:
         cfg.bf16_rows = 1 if bf16_rows else 0
         cfg.stats = 3 if stats is True else (0 if stats is False else int(stats))
         h = c_void_p()
-        _check("cogmem_open", _C.cogmem_open(byref(cfg), byref(h)))
+        # What the open found in the directory (None in memory): the
+        # snapshot loaded, counts, journal records replayed/skipped, a torn
+        # tail cut off... (struct cogmem_open_report, as a dict).
+        self.open_report = None
+        if path is None:
+            _check("cogmem_open", _C.cogmem_open(byref(cfg), byref(h)))
+        else:
+            rep = _lib.OpenReport()
+            rep.struct_size = ctypes.sizeof(rep)
+            rc = _C.cogmem_open_report(byref(cfg), byref(h), byref(rep))
+            if rc < 0:
+                where = None
+                if rep.bad_file or rep.detail:
+                    where = {"file": rep.bad_file.decode(errors="replace"),
+                             "section": rep.bad_section.decode(errors="replace"),
+                             "offset": rep.bad_offset,
+                             "detail": rep.detail.decode(errors="replace")}
+                raise error_for("cogmem_open", rc, where)
+            self.open_report = _struct_dict(rep, ("struct_size", "error",
+                                                  "bad_file", "bad_section",
+                                                  "bad_offset", "detail"))
         self._h = h
         self.dim = dim
         self._cv = threading.Condition()

@@ -155,6 +155,74 @@ class SpreadParams(Structure):
     ]
 
 
+class OpenReport(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("error", c_int),
+        ("snapshot", ctypes.c_char * 96),
+        ("snapshot_lsn", c_uint64),
+        ("concepts", c_uint64),
+        ("episodes", c_uint64),
+        ("bindings", c_uint64),
+        ("segments", c_uint32),
+        ("records_replayed", c_uint64),
+        ("records_skipped", c_uint64),
+        ("next_lsn", c_uint64),
+        ("tail_bytes_dropped", c_uint64),
+        ("temp_files_removed", c_uint32),
+        ("bad_file", ctypes.c_char * 96),
+        ("bad_section", ctypes.c_char * 32),
+        ("bad_offset", c_uint64),
+        ("detail", ctypes.c_char * 128),
+    ]
+
+
+class SnapshotSection(Structure):
+    _fields_ = [
+        ("name", ctypes.c_char * 16),
+        ("offset", c_uint64),
+        ("length", c_uint64),
+        ("count", c_uint64),
+        ("xxh3", c_uint64),
+    ]
+
+
+SNAPSHOT_MAX_SECTIONS = 8
+
+
+class SnapshotSummary(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("format_major", c_uint32),
+        ("format_minor", c_uint32),
+        ("compat", c_uint64),
+        ("ro_compat", c_uint64),
+        ("incompat", c_uint64),
+        ("dim", c_uint32),
+        ("row_bytes", c_uint32),
+        ("begin_lsn", c_uint64),
+        ("created_ns", c_uint64),
+        ("file_bytes", c_uint64),
+        ("fan_mode", c_int32),
+        ("actr_max_assoc", c_float),
+        ("actr_decay", c_float),
+        ("actr_latency_factor", c_float),
+        ("actr_threshold", c_float),
+        ("actr_noise", c_float),
+        ("actr_history", c_uint32),
+        ("concepts", c_uint64),
+        ("episodes", c_uint64),
+        ("bindings", c_uint64),
+        ("histories", c_uint64),
+        ("vector_chunks", c_uint64),
+        ("nsections", c_uint32),
+        ("sections", SnapshotSection * SNAPSHOT_MAX_SECTIONS),
+        ("bad_section", ctypes.c_char * 32),
+        ("bad_offset", c_uint64),
+        ("detail", ctypes.c_char * 128),
+    ]
+
+
 # Every mirrored struct, by its C name (test_layout.py walks this).
 STRUCTS = {
     "cogmem_config": Config,
@@ -168,13 +236,17 @@ STRUCTS = {
     "cogmem_decay_result": DecayResult,
     "cogmem_source": Source,
     "cogmem_spread_params": SpreadParams,
+    "struct cogmem_open_report": OpenReport,
+    "cogmem_snapshot_section": SnapshotSection,
+    "cogmem_snapshot_summary": SnapshotSummary,
 }
 # Structs the library writes as arrays or whole records: their size must be
 # exactly the C size. The others are filled through `params` and need only
 # be a prefix.
 EXACT = {"struct cogmem_concept_info", "struct cogmem_episode_info",
          "struct cogmem_binding_info", "cogmem_recall_hit", "cogmem_hit",
-         "cogmem_source", "cogmem_decay_result"}
+         "cogmem_source", "cogmem_decay_result", "struct cogmem_open_report",
+         "cogmem_snapshot_section", "cogmem_snapshot_summary"}
 
 # Room for a parameter struct the library's *_init() may write: larger
 # than any of today's (cogmem_config is < 128 bytes).
@@ -187,10 +259,12 @@ _SIGNATURES = {
     "cogmem_strerror": (c_char_p, [c_int]),
     "cogmem_config_init": (None, [c_void_p]),
     "cogmem_open": (c_int, [c_void_p, POINTER(c_void_p)]),
+    "cogmem_open_report": (c_int, [c_void_p, POINTER(c_void_p),
+                                   POINTER(OpenReport)]),
     "cogmem_close": (c_int, [POINTER(c_void_p)]),
     "cogmem_snapshot": (c_int, [c_void_p]),
     "cogmem_sync": (c_int, [c_void_p]),
-    "cogmem_snapshot_verify": (c_int, [c_char_p, c_void_p]),
+    "cogmem_snapshot_verify": (c_int, [c_char_p, POINTER(SnapshotSummary)]),
     "cogmem_dim": (c_uint32, [c_void_p]),
     "cogmem_reserve": (c_int, [c_void_p, c_uint, c_uint64]),
     "cogmem_kind_of": (c_int, [c_void_p, c_uint64]),

@@ -30,8 +30,19 @@ def test_round_trip_through_a_directory(tmp_path):
         bindings = s.binding_count()
     snaps = glob.glob(os.path.join(d, "snap-*.cgs"))
     assert len(snaps) == 1
-    cogmem.snapshot_verify(snaps[0])
+    summ = cogmem.snapshot_verify(snaps[0])
+    assert (summ["dim"], summ["concepts"], summ["episodes"],
+            summ["bindings"]) == (DIM, 20, 50, 50)
+    assert summ["file_bytes"] == os.path.getsize(snaps[0])
+    names = [sec["name"] for sec in summ["sections"]]
+    assert len(names) == len(set(names)) >= 3
+    for sec in summ["sections"]:
+        assert sec["offset"] + sec["length"] <= summ["file_bytes"]
     with cogmem.Store(DIM, d) as s:
+        rep = s.open_report
+        assert rep["snapshot"] == os.path.basename(snaps[0])
+        assert (rep["concepts"], rep["episodes"], rep["bindings"]) == (20, 50, 50)
+        assert rep["records_replayed"] == 0
         assert s.count(cogmem.Kind.CONCEPT) == 20
         assert s.count(cogmem.Kind.EPISODE) == 50
         assert s.binding_count() == bindings == 50
@@ -46,7 +57,31 @@ def test_journal_without_snapshot_survives_close(tmp_path):
         s.add_concept(5, np.ones(DIM, np.float32))
         s.sync()
     with cogmem.Store(DIM, d) as s:
+        assert s.open_report["snapshot"] == ""
+        assert s.open_report["records_replayed"] == 1
         assert s.count(cogmem.Kind.CONCEPT) == 1
+    with cogmem.Store(DIM) as s:
+        assert s.open_report is None
+
+
+def test_corrupt_journal_names_the_place(tmp_path):
+    d = str(tmp_path / "store")
+    with cogmem.Store(DIM, d, durability="sync") as s:
+        for i in range(3):
+            s.add_concept(i + 1, np.full(DIM, i + 1, np.float32))
+    segs = sorted(glob.glob(os.path.join(d, "*")))
+    seg = max((p for p in segs if os.path.isfile(p)), key=os.path.getsize)
+    with open(seg, "r+b") as f:  # damage the first record, not the tail
+        data = bytearray(f.read())
+        data[len(data) // 3] ^= 0xFF
+        f.seek(0)
+        f.write(data)
+    with pytest.raises(cogmem.CogmemError) as ei:
+        cogmem.Store(DIM, d)
+    assert ei.value.errno == errno.EBADMSG
+    assert ei.value.where["file"] == os.path.basename(seg)
+    assert ei.value.where["detail"]
+    assert os.path.basename(seg) in str(ei.value)
 
 
 def test_second_open_of_a_directory_is_busy(tmp_path):
@@ -79,3 +114,4 @@ def test_errors(tmp_path):
     with pytest.raises(cogmem.CogmemError) as ei:
         cogmem.snapshot_verify(bad)
     assert ei.value.errno == errno.EBADMSG
+    assert ei.value.where["section"] and ei.value.where["detail"]

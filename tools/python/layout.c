@@ -22,7 +22,7 @@ int main(void)
     F(cogmem_config, concept_node); F(cogmem_config, episode_node);
     F(cogmem_config, stats); F(cogmem_config, bf16_rows);
     F(cogmem_config, path); F(cogmem_config, durability);
-    F(cogmem_config, sync_interval_ms);
+    F(cogmem_config, sync_interval_ms); F(cogmem_config, max_episodes);
 
     S(struct cogmem_concept_info);
     F(struct cogmem_concept_info, id); F(struct cogmem_concept_info, created_ns);
@@ -75,6 +75,45 @@ int main(void)
     F(cogmem_spread_params, max_nodes); F(cogmem_spread_params, use_strength);
     F(cogmem_spread_params, fan_mode); F(cogmem_spread_params, add_base_level);
     F(cogmem_spread_params, now_ns);
+
+    S(cogmem_form_params);
+    F(cogmem_form_params, struct_size); F(cogmem_form_params, min_similarity);
+    F(cogmem_form_params, min_coherence); F(cogmem_form_params, min_members);
+    F(cogmem_form_params, select); F(cogmem_form_params, ids);
+    F(cogmem_form_params, n_ids); F(cogmem_form_params, t_from_ns);
+    F(cogmem_form_params, t_to_ns); F(cogmem_form_params, threads);
+    F(cogmem_form_params, method); F(cogmem_form_params, exact_max);
+    F(cogmem_form_params, refine_passes); F(cogmem_form_params, dry_run);
+    F(cogmem_form_params, next_id); F(cogmem_form_params, id_fn);
+    F(cogmem_form_params, id_arg);
+
+    S(cogmem_form_concept);
+    F(cogmem_form_concept, id); F(cogmem_form_concept, first);
+    F(cogmem_form_concept, count); F(cogmem_form_concept, coherence);
+    F(cogmem_form_concept, norm);
+
+    S(cogmem_form_result);
+    F(cogmem_form_result, struct_size); F(cogmem_form_result, n_selected);
+    F(cogmem_form_result, n_clusters); F(cogmem_form_result, n_concepts);
+    F(cogmem_form_result, n_members); F(cogmem_form_result, method);
+    F(cogmem_form_result, selected); F(cogmem_form_result, labels);
+    F(cogmem_form_result, concepts); F(cogmem_form_result, members);
+    F(cogmem_form_result, contribution);
+
+    S(cogmem_consolidate_result);
+    F(cogmem_consolidate_result, struct_size); F(cogmem_consolidate_result, concept);
+    F(cogmem_consolidate_result, score); F(cogmem_consolidate_result, strength);
+    F(cogmem_consolidate_result, bound);
+
+    S(cogmem_forget_params);
+    F(cogmem_forget_params, struct_size); F(cogmem_forget_params, max_episodes);
+    F(cogmem_forget_params, now_ns); F(cogmem_forget_params, w_binding);
+    F(cogmem_forget_params, consolidated_bonus); F(cogmem_forget_params, dry_run);
+
+    S(cogmem_forget_result);
+    F(cogmem_forget_result, struct_size); F(cogmem_forget_result, examined);
+    F(cogmem_forget_result, removed); F(cogmem_forget_result, unbound);
+    F(cogmem_forget_result, max_retention);
 
     S(struct cogmem_open_report);
     F(struct cogmem_open_report, struct_size); F(struct cogmem_open_report, error);

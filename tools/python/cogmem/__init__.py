@@ -44,7 +44,8 @@ __all__ = [
     "Store", "Kind", "Hits", "BatchHits", "ConceptInfo", "EpisodeInfo",
     "BindingInfo", "CogmemError", "InvalidArgument", "NotFound",
     "AlreadyExists", "OutOfMemory", "OutOfRange", "StoreBusy",
-    "WouldDeadlock", "NoSuchDevice", "Unsupported", "__version__",
+    "WouldDeadlock", "NoSuchDevice", "Unsupported", "FormedConcept",
+    "Formation", "Consolidation", "snapshot_verify", "__version__",
 ]
 
 
@@ -218,6 +219,23 @@ def _now_ns():
 
 _METRICS = {"cosine": 0, "dot": 1}
 _DECAY_MODELS = {"exp": 0, "power": 1, "factor": 2}
+_FORM_METHODS = {"auto": 0, "exact": 1, "dpmeans": 2}
+_FORM_METHOD_NAMES = {v: k for k, v in _FORM_METHODS.items()}
+
+# One concept formed by Store.form_concepts(): its id, member episode ids
+# (ascending) with the strength each was bound with, coherence (mean
+# pairwise cosine of the members) and the norm of the members' mean.
+FormedConcept = namedtuple("FormedConcept", ["id", "members", "contribution",
+                                             "coherence", "norm"])
+# What Store.form_concepts() did: the episodes clustered (ascending ids)
+# with each one's raw cluster label, the number of clusters, the method run
+# ("exact" or "dpmeans") and the concepts formed (or, dry run, that would be).
+Formation = namedtuple("Formation", ["selected", "labels", "n_clusters",
+                                     "method", "concepts"])
+# What Store.consolidate() found: the nearest concept (0: none), the score
+# against it, the strength it was bound with, and whether it was bound.
+Consolidation = namedtuple("Consolidation", ["concept", "score", "strength",
+                                             "bound"])
 _FAN_MODES = {"inv_sqrt": 0, "linear": 1, "actr": 2, "none": 3}
 
 
@@ -305,7 +323,7 @@ class Store:
 
     Store(dim, path=None, *, durability="process", sync_interval_ms=1000,
     expected_concepts=0, expected_episodes=0, fan_mode=None,
-    bf16_rows=False, stats=True) opens a store: in memory (path None), or
+    bf16_rows=False, stats=True, max_episodes=0) opens a store: in memory (path None), or
     living in the directory `path` (include/cogmem_persist.h: reopened
     from its snapshot and journal; a second opener gets StoreBusy).
     durability is "none", "process", "interval" or "sync" (ignored without
@@ -316,7 +334,7 @@ class Store:
     def __init__(self, dim, path=None, *, durability="process",
                  sync_interval_ms=1000, expected_concepts=0,
                  expected_episodes=0, fan_mode=None, bf16_rows=False,
-                 stats=True):
+                 stats=True, max_episodes=0):
         dim = int(dim)
         cfg = _lib.params(_C.cogmem_config_init, _lib.Config)
         if path is not None:
@@ -334,6 +352,7 @@ class Store:
         if fan_mode is not None:
             cfg.fan_mode = _fan_mode(fan_mode)
         cfg.bf16_rows = 1 if bf16_rows else 0
+        cfg.max_episodes = int(max_episodes)
         cfg.stats = 3 if stats is True else (0 if stats is False else int(stats))
         h = c_void_p()
         # What the open found in the directory (None in memory): the
@@ -675,6 +694,114 @@ class Store:
                    _now_ns() if now_ns is None else int(now_ns), byref(r))
         return {"concepts": r.concepts, "decayed": r.decayed,
                 "pruned": r.pruned}
+
+    # -- the memory life cycle (include/cogmem_life.h)
+    def _form_params(self, min_similarity=None, min_coherence=None,
+                     min_members=None, episodes="unbound", t_from_ns=None,
+                     t_to_ns=None, threads=None, method="auto",
+                     exact_max=None, refine_passes=None, dry_run=False,
+                     next_id=None):
+        p = _lib.params(_C.cogmem_form_params_init, _lib.FormParams)
+        keep = None
+        if isinstance(episodes, str):
+            if episodes not in ("unbound", "all"):
+                raise ValueError('episodes: "unbound", "all" or a list of ids')
+            p.select = 0 if episodes == "unbound" else 1
+        else:
+            keep = np.ascontiguousarray(np.asarray(episodes, dtype=np.uint64).ravel())
+            p.select = 2
+            p.ids = keep.ctypes.data_as(ctypes.POINTER(c_uint64))
+            p.n_ids = keep.size
+        if method not in _FORM_METHODS:
+            raise ValueError("method must be one of %s" % sorted(_FORM_METHODS))
+        p.method = _FORM_METHODS[method]
+        for name, v, conv in (("min_similarity", min_similarity, float),
+                              ("min_coherence", min_coherence, float),
+                              ("min_members", min_members, int),
+                              ("t_from_ns", t_from_ns, int),
+                              ("t_to_ns", t_to_ns, int),
+                              ("threads", threads, int),
+                              ("exact_max", exact_max, int),
+                              ("refine_passes", refine_passes, int),
+                              ("next_id", next_id, int)):
+            if v is not None:
+                setattr(p, name, conv(v))
+        p.dry_run = 1 if dry_run else 0
+        return p, keep
+
+    def form_concepts(self, *, next_id=None, min_similarity=None,
+                      min_coherence=None, min_members=None,
+                      episodes="unbound", t_from_ns=None, t_to_ns=None,
+                      threads=None, method="auto", exact_max=None,
+                      refine_passes=None, dry_run=False):
+        """Cluster episodes (by cosine of their embeddings) into new
+        concepts, each bound to its members (cogmem_form_concepts).
+        episodes: "unbound" (fan-in 0, the default), "all", or episode ids;
+        only those with time_ns in [t_from_ns, t_to_ns) if given. method:
+        "auto", "exact" (average linkage) or "dpmeans". New concepts get
+        ids next_id, next_id + 1, ... (required unless nothing would be
+        formed or dry_run). Library defaults: min_similarity 0.55,
+        min_coherence 0, min_members 3. Returns a Formation; with dry_run
+        nothing is written."""
+        p, keep = self._form_params(min_similarity, min_coherence,
+                                    min_members, episodes, t_from_ns,
+                                    t_to_ns, threads, method, exact_max,
+                                    refine_passes, dry_run, next_id)
+        r = _lib.FormResult(struct_size=ctypes.sizeof(_lib.FormResult))
+        self._call("cogmem_form_concepts", byref(p), byref(r))
+        del keep  # the ids array had to live through the call
+        try:
+            n = r.n_selected
+            selected = np.ctypeslib.as_array(r.selected, (n,)).copy() if n else \
+                np.zeros(0, np.uint64)
+            labels = np.ctypeslib.as_array(r.labels, (n,)).copy() if n else \
+                np.zeros(0, np.uint32)
+            m = r.n_members
+            members = np.ctypeslib.as_array(r.members, (m,)).copy() if m else \
+                np.zeros(0, np.uint64)
+            contrib = np.ctypeslib.as_array(r.contribution, (m,)).copy() if m else \
+                np.zeros(0, np.float32)
+            concepts = []
+            for i in range(r.n_concepts):
+                c = r.concepts[i]
+                sl = slice(c.first, c.first + c.count)
+                concepts.append(FormedConcept(c.id, members[sl], contrib[sl],
+                                              c.coherence, c.norm))
+            return Formation(selected, labels, r.n_clusters,
+                             _FORM_METHOD_NAMES.get(r.method, r.method),
+                             concepts)
+        finally:
+            _C.cogmem_form_result_free(byref(r))
+
+    def consolidate(self, episode, *, min_similarity=None):
+        """Bind `episode` to its nearest concept if their cosine reaches
+        min_similarity (library default 0.55) and blend the concept's
+        centroid toward it (cogmem_consolidate). Returns a Consolidation."""
+        p, _ = self._form_params(min_similarity=min_similarity)
+        r = _lib.ConsolidateResult(struct_size=ctypes.sizeof(_lib.ConsolidateResult))
+        self._call("cogmem_consolidate", _id(episode), byref(p), byref(r))
+        return Consolidation(r.concept, r.score, r.strength, bool(r.bound))
+
+    def forget(self, now_ns, max_episodes=None, *, w_binding=None,
+               consolidated_bonus=None, dry_run=False):
+        """Remove the episodes of lowest retention (ACT-R base level plus
+        binding strengths, a bonus when consolidated) until at most
+        max_episodes remain (default: the store's max_episodes). now_ns is
+        required: forgetting reads no clock. Returns {"examined", "removed",
+        "unbound", "max_retention"}."""
+        p = _lib.params(_C.cogmem_forget_params_init, _lib.ForgetParams)
+        p.now_ns = int(now_ns)
+        if max_episodes is not None:
+            p.max_episodes = int(max_episodes)
+        if w_binding is not None:
+            p.w_binding = float(w_binding)
+        if consolidated_bonus is not None:
+            p.consolidated_bonus = float(consolidated_bonus)
+        p.dry_run = 1 if dry_run else 0
+        r = _lib.ForgetResult(struct_size=ctypes.sizeof(_lib.ForgetResult))
+        self._call("cogmem_forget", byref(p), byref(r))
+        return {"examined": r.examined, "removed": r.removed,
+                "unbound": r.unbound, "max_retention": r.max_retention}
 
     def spread(self, cues, weights=None, *, k=50, depth=2, hop_decay=None,
                threshold=None, max_nodes=None, use_strength=True,

@@ -46,6 +46,7 @@ class Config(Structure):
         ("path", c_char_p),
         ("durability", c_int32),
         ("sync_interval_ms", c_uint32),
+        ("max_episodes", c_uint64),
     ]
 
 
@@ -155,6 +156,88 @@ class SpreadParams(Structure):
     ]
 
 
+FORM_ID_FN = ctypes.CFUNCTYPE(c_uint64, c_void_p, c_uint64, c_size_t)
+
+
+class FormParams(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("min_similarity", c_float),
+        ("min_coherence", c_float),
+        ("min_members", c_uint32),
+        ("select", c_int32),
+        ("ids", POINTER(c_uint64)),
+        ("n_ids", c_size_t),
+        ("t_from_ns", c_uint64),
+        ("t_to_ns", c_uint64),
+        ("threads", c_uint32),
+        ("method", c_int32),
+        ("exact_max", c_uint64),
+        ("refine_passes", c_uint32),
+        ("dry_run", c_int32),
+        ("next_id", c_uint64),
+        ("id_fn", c_void_p),
+        ("id_arg", c_void_p),
+    ]
+
+
+class FormConcept(Structure):
+    _fields_ = [
+        ("id", c_uint64),
+        ("first", c_size_t),
+        ("count", c_uint32),
+        ("coherence", c_float),
+        ("norm", c_float),
+    ]
+
+
+class FormResult(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("n_selected", c_size_t),
+        ("n_clusters", c_size_t),
+        ("n_concepts", c_size_t),
+        ("n_members", c_size_t),
+        ("method", c_int32),
+        ("selected", POINTER(c_uint64)),
+        ("labels", POINTER(c_uint32)),
+        ("concepts", POINTER(FormConcept)),
+        ("members", POINTER(c_uint64)),
+        ("contribution", POINTER(c_float)),
+    ]
+
+
+class ConsolidateResult(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("concept", c_uint64),
+        ("score", c_float),
+        ("strength", c_float),
+        ("bound", c_int32),
+    ]
+
+
+class ForgetParams(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("max_episodes", c_uint64),
+        ("now_ns", c_uint64),
+        ("w_binding", c_float),
+        ("consolidated_bonus", c_float),
+        ("dry_run", c_int32),
+    ]
+
+
+class ForgetResult(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("examined", c_uint64),
+        ("removed", c_uint64),
+        ("unbound", c_uint64),
+        ("max_retention", c_double),
+    ]
+
+
 class OpenReport(Structure):
     _fields_ = [
         ("struct_size", c_size_t),
@@ -237,6 +320,12 @@ STRUCTS = {
     "cogmem_source": Source,
     "cogmem_spread_params": SpreadParams,
     "struct cogmem_open_report": OpenReport,
+    "cogmem_form_params": FormParams,
+    "cogmem_form_concept": FormConcept,
+    "cogmem_form_result": FormResult,
+    "cogmem_consolidate_result": ConsolidateResult,
+    "cogmem_forget_params": ForgetParams,
+    "cogmem_forget_result": ForgetResult,
     "cogmem_snapshot_section": SnapshotSection,
     "cogmem_snapshot_summary": SnapshotSummary,
 }
@@ -246,7 +335,9 @@ STRUCTS = {
 EXACT = {"struct cogmem_concept_info", "struct cogmem_episode_info",
          "struct cogmem_binding_info", "cogmem_recall_hit", "cogmem_hit",
          "cogmem_source", "cogmem_decay_result", "struct cogmem_open_report",
-         "cogmem_snapshot_section", "cogmem_snapshot_summary"}
+         "cogmem_snapshot_section", "cogmem_snapshot_summary",
+         "cogmem_form_concept", "cogmem_form_result",
+         "cogmem_consolidate_result", "cogmem_forget_result"}
 
 # Room for a parameter struct the library's *_init() may write: larger
 # than any of today's (cogmem_config is < 128 bytes).
@@ -312,6 +403,13 @@ _SIGNATURES = {
     "cogmem_stats_format": (c_int, [c_void_p, c_int, c_char_p, c_size_t,
                                     POINTER(c_size_t)]),
     "cogmem_stats_reset": (c_int, [c_void_p]),
+    "cogmem_form_params_init": (None, [c_void_p]),
+    "cogmem_form_concepts": (c_int, [c_void_p, c_void_p, POINTER(FormResult)]),
+    "cogmem_form_result_free": (None, [POINTER(FormResult)]),
+    "cogmem_consolidate": (c_int, [c_void_p, c_uint64, c_void_p,
+                                   POINTER(ConsolidateResult)]),
+    "cogmem_forget_params_init": (None, [c_void_p]),
+    "cogmem_forget": (c_int, [c_void_p, c_void_p, POINTER(ForgetResult)]),
 }
 
 _HINT = ("cogmem needs a libcogmem.so built with -Djemalloc=disabled (a "

@@ -22,7 +22,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <urcu-bp.h>
-#include <urcu/rculfhash.h>
 
 #if defined(__SANITIZE_THREAD__)
 #define COGMEM__TSAN 1
@@ -125,11 +124,17 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
  * Shared among such sections (they may overlap each other); the fork
  * handlers take it exclusively, so fork() waits for sections in progress
  * and holds new ones off until the child and parent have resumed. Used
- * around liburcu's hash-table resizes (shards/set.c), which take the
- * table's resize mutex and wait for grace periods. Must not be held
- * across a read-side section's end that a fork could wait for. */
+ * around our hash tables' migrations (shards/set.c), which freeze a table
+ * that writers then wait on. A section may not wait for anything a fork
+ * waits for. */
 void cogmem__fork_exclude_begin(void);
 void cogmem__fork_exclude_end(void);
+
+/* Begin a section unless a fork is under way (then 0, nothing begun). For
+ * callers inside a read-side section, which must not wait for a fork: the
+ * fork handlers stop the call_rcu worker, which may be waiting for that
+ * section to end. */
+int cogmem__fork_exclude_try_begin(void);
 
 /* Wait until every callback deferred so far (by anything that happens
  * before this call) has run; returns at once when none is outstanding.

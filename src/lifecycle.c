@@ -2,7 +2,7 @@
  *
  * Concepts and episodes live in separate shard sets, yet an id may be live
  * in only one of them. An add therefore links its node PENDING into its own
- * set (cds_lfht_add_unique settles same-kind races) and only then looks for
+ * set (cogmem__set_link settles same-kind races) and only then looks for
  * the id in the other set. Two racing adds of one id in different kinds
  * cannot both miss each other: between link and look each does a seq_cst
  * read-modify-write of one word shared by both kinds' shard (Dekker's

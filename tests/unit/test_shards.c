@@ -1,5 +1,5 @@
 /* cogmem — hardening of the shards/ layer (issue 12's shards-side items):
- * threads liburcu starts for resizes, seeded hashing, sizing limits, and
+ * no threads started by table growth, seeded hashing, sizing limits, and
  * the cost of closing a store that never deferred anything.
  *
  * This executable interposes pthread_create and urcu_bp_barrier (a
@@ -44,9 +44,10 @@ int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), v
     return real(t, a, fn, arg);
 }
 
-/* Bulk-load enough ids that shards pass 8192 buckets, where liburcu's
- * resize starts helper threads, from a thread with every signal open. */
-static void test_resize_threads_block_signals(void **state)
+/* Bulk-load enough ids that shards pass 8192 slots (where liburcu's
+ * resize, which the map used to be, started helper threads), from a thread
+ * with every signal open: growth starts no thread at all. */
+static void test_growth_starts_no_threads(void **state)
 {
     (void)state;
     sigset_t none, saved;
@@ -60,13 +61,13 @@ static void test_resize_threads_block_signals(void **state)
     for (uint64_t id = 1; id <= 200000; id++)
         if (cogmem_concept_add(s, id, v) != 0)
             fail_msg("add %" PRIu64, id);
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, 1u << 20), 0);
     atomic_store(&create_armed, 0);
-    unsigned long b = atomic_load(&s->sets[0].shard[0].buckets);
-    print_message("resizes started %d threads; shard 0 has %lu buckets\n",
-                  atomic_load(&created), b);
-    assert_true(b >= 8192); /* large enough for partitioned resizes */
-    assert_true(atomic_load(&created) > 0); /* the path really ran */
-    assert_int_equal(atomic_load(&created_unblocked), 0);
+    uint64_t slots = atomic_load(&s->sets[0].shard[0].slots);
+    print_message("growths started %d threads; shard 0 has %" PRIu64 " slots\n",
+                  atomic_load(&created), slots);
+    assert_true(slots >= 16384); /* past the old partitioned-resize size */
+    assert_int_equal(atomic_load(&created), 0);
     test_close(&s);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
@@ -112,9 +113,10 @@ static void test_empty_close_skips_barrier(void **state)
 /* --- seeded hashing ----------------------------------------------------- */
 
 #define COLLIDERS 256u
-#define CHAIN_BITS 10u /* low bits: the bucket in a shard of 1024 buckets */
+#define CHAIN_BITS 10u /* low bits: the home slot in a table of 1024 slots */
 
-/* (shard, bucket) of a hash, with shards of 2^CHAIN_BITS buckets. */
+/* (shard, home slot) of a hash, with tables of 2^CHAIN_BITS slots: ids
+ * that share it form one probe run. */
 static uint64_t chain_of(uint64_t hash)
 {
     return ((uint64_t)cogmem__shard_of(hash) << CHAIN_BITS) |
@@ -308,10 +310,10 @@ static void test_sizing_clamped(void **state)
     assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
     cfg.expected_concepts = 1000;
     assert_int_equal(cogmem_open(&cfg, &s), 0);
-    unsigned long b = atomic_load(&s->sets[0].shard[3].buckets);
+    uint64_t b = atomic_load(&s->sets[0].shard[3].slots);
     assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, UINT64_MAX), -EINVAL);
     assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, cap + 1), -EINVAL);
-    assert_int_equal(atomic_load(&s->sets[0].shard[3].buckets), b); /* unchanged */
+    assert_int_equal(atomic_load(&s->sets[0].shard[3].slots), b); /* unchanged */
     assert_int_equal(cogmem_reserve(s, COGMEM_EPISODE, 100000), 0);
     test_close(&s);
 }
@@ -319,7 +321,7 @@ static void test_sizing_clamped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resize_threads_block_signals),
+        cmocka_unit_test(test_growth_starts_no_threads),
         cmocka_unit_test(test_sizing_clamped),
         cmocka_unit_test(test_empty_close_skips_barrier),
         cmocka_unit_test(test_adversarial_ids_spread),

@@ -110,10 +110,11 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     cogmem__node_publish(n, id);
 
     cogmem__rcu_lock();
-    if (cogmem__set_link(own, n, hash) != 0) {
+    rc = cogmem__set_link(own, n, hash); /* -EEXIST, or -ENOMEM: no growth */
+    if (rc != 0) {
         cogmem__rcu_unlock();
         cogmem__node_free_now(n); /* never linked: nobody else saw it */
-        return -EEXIST;
+        return rc;
     }
     if (!commit_across_kinds(st, n, kind, other, id, hash)) {
         cogmem__set_unlink(own, n, hash);

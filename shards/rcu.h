@@ -50,8 +50,10 @@ int cogmem__rcu_init(void);
  * to the next thread that registers, whose inlined read-side lock then
  * touches the word the old thread's unlock wrote, ordered only by
  * liburcu's own mutex, which TSan does not see. So every unlock also ends
- * with a release on a second address, and a thread's first lock begins
- * with an acquire on it. */
+ * with a release on a second address, and a thread's first lock registers
+ * the thread (in liburcu, uninstrumented) and only then acquires it: the
+ * acquire must come after the slot's handover, or the old owner's last
+ * unlocks could still follow it. */
 #ifdef COGMEM__TSAN
 extern char cogmem__rcu_tsan_thread_sync;
 extern _Thread_local int cogmem__rcu_tsan_thread_seen;
@@ -59,6 +61,7 @@ extern _Thread_local int cogmem__rcu_tsan_thread_seen;
     do {                                                                       \
         if (!cogmem__rcu_tsan_thread_seen) {                                   \
             cogmem__rcu_tsan_thread_seen = 1;                                  \
+            urcu_bp_register_thread();                                         \
             __tsan_acquire(&cogmem__rcu_tsan_thread_sync);                     \
         }                                                                      \
     } while (0)

@@ -22,7 +22,7 @@ import platform
 import subprocess
 import sys
 
-WORKLOADS = ["info", "vec", "mix90", "mix50", "batch"]
+WORKLOADS = ["info", "kind", "fan", "vec", "mix90", "mix50", "batch"]
 
 
 def cpu_model():

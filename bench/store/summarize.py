@@ -21,7 +21,7 @@ from collections import defaultdict
 
 PEERS = ["rwlock", "tbb", "cuckoo"]
 MAPS = ["cogmem"] + PEERS
-WORKLOADS = ["info", "vec", "mix90", "mix50"]
+WORKLOADS = ["info", "kind", "fan", "vec", "mix90", "mix50"]
 
 
 def keys_label(n):
@@ -144,8 +144,9 @@ def main():
 
     for n in sizes:
         for t in threads:
-            goal("info ≥ 1.0× tbb and cuckoo", n, t, vs("info", n, t, ["tbb", "cuckoo"]), 1.0)
-            goal("info ≥ 0.7× rwlock", n, t, vs("info", n, t, ["rwlock"]), 0.7)
+            for wl in ["info", "kind", "fan"]:
+                goal(f"{wl} ≥ 1.0× tbb and cuckoo", n, t, vs(wl, n, t, ["tbb", "cuckoo"]), 1.0)
+                goal(f"{wl} ≥ 0.7× rwlock", n, t, vs(wl, n, t, ["rwlock"]), 0.7)
             goal("vec ≥ 1.0× best peer", n, t, vs("vec", n, t, PEERS), 1.0)
         for wl in ["mix90", "mix50"]:
             goal(f"{wl} ≥ 1.3× best peer", n, tmax, vs(wl, n, tmax, PEERS), 1.3)

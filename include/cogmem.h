@@ -34,7 +34,7 @@
  *    its grace periods. cogmem installs pthread_atfork handlers so that a
  *    forked child can keep using the library; a child must not assume any
  *    other thread of the parent exists. fork() waits for a hash-table
- *    resize in progress (so it must not be called from a cogmem_foreach()
+ *    migration in progress (so it must not be called from a cogmem_foreach()
  *    callback). If another thread was inside a binding call (cogmem_bind.h)
  *    or a remove of a node with bindings when fork() ran, the child must
  *    make no binding calls and remove no node that has bindings: that
@@ -47,18 +47,18 @@
  *    unplaced and cogmem_stats.numa_fallback says why (cogmem_stats.h).
  *  - Statistics counters cost a few percent of a lookup; latencies are
  *    sampled (cogmem_stats.h). cogmem_config.stats turns them off.
- *  - Worker threads the library starts (RCU reclamation) block every signal,
- *    so a host that consumes signals through signalfd loses none.
+ *  - Worker threads the library starts (RCU reclamation, recall batch
+ *    workers) block every signal, so a host that consumes signals through
+ *    signalfd loses none. Growing a hash table starts no thread.
  *  - Binding calls (cogmem_bind.h) serialise per concept on a short
  *    spinlock (no global lock); a host thread must not be suspended by the
  *    host (e.g. a signal handler calling back into cogmem) in the middle of
  *    one. Node lookups, counts and fan-out queries take no lock.
- *  - Not yet true in this version: an allocation failure inside one of
- *    liburcu's hash-table resizes (a table growing past its buckets) aborts
- *    the process in liburcu instead of returning -ENOMEM; sizing hints and
- *    cogmem_reserve() above a kind's row capacity are refused (-EINVAL),
- *    but hints below it are honoured even when the tables they ask for do
- *    not fit in memory.
+ *  - An add that takes its shard's hash table past half full grows the
+ *    table; if the new table cannot be allocated, that add fails with
+ *    -ENOMEM and changes nothing. Sizing hints and cogmem_reserve() above a
+ *    kind's row capacity are refused (-EINVAL); below it, tables that do
+ *    not fit in memory are -ENOMEM.
  *  - Sizes are checked before anything is allocated or written, and work
  *    and memory follow what the store holds, not the caller's sizes
  *    (cogmem_recall's k, cogmem_spread's max_depth and max_nodes); each
@@ -116,8 +116,8 @@ typedef struct cogmem_config {
      * refused by cogmem_open). */
     uint32_t dim;
     /* Sizing hints: each kind's sixteen shards are created with enough
-     * buckets for this many nodes, so a bulk load does not start with a
-     * cascade of resizes. 0 means a small default. A hint above what a kind
+     * slots for this many nodes, so a bulk load does not start with a
+     * cascade of growths. 0 means a small default. A hint above what a kind
      * can hold (16384 * floor(4 MiB / row), a row being 64 bytes plus the
      * dim floats, and the bf16 copy if any, each rounded up to 64 bytes)
      * makes cogmem_open fail with -EINVAL. */
@@ -201,12 +201,14 @@ COGMEM_API int cogmem_close(cogmem_store **store);
 /* The store's embedding dimension. Thread-safe; `store` must be open. */
 COGMEM_API uint32_t cogmem_dim(const cogmem_store *store);
 
-/* Pre-size each shard of the given kinds for `n` nodes in total (resizes
+/* Pre-size each shard of the given kinds for `n` nodes in total (grows
  * the hash tables now instead of during inserts). Call it before or after a
- * bulk load; inserts also grow shards on their own. Blocks until the resize
+ * bulk load; inserts also grow shards on their own. Blocks until the growth
  * is done; must not be called from a cogmem_foreach() callback (-EDEADLK).
  * Errors: -EINVAL (bad kinds, or n above what a kind can hold: see
- * cogmem_config.expected_concepts), -EDEADLK. Thread-safe. */
+ * cogmem_config.expected_concepts), -EDEADLK, -ENOMEM (a table could not be
+ * allocated; shards grown before it stay grown, which changes no content).
+ * Thread-safe. */
 COGMEM_API int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n);
 
 /* ------------------------------------------------------------ ids, kinds */

@@ -103,7 +103,7 @@ typedef struct cogmem_stats_shard {
     uint64_t removes;      /* successful removes */
     uint64_t replacements; /* centroid set/blend commits (concepts) */
     uint64_t nodes;        /* gauge: live nodes */
-    uint64_t buckets;      /* gauge: hash buckets (load = nodes / buckets) */
+    uint64_t buckets;      /* gauge: slots of the shard's hash table (load = nodes / buckets) */
 } cogmem_stats_shard;
 
 typedef struct cogmem_stats_kind {

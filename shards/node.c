@@ -12,7 +12,6 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
     if (!m)
         return NULL;
     struct cogmem__node *n = &m->rec;
-    cds_lfht_node_init(&n->lfn);
     atomic_init(&n->id, 0);
     atomic_init(&n->vec, vec);
     atomic_init(&n->state, COGMEM__PENDING);
@@ -24,6 +23,6 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
     m->kind = k;
     atomic_init(&m->bind, NULL);
     atomic_init(&m->pres, NULL);
-    atomic_init(&m->normver, vec ? cogmem__normver(vec->version, vec->norm) : 0);
+    atomic_init(&n->normver, vec ? cogmem__normver(vec->version, vec->norm) : 0);
     return n;
 }

@@ -1,16 +1,16 @@
 /* cogmem — the 64-byte node record shared by concepts and episodes.
  *
- * A lookup is one cache miss: the chain link, the key, the state and every
- * metadata field share one aligned line. The fields written by bindings
+ * A lookup is one cache miss past the table's slot: the key, the state and
+ * every metadata field share one aligned line. The fields written by bindings
  * (fan, bind_version) sit in the same line as the key; that costs readers of
  * a node a refetch only while that very node is being bound, which we
  * prefer to a second line per lookup.
  *
  * Publication: all fields are stored first, then `id` with release, then the
- * node is linked into the hash table. Every reader's first access is the
- * acquire load of `id` in the match function, so everything else it reads
- * happens-after initialisation in the C11 model (and for ThreadSanitizer,
- * which cannot see liburcu's own barriers).
+ * node is linked into the hash table (a release CAS of its slot). Every
+ * reader's first access is the acquire load of `id` in cogmem__set_find,
+ * after an acquire load of the slot, so everything else it reads
+ * happens-after initialisation in the C11 model (and for ThreadSanitizer).
  */
 #ifndef COGMEM_SHARDS_NODE_H
 #define COGMEM_SHARDS_NODE_H
@@ -37,24 +37,26 @@ enum cogmem__state {
 };
 
 struct cogmem__node {
-    alignas(64) struct cds_lfht_node lfn; /*  0: chain link (liburcu) */
-    _Atomic uint64_t id;                  /* 16: key, release-published */
-    struct cogmem_vec *_Atomic vec;       /* 24: current embedding, or NULL once removed */
-    _Atomic uint32_t state;               /* 32: enum cogmem__state */
-    _Atomic uint32_t fan;                 /* 36: concept fan-out / episode fan-in */
-    _Atomic uint32_t activation_bits;     /* 40: float bits */
+    /* The current vector's version (high half) and norm bits (low half),
+     * one word so that an info read gets a consistent pair, kept here so
+     * that an info lookup reads no vector header and no second line. */
+    alignas(64) _Atomic uint64_t normver; /*  0 */
+    _Atomic uint64_t id;                  /*  8: key, release-published */
+    struct cogmem_vec *_Atomic vec;       /* 16: current embedding, or NULL once removed */
+    _Atomic uint32_t state;               /* 24: enum cogmem__state */
+    _Atomic uint32_t fan;                 /* 28: concept fan-out / episode fan-in */
+    _Atomic uint32_t activation_bits;     /* 32: float bits */
     union {
-        _Atomic uint32_t bind_version;    /* 44: concept: bumped per bind/unbind */
-        _Atomic uint32_t strength_bits;   /* 44: episode: float bits */
+        _Atomic uint32_t bind_version;    /* 36: concept: bumped per bind/unbind */
+        _Atomic uint32_t strength_bits;   /* 36: episode: float bits */
     };
-    _Atomic uint64_t stamp;               /* 48: concept created_ns / episode time_ns */
-    _Atomic uint64_t touched_ns;          /* 56: last centroid change */
-};
+    _Atomic uint64_t stamp;               /* 40: concept created_ns / episode time_ns */
+    _Atomic uint64_t touched_ns;          /* 48: last centroid change */
+};                                        /* 56-63: alignment padding */
 
 _Static_assert(sizeof(struct cogmem__node) == 64, "node record is one cache line");
 _Static_assert(alignof(struct cogmem__node) == 64, "records never straddle lines");
-_Static_assert(offsetof(struct cogmem__node, id) == 16, "key beside the link");
-_Static_assert(offsetof(struct cogmem__node, touched_ns) == 56, "layout");
+_Static_assert(offsetof(struct cogmem__node, touched_ns) == 48, "layout");
 
 static inline uint32_t cogmem__f2u(float f)
 {
@@ -82,18 +84,8 @@ struct cogmem__node_mem {
      * node is removed; whatever is still attached is freed with the node. */
     struct cogmem__blist *_Atomic bind;
     struct cogmem__presentations *_Atomic pres;
-    /* The current vector's version (high half) and norm bits (low half),
-     * one word so that an info read gets a consistent pair, kept here so
-     * that an info lookup reads no vector header. The record's line is
-     * full; this one is its buddy in the same 128-byte block (node_mem is
-     * allocated 128-aligned: jemalloc's 128-byte class), which the L2's
-     * adjacent-line prefetch fetches along with the record. */
-    _Atomic uint64_t normver;
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
-_Static_assert(offsetof(struct cogmem__node_mem, normver) >= 64 &&
-                   offsetof(struct cogmem__node_mem, normver) < 128,
-               "normver in the record's buddy line");
 
 static inline uint64_t cogmem__normver(uint32_t version, float norm)
 {
@@ -106,7 +98,7 @@ static inline uint64_t cogmem__normver(uint32_t version, float norm)
 static inline void cogmem__node_note_vec(struct cogmem__node *n, uint32_t version,
                                          float norm)
 {
-    _Atomic uint64_t *w = &((struct cogmem__node_mem *)n)->normver;
+    _Atomic uint64_t *w = &n->normver;
     uint64_t want = cogmem__normver(version, norm);
     uint64_t cur = atomic_load_explicit(w, memory_order_relaxed);
     while ((uint32_t)(cur >> 32) < version &&
@@ -117,8 +109,7 @@ static inline void cogmem__node_note_vec(struct cogmem__node *n, uint32_t versio
 
 static inline uint64_t cogmem__node_normver(struct cogmem__node *n)
 {
-    return atomic_load_explicit(&((struct cogmem__node_mem *)n)->normver,
-                                memory_order_relaxed);
+    return atomic_load_explicit(&n->normver, memory_order_relaxed);
 }
 
 /* A zeroed PENDING record with `vec` (owned by the node from now on); id is
@@ -130,11 +121,6 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
 static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)
 {
     atomic_store_explicit(&n->id, id, memory_order_release);
-}
-
-static inline struct cogmem__node *cogmem__node_of(struct cds_lfht_node *n)
-{
-    return caa_container_of(n, struct cogmem__node, lfn);
 }
 
 #endif /* COGMEM_SHARDS_NODE_H */

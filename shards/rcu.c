@@ -53,6 +53,14 @@ void cogmem__fork_exclude_begin(void)
     }
 }
 
+int cogmem__fork_exclude_try_begin(void)
+{
+    if (!(atomic_fetch_add_explicit(&gate, 1, memory_order_acquire) & GATE_FORK))
+        return 1;
+    atomic_fetch_sub_explicit(&gate, 1, memory_order_relaxed);
+    return 0;
+}
+
 void cogmem__fork_exclude_end(void)
 {
     /* Release: the section's work happens before the fork that waits. */
@@ -77,8 +85,8 @@ static void gate_open(void)
 
 static void before_fork(void)
 {
-    /* First: a resize in progress waits for grace periods, which needs the
-     * registry lock urcu_bp_before_fork is about to take. */
+    /* First, so that no table migration is half done in the child (its
+     * writers would wait for the frozen table forever). */
     gate_close();
     urcu_bp_call_rcu_before_fork();
     urcu_bp_before_fork();

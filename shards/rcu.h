@@ -22,7 +22,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <urcu-bp.h>
-#include <urcu/rculfhash.h>
 
 #if defined(__SANITIZE_THREAD__)
 #define COGMEM__TSAN 1
@@ -51,8 +50,10 @@ int cogmem__rcu_init(void);
  * to the next thread that registers, whose inlined read-side lock then
  * touches the word the old thread's unlock wrote, ordered only by
  * liburcu's own mutex, which TSan does not see. So every unlock also ends
- * with a release on a second address, and a thread's first lock begins
- * with an acquire on it. */
+ * with a release on a second address, and a thread's first lock registers
+ * the thread (in liburcu, uninstrumented) and only then acquires it: the
+ * acquire must come after the slot's handover, or the old owner's last
+ * unlocks could still follow it. */
 #ifdef COGMEM__TSAN
 extern char cogmem__rcu_tsan_thread_sync;
 extern _Thread_local int cogmem__rcu_tsan_thread_seen;
@@ -60,6 +61,7 @@ extern _Thread_local int cogmem__rcu_tsan_thread_seen;
     do {                                                                       \
         if (!cogmem__rcu_tsan_thread_seen) {                                   \
             cogmem__rcu_tsan_thread_seen = 1;                                  \
+            urcu_bp_register_thread();                                         \
             __tsan_acquire(&cogmem__rcu_tsan_thread_sync);                     \
         }                                                                      \
     } while (0)
@@ -125,11 +127,17 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
  * Shared among such sections (they may overlap each other); the fork
  * handlers take it exclusively, so fork() waits for sections in progress
  * and holds new ones off until the child and parent have resumed. Used
- * around liburcu's hash-table resizes (shards/set.c), which take the
- * table's resize mutex and wait for grace periods. Must not be held
- * across a read-side section's end that a fork could wait for. */
+ * around our hash tables' migrations (shards/set.c), which freeze a table
+ * that writers then wait on. A section may not wait for anything a fork
+ * waits for. */
 void cogmem__fork_exclude_begin(void);
 void cogmem__fork_exclude_end(void);
+
+/* Begin a section unless a fork is under way (then 0, nothing begun). For
+ * callers inside a read-side section, which must not wait for a fork: the
+ * fork handlers stop the call_rcu worker, which may be waiting for that
+ * section to end. */
+int cogmem__fork_exclude_try_begin(void);
 
 /* Wait until every callback deferred so far (by anything that happens
  * before this call) has run; returns at once when none is outstanding.

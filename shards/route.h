@@ -4,9 +4,9 @@
  * seed so that ids chosen to collide under one store's hash do not collide
  * under another's: no host can be made to build one long chain by ids it
  * is handed) serves twice: its top four bits pick
- * the shard and the whole value is the cds_lfht hash, whose bucket index
- * uses the low bits. Taking the shard from the other end keeps the two
- * choices independent, so every shard's buckets see the full spread.
+ * the shard, the next five are the slot tag (shards/set.h) and the low
+ * bits index the shard's table. Taking the shard from the other end keeps
+ * the choices independent, so every shard's slots see the full spread.
  */
 #ifndef COGMEM_SHARDS_ROUTE_H
 #define COGMEM_SHARDS_ROUTE_H

@@ -1,58 +1,78 @@
-/* cogmem — sixteen cds_lfht shards per kind: the map alone (see set.h). */
+/* cogmem — sixteen open-addressed shards per kind: the map alone (see set.h). */
 #include "shards/set.h"
 
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdint.h>
+#include <string.h>
 
-#include "shards/sigmask.h"
+/* Growth is due when an add would claim more than half the slots. A link
+ * may go past that only while a fork holds migrations off, and never past
+ * HARD_NUM/HARD_DEN: a probe then always ends at an EMPTY slot soon. */
+#define HARD_NUM 7u
+#define HARD_DEN 8u
+#define MAX_SLOTS (1ull << 40) /* far above any slab's rows */
 
-struct match_key {
-    uint64_t id;
-    unsigned mask; /* accepted states, bit per enum cogmem__state */
-};
-
-/* Called by liburcu for nodes whose hash equals the key's. The acquire load
- * of `id` is the reader's side of the node's publication (see node.h). */
-static int match(struct cds_lfht_node *ln, const void *k)
+static uint64_t pow2ceil(uint64_t x)
 {
-    const struct match_key *key = k;
-    struct cogmem__node *n = cogmem__node_of(ln);
-    if (atomic_load_explicit(&n->id, memory_order_acquire) != key->id)
-        return 0;
-    unsigned st = atomic_load_explicit(&n->state, memory_order_acquire);
-    return (int)((key->mask >> st) & 1u);
+    if (x <= COGMEM__MIN_SLOTS)
+        return COGMEM__MIN_SLOTS;
+    return 1ull << (64 - __builtin_clzll(x - 1));
 }
 
-static unsigned long pow2ceil(uint64_t x)
+/* Slots for `per_shard` nodes at load at most 1/2. */
+static uint64_t slots_for(uint64_t per_shard)
 {
-    if (x <= COGMEM__MIN_BUCKETS)
-        return COGMEM__MIN_BUCKETS;
-    return 1ul << (64 - __builtin_clzll(x - 1));
+    return pow2ceil(per_shard > MAX_SLOTS / 2 ? MAX_SLOTS : 2 * per_shard);
 }
 
-static unsigned long buckets_for(uint64_t per_shard)
+static size_t table_bytes(uint64_t slots)
 {
-    return pow2ceil((per_shard + COGMEM__GROW_LOAD - 1) / COGMEM__GROW_LOAD);
+    return sizeof(struct cogmem__table) + (size_t)slots * sizeof(uintptr_t);
+}
+
+static struct cogmem__table *table_new(struct cogmem__kind *k, uint64_t slots)
+{
+    if (slots > MAX_SLOTS)
+        return NULL;
+    struct cogmem__table *t = cogmem__mem_alloc(k->mem, k->mem_kind, table_bytes(slots));
+    if (!t)
+        return NULL;
+    t->kind = k;
+    t->mask = slots - 1;
+    atomic_init(&t->used, 0);
+    /* Plain zeroing: the table is published later with a release store. */
+    memset((void *)t->slot, 0, (size_t)slots * sizeof(uintptr_t));
+    return t;
+}
+
+static void table_free(struct cogmem__table *t)
+{
+    cogmem__mem_free(t->kind->mem, t->kind->mem_kind, t, table_bytes(t->mask + 1));
+}
+
+static void table_reclaim(struct rcu_head *h)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    table_free(caa_container_of(h, struct cogmem__table, rcu));
+    COGMEM__RCU_RECLAIM_END();
 }
 
 int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
 {
-    unsigned long init = buckets_for(expected / COGMEM__NSHARDS + 1);
+    uint64_t slots = slots_for(expected / COGMEM__NSHARDS + 1);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         struct cogmem__shard *sh = &s->shard[i];
-        /* No CDS_LFHT_AUTO_RESIZE: we own resizing (see set.h). */
-        sh->ht = cds_lfht_new_flavor(init, 1, 0, 0, &urcu_bp_flavor, NULL);
-        if (!sh->ht) {
+        struct cogmem__table *t = table_new(&s->kind, slots);
+        if (!t) {
             while (i--)
-                cds_lfht_destroy(s->shard[i].ht, NULL);
+                table_free(atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed));
             return -ENOMEM;
         }
+        atomic_init(&sh->cur, t);
         atomic_init(&sh->count, 0);
-        atomic_init(&sh->buckets, init);
+        atomic_init(&sh->slots, slots);
         atomic_init(&sh->add_handshake, 0);
-        atomic_flag_clear(&sh->resizing);
+        atomic_flag_clear(&sh->migrating);
     }
     return 0;
 }
@@ -60,76 +80,214 @@ int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
 void cogmem__set_fini(struct cogmem__set *s)
 {
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
-        cds_lfht_destroy(s->shard[i].ht, NULL);
-        s->shard[i].ht = NULL;
+        table_free(atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed));
+        atomic_store_explicit(&s->shard[i].cur, NULL, memory_order_relaxed);
     }
 }
 
-struct cogmem__node *cogmem__set_find(struct cogmem__set *s, uint64_t id,
-                                      uint64_t hash, unsigned mask)
+/* A writer met a FROZEN slot of t: wait until the migrator has published
+ * t's successor. The migrator allocated before freezing anything, so it
+ * only copies now and never waits for anything itself: waiting here is
+ * safe inside a read-side section. */
+static void wait_moved(struct cogmem__shard *sh, struct cogmem__table *t)
 {
-    struct match_key key = {id, mask};
-    struct cds_lfht_iter it;
-    cds_lfht_lookup(s->shard[cogmem__shard_of(hash)].ht, hash, match, &key, &it);
-    struct cds_lfht_node *ln = cds_lfht_iter_get_node(&it);
-    return ln ? cogmem__node_of(ln) : NULL;
+    while (atomic_load_explicit(&sh->cur, memory_order_acquire) == t)
+        sched_yield();
+}
+
+/* Copy one frozen slot word into the new table (not yet published). The
+ * node cannot be freed meanwhile: it is linked, and its unlink waits for
+ * this migration. */
+static void copy_word(struct cogmem__set *s, struct cogmem__table *to, uintptr_t w)
+{
+    struct cogmem__node *n = (struct cogmem__node *)(w & COGMEM__SLOT_PTR);
+    uint64_t h = cogmem__hash_id(s->kind.hash_seed,
+                                 atomic_load_explicit(&n->id, memory_order_relaxed));
+    uint64_t i = h & to->mask;
+    while (atomic_load_explicit(&to->slot[i], memory_order_relaxed) != COGMEM__SLOT_EMPTY)
+        i = (i + 1) & to->mask;
+    atomic_store_explicit(&to->slot[i], w & ~(uintptr_t)COGMEM__SLOT_FROZEN,
+                          memory_order_relaxed);
+}
+
+/* Replace shard sh's table by a larger (or, when tombstones fill it, an
+ * equally large) one. `seen`: the table the caller found full (NULL for a
+ * reserve); `target`: slots a reserve asks for (0 for a link). Returns 0
+ * when the caller should retry on `cur` (we migrated, or another migrator
+ * did, or nothing was needed), -ENOMEM if the new table could not be
+ * allocated (nothing changed), -EAGAIN if `in_reader` and a fork is under
+ * way (nothing done: see cogmem__set_link). */
+static int migrate(struct cogmem__set *s, struct cogmem__shard *sh,
+                   struct cogmem__table *seen, uint64_t target, int in_reader)
+{
+    /* A migration is never caught half done by fork() (rcu.h): the child
+     * would wait for a FROZEN table forever. Inside a read-side section we
+     * may not wait for a fork (its handlers wait for the call_rcu worker,
+     * which may wait for our section to end). */
+    if (in_reader) {
+        if (!cogmem__fork_exclude_try_begin())
+            return -EAGAIN;
+    } else {
+        cogmem__fork_exclude_begin();
+    }
+    int rc = 0;
+    while (atomic_flag_test_and_set_explicit(&sh->migrating, memory_order_acquire)) {
+        if (seen && atomic_load_explicit(&sh->cur, memory_order_acquire) != seen)
+            goto out; /* someone else replaced it already */
+        sched_yield();
+    }
+    struct cogmem__table *t = atomic_load_explicit(&sh->cur, memory_order_relaxed);
+    uint64_t slots = t->mask + 1, want;
+    if (seen) {
+        if (t != seen)
+            goto done;
+        int64_t live = atomic_load_explicit(&sh->count, memory_order_relaxed);
+        /* Mostly tombstones: rehash at the same size. Nodes in the table
+         * (at most `used` <= 7/8 of the old size) always fit. */
+        want = (live < 0 || (uint64_t)live + 1 <= slots / 4) ? slots : 2 * slots;
+    } else {
+        if (slots >= target)
+            goto done;
+        want = target;
+    }
+    struct cogmem__table *nt = table_new(&s->kind, want);
+    if (!nt) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    /* Freeze first, then copy: once every slot is FROZEN no writer can
+     * change the old table, so the copy is exact. acq_rel: the acquire
+     * side makes each node's initialisation visible to the copy (and from
+     * it, through the release store of cur, to the new table's readers). */
+    uint64_t copied = 0;
+    for (uint64_t i = 0; i < slots; i++) {
+        uintptr_t w = atomic_fetch_or_explicit(&t->slot[i], COGMEM__SLOT_FROZEN,
+                                               memory_order_acq_rel);
+        uintptr_t p = w & COGMEM__SLOT_PTR;
+        if (p != COGMEM__SLOT_EMPTY && p != COGMEM__SLOT_TOMB) {
+            copy_word(s, nt, w);
+            copied++;
+        }
+    }
+    atomic_store_explicit(&nt->used, copied, memory_order_relaxed);
+    atomic_store_explicit(&sh->slots, want, memory_order_relaxed);
+    /* Release: the copied slots happen before any reader of nt. */
+    atomic_store_explicit(&sh->cur, nt, memory_order_release);
+    /* Readers that loaded t before the store may still be probing it. */
+    cogmem__rcu_defer(&t->rcu, table_reclaim);
+done:
+    atomic_flag_clear_explicit(&sh->migrating, memory_order_release);
+out:
+    cogmem__fork_exclude_end();
+    return rc;
+}
+
+/* Claim the first EMPTY slot of n's probe sequence in t, unless a PENDING
+ * or LIVE node of n's id comes first. 0, -EEXIST, -EAGAIN (t is being
+ * migrated: retry on its successor) or -ENOSPC (no EMPTY slot: only if
+ * racing adders overshot the hard limit of a table that could not grow).
+ *
+ * Uniqueness: slots never return to EMPTY within a table, so when an adder
+ * claims slot j every slot before j in the sequence was already claimed.
+ * A racing adder of the same id walks the same sequence: it either reaches
+ * j after the claim and sees our node, or claims an earlier slot first, in
+ * which case we see its node on our way to j (or lose the CAS at j itself
+ * and then see it there). */
+static int claim(struct cogmem__table *t, struct cogmem__node *n, uint64_t id,
+                 uint64_t hash)
+{
+    uintptr_t tag = cogmem__slot_tag(hash);
+    uintptr_t mine = (uintptr_t)n | tag;
+    uint64_t m = t->mask;
+    for (uint64_t i = hash & m, k = 0; k <= m; k++, i = (i + 1) & m) {
+        uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+        for (;;) {
+            if (w & COGMEM__SLOT_FROZEN)
+                return -EAGAIN;
+            uintptr_t p = w & COGMEM__SLOT_PTR;
+            if (p != COGMEM__SLOT_EMPTY)
+                break;
+            /* Release: the node's fields (and its id's release store)
+             * happen before every reader that loads this word. */
+            if (atomic_compare_exchange_weak_explicit(&t->slot[i], &w, mine,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                atomic_fetch_add_explicit(&t->used, 1, memory_order_relaxed);
+                return 0;
+            }
+        }
+        uintptr_t p = w & COGMEM__SLOT_PTR;
+        if ((w & COGMEM__SLOT_TAG) != tag || p == COGMEM__SLOT_TOMB)
+            continue;
+        struct cogmem__node *o = (struct cogmem__node *)p;
+        if (atomic_load_explicit(&o->id, memory_order_acquire) == id &&
+            atomic_load_explicit(&o->state, memory_order_acquire) != COGMEM__DEAD)
+            return -EEXIST;
+    }
+    return -ENOSPC;
 }
 
 int cogmem__set_link(struct cogmem__set *s, struct cogmem__node *n,
                      uint64_t hash)
 {
-    struct match_key key = {atomic_load_explicit(&n->id, memory_order_relaxed),
-                            COGMEM__FIND_ANY};
-    struct cds_lfht_node *got = cds_lfht_add_unique(
-        s->shard[cogmem__shard_of(hash)].ht, hash, match, &key, &n->lfn);
-    return got == &n->lfn ? 0 : -EEXIST;
+    struct cogmem__shard *sh = &s->shard[cogmem__shard_of(hash)];
+    uint64_t id = atomic_load_explicit(&n->id, memory_order_relaxed);
+    for (;;) {
+        struct cogmem__table *t = atomic_load_explicit(&sh->cur, memory_order_acquire);
+        uint64_t slots = t->mask + 1;
+        uint64_t used = atomic_load_explicit(&t->used, memory_order_relaxed) + 1;
+        if (used > slots / 2) {
+            /* This add grows the table: it alone sees the allocation fail
+             * and reports it, so a failed add changes nothing. */
+            int rc = migrate(s, sh, t, 0, 1);
+            if (rc == 0)
+                continue;
+            if (rc == -ENOMEM || used > slots / HARD_DEN * HARD_NUM)
+                return -ENOMEM;
+            /* -EAGAIN: a fork holds migrations off; there is room still. */
+        }
+        int rc = claim(t, n, id, hash);
+        if (rc == -ENOSPC)
+            return -ENOMEM;
+        if (rc != -EAGAIN)
+            return rc;
+        wait_moved(sh, t);
+    }
 }
 
 void cogmem__set_unlink(struct cogmem__set *s, struct cogmem__node *n,
                         uint64_t hash)
 {
-    cds_lfht_del(s->shard[cogmem__shard_of(hash)].ht, &n->lfn);
-}
-
-/* Resize one shard to `target` buckets unless it is already that big.
- * `wait`: reserve waits for a concurrent resizer; an adder just leaves the
- * work to whoever is already doing it. */
-static void grow(struct cogmem__shard *sh, unsigned long target, int wait)
-{
-    /* The whole time the `resizing` flag is held is never half done at a
-     * fork (rcu.h): the child would find the flag set, or the table's
-     * resize mutex held, by a thread it does not have. */
-    cogmem__fork_exclude_begin();
-    while (atomic_flag_test_and_set_explicit(&sh->resizing, memory_order_acquire)) {
-        if (!wait) {
-            cogmem__fork_exclude_end();
-            return;
+    struct cogmem__shard *sh = &s->shard[cogmem__shard_of(hash)];
+    for (;;) {
+        struct cogmem__table *t = atomic_load_explicit(&sh->cur, memory_order_acquire);
+        uint64_t m = t->mask;
+        for (uint64_t i = hash & m, k = 0; k <= m; k++, i = (i + 1) & m) {
+            uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+            if ((w & COGMEM__SLOT_PTR) == COGMEM__SLOT_EMPTY)
+                break;
+            if ((w & COGMEM__SLOT_PTR) != (uintptr_t)n)
+                continue;
+            /* Only this node's one unlinker writes its slot, so the CAS
+             * fails only when a migrator froze it meanwhile. */
+            if (!(w & COGMEM__SLOT_FROZEN) &&
+                atomic_compare_exchange_strong_explicit(&t->slot[i], &w, COGMEM__SLOT_TOMB,
+                                                        memory_order_release,
+                                                        memory_order_relaxed))
+                return;
+            break;
         }
-        sched_yield();
+        /* Frozen (or, read from a table already replaced, not there): the
+         * node is in the successor. */
+        wait_moved(sh, t);
     }
-    if (target > atomic_load_explicit(&sh->buckets, memory_order_relaxed)) {
-        /* liburcu splits a large resize among threads it starts here
-         * (partition_resize_helper: from 8192 buckets per level on, one per
-         * CPU); they inherit this thread's mask, which is the host's. */
-        sigset_t old;
-        cogmem__signals_block_all(&old);
-        cds_lfht_resize(sh->ht, target);
-        cogmem__signals_restore(&old);
-        /* Relaxed: a stale read only delays or repeats a harmless check. */
-        atomic_store_explicit(&sh->buckets, target, memory_order_relaxed);
-    }
-    atomic_flag_clear_explicit(&sh->resizing, memory_order_release);
-    cogmem__fork_exclude_end();
 }
 
 void cogmem__set_note_added(struct cogmem__set *s, uint64_t hash)
 {
-    struct cogmem__shard *sh = &s->shard[cogmem__shard_of(hash)];
     /* Relaxed: a counter, ordered by nothing; read exactly at quiescence. */
-    int64_t c = atomic_fetch_add_explicit(&sh->count, 1, memory_order_relaxed) + 1;
-    unsigned long b = atomic_load_explicit(&sh->buckets, memory_order_relaxed);
-    if ((uint64_t)c > (uint64_t)b * COGMEM__GROW_LOAD && !cogmem__rcu_in_reader())
-        grow(sh, buckets_for((uint64_t)c * 2), 0);
+    atomic_fetch_add_explicit(&s->shard[cogmem__shard_of(hash)].count, 1,
+                              memory_order_relaxed);
 }
 
 void cogmem__set_note_removed(struct cogmem__set *s, uint64_t hash)
@@ -138,11 +296,15 @@ void cogmem__set_note_removed(struct cogmem__set *s, uint64_t hash)
                               memory_order_relaxed);
 }
 
-void cogmem__set_reserve(struct cogmem__set *s, uint64_t n_total)
+int cogmem__set_reserve(struct cogmem__set *s, uint64_t n_total)
 {
-    unsigned long target = buckets_for(n_total / COGMEM__NSHARDS + 1);
-    for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-        grow(&s->shard[i], target, 1);
+    uint64_t target = slots_for(n_total / COGMEM__NSHARDS + 1);
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+        int rc = migrate(s, &s->shard[i], NULL, target, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 uint64_t cogmem__set_count(struct cogmem__set *s)
@@ -153,21 +315,36 @@ uint64_t cogmem__set_count(struct cogmem__set *s)
     return sum < 0 ? 0 : (uint64_t)sum; /* transiently negative mid-update */
 }
 
+int cogmem__set_foreach_shard(struct cogmem__set *s, unsigned shard,
+                              int (*fn)(struct cogmem__node *n, void *arg), void *arg)
+{
+    /* One table throughout: a migration fn causes (or races) leaves this
+     * one readable until our read-side section ends. */
+    struct cogmem__table *t =
+        atomic_load_explicit(&s->shard[shard].cur, memory_order_acquire);
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        uintptr_t p = atomic_load_explicit(&t->slot[i], memory_order_acquire) &
+                      COGMEM__SLOT_PTR;
+        if (p == COGMEM__SLOT_EMPTY || p == COGMEM__SLOT_TOMB)
+            continue;
+        struct cogmem__node *n = (struct cogmem__node *)p;
+        (void)atomic_load_explicit(&n->id, memory_order_acquire);
+        if (atomic_load_explicit(&n->state, memory_order_acquire) != COGMEM__LIVE)
+            continue;
+        int rc = fn(n, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int cogmem__set_foreach(struct cogmem__set *s,
                         int (*fn)(struct cogmem__node *n, void *arg), void *arg)
 {
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
-        struct cds_lfht_iter it;
-        struct cds_lfht_node *ln;
-        cds_lfht_for_each(s->shard[i].ht, &it, ln) {
-            struct cogmem__node *n = cogmem__node_of(ln);
-            (void)atomic_load_explicit(&n->id, memory_order_acquire);
-            if (atomic_load_explicit(&n->state, memory_order_acquire) != COGMEM__LIVE)
-                continue;
-            int rc = fn(n, arg);
-            if (rc)
-                return rc;
-        }
+        int rc = cogmem__set_foreach_shard(s, i, fn, arg);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -175,19 +352,20 @@ int cogmem__set_foreach(struct cogmem__set *s,
 void cogmem__set_drain(struct cogmem__set *s,
                        void (*fn)(struct cogmem__node *n, void *arg), void *arg)
 {
-    cogmem__rcu_lock(); /* cds_lfht_del wants it even when we are alone */
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
-        struct cds_lfht_iter it;
-        struct cds_lfht_node *ln;
-        /* The iterator has read the successor before we unlink and free
-         * the current node, and del unlinks physically before returning. */
-        cds_lfht_for_each(s->shard[i].ht, &it, ln) {
-            struct cogmem__node *n = cogmem__node_of(ln);
+        struct cogmem__table *t =
+            atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed);
+        for (uint64_t j = 0; j <= t->mask; j++) {
+            uintptr_t p = atomic_load_explicit(&t->slot[j], memory_order_relaxed) &
+                          COGMEM__SLOT_PTR;
+            atomic_store_explicit(&t->slot[j], COGMEM__SLOT_EMPTY, memory_order_relaxed);
+            if (p == COGMEM__SLOT_EMPTY || p == COGMEM__SLOT_TOMB)
+                continue;
+            struct cogmem__node *n = (struct cogmem__node *)p;
             if (atomic_load_explicit(&n->state, memory_order_relaxed) == COGMEM__LIVE)
                 atomic_fetch_sub_explicit(&s->shard[i].count, 1, memory_order_relaxed);
-            cds_lfht_del(s->shard[i].ht, ln);
             fn(n, arg);
         }
+        atomic_store_explicit(&t->used, 0, memory_order_relaxed);
     }
-    cogmem__rcu_unlock();
 }

@@ -147,7 +147,7 @@ int cogmem_concept_blend(cogmem_store *store, uint64_t id, const float *x,
  * Caller holds the RCU read lock. */
 static int copy_info(struct cogmem__node *n, struct cogmem_concept_info *out)
 {
-    /* The record and its buddy line only, no vector header. Removed since
+    /* The record's line only, no vector header. Removed since
      * the lookup: the remove's LIVE -> DEAD is its linearisation point. */
     if (atomic_load_explicit(&n->state, memory_order_relaxed) != COGMEM__LIVE)
         return -ENOENT;
@@ -182,9 +182,10 @@ int cogmem_concept_info(cogmem_store *store, uint64_t id, struct cogmem_concept_
     return rc;
 }
 
-/* Ids per group: enough independent lookups in flight to overlap their
- * misses, few enough that the node pointers stay in registers/L1. */
-#define BATCH_GROUP 16
+/* Ids per group: enough independent misses in flight to cover DRAM
+ * latency (each stage issues one per id before the next stage waits for
+ * the first), few enough that the hashes stay in L1. */
+#define BATCH_GROUP 32
 
 int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
                               size_t n, struct cogmem_concept_info *out,
@@ -197,26 +198,28 @@ int cogmem_concept_info_batch(cogmem_store *store, const uint64_t *ids,
     cogmem__rcu_lock();
     for (size_t base = 0; base < n; base += BATCH_GROUP) {
         size_t m = n - base < BATCH_GROUP ? n - base : BATCH_GROUP;
+        const uint64_t *id = ids + base;
         uint64_t hash[BATCH_GROUP];
-        struct cogmem__node *node[BATCH_GROUP];
-        /* Hash the whole group first: no dependency between the lookups,
-         * so the core can run several chain walks at once. */
-        for (size_t i = 0; i < m; i++)
-            hash[i] = cogmem__hash(store, ids[base + i]);
+        /* Staged so that no stage waits on a miss the previous one did not
+         * already start: 1. hash every id and fetch its first slot line;
+         * 2. read the slots, fetch the matching records; 3. look up (both
+         * lines now cached) and copy out. */
         for (size_t i = 0; i < m; i++) {
-            uint64_t id = ids[base + i];
-            node[i] = id ? cogmem__set_find(s, id, hash[i], COGMEM__FIND_LIVE) : NULL;
-            if (node[i]) /* the buddy line with version and norm */
-                __builtin_prefetch((char *)node[i] + 64);
+            hash[i] = cogmem__hash(store, id[i]);
+            cogmem__set_prefetch_slots(s, hash[i]);
         }
+        for (size_t i = 0; i < m; i++)
+            cogmem__set_prefetch_node(s, hash[i]);
         for (size_t i = 0; i < m; i++) {
             struct cogmem_concept_info *o = &out[base + i];
-            int hit = node[i] && copy_info(node[i], o) == 0;
+            struct cogmem__node *nd =
+                id[i] ? cogmem__set_find(s, id[i], hash[i], COGMEM__FIND_LIVE) : NULL;
+            int hit = nd && copy_info(nd, o) == 0;
             if (hit)
                 found++;
             else
                 memset(o, 0, sizeof *o);
-            if (ids[base + i])
+            if (id[i])
                 cogmem__note_lookup(s, hash[i], hit);
         }
     }

@@ -150,6 +150,23 @@ static void decay_concept(struct run *r, struct cogmem__node *cn,
     }
 }
 
+/* One LIVE concept of the walk (cogmem__set_foreach_shard). */
+static int decay_visit(struct cogmem__node *cn, void *arg)
+{
+    struct run *r = arg;
+    int enomem = 0;
+    struct cogmem__blist *cl = cogmem__clist(r->st, cn, 0, &enomem);
+    if (!cl)
+        return 0;
+    cogmem__spin_lock(&cl->lock);
+    if (!cl->dead && cl->n) {
+        decay_concept(r, cn, cl);
+        cogmem__jr_clist(r->st, cn, cl);
+    }
+    cogmem__spin_unlock(&cl->lock);
+    return 0;
+}
+
 static int decay_body(cogmem_store *store, const cogmem_decay_params *pp,
                  uint64_t now_ns, cogmem_decay_result *out)
 {
@@ -173,25 +190,7 @@ static int decay_body(cogmem_store *store, const cogmem_decay_params *pp,
         /* One read-side section per shard: long enough to amortise, short
          * enough not to hold back reclamation for the whole store. */
         cogmem__rcu_lock();
-        struct cds_lfht_iter it;
-        struct cds_lfht_node *ln;
-        cds_lfht_for_each(s->shard[sh].ht, &it, ln) {
-            struct cogmem__node *cn = cogmem__node_of(ln);
-            /* Acquire: pairs with the publication of the node's fields. */
-            (void)atomic_load_explicit(&cn->id, memory_order_acquire);
-            if (atomic_load_explicit(&cn->state, memory_order_acquire) != COGMEM__LIVE)
-                continue;
-            int enomem = 0;
-            struct cogmem__blist *cl = cogmem__clist(store, cn, 0, &enomem);
-            if (!cl)
-                continue;
-            cogmem__spin_lock(&cl->lock);
-            if (!cl->dead && cl->n) {
-                decay_concept(&r, cn, cl);
-                cogmem__jr_clist(store, cn, cl);
-            }
-            cogmem__spin_unlock(&cl->lock);
-        }
+        cogmem__set_foreach_shard(s, sh, decay_visit, &r);
         cogmem__rcu_unlock();
     }
     if (out)

@@ -34,7 +34,7 @@ int cogmem_episode_info(cogmem_store *store, uint64_t id, struct cogmem_episode_
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(&store->sets[1], id, hash,
                                               COGMEM__FIND_LIVE);
-    /* Record and buddy line only (see concept.c's copy_info). */
+    /* The record's line only (see concept.c's copy_info). */
     if (n && atomic_load_explicit(&n->state, memory_order_relaxed) == COGMEM__LIVE) {
         out->id = id;
         out->time_ns = atomic_load_explicit(&n->stamp, memory_order_relaxed);

@@ -2,7 +2,7 @@
  *
  * Concepts and episodes live in separate shard sets, yet an id may be live
  * in only one of them. An add therefore links its node PENDING into its own
- * set (cds_lfht_add_unique settles same-kind races) and only then looks for
+ * set (cogmem__set_link settles same-kind races) and only then looks for
  * the id in the other set. Two racing adds of one id in different kinds
  * cannot both miss each other: between link and look each does a seq_cst
  * read-modify-write of one word shared by both kinds' shard (Dekker's
@@ -110,10 +110,11 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     cogmem__node_publish(n, id);
 
     cogmem__rcu_lock();
-    if (cogmem__set_link(own, n, hash) != 0) {
+    rc = cogmem__set_link(own, n, hash); /* -EEXIST, or -ENOMEM: no growth */
+    if (rc != 0) {
         cogmem__rcu_unlock();
         cogmem__node_free_now(n); /* never linked: nobody else saw it */
-        return -EEXIST;
+        return rc;
     }
     if (!commit_across_kinds(st, n, kind, other, id, hash)) {
         cogmem__set_unlink(own, n, hash);

@@ -103,7 +103,7 @@ static void read_kind(cogmem_store *st, int k, cogmem_stats_kind *out)
         queued += c[COGMEM__CTR_DEFER_QUEUED];
         int64_t live = atomic_load_explicit(&s->shard[i].count, memory_order_relaxed);
         o->nodes = live < 0 ? 0 : (uint64_t)live; /* transiently negative */
-        o->buckets = atomic_load_explicit(&s->shard[i].buckets, memory_order_relaxed);
+        o->buckets = atomic_load_explicit(&s->shard[i].slots, memory_order_relaxed);
         out->lookups += o->lookups;
         out->hits += o->hits;
         out->misses += o->misses;

@@ -73,7 +73,7 @@ static const struct shard_metric shard_metrics[] = {
     {"replacements_total", "Committed centroid replacements and blends.", "counter",
      offsetof(cogmem_stats_shard, replacements)},
     {"nodes", "Live nodes.", "gauge", offsetof(cogmem_stats_shard, nodes)},
-    {"shard_buckets", "Hash buckets of the shard.", "gauge",
+    {"shard_buckets", "Hash table slots of the shard.", "gauge",
      offsetof(cogmem_stats_shard, buckets)},
 };
 #define N_SHARD_METRICS (sizeof shard_metrics / sizeof shard_metrics[0])

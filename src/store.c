@@ -10,7 +10,6 @@
 
 #include "cogmem_config.h"
 #include "shards/bindex.h"
-#include "shards/sigmask.h"
 #include "src/persist/hooks.h"
 #include "src/store.h"
 
@@ -149,17 +148,12 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
         c.expected_episodes > st->sets[1].kind.slab.max_rows)
         goto fail_slabs;
 
-    /* liburcu starts its hash-table worker with the first table: let it
-     * inherit a fully blocked mask (see rcu.c on signals). */
-    sigset_t old;
-    cogmem__signals_block_all(&old);
     rc = cogmem__set_init(&st->sets[0], c.expected_concepts);
     if (rc == 0) {
         rc = cogmem__set_init(&st->sets[1], c.expected_episodes);
         if (rc)
             cogmem__set_fini(&st->sets[0]);
     }
-    cogmem__signals_restore(&old);
     if (rc)
         goto fail_slabs;
     rc = cogmem__persist_attach(st);
@@ -231,11 +225,12 @@ int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n)
     if (((kinds & COGMEM_CONCEPT) && n > store->sets[0].kind.slab.max_rows) ||
         ((kinds & COGMEM_EPISODE) && n > store->sets[1].kind.slab.max_rows))
         return -EINVAL;
+    int rc = 0;
     if (kinds & COGMEM_CONCEPT)
-        cogmem__set_reserve(&store->sets[0], n);
-    if (kinds & COGMEM_EPISODE)
-        cogmem__set_reserve(&store->sets[1], n);
-    return 0;
+        rc = cogmem__set_reserve(&store->sets[0], n);
+    if (rc == 0 && (kinds & COGMEM_EPISODE))
+        rc = cogmem__set_reserve(&store->sets[1], n);
+    return rc;
 }
 
 int cogmem_kind_of(cogmem_store *store, uint64_t id)

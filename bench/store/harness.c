@@ -1,7 +1,7 @@
 /* bench/store — harness: keys, op streams, threads, timing, output.
  *
  * Usage: PROGRAM [--map NAME] [--n N] [--secs S] [--warm S] [--threads 1,2]
- *                [--dim D] [--workloads info,vec,mix90,mix50,batch]
+ *                [--dim D] [--workloads info,vec,mix90,mix50,batch,kind,fan]
  *                [--batch B] [--rep R] [--seed X] [--serve]
  *
  * Without --serve the program loads the map and runs every (workload,
@@ -41,10 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum workload { W_INFO, W_VEC, W_MIX90, W_MIX50, W_BATCH, W_COUNT };
+enum workload { W_INFO, W_VEC, W_MIX90, W_MIX50, W_BATCH, W_KIND, W_FAN, W_COUNT };
 static const char *const wl_name[W_COUNT] = {"info", "vec", "mix90", "mix50",
-                                             "batch"};
-static const unsigned wl_write_pct[W_COUNT] = {0, 0, 10, 50, 0};
+                                             "batch", "kind", "fan"};
+static const unsigned wl_write_pct[W_COUNT] = {0, 0, 10, 50, 0, 0, 0};
 
 /* Keys per thread stream: 16 MiB of ids, far more than one cell's warm-up
  * touches on the small table and larger than the last-level cache, so
@@ -160,6 +160,21 @@ static uint64_t run_chunk(struct worker *w, size_t *pos)
             p = (p + 1) & (STREAM_LEN - 1);
         }
         break;
+    case W_KIND:
+        for (unsigned k = 0; k < CHUNK; k++) {
+            err += mp->kind_of(m, w->keys[p]) != 0;
+            p = (p + 1) & (STREAM_LEN - 1);
+        }
+        break;
+    case W_FAN: {
+        uint32_t fan = 0;
+        for (unsigned k = 0; k < CHUNK; k++) {
+            err += mp->fan_out(m, w->keys[p], &fan) != 0;
+            p = (p + 1) & (STREAM_LEN - 1);
+        }
+        memcpy(w->out, &fan, sizeof fan); /* keeps the reads */
+        break;
+    }
     case W_VEC:
         for (unsigned k = 0; k < CHUNK; k++) {
             err += mp->vec_get_put(m, w->keys[p]) != 0;
@@ -317,7 +332,7 @@ static void usage(const char *prog, const struct bench_map *const *maps,
     fprintf(stderr,
             "usage: %s [--map NAME] [--n N] [--secs S] [--warm S] "
             "[--threads 1,2] [--dim D]\n"
-            "       [--workloads info,vec,mix90,mix50,batch] [--batch B] "
+            "       [--workloads info,vec,mix90,mix50,batch,kind,fan] [--batch B] "
             "[--rep R] [--seed X] [--serve]\nmaps:",
             prog);
     for (size_t i = 0; i < n_maps; i++)

@@ -42,6 +42,9 @@ struct bench_map {
     /* Optional, may be NULL: info for n ids at once into out[n]. */
     int (*info_batch)(void *m, const uint64_t *ids, size_t n, void *out,
                       size_t *n_found);
+    /* Record-only lookups: is id there (0 or -ENOENT), and its fan-out. */
+    int (*kind_of)(void *m, uint64_t id);
+    int (*fan_out)(void *m, uint64_t id, uint32_t *out);
     /* Take a reference to id's vector and drop it again. */
     int (*vec_get_put)(void *m, uint64_t id);
     /* Replace id's vector with a copy of vec. */

@@ -1,6 +1,7 @@
 /* bench/store — cogmem itself, through the public API and the shared
  * library (what a host links), one thin wrapper per op. */
 #include <cogmem.h>
+#include <errno.h>
 
 #include "harness.h"
 
@@ -39,6 +40,17 @@ static int cg_info_batch(void *m, const uint64_t *ids, size_t n, void *out,
     return cogmem_concept_info_batch(m, ids, n, out, n_found);
 }
 
+static int cg_kind_of(void *m, uint64_t id)
+{
+    int rc = cogmem_kind_of(m, id);
+    return rc == COGMEM_CONCEPT ? 0 : rc < 0 ? rc : -EINVAL;
+}
+
+static int cg_fan_out(void *m, uint64_t id, uint32_t *out)
+{
+    return cogmem_fan_out(m, id, out);
+}
+
 static int cg_vec_get_put(void *m, uint64_t id)
 {
     const cogmem_vec *v;
@@ -67,6 +79,8 @@ const struct bench_map bench_map_cogmem = {
     .loaded = cg_loaded,
     .info = cg_info,
     .info_batch = cg_info_batch,
+    .kind_of = cg_kind_of,
+    .fan_out = cg_fan_out,
     .vec_get_put = cg_vec_get_put,
     .set_centroid = cg_set_centroid,
     .close = cg_close,

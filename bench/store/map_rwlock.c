@@ -150,6 +150,30 @@ static int rw_info(void *mp, uint64_t id, void *out)
     return r ? 0 : -ENOENT;
 }
 
+static int rw_kind_of(void *mp, uint64_t id)
+{
+    struct rw_map *m = mp;
+    uint64_t h = rw_hash(id);
+    struct rw_shard *sh = rw_shard_of(m, h);
+    pthread_rwlock_rdlock(&sh->lock);
+    struct peer_record *r = rw_find(sh, id, h);
+    pthread_rwlock_unlock(&sh->lock);
+    return r ? 0 : -ENOENT;
+}
+
+static int rw_fan_out(void *mp, uint64_t id, uint32_t *out)
+{
+    struct rw_map *m = mp;
+    uint64_t h = rw_hash(id);
+    struct rw_shard *sh = rw_shard_of(m, h);
+    pthread_rwlock_rdlock(&sh->lock);
+    struct peer_record *r = rw_find(sh, id, h);
+    if (r)
+        *out = r->fan_out;
+    pthread_rwlock_unlock(&sh->lock);
+    return r ? 0 : -ENOENT;
+}
+
 static int rw_vec_get_put(void *mp, uint64_t id)
 {
     struct rw_map *m = mp;
@@ -207,6 +231,8 @@ const struct bench_map bench_map_rwlock = {
     .open = rw_open,
     .add = rw_add,
     .info = rw_info,
+    .kind_of = rw_kind_of,
+    .fan_out = rw_fan_out,
     .vec_get_put = rw_vec_get_put,
     .set_centroid = rw_set_centroid,
     .close = rw_close,

@@ -62,6 +62,20 @@ int cuckoo_info(void *mp, std::uint64_t id, void *out)
                : -ENOENT;
 }
 
+int cuckoo_kind_of(void *mp, std::uint64_t id)
+{
+    auto *m = static_cast<CuckooMap *>(mp);
+    return m->map.contains(id) ? 0 : -ENOENT;
+}
+
+int cuckoo_fan_out(void *mp, std::uint64_t id, std::uint32_t *out)
+{
+    auto *m = static_cast<CuckooMap *>(mp);
+    return m->map.find_fn(id, [out](const peer_record &r) { *out = r.fan_out; })
+               ? 0
+               : -ENOENT;
+}
+
 int cuckoo_vec_get_put(void *mp, std::uint64_t id)
 {
     auto *m = static_cast<CuckooMap *>(mp);
@@ -114,6 +128,8 @@ int main(int argc, char **argv)
     map.open = cuckoo_open;
     map.add = cuckoo_add;
     map.info = cuckoo_info;
+    map.kind_of = cuckoo_kind_of;
+    map.fan_out = cuckoo_fan_out;
     map.vec_get_put = cuckoo_vec_get_put;
     map.set_centroid = cuckoo_set_centroid;
     map.close = cuckoo_close;

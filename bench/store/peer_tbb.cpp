@@ -69,6 +69,23 @@ int tbb_info(void *mp, std::uint64_t id, void *out)
     return 0;
 }
 
+int tbb_kind_of(void *mp, std::uint64_t id)
+{
+    auto *m = static_cast<TbbMap *>(mp);
+    Map::const_accessor a;
+    return m->map.find(a, id) ? 0 : -ENOENT;
+}
+
+int tbb_fan_out(void *mp, std::uint64_t id, std::uint32_t *out)
+{
+    auto *m = static_cast<TbbMap *>(mp);
+    Map::const_accessor a;
+    if (!m->map.find(a, id))
+        return -ENOENT;
+    *out = a->second.fan_out;
+    return 0;
+}
+
 int tbb_vec_get_put(void *mp, std::uint64_t id)
 {
     auto *m = static_cast<TbbMap *>(mp);
@@ -125,6 +142,8 @@ int main(int argc, char **argv)
     map.open = tbb_open;
     map.add = tbb_add;
     map.info = tbb_info;
+    map.kind_of = tbb_kind_of;
+    map.fan_out = tbb_fan_out;
     map.vec_get_put = tbb_vec_get_put;
     map.set_centroid = tbb_set_centroid;
     map.close = tbb_close;

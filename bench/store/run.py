@@ -11,7 +11,10 @@ repeated REPS times. Raw output goes to stdout (and --log); the tables are
 made by summarize.py.
 
 usage: run.py BUILDDIR [--secs S] [--warm S] [--reps R] [--sizes 10000,1000000]
-              [--threads 1,2] [--dim D] [--log FILE]
+              [--threads 1,2] [--dim D] [--log FILE] [--also NAME=BUILDDIR ...]
+
+--also adds the cogmem of another build (e.g. an older commit's, for a
+before/after comparison in one run) as one more map called NAME.
 """
 import argparse
 import os
@@ -19,7 +22,7 @@ import platform
 import subprocess
 import sys
 
-WORKLOADS = ["info", "vec", "mix90", "mix50", "batch"]
+WORKLOADS = ["info", "kind", "fan", "vec", "mix90", "mix50", "batch"]
 
 
 def cpu_model():
@@ -41,12 +44,18 @@ def git_rev(here):
         return "unknown"
 
 
+def argv_map(argv):
+    return argv[argv.index("--map") + 1] if "--map" in argv else None
+
+
 class Map:
     """One map's --serve process."""
 
     def __init__(self, name, argv, emit):
         self.name = name
-        self.emit = emit
+        # Another build's cogmem reports map=cogmem: relabel its lines.
+        self.emit = emit if name == argv_map(argv) else (
+            lambda t: emit(t.replace("map=cogmem", f"map={name}")))
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   text=True, bufsize=1)
         # Wait for the load to finish: "# map=... load_s=..." then "# ready".
@@ -85,6 +94,7 @@ def main():
     ap.add_argument("--threads", default=f"1,{os.cpu_count() or 1}")
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--log")
+    ap.add_argument("--also", action="append", default=[])
     a = ap.parse_args()
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -99,6 +109,10 @@ def main():
         b = os.path.join(bindir, "bench_store_" + peer)
         if os.access(b, os.X_OK):
             maps.append((peer, [b]))
+    for also in a.also:
+        name, build = also.split("=", 1)
+        maps.append((name, [os.path.join(build, "bench", "store", "bench_store"),
+                            "--map", "cogmem"]))
 
     log = open(a.log, "w") if a.log else None
 

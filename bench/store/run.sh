@@ -13,6 +13,9 @@
 #   BENCH_THREADS  thread counts (default 1,$(nproc))
 #   BENCH_DIM      vector dimension (default 16)
 #   BENCH_LOG      keep the raw output in this file
+#   BENCH_ALSO     NAME=BUILDDIR[,NAME=BUILDDIR]: another build's cogmem as
+#                  one more map (a before/after comparison in one run)
+#   BENCH_STAT     best (default) or median: what the tables show per cell
 # The defaults take about three minutes on a 2-core machine.
 set -eu
 
@@ -26,6 +29,8 @@ raw=${BENCH_LOG:-$(mktemp)}
 python3 "$here/run.py" "$build" --secs "$secs" --reps "$reps" \
     --sizes "${BENCH_SIZES:-10000,1000000}" \
     --threads "${BENCH_THREADS:-1,$(nproc)}" \
-    --dim "${BENCH_DIM:-16}" --log "$raw" >/dev/null
+    --dim "${BENCH_DIM:-16}" --log "$raw" \
+    $(for x in $(echo "${BENCH_ALSO:-}" | tr , ' '); do printf ' --also %s' "$x"; done) \
+    >/dev/null
 echo
-python3 "$here/summarize.py" <"$raw"
+python3 "$here/summarize.py" --stat "${BENCH_STAT:-best}" <"$raw"

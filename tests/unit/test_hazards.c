@@ -144,9 +144,9 @@ static void test_worker_threads_block_signals(void **state)
         for (uint64_t id = 1; id <= 2000; id += 2)
             assert_int_equal(cogmem_concept_remove(s, id), 0);
         assert_int_equal(cogmem_concept_set_centroid(s, 2, v), 0);
-        /* the library's threads exist now: call_rcu worker, table worker */
+        /* the library's one thread exists now: the call_rcu worker */
         assert_true(check_other_threads_block_signals() >= 1);
-        test_close(&s); /* closing and reopening restarts the table worker */
+        test_close(&s);
     }
     sigset_t mine;
     pthread_sigmask(SIG_SETMASK, NULL, &mine);
@@ -163,11 +163,11 @@ static void assert_shards_sized(cogmem_store *s, struct cogmem__set *set,
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         struct cogmem__shard *sh = &set->shard[i];
         uint64_t count = (uint64_t)atomic_load(&sh->count);
-        unsigned long buckets = atomic_load(&sh->buckets);
+        uint64_t slots = atomic_load(&sh->slots);
         sum += count;
-        /* average chain length = count / buckets */
-        if (count > buckets * COGMEM__GROW_LOAD)
-            fail_msg("shard %u: %" PRIu64 " nodes in %lu buckets", i, count, buckets);
+        /* growth keeps the load at most 1/2 */
+        if (count > slots / 2)
+            fail_msg("shard %u: %" PRIu64 " nodes in %" PRIu64 " slots", i, count, slots);
         /* a routing that sends everything to a few shards would also pass
          * the check above: require a fair share in each shard */
         assert_true(count > total / COGMEM__NSHARDS / 2);
@@ -183,8 +183,7 @@ static void test_bulk_load_grows_every_shard(void **state)
     cogmem_store *s = test_open(1); /* no sizing hint: start small */
     float v[1] = {1.0f};
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-        assert_int_equal(atomic_load(&s->sets[0].shard[i].buckets),
-                         COGMEM__MIN_BUCKETS);
+        assert_int_equal(atomic_load(&s->sets[0].shard[i].slots), COGMEM__MIN_SLOTS);
     for (uint64_t id = 1; id <= BULK; id++)
         if (cogmem_concept_add(s, id * 0x9E3779B97F4A7C15ull, v) != 0)
             fail_msg("add %" PRIu64 " failed", id);
@@ -204,18 +203,18 @@ static void test_reserve_and_hint(void **state)
     cfg.expected_episodes = 320000;
     cogmem_store *s = NULL;
     assert_int_equal(cogmem_open(&cfg, &s), 0);
-    unsigned long want = 320000 / COGMEM__NSHARDS / COGMEM__GROW_LOAD;
+    uint64_t want = 320000 / COGMEM__NSHARDS * 2; /* load 1/2 */
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
-        assert_true(atomic_load(&s->sets[1].shard[i].buckets) >= want);
-        assert_int_equal(atomic_load(&s->sets[0].shard[i].buckets), COGMEM__MIN_BUCKETS);
+        assert_true(atomic_load(&s->sets[1].shard[i].slots) >= want);
+        assert_int_equal(atomic_load(&s->sets[0].shard[i].slots), COGMEM__MIN_SLOTS);
     }
     assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, 640000), 0);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-        assert_true(atomic_load(&s->sets[0].shard[i].buckets) >= 2 * want);
+        assert_true(atomic_load(&s->sets[0].shard[i].slots) >= 2 * want);
     /* reserve never shrinks */
     assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, 10), 0);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-        assert_true(atomic_load(&s->sets[0].shard[i].buckets) >= 2 * want);
+        assert_true(atomic_load(&s->sets[0].shard[i].slots) >= 2 * want);
     test_close(&s);
 }
 

@@ -1,5 +1,5 @@
 /* cogmem — hardening of the shards/ layer (issue 12's shards-side items):
- * threads liburcu starts for resizes, seeded hashing, sizing limits, and
+ * no threads started by table growth, seeded hashing, sizing limits, and
  * the cost of closing a store that never deferred anything.
  *
  * This executable interposes pthread_create and urcu_bp_barrier (a
@@ -44,9 +44,10 @@ int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), v
     return real(t, a, fn, arg);
 }
 
-/* Bulk-load enough ids that shards pass 8192 buckets, where liburcu's
- * resize starts helper threads, from a thread with every signal open. */
-static void test_resize_threads_block_signals(void **state)
+/* Bulk-load enough ids that shards pass 8192 slots (where liburcu's
+ * resize, which the map used to be, started helper threads), from a thread
+ * with every signal open: growth starts no thread at all. */
+static void test_growth_starts_no_threads(void **state)
 {
     (void)state;
     sigset_t none, saved;
@@ -60,13 +61,13 @@ static void test_resize_threads_block_signals(void **state)
     for (uint64_t id = 1; id <= 200000; id++)
         if (cogmem_concept_add(s, id, v) != 0)
             fail_msg("add %" PRIu64, id);
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, 1u << 20), 0);
     atomic_store(&create_armed, 0);
-    unsigned long b = atomic_load(&s->sets[0].shard[0].buckets);
-    print_message("resizes started %d threads; shard 0 has %lu buckets\n",
-                  atomic_load(&created), b);
-    assert_true(b >= 8192); /* large enough for partitioned resizes */
-    assert_true(atomic_load(&created) > 0); /* the path really ran */
-    assert_int_equal(atomic_load(&created_unblocked), 0);
+    uint64_t slots = atomic_load(&s->sets[0].shard[0].slots);
+    print_message("growths started %d threads; shard 0 has %" PRIu64 " slots\n",
+                  atomic_load(&created), slots);
+    assert_true(slots >= 16384); /* past the old partitioned-resize size */
+    assert_int_equal(atomic_load(&created), 0);
     test_close(&s);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
@@ -112,9 +113,10 @@ static void test_empty_close_skips_barrier(void **state)
 /* --- seeded hashing ----------------------------------------------------- */
 
 #define COLLIDERS 256u
-#define CHAIN_BITS 10u /* low bits: the bucket in a shard of 1024 buckets */
+#define CHAIN_BITS 10u /* low bits: the home slot in a table of 1024 slots */
 
-/* (shard, bucket) of a hash, with shards of 2^CHAIN_BITS buckets. */
+/* (shard, home slot) of a hash, with tables of 2^CHAIN_BITS slots: ids
+ * that share it form one probe run. */
 static uint64_t chain_of(uint64_t hash)
 {
     return ((uint64_t)cogmem__shard_of(hash) << CHAIN_BITS) |
@@ -167,6 +169,137 @@ static void test_adversarial_ids_spread(void **state)
         assert_int_equal(cogmem_kind_of(a, ids[i]), COGMEM_CONCEPT);
     test_close(&a);
     test_close(&b);
+}
+
+/* --- allocation failure in a growth -------------------------------------- */
+
+/* Fill shard `sh` of concepts until its next add must grow the table. */
+static uint64_t fill_shard_to_growth(cogmem_store *s, unsigned sh, uint64_t *next)
+{
+    struct cogmem__shard *shard = &s->sets[0].shard[sh];
+    float v[1] = {1.0f};
+    for (;;) {
+        uint64_t id = (*next)++;
+        if (cogmem__shard_of(cogmem__hash(s, id)) != sh)
+            continue;
+        struct cogmem__table *t = atomic_load(&shard->cur);
+        if (atomic_load(&t->used) + 1 > (t->mask + 1) / 2)
+            return id; /* this one grows it */
+        assert_int_equal(cogmem_concept_add(s, id, v), 0);
+    }
+}
+
+/* Fail every allocation of one add in turn (1st, 2nd, ...) until it
+ * succeeds; each failure must be -ENOMEM and change nothing. Returns how
+ * many failure points the add has. */
+static int fail_each_allocation(cogmem_store *s, uint64_t id, unsigned sh)
+{
+    float v[1] = {1.0f};
+    uint64_t count = 0, now = 0;
+    assert_int_equal(cogmem_count(s, COGMEM_ALL_KINDS, &count), 0);
+    uint64_t slots = atomic_load(&s->sets[0].shard[sh].slots);
+    for (int nth = 1;; nth++) {
+        cogmem__mem_fail_nth(nth);
+        int rc = cogmem_concept_add(s, id, v);
+        cogmem__mem_fail_nth(0);
+        if (rc == 0)
+            return nth - 1;
+        assert_int_equal(rc, -ENOMEM);
+        assert_int_equal(cogmem_kind_of(s, id), -ENOENT);
+        assert_int_equal(cogmem_count(s, COGMEM_ALL_KINDS, &now), 0);
+        assert_int_equal(now, count);
+        assert_int_equal(atomic_load(&s->sets[0].shard[sh].slots), slots);
+    }
+}
+
+/* The add that must grow its shard reports the new table's allocation
+ * failure as -ENOMEM (liburcu's resize aborted the process instead), the
+ * store is unchanged, and the next attempt grows and succeeds. */
+static void test_growth_enomem(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(1);
+    uint64_t next = 1;
+    uint64_t grow_id = fill_shard_to_growth(s, 0, &next);
+    uint64_t slots = atomic_load(&s->sets[0].shard[0].slots);
+    uint64_t filled = next, plain_id;
+    do /* an id of another shard, whose add does not grow anything */
+        plain_id = next++;
+    while (cogmem__shard_of(cogmem__hash(s, plain_id)) != 1);
+    int plain = fail_each_allocation(s, plain_id, 1);
+    int grow = fail_each_allocation(s, grow_id, 0);
+    print_message("failure points: plain add %d, growing add %d\n", plain, grow);
+    assert_true(plain >= 2);        /* its vector and its node */
+    assert_int_equal(grow, plain + 1); /* and the new table */
+    assert_int_equal(atomic_load(&s->sets[0].shard[0].slots), 2 * slots);
+    for (uint64_t id = 1; id < filled; id++) /* every add that succeeded is there */
+        if (cogmem__shard_of(cogmem__hash(s, id)) == 0)
+            assert_int_equal(cogmem_kind_of(s, id), COGMEM_CONCEPT);
+    assert_int_equal(cogmem_kind_of(s, plain_id), COGMEM_CONCEPT);
+    test_close(&s);
+}
+
+/* --- readers and writers across migrations ------------------------------ */
+
+#define STABLE 3000u
+#define CHURN 60000u
+
+static cogmem_store *mig_store;
+static _Atomic int mig_writers;
+static _Atomic int mig_misses;
+
+/* Adds its own ids (every shard grows many times from 64 slots) and removes
+ * every other one again (tombstones, rehashes at the same size). */
+static void *mig_writer(void *arg)
+{
+    uint64_t base = (uint64_t)(uintptr_t)arg * 10000000u + 1000000u;
+    float v[1] = {1.0f};
+    for (uint64_t i = 0; i < CHURN; i++) {
+        assert_int_equal(cogmem_concept_add(mig_store, base + i, v), 0);
+        if (i & 1)
+            assert_int_equal(cogmem_concept_remove(mig_store, base + i), 0);
+    }
+    atomic_fetch_sub(&mig_writers, 1);
+    return NULL;
+}
+
+/* Every stable id must be found at every moment, whichever table (old,
+ * frozen, or new) the lookup lands in. */
+static void *mig_reader(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&mig_writers) > 0)
+        for (uint64_t id = 1; id <= STABLE; id++)
+            if (cogmem_kind_of(mig_store, id) != COGMEM_CONCEPT)
+                atomic_fetch_add(&mig_misses, 1);
+    return NULL;
+}
+
+static void test_migrations_under_traffic(void **state)
+{
+    (void)state;
+    mig_store = test_open(1);
+    float v[1] = {1.0f};
+    for (uint64_t id = 1; id <= STABLE; id++)
+        assert_int_equal(cogmem_concept_add(mig_store, id, v), 0);
+    atomic_store(&mig_writers, 2);
+    atomic_store(&mig_misses, 0);
+    pthread_t w[2], r;
+    assert_int_equal(pthread_create(&r, NULL, mig_reader, NULL), 0);
+    for (uintptr_t i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&w[i], NULL, mig_writer, (void *)i), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(w[i], NULL);
+    pthread_join(r, NULL);
+    assert_int_equal(atomic_load(&mig_misses), 0);
+    uint64_t n = 0;
+    assert_int_equal(cogmem_count(mig_store, COGMEM_CONCEPT, &n), 0);
+    assert_int_equal(n, STABLE + CHURN); /* two writers, half kept each */
+    for (uintptr_t t = 0; t < 2; t++)
+        for (uint64_t i = 0; i < CHURN; i++)
+            assert_int_equal(cogmem_kind_of(mig_store, t * 10000000u + 1000000u + i),
+                             (i & 1) ? -ENOENT : COGMEM_CONCEPT);
+    test_close(&mig_store);
 }
 
 /* --- fork during a resize ----------------------------------------------- */
@@ -308,10 +441,10 @@ static void test_sizing_clamped(void **state)
     assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
     cfg.expected_concepts = 1000;
     assert_int_equal(cogmem_open(&cfg, &s), 0);
-    unsigned long b = atomic_load(&s->sets[0].shard[3].buckets);
+    uint64_t b = atomic_load(&s->sets[0].shard[3].slots);
     assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, UINT64_MAX), -EINVAL);
     assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, cap + 1), -EINVAL);
-    assert_int_equal(atomic_load(&s->sets[0].shard[3].buckets), b); /* unchanged */
+    assert_int_equal(atomic_load(&s->sets[0].shard[3].slots), b); /* unchanged */
     assert_int_equal(cogmem_reserve(s, COGMEM_EPISODE, 100000), 0);
     test_close(&s);
 }
@@ -319,7 +452,9 @@ static void test_sizing_clamped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resize_threads_block_signals),
+        cmocka_unit_test(test_growth_starts_no_threads),
+        cmocka_unit_test(test_growth_enomem),
+        cmocka_unit_test(test_migrations_under_traffic),
         cmocka_unit_test(test_sizing_clamped),
         cmocka_unit_test(test_empty_close_skips_barrier),
         cmocka_unit_test(test_adversarial_ids_spread),

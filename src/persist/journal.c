@@ -6,11 +6,13 @@
  * order per id. Nothing blocks on I/O under `mu`.
  *
  * Group commit: a caller that needs its record written (PROCESS,
- * INTERVAL) or synced (SYNC) takes `io`; if someone else's batch already
- * covered it, it is done; otherwise it swaps the whole buffer out, writes
- * it and (SYNC) fdatasyncs, covering every record appended so far by any
- * thread. Callers that queued on `io` meanwhile mostly find their record
- * covered: one fsync per batch, not per call, and no thread registers.
+ * INTERVAL) or synced (SYNC) waits on gc_cv for the durable mark while one
+ * caller, the leader, swaps the whole buffer out (appends go on into the
+ * spare meanwhile), writes it and (SYNC) fdatasyncs, covering every record
+ * appended before it took the buffer by any thread. A SYNC leader first
+ * gives the callers the previous fsync released a moment to append their
+ * next record (collect()), so that each fsync serves every writing thread:
+ * one fsync per batch, not per call, and no thread registers.
  *
  * Failure: the first failed write or fsync stores its errno in `failed`;
  * from then on nothing more is written (a later success would hide a hole)
@@ -43,6 +45,12 @@ int cogmem__jr_init(struct cogmem__journal *jr, int durability, uint32_t interva
     pthread_mutex_init(&jr->io, NULL);
     pthread_mutex_init(&jr->gc_mu, NULL);
     pthread_cond_init(&jr->gc_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&jr->gc_lead_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    jr->gc_lat_ns = 1000000; /* until measured: 1 ms */
     pthread_cond_init(&jr->th_cv, NULL);
     atomic_init(&jr->next_lsn, 1);
     atomic_init(&jr->written, 1);
@@ -70,6 +78,7 @@ void cogmem__jr_fini(struct cogmem__journal *jr)
     pthread_mutex_destroy(&jr->io);
     pthread_mutex_destroy(&jr->gc_mu);
     pthread_cond_destroy(&jr->gc_cv);
+    pthread_cond_destroy(&jr->gc_lead_cv);
     pthread_cond_destroy(&jr->th_cv);
 }
 
@@ -251,6 +260,33 @@ static int flush_locked(struct cogmem__journal *jr, int sync)
     return rc;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The leader of a SYNC batch, under gc_mu, before it takes the buffer:
+ * wait until gc_expect callers are pending or about one fsync's time has
+ * passed (internal.h). A caller that stopped writing costs one such wait,
+ * after which gc_expect no longer counts it. */
+static void collect(struct cogmem__journal *jr)
+{
+    unsigned want = jr->gc_expect;
+    if (want <= 1 || jr->gc_pending >= want)
+        return;
+    uint64_t wait = jr->gc_lat_ns;
+    wait = wait < 20000 ? 20000 : wait > 5000000 ? 5000000 : wait;
+    uint64_t dl = mono_ns() + wait;
+    struct timespec ts = {(time_t)(dl / 1000000000u), (long)(dl % 1000000000u)};
+    jr->gc_collecting = 1;
+    while (jr->gc_pending < want && !atomic_load_explicit(&jr->failed, memory_order_relaxed))
+        if (pthread_cond_timedwait(&jr->gc_lead_cv, &jr->gc_mu, &ts) == ETIMEDOUT)
+            break;
+    jr->gc_collecting = 0;
+}
+
 int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
 {
     if (!jr->on || target == 0)
@@ -261,6 +297,12 @@ int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
         return 0;
     int rc = 0;
     pthread_mutex_lock(&jr->gc_mu);
+    uint64_t gen = jr->gc_gen;
+    if (sync) {
+        jr->gc_pending++;
+        if (jr->gc_collecting)
+            pthread_cond_signal(&jr->gc_lead_cv);
+    }
     while (atomic_load_explicit(mark, memory_order_acquire) <= target &&
            !atomic_load_explicit(&jr->failed, memory_order_relaxed)) {
         if (jr->flushing) {
@@ -269,17 +311,36 @@ int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
         }
         /* Leader: everything appended so far goes in this one batch. */
         jr->flushing = 1;
+        unsigned batch = 0;
+        if (sync) {
+            collect(jr);
+            batch = jr->gc_pending;
+            jr->gc_pending = 0;
+            jr->gc_gen++;
+        }
         pthread_mutex_unlock(&jr->gc_mu);
+        uint64_t t0 = mono_ns();
         pthread_mutex_lock(&jr->io);
         if (atomic_load_explicit(mark, memory_order_acquire) <= target)
             rc = flush_locked(jr, sync);
         pthread_mutex_unlock(&jr->io);
+        uint64_t took = mono_ns() - t0;
         pthread_mutex_lock(&jr->gc_mu);
         jr->flushing = 0;
+        if (sync) {
+            jr->gc_lat_ns = (jr->gc_lat_ns * 7 + took) / 8;
+            /* The next batch: this one's callers (they come back) and
+             * those that queued meanwhile. */
+            jr->gc_expect = batch + jr->gc_pending;
+        }
         pthread_cond_broadcast(&jr->gc_cv);
         if (rc)
             break;
     }
+    /* Still counted in gc_pending (no batch closed since we came): our
+     * record went out in a batch another caller's wait had closed. */
+    if (sync && gen == jr->gc_gen)
+        jr->gc_pending--;
     pthread_mutex_unlock(&jr->gc_mu);
     if (atomic_load_explicit(mark, memory_order_acquire) > target)
         return 0;

@@ -26,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
 #include "shards/sigmask.h"
 #include "src/persist/fileops.h"
 #include "src/persist/internal.h"
+#include "src/persist/sum.h"
 
 _Thread_local uint64_t cogmem__pj_last_lsn;
 
@@ -87,7 +87,7 @@ static uint64_t fresh_salt(uint64_t seq)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t x[3] = {(uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec, seq};
-    return XXH3_64bits(x, sizeof x) | 1u;
+    return cogmem__sum(x, sizeof x) | 1u;
 }
 
 static void seg_name(char *out, size_t cap, const char *dir, uint64_t seq)
@@ -114,7 +114,7 @@ static int open_segment(struct cogmem__persist *p, uint64_t seq, uint64_t first_
     h.salt = salt;
     h.dim = p->dim;
     h.cfg = p->cfg;
-    h.xxh3 = XXH3_64bits(&h, sizeof h);
+    h.xxh3 = cogmem__sum(&h, sizeof h);
     int fd = cogmem__fops->open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     if (fd < 0)
         return -errno;
@@ -180,7 +180,7 @@ uint64_t cogmem__jr_append(struct cogmem__journal *jr, uint16_t type,
         memcpy(o + sizeof r + na, b, nb);
     size_t body = sizeof r + cogmem__pad8(len);
     memset(o + sizeof r + len, 0, body - sizeof r - len);
-    uint64_t sum = XXH3_64bits_withSeed(o, body, jr->salt);
+    uint64_t sum = cogmem__sum_seeded(o, body, jr->salt);
     memcpy(o + body, &sum, 8);
     jr->len += bytes;
     /* Release: a snapshot that reads lsn + 1 under a node's lock sees the
@@ -479,7 +479,7 @@ int cogmem__jrn_parse(const uint8_t *buf, size_t len, int check_sums,
     }
     uint64_t want = h.xxh3;
     h.xxh3 = 0;
-    if (check_sums && XXH3_64bits(&h, sizeof h) != want) {
+    if (check_sums && cogmem__sum(&h, sizeof h) != want) {
         cogmem__bad_set(bad, "header", offsetof(struct cogmem__jrn_header, xxh3),
                         "header checksum mismatch");
         return -EBADMSG;
@@ -509,7 +509,7 @@ int cogmem__jrn_parse(const uint8_t *buf, size_t len, int check_sums,
         size_t body = sizeof r + cogmem__pad8(r.len);
         uint64_t sum;
         memcpy(&sum, buf + off + body, 8);
-        if (check_sums && XXH3_64bits_withSeed(buf + off, body, h.salt) != sum) {
+        if (check_sums && cogmem__sum_seeded(buf + off, body, h.salt) != sum) {
             cogmem__bad_set(bad, "record", off, "record checksum mismatch (lsn %llu)",
                             (unsigned long long)lsn);
             /* The very last record: a write cut short. Anything after it

@@ -155,6 +155,10 @@ void cogmem__cfg_block_of(const cogmem_config *c, struct cogmem__cfg_block *b);
 void cogmem__stripes_lock(struct cogmem__persist *p, uint64_t a, uint64_t b);
 void cogmem__stripes_unlock(struct cogmem__persist *p, uint64_t a, uint64_t b);
 
+/* ---- words.c: replay of a J_WORD record. 0, -ENOENT (no such node),
+ * -EBADMSG (a bad field or kind). */
+int cogmem__jr_apply_word(cogmem_store *st, const struct cogmem__jp_word *a);
+
 /* ---- recover.c */
 int cogmem__recover(cogmem_store *st, struct cogmem__persist *p,
                     struct cogmem_open_report *rep);

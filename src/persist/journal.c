@@ -109,6 +109,7 @@ static int open_segment(struct cogmem__persist *p, uint64_t seq, uint64_t first_
     h.major = COGMEM_FORMAT_MAJOR;
     h.minor = COGMEM_FORMAT_MINOR;
     h.probe = COGMEM__PROBE;
+    h.incompat = COGMEM__FEAT_INCOMPAT_WORDS;
     h.seq = seq;
     h.first_lsn = first_lsn;
     h.salt = salt;
@@ -444,6 +445,8 @@ size_t cogmem__jrn_payload_len(uint16_t type, uint32_t dim, const void *payload,
     case COGMEM__J_UNBIND:
     case COGMEM__J_EDROP:
         return sizeof(struct cogmem__jp_bind);
+    case COGMEM__J_WORD:
+        return sizeof(struct cogmem__jp_word);
     case COGMEM__J_CLIST: {
         struct cogmem__jp_clist h;
         if (avail < sizeof h)

@@ -12,7 +12,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#if COGMEM_SUM_HAVE_AVX2 || COGMEM_SUM_HAVE_AVX512
 #include "simd/simd_internal.h"
+#endif
 
 uint64_t cogmem__sum_sse2(const void *p, size_t n, uint64_t seed);
 void cogmem__sum_add_sse2(void *state, const void *p, size_t n);
@@ -25,9 +27,13 @@ uint64_t cogmem__sum_avx512(const void *p, size_t n, uint64_t seed);
 void cogmem__sum_add_avx512(void *state, const void *p, size_t n);
 #endif
 
+#if COGMEM_SUM_HAVE_AVX2 || COGMEM_SUM_HAVE_AVX512
 /* The level, read once per call from the SIMD layer's published result
- * (an acquire load after the first call). */
+ * (an acquire load after the first call). Without a vector level built
+ * (tools/fuzz.sh compiles the parsers with the SSE2 kernel alone) the
+ * SIMD layer is not needed. */
 static inline int level(void) { return cogmem__simd_best(); }
+#endif
 
 uint64_t cogmem__sum_seeded(const void *p, size_t n, uint64_t seed)
 {

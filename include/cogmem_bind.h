@@ -297,7 +297,10 @@ COGMEM_API void cogmem_spread_params_init(cogmem_spread_params *p);
  *
  * p may be NULL (defaults). Errors: -EINVAL (NULL store or n_out, NULL
  * src with n > 0, NULL out with cap > 0, source id 0 or weight not
- * finite, bad params), -ENOMEM (working memory). Thread-safe. */
+ * finite, bad params), -ENOMEM (working memory); with store_activation on
+ * a store with a directory (the activations are journaled,
+ * cogmem_persist.h) also -EIO (the journal had failed: nothing stored) and
+ * -EDEADLK (called inside a read-side section). Thread-safe. */
 COGMEM_API int cogmem_spread(cogmem_store *store, const cogmem_source *src,
                              size_t n, const cogmem_spread_params *p,
                              cogmem_hit *out, size_t cap, size_t *n_out);

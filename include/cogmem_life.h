@@ -292,7 +292,10 @@ typedef struct cogmem_forget_result {
  * someone else counts toward the target. Cost: one pass over the episodes
  * (an RCU read per node, a sort of n (key, id) pairs: 24 n bytes).
  * Errors: -EINVAL (NULL store, bad params, a too small out->struct_size),
- * -ENOMEM (scratch; nothing removed). out may be NULL. Thread-safe. */
+ * -ENOMEM (scratch; nothing removed); on a store with a directory (the
+ * strengths are journaled, cogmem_persist.h) also -EIO (the journal had
+ * failed: nothing stored or removed) and -EDEADLK (called inside a
+ * read-side section). out may be NULL. Thread-safe. */
 COGMEM_API int cogmem_forget(cogmem_store *store, const cogmem_forget_params *p,
                              cogmem_forget_result *out);
 

@@ -44,9 +44,15 @@
  * counts are recomputed at open and checked. Statistics are not persisted.
  * Formation and consolidation (cogmem_life.h) are journaled through the
  * adds, binds and blends they make; recall's `touch` through cogmem_touch.
- * NOT journaled (kept only by the next snapshot): the activations that
- * cogmem_spread() stores with `store_activation`, and the episode
- * strengths that cogmem_forget() writes (its removals are journaled).
+ * The activations cogmem_spread() stores with `store_activation` and the
+ * episode strengths cogmem_forget() writes are journaled as their values
+ * (its removals as removals); on a store with a directory those two calls
+ * are then mutating calls like the others: under SYNC they return once
+ * their records are on disk, after a journal failure they return -EIO
+ * without storing, and called inside a read-side section -EDEADLK.
+ * A call cut short by a crash may leave some of its records (a removal's
+ * unbindings, a decay's first concepts): each is a consistent step of it,
+ * the store opens, and doing the call again completes it.
  *
  * Errors after a failed write or fsync: the journal stops; the call whose
  * record was affected, and every later mutating call, returns -EIO (or the

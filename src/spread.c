@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "src/bind.h"
+#include "src/persist/hooks.h"
 
 void cogmem_spread_params_init(cogmem_spread_params *p)
 {
@@ -387,7 +388,7 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
                 e->total += b;
         }
     }
-    if (rc == 0 && p->store_activation) {
+    if (rc == 0 && p->store_activation && !store->persist) {
         for (uint32_t k = 0; k < w.n; k++) {
             struct ent *e = &w.e[k];
             if (e->total == 0.0) /* not a hit */
@@ -401,6 +402,23 @@ static int spread_body(cogmem_store *store, const cogmem_source *src, size_t n,
         }
     }
     cogmem__rcu_unlock();
+    if (rc == 0 && p->store_activation && store->persist) {
+        /* Journaled (src/persist/words.c), outside the read-side section:
+         * each store takes its node's stripe. */
+        uint64_t last = 0;
+        for (uint32_t k = 0; k < w.n && rc == 0; k++) {
+            struct ent *e = &w.e[k];
+            if (e->total == 0.0)
+                continue;
+            rc = cogmem__pj_word(store, (enum cogmem_kind)e->kind, e->id,
+                                 COGMEM__WORD_ACTIVATION, (float)e->total, &last);
+            if (rc == -ENOENT) /* removed since the walk */
+                rc = 0;
+        }
+        int wrc = cogmem__pj_word_wait(store, last);
+        if (rc == 0)
+            rc = wrc;
+    }
     if (rc == 0) {
         /* All hits are sorted, then the best cap copied out. */
         cogmem_hit *all = cogmem__mem_alloc(&store->mem, COGMEM__MEM_META,

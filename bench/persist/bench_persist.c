@@ -10,20 +10,16 @@
  *                   machine is shared: no cache dropping);
  *   checksums       XXH3 over the file's bytes, as a share of the
  *                   snapshot write and of the open;
- *   writers         bind/touch calls per second of T threads while
- *                   snapshots run back to back, vs without;
- *   SYNC            commits per second from 1, 2, 8, 32 threads vs
- *                   threads / (latency of one small write + fdatasync,
- *                   measured here): group commit should keep it near 1;
  *   replay          journal bytes per second replayed at open (a store
  *                   with a journal and no snapshot).
+ * Writers during snapshots and the SYNC group-commit table are in
+ * bench_write.c (the write side), with the snapshot write measured there
+ * against a plain write of the snapshot's own bytes.
  * Medians of REPS interleaved repetitions, with min and max.
  * Usage: bench_persist [--n N] [--dim D] [--reps R] [--dir DIR] [--csv FILE]
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <xxh_x86dispatch.h> /* the kernel src/persist/sum.c runs: AVX-512/AVX2 */
 
 #include "cogmem.h"
 
@@ -162,111 +159,6 @@ static double plain_read(const char *p, char *buf, size_t chunk, uint64_t *sum)
     return now_s() - t0;
 }
 
-/* ---------------------------------------------------------------- writers */
-
-static atomic_int stop_w, stop_s;
-static atomic_ullong wops;
-static cogmem_store *ws;
-
-static void *writer(void *arg)
-{
-    uint64_t x = (uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
-    unsigned long long k = 0;
-    while (!atomic_load_explicit(&stop_w, memory_order_relaxed)) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        uint64_t c = 1 + 2 * (x % (n / 2)), e = 2 + 2 * ((x >> 24) % (n / 2));
-        int rc = (x >> 50) & 1 ? cogmem_touch(ws, c, x >> 8)
-                               : cogmem_bind(ws, e, c, 0.5f);
-        if (rc && rc != -EEXIST && rc != -ENOENT) {
-            fprintf(stderr, "writer: %s\n", cogmem_strerror(rc));
-            exit(1);
-        }
-        k++;
-    }
-    atomic_fetch_add(&wops, k);
-    return NULL;
-}
-
-static void *snapper(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stop_s))
-        CK(cogmem_snapshot(ws));
-    return NULL;
-}
-
-static double writers_rate(int threads, double secs, int with_snap)
-{
-    pthread_t th[64], sn;
-    atomic_store(&stop_w, 0);
-    atomic_store(&stop_s, 0);
-    atomic_store(&wops, 0);
-    if (with_snap)
-        pthread_create(&sn, NULL, snapper, NULL);
-    double t0 = now_s();
-    for (int i = 0; i < threads; i++)
-        pthread_create(&th[i], NULL, writer, (void *)(uintptr_t)(i + 1));
-    struct timespec d = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
-    nanosleep(&d, NULL);
-    atomic_store(&stop_w, 1);
-    for (int i = 0; i < threads; i++)
-        pthread_join(th[i], NULL);
-    double t = now_s() - t0;
-    atomic_store(&stop_s, 1);
-    if (with_snap)
-        pthread_join(sn, NULL);
-    return (double)atomic_load(&wops) / t;
-}
-
-/* ------------------------------------------------------------------- SYNC */
-
-static double fsync_latency(int reps)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/plain.bin", dir);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    char rec[64] = {1};
-    double t0 = now_s();
-    for (int i = 0; i < reps; i++) {
-        if (write(fd, rec, sizeof rec) != (ssize_t)sizeof rec || fdatasync(fd))
-            exit(1);
-    }
-    double t = (now_s() - t0) / reps;
-    close(fd);
-    unlink(p);
-    return t;
-}
-
-static void *sync_writer(void *arg)
-{
-    uint64_t c = 1 + 2 * ((uintptr_t)arg % (n / 2));
-    unsigned long long k = 0;
-    while (!atomic_load_explicit(&stop_w, memory_order_relaxed)) {
-        CK(cogmem_touch(ws, c, k));
-        k++;
-    }
-    atomic_fetch_add(&wops, k);
-    return NULL;
-}
-
-static double sync_rate(int threads, double secs)
-{
-    pthread_t th[64];
-    atomic_store(&stop_w, 0);
-    atomic_store(&wops, 0);
-    double t0 = now_s();
-    for (int i = 0; i < threads; i++)
-        pthread_create(&th[i], NULL, sync_writer, (void *)(uintptr_t)i);
-    struct timespec d = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
-    nanosleep(&d, NULL);
-    atomic_store(&stop_w, 1);
-    for (int i = 0; i < threads; i++)
-        pthread_join(th[i], NULL);
-    return (double)atomic_load(&wops) / (now_s() - t0);
-}
-
 int main(int argc, char **argv)
 {
     int reps = 5;
@@ -340,7 +232,7 @@ int main(int argc, char **argv)
         CK(cogmem_close(&s));
         read_t[r] = plain_read(sp, buf, chunk, &dummy);
         t0 = now_s();
-        dummy += XXH3_64bits(all, bytes);
+        dummy += XXH3_64bits_dispatch(all, bytes);
         hash_t[r] = now_s() - t0;
     }
     free(all);
@@ -361,46 +253,14 @@ int main(int argc, char **argv)
     printf("%-34s %8.3f s %10s %10.3f   (share of the open)\n", "XXH3 of the file", hs.med,
            "", hs.med / op.med);
 
-    /* Writers with and without snapshots running. */
-    ws = open_store(COGMEM_DURABLE_PROCESS);
-    long np = sysconf(_SC_NPROCESSORS_ONLN);
-    int wt = np < 1 ? 1 : (int)np;
-    double with[64], without[64];
-    for (int r = 0; r < reps; r++) {
-        without[r] = writers_rate(wt, 1.0, 0);
-        with[r] = writers_rate(wt, 1.0, 1);
-    }
-    struct stat3 w0 = stat_of(without, reps), w1 = stat_of(with, reps);
-    printf("%-34s %8.0f/s %8.0f/s %10.2f   (%d threads, PROCESS; with [%.0f, %.0f])\n",
-           "writers during snapshots vs none", w1.med, w0.med, w1.med / w0.med, wt, w1.lo,
-           w1.hi);
-    CK(cogmem_close(&ws));
-
-    /* SYNC group commit. */
-    ws = open_store(COGMEM_DURABLE_SYNC);
-    int tcounts[] = {1, 2, 8, 32};
+    /* Writers during snapshots and SYNC group commit: bench_write. */
     FILE *out = csv ? fopen(csv, "w") : NULL;
     if (out)
         fprintf(out, "measure,cogmem,baseline,ratio\n");
     if (out) {
         fprintf(out, "snapshot write,%g,%g,%g\n", st.med, pw.med, pw.med / st.med);
         fprintf(out, "COPY open,%g,%g,%g\n", op.med, rd.med, rd.med / op.med);
-        fprintf(out, "writers during snapshots,%g,%g,%g\n", w1.med, w0.med, w1.med / w0.med);
     }
-    for (int k = 0; k < 4; k++) {
-        double rate[64], ideal[64];
-        for (int r = 0; r < reps; r++) {
-            double lat = fsync_latency(50);
-            ideal[r] = tcounts[k] / lat;
-            rate[r] = sync_rate(tcounts[k], 1.0);
-        }
-        struct stat3 a = stat_of(rate, reps), b = stat_of(ideal, reps);
-        printf("SYNC commits, %2d threads %12s %8.0f/s %8.0f/s %10.2f   ([%.0f, %.0f])\n",
-               tcounts[k], "", a.med, b.med, a.med / b.med, a.lo, a.hi);
-        if (out)
-            fprintf(out, "SYNC %d threads,%g,%g,%g\n", tcounts[k], a.med, b.med, a.med / b.med);
-    }
-    CK(cogmem_close(&ws));
 
     /* Replay: a journal with n/4 adds and no snapshot. */
     clear_dir();

@@ -6,6 +6,7 @@
 
 #include "src/bind.h"
 #include "src/life/life.h"
+#include "src/persist/hooks.h"
 
 #define MIN_AGE_S 0.05 /* as ACT-R ages in src/actr.c */
 
@@ -23,6 +24,7 @@ struct cand {
     double r;
     uint64_t t, id;
     uint32_t fan;
+    float prob; /* the strength it gets (not with dry_run) */
 };
 
 struct scan {
@@ -96,9 +98,12 @@ static int visit(struct cogmem__node *n, void *arg)
     if (!p->dry_run) {
         const cogmem_config *cfg = &sc->st->cfg;
         double prob = 1.0 / (1.0 + exp(((double)cfg->actr_threshold - b) / cfg->actr_noise));
-        /* Relaxed: a value for readers (cogmem_episode_info), nothing else. */
-        atomic_store_explicit(&n->strength_bits, cogmem__f2u((float)prob),
-                              memory_order_relaxed);
+        c->prob = (float)prob;
+        /* Relaxed: a value for readers (cogmem_episode_info), nothing else.
+         * With a directory it is stored (and journaled) after the scan. */
+        if (!sc->st->persist)
+            atomic_store_explicit(&n->strength_bits, cogmem__f2u(c->prob),
+                                  memory_order_relaxed);
     }
     return 0;
 }
@@ -134,6 +139,22 @@ static int forget_body(cogmem_store *st, const cogmem_forget_params *in,
     if (sc.enomem) {
         free(sc.c);
         return -ENOMEM;
+    }
+    if (!p.dry_run && st->persist) {
+        /* Journaled (src/persist/words.c), outside the read-side section. */
+        uint64_t last = 0;
+        int rc = 0;
+        for (size_t i = 0; i < sc.n && rc == 0; i++) {
+            rc = cogmem__pj_word(st, COGMEM_EPISODE, sc.c[i].id, COGMEM__WORD_STRENGTH,
+                                 sc.c[i].prob, &last);
+            if (rc == -ENOENT) /* removed since the scan */
+                rc = 0;
+        }
+        int wrc = cogmem__pj_word_wait(st, last);
+        if (rc || wrc) {
+            free(sc.c);
+            return rc ? rc : wrc;
+        }
     }
     if (sc.n)
         qsort(sc.c, sc.n, sizeof *sc.c, cmp_cand);

@@ -7,6 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int p_writeback(int fd, off_t off, off_t n)
+{
+    return sync_file_range(fd, off, n, SYNC_FILE_RANGE_WRITE);
+}
+
 static int p_open(const char *path, int flags, mode_t mode)
 {
     return open(path, flags | O_CLOEXEC, mode);
@@ -23,6 +28,9 @@ const struct cogmem__fileops cogmem__fops_posix = {
     .rename = rename,
     .unlink = unlink,
     .mkdir = mkdir,
+    .writev = writev,
+    .pwrite = pwrite,
+    .writeback = p_writeback,
 };
 
 const struct cogmem__fileops *cogmem__fops = &cogmem__fops_posix;
@@ -41,6 +49,50 @@ int cogmem__write_all(int fd, const void *buf, size_t n)
             return -EIO;
         p += w;
         n -= (size_t)w;
+    }
+    return 0;
+}
+
+int cogmem__writev_all(int fd, struct iovec *iov, int cnt)
+{
+    while (cnt) {
+        ssize_t w = cogmem__fops->writev(fd, iov, cnt);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (w == 0)
+            return -EIO;
+        size_t left = (size_t)w;
+        while (cnt && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+int cogmem__pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = cogmem__fops->pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (w == 0)
+            return -EIO;
+        p += w;
+        n -= (size_t)w;
+        off += w;
     }
     return 0;
 }

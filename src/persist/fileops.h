@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct cogmem__fileops {
     int (*open)(const char *path, int flags, mode_t mode);
@@ -24,6 +25,15 @@ struct cogmem__fileops {
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
     int (*mkdir)(const char *path, mode_t mode);
+    ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+    /* Start writing back [off, off + n) of fd's dirty pages without
+     * waiting (Linux sync_file_range(SYNC_FILE_RANGE_WRITE)): a hint that
+     * spreads a big file's device writes over its writing, so its final
+     * fsync has little left to do. It makes nothing durable (no metadata,
+     * no device cache flush); a failure is ignored by the caller, the
+     * fsync that follows reports any error. */
+    int (*writeback)(int fd, off_t off, off_t n);
 };
 
 /* The table in use (the real calls unless a test swapped it). */
@@ -35,6 +45,13 @@ extern const struct cogmem__fileops cogmem__fops_posix;
 /* Write all n bytes (retrying short writes and EINTR). 0, or a negative
  * errno (a write that wrote nothing counts as -EIO). */
 int cogmem__write_all(int fd, const void *buf, size_t n);
+
+/* Write all the bytes of iov[0..cnt) (retrying short writes and EINTR;
+ * iov is modified). 0 or a negative errno, as cogmem__write_all. */
+int cogmem__writev_all(int fd, struct iovec *iov, int cnt);
+
+/* Write all n bytes at off. 0 or a negative errno. */
+int cogmem__pwrite_all(int fd, const void *buf, size_t n, off_t off);
 
 /* Read exactly n bytes at off. 0, -EBADMSG (the file is shorter), or a
  * negative errno. */

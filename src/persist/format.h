@@ -52,7 +52,11 @@
  * defines none; ro_compat is reserved for features a reader may load but
  * must not write back, and this library refuses unknown ones too (it has
  * no read-only open). */
-#define COGMEM__FEAT_INCOMPAT_KNOWN 0ull
+/* INCOMPAT_WORDS (journal segments): the segment may hold J_WORD records;
+ * a reader that predates them must refuse it rather than report them as
+ * damage. Every segment this version writes sets it. */
+#define COGMEM__FEAT_INCOMPAT_WORDS 1ull
+#define COGMEM__FEAT_INCOMPAT_KNOWN COGMEM__FEAT_INCOMPAT_WORDS
 #define COGMEM__FEAT_RO_COMPAT_KNOWN 0ull
 
 /* The settings that shape a store's meaning, kept with it. */
@@ -186,7 +190,8 @@ enum cogmem__jrn_type {
     COGMEM__J_UNBIND = 7,   /* jp_bind (strength unused) */
     COGMEM__J_CLIST = 8,    /* jp_clist + n cogmem__snap_bind */
     COGMEM__J_EDROP = 9,    /* jp_bind: concept left the episode's list */
-    COGMEM__J_TYPE_MAX = 9
+    COGMEM__J_WORD = 10,    /* jp_word: a node's stored activation / strength */
+    COGMEM__J_TYPE_MAX = 10
 };
 
 struct cogmem__jrn_rec {
@@ -228,6 +233,16 @@ struct cogmem__jp_bind {
     uint64_t now_ns;
 };
 _Static_assert(sizeof(struct cogmem__jp_bind) == 32, "payload layout");
+
+/* The value cogmem_spread() (store_activation) or cogmem_forget() stored
+ * in a node's activation or (episode) strength word: the result, so that
+ * replay needs no recomputation. */
+struct cogmem__jp_word {
+    uint64_t id;
+    uint32_t kind, field; /* COGMEM__WORD_* (hooks.h) */
+    uint32_t bits, pad;   /* the float's bits; pad zero */
+};
+_Static_assert(sizeof(struct cogmem__jp_word) == 24, "payload layout");
 
 struct cogmem__jp_clist {
     uint64_t concept;

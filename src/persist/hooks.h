@@ -78,6 +78,22 @@ void cogmem__jr_edrop(cogmem_store *st, uint64_t e, uint64_t concept);
 void cogmem__jr_clist(cogmem_store *st, struct cogmem__node *cn,
                       const struct cogmem__blist *cl);
 
+/* The value words spreading and forgetting store (words.c). With a
+ * store that has a directory, cogmem_spread (store_activation) and
+ * cogmem_forget store each value through cogmem__pj_word, outside any
+ * read-side section: it stores `value` into node (kind, id)'s word
+ * (COGMEM__WORD_ACTIVATION, or COGMEM__WORD_STRENGTH of an episode) and
+ * journals it, holding the id's stripe, and raises *last to the record's
+ * LSN. 0; -ENOENT (no such node now: nothing stored); -EIO (the journal
+ * had failed: nothing stored); -EDEADLK (inside a read-side section).
+ * Then cogmem__pj_word_wait(st, last) waits until those records are as
+ * durable as the level says: 0 or a negative errno. */
+int cogmem__pj_word(cogmem_store *st, enum cogmem_kind kind, uint64_t id, unsigned field,
+                    float value, uint64_t *last);
+int cogmem__pj_word_wait(cogmem_store *st, uint64_t last);
+#define COGMEM__WORD_ACTIVATION 1u
+#define COGMEM__WORD_STRENGTH 2u
+
 /* From cogmem_open(), once the store is built: with cfg.path, take the
  * directory, recover it into st and start the journal. 0 or a negative
  * errno (then the caller tears the store down). Without a path: 0. */

@@ -6,11 +6,13 @@
  * order per id. Nothing blocks on I/O under `mu`.
  *
  * Group commit: a caller that needs its record written (PROCESS,
- * INTERVAL) or synced (SYNC) takes `io`; if someone else's batch already
- * covered it, it is done; otherwise it swaps the whole buffer out, writes
- * it and (SYNC) fdatasyncs, covering every record appended so far by any
- * thread. Callers that queued on `io` meanwhile mostly find their record
- * covered: one fsync per batch, not per call, and no thread registers.
+ * INTERVAL) or synced (SYNC) waits on gc_cv for the durable mark while one
+ * caller, the leader, swaps the whole buffer out (appends go on into the
+ * spare meanwhile), writes it and (SYNC) fdatasyncs, covering every record
+ * appended before it took the buffer by any thread. A SYNC leader first
+ * gives the callers the previous fsync released a moment to append their
+ * next record (collect()), so that each fsync serves every writing thread:
+ * one fsync per batch, not per call, and no thread registers.
  *
  * Failure: the first failed write or fsync stores its errno in `failed`;
  * from then on nothing more is written (a later success would hide a hole)
@@ -24,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
 #include "shards/sigmask.h"
 #include "src/persist/fileops.h"
 #include "src/persist/internal.h"
+#include "src/persist/sum.h"
 
 _Thread_local uint64_t cogmem__pj_last_lsn;
 
@@ -43,6 +45,12 @@ int cogmem__jr_init(struct cogmem__journal *jr, int durability, uint32_t interva
     pthread_mutex_init(&jr->io, NULL);
     pthread_mutex_init(&jr->gc_mu, NULL);
     pthread_cond_init(&jr->gc_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&jr->gc_lead_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    jr->gc_lat_ns = 1000000; /* until measured: 1 ms */
     pthread_cond_init(&jr->th_cv, NULL);
     atomic_init(&jr->next_lsn, 1);
     atomic_init(&jr->written, 1);
@@ -70,6 +78,7 @@ void cogmem__jr_fini(struct cogmem__journal *jr)
     pthread_mutex_destroy(&jr->io);
     pthread_mutex_destroy(&jr->gc_mu);
     pthread_cond_destroy(&jr->gc_cv);
+    pthread_cond_destroy(&jr->gc_lead_cv);
     pthread_cond_destroy(&jr->th_cv);
 }
 
@@ -78,7 +87,7 @@ static uint64_t fresh_salt(uint64_t seq)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t x[3] = {(uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec, seq};
-    return XXH3_64bits(x, sizeof x) | 1u;
+    return cogmem__sum(x, sizeof x) | 1u;
 }
 
 static void seg_name(char *out, size_t cap, const char *dir, uint64_t seq)
@@ -100,12 +109,13 @@ static int open_segment(struct cogmem__persist *p, uint64_t seq, uint64_t first_
     h.major = COGMEM_FORMAT_MAJOR;
     h.minor = COGMEM_FORMAT_MINOR;
     h.probe = COGMEM__PROBE;
+    h.incompat = COGMEM__FEAT_INCOMPAT_WORDS;
     h.seq = seq;
     h.first_lsn = first_lsn;
     h.salt = salt;
     h.dim = p->dim;
     h.cfg = p->cfg;
-    h.xxh3 = XXH3_64bits(&h, sizeof h);
+    h.xxh3 = cogmem__sum(&h, sizeof h);
     int fd = cogmem__fops->open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     if (fd < 0)
         return -errno;
@@ -171,7 +181,7 @@ uint64_t cogmem__jr_append(struct cogmem__journal *jr, uint16_t type,
         memcpy(o + sizeof r + na, b, nb);
     size_t body = sizeof r + cogmem__pad8(len);
     memset(o + sizeof r + len, 0, body - sizeof r - len);
-    uint64_t sum = XXH3_64bits_withSeed(o, body, jr->salt);
+    uint64_t sum = cogmem__sum_seeded(o, body, jr->salt);
     memcpy(o + body, &sum, 8);
     jr->len += bytes;
     /* Release: a snapshot that reads lsn + 1 under a node's lock sees the
@@ -251,6 +261,33 @@ static int flush_locked(struct cogmem__journal *jr, int sync)
     return rc;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The leader of a SYNC batch, under gc_mu, before it takes the buffer:
+ * wait until gc_expect callers are pending or about one fsync's time has
+ * passed (internal.h). A caller that stopped writing costs one such wait,
+ * after which gc_expect no longer counts it. */
+static void collect(struct cogmem__journal *jr)
+{
+    unsigned want = jr->gc_expect;
+    if (want <= 1 || jr->gc_pending >= want)
+        return;
+    uint64_t wait = jr->gc_lat_ns;
+    wait = wait < 20000 ? 20000 : wait > 5000000 ? 5000000 : wait;
+    uint64_t dl = mono_ns() + wait;
+    struct timespec ts = {(time_t)(dl / 1000000000u), (long)(dl % 1000000000u)};
+    jr->gc_collecting = 1;
+    while (jr->gc_pending < want && !atomic_load_explicit(&jr->failed, memory_order_relaxed))
+        if (pthread_cond_timedwait(&jr->gc_lead_cv, &jr->gc_mu, &ts) == ETIMEDOUT)
+            break;
+    jr->gc_collecting = 0;
+}
+
 int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
 {
     if (!jr->on || target == 0)
@@ -261,6 +298,12 @@ int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
         return 0;
     int rc = 0;
     pthread_mutex_lock(&jr->gc_mu);
+    uint64_t gen = jr->gc_gen;
+    if (sync) {
+        jr->gc_pending++;
+        if (jr->gc_collecting)
+            pthread_cond_signal(&jr->gc_lead_cv);
+    }
     while (atomic_load_explicit(mark, memory_order_acquire) <= target &&
            !atomic_load_explicit(&jr->failed, memory_order_relaxed)) {
         if (jr->flushing) {
@@ -269,17 +312,36 @@ int cogmem__jr_wait(struct cogmem__journal *jr, uint64_t target, int sync)
         }
         /* Leader: everything appended so far goes in this one batch. */
         jr->flushing = 1;
+        unsigned batch = 0;
+        if (sync) {
+            collect(jr);
+            batch = jr->gc_pending;
+            jr->gc_pending = 0;
+            jr->gc_gen++;
+        }
         pthread_mutex_unlock(&jr->gc_mu);
+        uint64_t t0 = mono_ns();
         pthread_mutex_lock(&jr->io);
         if (atomic_load_explicit(mark, memory_order_acquire) <= target)
             rc = flush_locked(jr, sync);
         pthread_mutex_unlock(&jr->io);
+        uint64_t took = mono_ns() - t0;
         pthread_mutex_lock(&jr->gc_mu);
         jr->flushing = 0;
+        if (sync) {
+            jr->gc_lat_ns = (jr->gc_lat_ns * 7 + took) / 8;
+            /* The next batch: this one's callers (they come back) and
+             * those that queued meanwhile. */
+            jr->gc_expect = batch + jr->gc_pending;
+        }
         pthread_cond_broadcast(&jr->gc_cv);
         if (rc)
             break;
     }
+    /* Still counted in gc_pending (no batch closed since we came): our
+     * record went out in a batch another caller's wait had closed. */
+    if (sync && gen == jr->gc_gen)
+        jr->gc_pending--;
     pthread_mutex_unlock(&jr->gc_mu);
     if (atomic_load_explicit(mark, memory_order_acquire) > target)
         return 0;
@@ -383,6 +445,8 @@ size_t cogmem__jrn_payload_len(uint16_t type, uint32_t dim, const void *payload,
     case COGMEM__J_UNBIND:
     case COGMEM__J_EDROP:
         return sizeof(struct cogmem__jp_bind);
+    case COGMEM__J_WORD:
+        return sizeof(struct cogmem__jp_word);
     case COGMEM__J_CLIST: {
         struct cogmem__jp_clist h;
         if (avail < sizeof h)
@@ -418,7 +482,7 @@ int cogmem__jrn_parse(const uint8_t *buf, size_t len, int check_sums,
     }
     uint64_t want = h.xxh3;
     h.xxh3 = 0;
-    if (check_sums && XXH3_64bits(&h, sizeof h) != want) {
+    if (check_sums && cogmem__sum(&h, sizeof h) != want) {
         cogmem__bad_set(bad, "header", offsetof(struct cogmem__jrn_header, xxh3),
                         "header checksum mismatch");
         return -EBADMSG;
@@ -448,7 +512,7 @@ int cogmem__jrn_parse(const uint8_t *buf, size_t len, int check_sums,
         size_t body = sizeof r + cogmem__pad8(r.len);
         uint64_t sum;
         memcpy(&sum, buf + off + body, 8);
-        if (check_sums && XXH3_64bits_withSeed(buf + off, body, h.salt) != sum) {
+        if (check_sums && cogmem__sum_seeded(buf + off, body, h.salt) != sum) {
             cogmem__bad_set(bad, "record", off, "record checksum mismatch (lsn %llu)",
                             (unsigned long long)lsn);
             /* The very last record: a write cut short. Anything after it

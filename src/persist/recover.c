@@ -359,12 +359,33 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
             return 0;
         return rc ? (rc == -ENOMEM ? rc : -EBADMSG) : 0;
     }
+    case COGMEM__J_WORD: {
+        struct cogmem__jp_word a;
+        memcpy(&a, pl, sizeof a);
+        if (skip(r, a.id, h->lsn))
+            return 0;
+        int rc = cogmem__jr_apply_word(st, &a);
+        return rc == -ENOENT && missed(r, h) ? 0 : rc ? -EBADMSG : 0;
+    }
     case COGMEM__J_EDROP: {
         struct cogmem__jp_bind a;
         memcpy(&a, pl, sizeof a);
         if (skip(r, a.episode, h->lsn))
             return 0;
-        return episode_side(r, h, &a);
+        int rc = episode_side(r, h, &a);
+        /* The concept side goes too. A concept's removal and a decay's
+         * prune log the episode sides (EDROP) before the record that ends
+         * the concept side (REMOVE, CLIST); a journal cut between them (a
+         * crash in the middle of the call) must still replay to a store
+         * whose two sides agree, as if the binding had been unbound. */
+        if (rc || h->lsn < marks_get(&r->marks, a.concept))
+            return rc;
+        struct cogmem__node *cn = live(st, COGMEM_CONCEPT, a.concept);
+        struct cogmem__blist *cl = cn ? clist_of(st, cn, 0) : NULL;
+        int32_t i = cl ? cogmem__blist_find(cl, a.episode) : -1;
+        if (i >= 0)
+            cogmem__blist_del(cl, (uint32_t)i);
+        return 0;
     }
     case COGMEM__J_BIND:
     case COGMEM__J_ADJUST:

@@ -14,10 +14,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "src/persist/fileops.h"
 #include "src/persist/internal.h"
+#include "src/persist/sum.h"
 
 static const char *const sec_name[COGMEM__SEC_N + 1] = {
     "", "concept-meta", "episode-meta", "concept-vectors", "episode-vectors",
@@ -53,7 +53,7 @@ static int check_header(const uint8_t *buf, size_t len, int check_sums,
     }
     struct cogmem__snap_header z = *h;
     z.xxh3 = 0;
-    if (check_sums && XXH3_64bits(&z, sizeof z) != h->xxh3)
+    if (check_sums && cogmem__sum(&z, sizeof z) != h->xxh3)
         BAD("header", offsetof(struct cogmem__snap_header, xxh3), "header checksum mismatch");
     for (size_t i = sizeof *h; i < COGMEM__SNAP_HEADER_BYTES; i++)
         if (buf[i])
@@ -112,7 +112,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
     memcpy(sec, buf + h.table_off, tbytes);
     uint64_t tsum;
     memcpy(&tsum, buf + h.table_off + tbytes, 8);
-    if (check_sums && (XXH3_64bits(sec, tbytes) != tsum || f.table_xxh3 != tsum))
+    if (check_sums && (cogmem__sum(sec, tbytes) != tsum || f.table_xxh3 != tsum))
         BAD("table", h.table_off, "section table checksum mismatch");
     uint64_t prev_end = COGMEM__SNAP_HEADER_BYTES;
     for (unsigned i = 0; i < COGMEM__SEC_N; i++) {
@@ -160,18 +160,18 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
         for (unsigned i = 0; i < COGMEM__SEC_N; i++) {
             if (i == 2 || i == 3)
                 continue;
-            if (XXH3_64bits(buf + sec[i].off, sec[i].len) != sec[i].xxh3)
+            if (cogmem__sum(buf + sec[i].off, sec[i].len) != sec[i].xxh3)
                 BAD(sec_name[i + 1], sec[i].off, "section checksum mismatch");
         }
         for (int k = 0; k < 2; k++) {
             const struct cogmem__snap_section *s = &sec[2 + k];
             const uint64_t *ks = sums + (k ? ch[0] : 0);
-            if (XXH3_64bits(ks, ch[k] * 8) != s->xxh3)
+            if (cogmem__sum(ks, ch[k] * 8) != s->xxh3)
                 BAD(sec_name[3 + k], s->off, "chunk sums do not match the section checksum");
             for (uint64_t c = 0; c < ch[k]; c++) {
                 uint64_t o = c * COGMEM__VEC_CHUNK;
                 uint64_t n = s->len - o < COGMEM__VEC_CHUNK ? s->len - o : COGMEM__VEC_CHUNK;
-                if (XXH3_64bits(buf + s->off + o, n) != ks[c])
+                if (cogmem__sum(buf + s->off + o, n) != ks[c])
                     BAD(sec_name[3 + k], s->off + o, "vector chunk %llu checksum mismatch",
                         (unsigned long long)c);
             }

@@ -8,6 +8,11 @@
  *   - the call in flight is either wholly there or wholly absent;
  *   - invariants: fan-outs and fan-ins equal the listings, the binding
  *     count their sum, the node counts the iteration.
+ * Spreading with store_activation and forgetting store values the model
+ * cannot compute (activations, strengths, which episodes go): the child
+ * sends the words of every node after such a call in the same write as
+ * its ack, and the model takes them as that call's result; for such a
+ * call in flight, the reopened store's words are taken as it.
  * The model continues from what was found, and the next child goes on in
  * the same directory, so recovery is tested on recovered stores too.
  * Usage: persist_kill_loop [ROUNDS] (default 200; PERSIST_KILL_ROUNDS
@@ -24,7 +29,10 @@
 #define EBASE 1000
 
 enum op { OP_ADD_C = 1, OP_ADD_E, OP_REM_C, OP_REM_E, OP_SETC, OP_BIND, OP_ADJ, OP_UNBIND,
-          OP_TOUCH, OP_DECAY, OP_SNAP, OP_N };
+          OP_TOUCH, OP_DECAY, OP_SNAP, OP_SPREAD, OP_FORGET, OP_N,
+          OP_WORDS /* phase 2: a node's words after OP_SPREAD / OP_FORGET */ };
+#define WORDS_N (NC + NE)
+#define UNTRACKED 0xffffffffu
 
 struct msg {
     uint32_t op, phase; /* phase 0: intent, 1: ack */
@@ -46,6 +54,9 @@ struct model {
     uint32_t cgen[NC + 1], egen[NE + 1]; /* 0: absent */
     float s[NE + 1][NC + 1];             /* < 0: not bound */
     uint64_t touches[NC + 1], etouches[NE + 1];
+    /* Activation / strength bits, UNTRACKED until a spread or a forget
+     * reported them (an add sets values the model does not compute). */
+    uint32_t cact[NC + 1], eact[NE + 1], estr[NE + 1];
 };
 
 static void model_init(struct model *m)
@@ -54,6 +65,61 @@ static void model_init(struct model *m)
     for (int e = 0; e <= NE; e++)
         for (int c = 0; c <= NC; c++)
             m->s[e][c] = -1.0f;
+    memset(m->cact, 0xff, sizeof m->cact);
+    memset(m->eact, 0xff, sizeof m->eact);
+    memset(m->estr, 0xff, sizeof m->estr);
+}
+
+/* A node's words as the child reports them (msg.a id, msg.rc 1 if it
+ * exists, msg.gen activation bits, msg.b strength bits). */
+static void words_of(cogmem_store *s, uint64_t id, struct msg *w)
+{
+    memset(w, 0, sizeof *w);
+    w->op = OP_WORDS;
+    w->phase = 2;
+    w->a = id;
+    if (id <= NC) {
+        struct cogmem_concept_info ci;
+        if (cogmem_concept_info(s, id, &ci) == 0) {
+            w->rc = 1;
+            memcpy(&w->gen, &ci.activation, 4);
+        }
+    } else {
+        struct cogmem_episode_info ei;
+        if (cogmem_episode_info(s, id, &ei) == 0) {
+            w->rc = 1;
+            memcpy(&w->gen, &ei.activation, 4);
+            uint32_t b;
+            memcpy(&b, &ei.strength, 4);
+            w->b = b;
+        }
+    }
+}
+
+static uint64_t word_id(int i) { return i < NC ? (uint64_t)i + 1 : EBASE + (uint64_t)(i - NC) + 1; }
+
+/* Take reported words as the result of a spread or a forget: values, and
+ * (a forget) the episodes it removed. */
+static void model_words(struct model *m, const struct msg *w)
+{
+    for (int i = 0; i < WORDS_N; i++) {
+        uint64_t id = w[i].a;
+        if (id <= NC) {
+            if (m->cgen[id] && w[i].rc)
+                m->cact[id] = w[i].gen;
+            continue;
+        }
+        uint64_t e = id - EBASE;
+        if (m->egen[e] && !w[i].rc) { /* forgotten */
+            m->egen[e] = 0;
+            for (int c = 0; c <= NC; c++)
+                m->s[e][c] = -1.0f;
+        }
+        if (w[i].rc) {
+            m->eact[e] = w[i].gen;
+            m->estr[e] = (uint32_t)w[i].b;
+        }
+    }
 }
 
 /* Apply op to m; returns the rc the library must give. */
@@ -66,12 +132,14 @@ static int model_apply(struct model *m, const struct msg *o)
             return -EEXIST;
         m->cgen[a] = o->gen;
         m->touches[a] = 0;
+        m->cact[a] = UNTRACKED;
         return 0;
     case OP_ADD_E:
         if (m->egen[a - EBASE])
             return -EEXIST;
         m->egen[a - EBASE] = o->gen;
         m->etouches[a - EBASE] = 0;
+        m->eact[a - EBASE] = m->estr[a - EBASE] = UNTRACKED;
         return 0;
     case OP_REM_C:
         if (!m->cgen[a])
@@ -163,6 +231,14 @@ static int model_check(cogmem_store *s, const struct model *m, int verbose)
                 fprintf(stderr, "concept %llu: vector differs\n", (unsigned long long)c);
             return 1;
         }
+        struct msg w;
+        words_of(s, c, &w);
+        if (m->cact[c] != UNTRACKED && w.gen != m->cact[c]) {
+            if (verbose)
+                fprintf(stderr, "concept %llu: activation bits %#x, model %#x\n",
+                        (unsigned long long)c, w.gen, m->cact[c]);
+            return 1;
+        }
         cogmem_actr_result ar = {.struct_size = sizeof ar};
         CHECK_RC(cogmem_actr_activation(s, c, NULL, 0, 1, &ar), 0);
         if (ar.presentations != m->touches[c]) {
@@ -220,6 +296,16 @@ static int model_check(cogmem_store *s, const struct model *m, int verbose)
         CHECK_RC(cogmem_episode_info(s, e + EBASE, &ei), 0);
         cogmem_actr_result ar = {.struct_size = sizeof ar};
         CHECK_RC(cogmem_actr_activation(s, e + EBASE, NULL, 0, 1, &ar), 0);
+        struct msg w;
+        words_of(s, e + EBASE, &w);
+        if ((m->eact[e] != UNTRACKED && w.gen != m->eact[e]) ||
+            (m->estr[e] != UNTRACKED && (uint32_t)w.b != m->estr[e])) {
+            if (verbose)
+                fprintf(stderr, "episode %llu: words %#x %#x, model %#x %#x\n",
+                        (unsigned long long)(e + EBASE), w.gen, (unsigned)w.b, m->eact[e],
+                        m->estr[e]);
+            return 1;
+        }
         if (!same || ei.time_ns != m->egen[e] || ar.presentations != m->etouches[e]) {
             if (verbose)
                 fprintf(stderr, "episode %llu differs\n", (unsigned long long)(e + EBASE));
@@ -303,6 +389,14 @@ static void child(const char *dir, int fd, uint64_t seed)
             if ((x >> 50) % 3)
                 continue;
             break;
+        case OP_SPREAD:
+            m.a = c;
+            break;
+        case OP_FORGET:
+            if ((x >> 50) % 4) /* rarer: it removes episodes */
+                continue;
+            m.b = NE / 2 + (x >> 32) % (NE / 2);
+            break;
         }
         m.phase = 0;
         send_msg(fd, &m);
@@ -351,10 +445,41 @@ static void child(const char *dir, int fd, uint64_t seed)
         case OP_SNAP:
             rc = cogmem_snapshot(s);
             break;
+        case OP_SPREAD: {
+            cogmem_source src = {m.a, 1.0f};
+            cogmem_spread_params sp;
+            cogmem_spread_params_init(&sp);
+            sp.max_depth = 2;
+            sp.store_activation = 1;
+            cogmem_hit out[8];
+            size_t no = 0;
+            rc = cogmem_spread(s, &src, 1, &sp, out, 8, &no);
+            break;
+        }
+        case OP_FORGET: {
+            cogmem_forget_params fp;
+            cogmem_forget_params_init(&fp);
+            fp.now_ns = 2000000000ull + m.gen;
+            fp.max_episodes = m.b;
+            rc = cogmem_forget(s, &fp, NULL);
+            break;
+        }
         }
         m.phase = 1;
         m.rc = rc;
-        send_msg(fd, &m);
+        if (m.op == OP_SPREAD || m.op == OP_FORGET) {
+            /* The words, then the ack, in one write (under PIPE_BUF, so
+             * the parent gets all of it or none). */
+            struct msg all[WORDS_N + 1];
+            _Static_assert(sizeof all <= PIPE_BUF, "one atomic pipe write");
+            for (int i = 0; i < WORDS_N; i++)
+                words_of(s, word_id(i), &all[i]);
+            all[WORDS_N] = m;
+            if (write(fd, all, sizeof all) != (ssize_t)sizeof all)
+                _exit(3);
+        } else {
+            send_msg(fd, &m);
+        }
     }
 }
 
@@ -395,8 +520,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "round %d: child ended by itself (status %#x)\n", round, status);
             return 1;
         }
-        struct msg msg, pending = {0};
-        int have_pending = 0;
+        struct msg msg, pending = {0}, words[WORDS_N];
+        int have_pending = 0, nwords = 0;
         ssize_t got;
         while ((got = read(p[0], &msg, sizeof msg)) == (ssize_t)sizeof msg) {
             if (msg.phase == 0) {
@@ -404,8 +529,23 @@ int main(int argc, char **argv)
                 have_pending = 1;
                 continue;
             }
+            if (msg.phase == 2) {
+                CHECK(nwords < WORDS_N);
+                words[nwords++] = msg;
+                continue;
+            }
             have_pending = 0;
             acked++;
+            if (msg.op == OP_SPREAD || msg.op == OP_FORGET) {
+                CHECK(nwords == WORDS_N);
+                if (msg.rc != 0 && !(msg.op == OP_SPREAD && msg.rc == -ENOENT)) {
+                    fprintf(stderr, "round %d: op %u failed: %d\n", round, msg.op, msg.rc);
+                    return 1;
+                }
+                model_words(m, words);
+                nwords = 0;
+                continue;
+            }
             int want = model_apply(m, &msg);
             if (msg.op == OP_ADJ && want == 0) {
                 /* The library's result must be the model's. */
@@ -442,10 +582,15 @@ int main(int argc, char **argv)
             int ok = 0;
             if (have_pending) {
                 *alt = *m;
-                if (pending.op == OP_ADJ) {
-                    /* The model computes the adjusted value itself. */
+                if (pending.op == OP_SPREAD || pending.op == OP_FORGET) {
+                    /* Its result is whatever the store holds. */
+                    struct msg w[WORDS_N];
+                    for (int i = 0; i < WORDS_N; i++)
+                        words_of(s, word_id(i), &w[i]);
+                    model_words(alt, w);
+                } else {
+                    model_apply(alt, &pending);
                 }
-                model_apply(alt, &pending);
                 ok = model_check(s, alt, 0) == 0;
                 if (ok) {
                     *m = *alt;

@@ -117,7 +117,8 @@ static inline void state_dump(cogmem_store *s, struct sbuf *b, const float *quer
     uint32_t dim = cogmem_dim(s);
     struct idlist l = {0};
     CHECK_RC(cogmem_foreach(s, COGMEM_ALL_KINDS, state_collect, &l), 0);
-    qsort(l.v, l.n, sizeof *l.v, state_cmp_idk);
+    if (l.n) /* qsort's base must not be NULL, even for 0 elements */
+        qsort(l.v, l.n, sizeof *l.v, state_cmp_idk);
     uint64_t cnt[3];
     CHECK_RC(cogmem_count(s, COGMEM_CONCEPT, &cnt[0]), 0);
     CHECK_RC(cogmem_count(s, COGMEM_EPISODE, &cnt[1]), 0);

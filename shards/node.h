@@ -89,6 +89,10 @@ struct cogmem__node_mem {
      * allocated 128-aligned: jemalloc's 128-byte class), which the L2's
      * adjacent-line prefetch fetches along with the record. */
     _Atomic uint64_t normver;
+    /* The node's slot in its kind's graph index (src/ann/hnsw.h): 0 none
+     * (no index, or not inserted yet), UINT32_MAX once removed, else
+     * slot + 1. Written only by the index's hooks. */
+    _Atomic uint32_t ann_slot;
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
 _Static_assert(offsetof(struct cogmem__node_mem, normver) >= 64 &&

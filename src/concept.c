@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "src/persist/hooks.h"
+#include "src/ann_hooks.h"
 #include "src/store.h"
 
 int cogmem_concept_add(cogmem_store *store, uint64_t id, const float *centroid)
@@ -73,6 +74,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
          * counting (the REPLACED one through a lookup, src/recall.c). */
         cogmem__vec_mark_current(nv);
         cogmem__vec_mark_retired(cur, COGMEM__ROW_REPLACED);
+        cogmem__ann_on_replace(st, n);
     }
     cogmem__rcu_unlock();
     if (rc) {

@@ -1,0 +1,1105 @@
+/* cogmem — the concurrent HNSW graph (see hnsw.h for the protocol). */
+#include "src/ann/hnsw.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include "cogmem_simd.h"
+#include "shards/rcu.h"
+#include "shards/vec.h"
+
+#define SEG_BITS 12u
+#define SEG_SLOTS (1u << SEG_BITS)
+#define MAX_SEGS 8192u
+#define MAX_LEVEL 15u
+#define NONE32 UINT32_MAX
+#define NO_ENTRY UINT64_MAX
+/* Search scratch kept per index, claimed by one search at a time. */
+#define POOL 8u
+
+enum slot_state {
+    S_FREE = 0,     /* on the free list or never used */
+    S_RESERVED = 1, /* handed to an adder, not yet visible */
+    S_PENDING = 2,  /* on the tail, being linked */
+    S_LINKED = 3,
+    S_DELETED = 4,  /* tombstone: walked through, never returned */
+    S_DRAINING = 5  /* collected by a repair pass, freed after it */
+};
+
+/* A slot: this 64-byte header, then the level-0 list [count, 2M links]. */
+struct slot {
+    /* row << 32 | bits of 1/norm, of the vector `vec`: what readers use. */
+    _Atomic uint64_t rn;
+    _Atomic uint64_t id;
+    _Atomic uint32_t state; /* enum slot_state */
+    _Atomic uint32_t lock;  /* spinlock over the lists and vec/drift */
+    _Atomic uint32_t level;
+    uint32_t next_free;     /* free-list link (under the free lock) */
+    struct cogmem_vec *vec; /* our reference (under `lock`) */
+    /* Levels 1..level: (m + 1) words each, [count, m links]. */
+    _Atomic uint32_t *_Atomic upper;
+    float drift;            /* radians since the last link (under `lock`) */
+    uint32_t upper_words;   /* size of `upper` (writers only) */
+    uint32_t pad[2];
+    _Atomic uint32_t l0[];
+};
+_Static_assert(sizeof(struct slot) == 64, "slot header is one line; lists follow");
+
+struct pool {
+    _Atomic uint32_t busy;
+    uint32_t epoch;
+    uint32_t tags_cap;
+    uint32_t *tags; /* tags[s] == epoch: visited in this search */
+    struct cand *cq;
+    size_t cq_cap;
+    struct cand *res;
+    size_t res_cap;
+};
+
+struct cand {
+    float s;
+    uint32_t slot;
+};
+
+struct cogmem__ann {
+    struct cogmem__mem *mem;
+    struct cogmem__slab *sl;
+    uint32_t m, m0, efc, dim;
+    size_t slot_bytes;
+    double ml;
+    uint64_t seed;
+    alignas(64) _Atomic uint32_t used; /* slots ever handed out by the bump */
+    alignas(64) _Atomic uint32_t free_lock;
+    uint32_t free_head;
+    alignas(64) _Atomic uint64_t entry; /* level << 32 | slot, or NO_ENTRY */
+    _Atomic uint32_t entry_lock;
+    alignas(64) _Atomic uint64_t linked;
+    _Atomic uint64_t deleted;
+    _Atomic uint64_t relinks;
+    _Atomic uint32_t repairing;
+    alignas(64) _Atomic uint32_t tail[COGMEM__ANN_TAIL];
+    struct pool pool[POOL];
+    char *_Atomic seg[MAX_SEGS];
+};
+
+/* ------------------------------------------------------------- basics */
+
+static inline void spin_lock(_Atomic uint32_t *l)
+{
+    /* Acquire: the previous holder's writes are ours to read. */
+    while (atomic_exchange_explicit(l, 1, memory_order_acquire)) {
+        while (atomic_load_explicit(l, memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+
+static inline void spin_unlock(_Atomic uint32_t *l)
+{
+    atomic_store_explicit(l, 0, memory_order_release);
+}
+
+static inline struct slot *slot_at(struct cogmem__ann *a, uint32_t s)
+{
+    /* Acquire: the segment's zeroing happens before our reads. */
+    char *seg = atomic_load_explicit(&a->seg[s >> SEG_BITS], memory_order_acquire);
+    return (struct slot *)(seg + (size_t)(s & (SEG_SLOTS - 1)) * a->slot_bytes);
+}
+
+/* The list of slot x at level l: [count, links...], or NULL. */
+static inline _Atomic uint32_t *list_of(struct cogmem__ann *a, struct slot *x, uint32_t l)
+{
+    if (l == 0)
+        return x->l0;
+    if (l > atomic_load_explicit(&x->level, memory_order_relaxed))
+        return NULL;
+    _Atomic uint32_t *up = atomic_load_explicit(&x->upper, memory_order_acquire);
+    return up ? up + (size_t)(l - 1) * (a->m + 1) : NULL;
+}
+
+static inline uint32_t cap_of(const struct cogmem__ann *a, uint32_t l)
+{
+    return l ? a->m : a->m0;
+}
+
+static inline uint64_t pack_rn(const struct cogmem_vec *v)
+{
+    return (uint64_t)v->row << 32 | cogmem__f2u(1.0f / v->norm);
+}
+
+static inline const float *row_data(struct cogmem__ann *a, uint64_t rn)
+{
+    uint32_t row = (uint32_t)(rn >> 32);
+    struct cogmem__slab *sl = a->sl;
+    char *hdr = cogmem__slab_chunk(sl, row / sl->rows_per_chunk) +
+                (size_t)(row % sl->rows_per_chunk) * sizeof(struct cogmem_vec);
+    return cogmem__slab_data_of(sl, hdr, row);
+}
+
+static inline float dot(struct cogmem__ann *a, const float *q, const float *r)
+{
+    float d;
+    cogmem_dot_batch(q, r, 1, a->dim, a->dim, &d);
+    return d;
+}
+
+/* Similarity of two slots' rows (cosine). */
+static inline float sim_rows(struct cogmem__ann *a, uint64_t x, uint64_t y)
+{
+    return dot(a, row_data(a, x), row_data(a, y)) * cogmem__u2f((uint32_t)x) *
+           cogmem__u2f((uint32_t)y);
+}
+
+static inline int live_state(uint32_t st)
+{
+    return st == S_PENDING || st == S_LINKED;
+}
+
+/* ------------------------------------------------------- setup, teardown */
+
+int cogmem__ann_new(struct cogmem__ann **out, struct cogmem__mem *mem,
+                    struct cogmem__slab *sl, uint32_t m, uint32_t efc, uint64_t seed)
+{
+    struct cogmem__ann *a = cogmem__mem_alloc(mem, COGMEM__MEM_META, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    memset(a, 0, sizeof *a);
+    a->mem = mem;
+    a->sl = sl;
+    a->m = m;
+    a->m0 = 2 * m;
+    a->efc = efc;
+    a->dim = sl->dim;
+    a->slot_bytes = (sizeof(struct slot) + (1 + (size_t)a->m0) * sizeof(uint32_t) + 63) & ~(size_t)63;
+    a->ml = 1.0 / log((double)m);
+    a->seed = seed | 1;
+    a->free_head = NONE32;
+    atomic_init(&a->entry, NO_ENTRY);
+    *out = a;
+    return 0;
+}
+
+void cogmem__ann_release(struct cogmem__ann *a)
+{
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    for (uint32_t s = 0; s < used; s++) {
+        if (!atomic_load_explicit(&a->seg[s >> SEG_BITS], memory_order_acquire))
+            continue;
+        struct slot *x = slot_at(a, s);
+        if (x->vec) {
+            cogmem__vec_unref(x->vec);
+            x->vec = NULL;
+        }
+    }
+}
+
+static void pool_fini(struct cogmem__ann *a, struct pool *p)
+{
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, p->tags, (size_t)p->tags_cap * sizeof *p->tags);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, p->cq, p->cq_cap * sizeof *p->cq);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, p->res, p->res_cap * sizeof *p->res);
+    memset(p, 0, sizeof *p);
+}
+
+void cogmem__ann_free(struct cogmem__ann *a)
+{
+    if (!a)
+        return;
+    for (uint32_t i = 0; i < MAX_SEGS; i++) {
+        char *seg = atomic_load_explicit(&a->seg[i], memory_order_acquire);
+        if (!seg)
+            continue;
+        for (uint32_t j = 0; j < SEG_SLOTS; j++) {
+            struct slot *x = (struct slot *)(seg + (size_t)j * a->slot_bytes);
+            _Atomic uint32_t *up = atomic_load_explicit(&x->upper, memory_order_relaxed);
+            if (up)
+                cogmem__mem_free(a->mem, COGMEM__MEM_META, (void *)up,
+                                 (size_t)x->upper_words * sizeof(uint32_t));
+        }
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, seg, SEG_SLOTS * a->slot_bytes);
+    }
+    for (uint32_t i = 0; i < POOL; i++)
+        pool_fini(a, &a->pool[i]);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, a, sizeof *a);
+}
+
+/* --------------------------------------------------------- reservation */
+
+static uint32_t random_level(struct cogmem__ann *a)
+{
+    /* One xorshift state per thread: levels need no shared state. */
+    static _Thread_local uint64_t x;
+    if (!x) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        x = a->seed ^ (uint64_t)(uintptr_t)&x ^ (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull;
+        if (!x)
+            x = 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double u = ((double)(x >> 11) + 0.5) * 0x1p-53;
+    double l = -log(u) * a->ml;
+    return l >= MAX_LEVEL ? MAX_LEVEL : (uint32_t)l;
+}
+
+static int ensure_seg(struct cogmem__ann *a, uint32_t i)
+{
+    if (atomic_load_explicit(&a->seg[i], memory_order_acquire))
+        return 0;
+    size_t bytes = SEG_SLOTS * a->slot_bytes;
+    char *seg = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bytes);
+    if (!seg)
+        return -ENOMEM;
+    memset(seg, 0, bytes);
+    char *expect = NULL;
+    /* Release: the zeroed slots before the pointer (slot_at acquires). */
+    if (!atomic_compare_exchange_strong_explicit(&a->seg[i], &expect, seg,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire))
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, seg, bytes);
+    return 0;
+}
+
+int cogmem__ann_reserve(struct cogmem__ann *a, uint32_t *out)
+{
+    uint32_t s = NONE32;
+    spin_lock(&a->free_lock);
+    if (a->free_head != NONE32) {
+        s = a->free_head;
+        a->free_head = slot_at(a, s)->next_free;
+    }
+    spin_unlock(&a->free_lock);
+    if (s == NONE32) {
+        s = atomic_load_explicit(&a->used, memory_order_relaxed);
+        do {
+            if (s >= MAX_SEGS * SEG_SLOTS)
+                return -ENOMEM;
+            if (ensure_seg(a, s >> SEG_BITS))
+                return -ENOMEM;
+        } while (!atomic_compare_exchange_weak_explicit(&a->used, &s, s + 1,
+                                                        memory_order_release,
+                                                        memory_order_relaxed));
+    }
+    struct slot *x = slot_at(a, s);
+    uint32_t level = random_level(a);
+    _Atomic uint32_t *up = NULL;
+    if (level) {
+        size_t words = (size_t)level * (a->m + 1);
+        up = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, words * sizeof(uint32_t));
+        if (!up) {
+            cogmem__ann_unreserve(a, s);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < words; i++)
+            atomic_init(&up[i], 0);
+        x->upper_words = (uint32_t)words;
+    }
+    /* Nothing links to a RESERVED slot yet: relaxed stores, published by
+     * the release of the first link or tail entry naming it. */
+    atomic_store_explicit(&x->upper, up, memory_order_relaxed);
+    atomic_store_explicit(&x->level, level, memory_order_relaxed);
+    atomic_store_explicit(&x->l0[0], 0, memory_order_relaxed);
+    x->drift = 0.0f;
+    x->vec = NULL;
+    atomic_store_explicit(&x->state, S_RESERVED, memory_order_relaxed);
+    *out = s;
+    return 0;
+}
+
+static void free_push(struct cogmem__ann *a, uint32_t s)
+{
+    struct slot *x = slot_at(a, s);
+    _Atomic uint32_t *up = atomic_load_explicit(&x->upper, memory_order_relaxed);
+    if (up) {
+        atomic_store_explicit(&x->upper, NULL, memory_order_relaxed);
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, (void *)up,
+                         (size_t)x->upper_words * sizeof(uint32_t));
+        x->upper_words = 0;
+    }
+    atomic_store_explicit(&x->state, S_FREE, memory_order_relaxed);
+    spin_lock(&a->free_lock);
+    x->next_free = a->free_head;
+    a->free_head = s;
+    spin_unlock(&a->free_lock);
+}
+
+void cogmem__ann_unreserve(struct cogmem__ann *a, uint32_t s)
+{
+    free_push(a, s); /* never visible: no grace period needed */
+}
+
+/* --------------------------------------------------------- search core */
+
+static struct pool *pool_get(struct cogmem__ann *a, struct pool *spare)
+{
+    for (uint32_t i = 0; i < POOL; i++) {
+        uint32_t z = 0;
+        if (!atomic_load_explicit(&a->pool[i].busy, memory_order_relaxed) &&
+            atomic_compare_exchange_strong_explicit(&a->pool[i].busy, &z, 1,
+                                                    memory_order_acquire,
+                                                    memory_order_relaxed))
+            return &a->pool[i];
+    }
+    memset(spare, 0, sizeof *spare); /* all busy: a private one, freed after */
+    return spare;
+}
+
+static void pool_put(struct cogmem__ann *a, struct pool *p)
+{
+    if (p >= a->pool && p < a->pool + POOL)
+        atomic_store_explicit(&p->busy, 0, memory_order_release);
+    else
+        pool_fini(a, p);
+}
+
+static int grow(struct cogmem__ann *a, struct cand **arr, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    struct cand *b = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, n * sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    if (*cap)
+        memcpy(b, *arr, *cap * sizeof *b);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, *arr, *cap * sizeof **arr);
+    *arr = b;
+    *cap = n;
+    return 0;
+}
+
+/* A new visit epoch with room for every slot handed out so far. */
+static int pool_begin(struct cogmem__ann *a, struct pool *p, uint32_t ef)
+{
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    if (p->tags_cap < used) {
+        uint32_t n = used + used / 2 + 1024;
+        uint32_t *t = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, (size_t)n * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        memset(t, 0, (size_t)n * sizeof *t);
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, p->tags, (size_t)p->tags_cap * sizeof *p->tags);
+        p->tags = t;
+        p->tags_cap = n;
+        p->epoch = 0;
+    }
+    if (++p->epoch == 0) {
+        memset(p->tags, 0, (size_t)p->tags_cap * sizeof *p->tags);
+        p->epoch = 1;
+    }
+    if (grow(a, &p->res, &p->res_cap, (size_t)ef + 1))
+        return -ENOMEM;
+    return grow(a, &p->cq, &p->cq_cap, (size_t)ef + 64);
+}
+
+/* Max-heap (candidates) and min-heap (results) on struct cand. */
+static void heap_push(struct cand *h, size_t *n, struct cand c, int max)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (max ? !(h[p].s < c.s) : !(h[p].s > c.s))
+            break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = c;
+}
+
+static struct cand heap_pop(struct cand *h, size_t *n, int max)
+{
+    struct cand top = h[0], c = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= *n)
+            break;
+        size_t r = l + 1, b = l;
+        if (r < *n && (max ? h[r].s > h[l].s : h[r].s < h[l].s))
+            b = r;
+        if (max ? !(h[b].s > c.s) : !(h[b].s < c.s))
+            break;
+        h[i] = h[b];
+        i = b;
+    }
+    if (*n)
+        h[i] = c;
+    return top;
+}
+
+struct query {
+    const float *q;
+    float qinv; /* 1/|q| for cosine, 1 for dot */
+    int cosine;
+    uint64_t visits;
+};
+
+static inline float score(struct cogmem__ann *a, struct query *q, uint64_t rn)
+{
+    q->visits++;
+    float d = dot(a, q->q, row_data(a, rn));
+    return q->cosine ? d * q->qinv * cogmem__u2f((uint32_t)rn) : d;
+}
+
+/* Greedy descent at level l from *cur (similarity *cs). */
+static void greedy(struct cogmem__ann *a, struct query *q, uint32_t l, uint32_t *cur, float *cs)
+{
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        _Atomic uint32_t *list = list_of(a, slot_at(a, *cur), l);
+        if (!list)
+            return;
+        uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
+        if (n > cap_of(a, l))
+            n = cap_of(a, l);
+        for (uint32_t i = 1; i <= n; i++) {
+            uint32_t nb = atomic_load_explicit(&list[i], memory_order_acquire);
+            if (nb >= used)
+                continue;
+            struct slot *y = slot_at(a, nb);
+            if (atomic_load_explicit(&y->state, memory_order_acquire) < S_PENDING)
+                continue;
+            float s = score(a, q, atomic_load_explicit(&y->rn, memory_order_acquire));
+            if (s > *cs) {
+                *cs = s;
+                *cur = nb;
+                changed = 1;
+            }
+        }
+    }
+}
+
+/* Beam search at level l from `ep`: the ef best non-deleted slots end up
+ * in p->res (a min-heap of *nres). Slots in `skip` state >= S_DELETED are
+ * walked but not kept. */
+static int search_layer(struct cogmem__ann *a, struct pool *p, struct query *q,
+                        uint32_t ep, float eps, uint32_t ef, uint32_t l, size_t *nres)
+{
+    /* Slots handed out after the scratch was sized are not walked. */
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    if (used > p->tags_cap)
+        used = p->tags_cap;
+    size_t ncq = 0, nr = 0;
+    uint32_t ep_state = atomic_load_explicit(&slot_at(a, ep)->state, memory_order_acquire);
+    p->tags[ep] = p->epoch;
+    heap_push(p->cq, &ncq, (struct cand){eps, ep}, 1);
+    if (live_state(ep_state))
+        heap_push(p->res, &nr, (struct cand){eps, ep}, 0);
+    uint32_t batch[2 * COGMEM__ANN_M_MAX];
+    uint64_t brn[2 * COGMEM__ANN_M_MAX];
+    uint32_t bst[2 * COGMEM__ANN_M_MAX];
+    while (ncq) {
+        struct cand c = heap_pop(p->cq, &ncq, 1);
+        if (nr >= ef && c.s < p->res[0].s)
+            break;
+        _Atomic uint32_t *list = list_of(a, slot_at(a, c.slot), l);
+        if (!list)
+            continue;
+        uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
+        if (n > cap_of(a, l))
+            n = cap_of(a, l);
+        uint32_t nb_n = 0;
+        for (uint32_t i = 1; i <= n; i++) {
+            uint32_t nb = atomic_load_explicit(&list[i], memory_order_acquire);
+            if (nb >= used || p->tags[nb] == p->epoch)
+                continue;
+            p->tags[nb] = p->epoch;
+            batch[nb_n++] = nb;
+            __builtin_prefetch(slot_at(a, nb));
+        }
+        for (uint32_t i = 0; i < nb_n; i++) {
+            struct slot *y = slot_at(a, batch[i]);
+            bst[i] = atomic_load_explicit(&y->state, memory_order_acquire);
+            brn[i] = atomic_load_explicit(&y->rn, memory_order_acquire);
+            if (bst[i] >= S_PENDING)
+                __builtin_prefetch(row_data(a, brn[i]));
+        }
+        for (uint32_t i = 0; i < nb_n; i++) {
+            if (bst[i] < S_PENDING)
+                continue;
+            if (i + 1 < nb_n && bst[i + 1] >= S_PENDING) {
+                const char *nx = (const char *)row_data(a, brn[i + 1]);
+                __builtin_prefetch(nx + 64);
+                __builtin_prefetch(nx + 128);
+            }
+            float s = score(a, q, brn[i]);
+            if (nr < ef || s > p->res[0].s) {
+                if (grow(a, &p->cq, &p->cq_cap, ncq + 1))
+                    return -ENOMEM;
+                heap_push(p->cq, &ncq, (struct cand){s, batch[i]}, 1);
+                if (live_state(bst[i])) {
+                    heap_push(p->res, &nr, (struct cand){s, batch[i]}, 0);
+                    if (nr > ef)
+                        (void)heap_pop(p->res, &nr, 0);
+                }
+            }
+        }
+    }
+    *nres = nr;
+    return 0;
+}
+
+static int cmp_desc(const void *x, const void *y)
+{
+    const struct cand *a = x, *b = y;
+    return a->s > b->s ? -1 : a->s < b->s ? 1 : (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+static inline uint64_t entry_load(struct cogmem__ann *a)
+{
+    return atomic_load_explicit(&a->entry, memory_order_acquire);
+}
+
+int cogmem__ann_search(struct cogmem__ann *a, const float *qv, float qnorm,
+                       int cosine, uint32_t ef, struct cogmem__ann_hit *out,
+                       size_t *n_out, uint64_t *visits)
+{
+    struct query q = {qv, cosine ? 1.0f / qnorm : 1.0f, cosine, 0};
+    size_t n = 0;
+    uint64_t e = entry_load(a);
+    int rc = 0;
+    if (e != NO_ENTRY) {
+        struct pool spare, *p = pool_get(a, &spare);
+        rc = pool_begin(a, p, ef);
+        if (rc == 0) {
+            uint32_t cur = (uint32_t)e;
+            float cs = score(&*a, &q, atomic_load_explicit(&slot_at(a, cur)->rn,
+                                                           memory_order_acquire));
+            for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
+                greedy(a, &q, l, &cur, &cs);
+            size_t nr = 0;
+            rc = search_layer(a, p, &q, cur, cs, ef, 0, &nr);
+            if (rc == 0) {
+                qsort(p->res, nr, sizeof *p->res, cmp_desc);
+                for (size_t i = 0; i < nr; i++) {
+                    struct slot *x = slot_at(a, p->res[i].slot);
+                    uint64_t rn = atomic_load_explicit(&x->rn, memory_order_acquire);
+                    uint32_t row = (uint32_t)(rn >> 32);
+                    struct cogmem__slab *sl = a->sl;
+                    out[n++] = (struct cogmem__ann_hit){
+                        p->res[i].s, p->res[i].slot,
+                        atomic_load_explicit(&x->id, memory_order_relaxed),
+                        (struct cogmem_vec *)(cogmem__slab_chunk(sl, row / sl->rows_per_chunk) +
+                                              (size_t)(row % sl->rows_per_chunk) *
+                                                  sizeof(struct cogmem_vec))};
+                }
+            }
+        }
+        pool_put(a, p);
+    }
+    /* The tail: slots whose insertion is in flight, scored exactly. */
+    for (uint32_t i = 0; rc == 0 && i < COGMEM__ANN_TAIL; i++) {
+        uint32_t t = atomic_load_explicit(&a->tail[i], memory_order_acquire);
+        if (!t)
+            continue;
+        struct slot *x = slot_at(a, t - 1);
+        if (!live_state(atomic_load_explicit(&x->state, memory_order_acquire)))
+            continue;
+        uint64_t rn = atomic_load_explicit(&x->rn, memory_order_acquire);
+        uint32_t row = (uint32_t)(rn >> 32);
+        struct cogmem__slab *sl = a->sl;
+        out[n++] = (struct cogmem__ann_hit){
+            score(a, &q, rn), t - 1, atomic_load_explicit(&x->id, memory_order_relaxed),
+            (struct cogmem_vec *)(cogmem__slab_chunk(sl, row / sl->rows_per_chunk) +
+                                  (size_t)(row % sl->rows_per_chunk) * sizeof(struct cogmem_vec))};
+    }
+    *n_out = n;
+    *visits = q.visits;
+    return rc;
+}
+
+/* ------------------------------------------------------------- linking */
+
+/* HNSW's neighbour heuristic: from cands (sorted best first by similarity
+ * to the base), keep c unless a kept r is more similar to c than the base
+ * is. Tombstones and `self` are never kept. Returns how many went to out. */
+static uint32_t select_nbrs(struct cogmem__ann *a, const struct cand *cands, size_t n,
+                            uint32_t max, uint32_t self, uint32_t *out)
+{
+    uint64_t orn[2 * COGMEM__ANN_M_MAX];
+    uint32_t k = 0;
+    for (size_t i = 0; i < n && k < max; i++) {
+        uint32_t c = cands[i].slot;
+        if (c == self)
+            continue;
+        struct slot *y = slot_at(a, c);
+        if (!live_state(atomic_load_explicit(&y->state, memory_order_acquire)))
+            continue;
+        uint64_t rn = atomic_load_explicit(&y->rn, memory_order_acquire);
+        int good = 1;
+        for (uint32_t j = 0; j < k && good; j++)
+            if (sim_rows(a, rn, orn[j]) > cands[i].s)
+                good = 0;
+        if (good) {
+            orn[k] = rn;
+            out[k++] = c;
+        }
+    }
+    return k;
+}
+
+/* Replace x's list at level l by nb[0..n), keeping only links to slots not
+ * deleted (checked under x's lock, see hnsw.h). Caller holds x's lock. */
+static void write_list(struct cogmem__ann *a, _Atomic uint32_t *list, const uint32_t *nb,
+                       uint32_t n)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct slot *y = slot_at(a, nb[i]);
+        if (atomic_load_explicit(&y->state, memory_order_acquire) >= S_DELETED)
+            continue;
+        atomic_store_explicit(&list[1 + k++], nb[i], memory_order_release);
+    }
+    atomic_store_explicit(&list[0], k, memory_order_release);
+}
+
+/* Add link u -> x at level l (x's reverse link), pruning u's list when full. */
+static void add_reverse(struct cogmem__ann *a, uint32_t u, uint32_t xs, uint32_t l)
+{
+    struct slot *U = slot_at(a, u), *X = slot_at(a, xs);
+    spin_lock(&U->lock);
+    _Atomic uint32_t *list = list_of(a, U, l);
+    if (!list || !live_state(atomic_load_explicit(&U->state, memory_order_acquire)) ||
+        atomic_load_explicit(&X->state, memory_order_acquire) >= S_DELETED) {
+        spin_unlock(&U->lock);
+        return;
+    }
+    uint32_t cap = cap_of(a, l);
+    uint32_t n = atomic_load_explicit(&list[0], memory_order_relaxed);
+    for (uint32_t i = 1; i <= n; i++)
+        if (atomic_load_explicit(&list[i], memory_order_relaxed) == xs) {
+            spin_unlock(&U->lock);
+            return;
+        }
+    if (n < cap) {
+        atomic_store_explicit(&list[1 + n], xs, memory_order_release);
+        atomic_store_explicit(&list[0], n + 1, memory_order_release);
+    } else {
+        struct cand c[2 * COGMEM__ANN_M_MAX + 1];
+        uint64_t urn = atomic_load_explicit(&U->rn, memory_order_relaxed);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t y = atomic_load_explicit(&list[1 + i], memory_order_relaxed);
+            c[i] = (struct cand){sim_rows(a, urn, atomic_load_explicit(&slot_at(a, y)->rn,
+                                                                       memory_order_acquire)),
+                                 y};
+        }
+        c[n] = (struct cand){sim_rows(a, urn, atomic_load_explicit(&X->rn, memory_order_acquire)),
+                             xs};
+        qsort(c, n + 1, sizeof *c, cmp_desc);
+        uint32_t nb[2 * COGMEM__ANN_M_MAX];
+        uint32_t k = select_nbrs(a, c, n + 1, cap, u, nb);
+        write_list(a, list, nb, k);
+    }
+    spin_unlock(&U->lock);
+}
+
+/* Link slot xs (PENDING or LINKED; a re-link rewrites its lists): every
+ * level's forward links, then the reverse links, then the entry point.
+ * Caller holds the RCU read lock. */
+static void link_slot(struct cogmem__ann *a, uint32_t xs)
+{
+    struct slot *X = slot_at(a, xs);
+    uint32_t L = atomic_load_explicit(&X->level, memory_order_relaxed);
+    uint64_t e;
+    for (;;) {
+        e = entry_load(a);
+        if (e != NO_ENTRY)
+            break;
+        spin_lock(&a->entry_lock);
+        e = atomic_load_explicit(&a->entry, memory_order_relaxed);
+        if (e == NO_ENTRY && atomic_load_explicit(&X->state, memory_order_acquire) < S_DELETED)
+            atomic_store_explicit(&a->entry, (uint64_t)L << 32 | xs, memory_order_release);
+        spin_unlock(&a->entry_lock);
+        if (e == NO_ENTRY)
+            return; /* we are the first node (or deleted already) */
+    }
+    if ((uint32_t)e == xs)
+        return; /* a re-link of the entry point: its lists stay */
+    uint64_t xrn = atomic_load_explicit(&X->rn, memory_order_relaxed);
+    struct query q = {row_data(a, xrn), cogmem__u2f((uint32_t)xrn), 1, 0};
+    uint32_t top = (uint32_t)(e >> 32), cur = (uint32_t)e;
+    float cs = score(a, &q, atomic_load_explicit(&slot_at(a, cur)->rn, memory_order_acquire));
+    for (uint32_t l = top; l > L; l--)
+        greedy(a, &q, l, &cur, &cs);
+    uint32_t chosen[MAX_LEVEL + 1][COGMEM__ANN_M_MAX];
+    uint32_t nchosen[MAX_LEVEL + 1] = {0};
+    struct pool spare, *p = pool_get(a, &spare);
+    for (uint32_t l = (L < top ? L : top) + 1; l-- > 0;) {
+        size_t nr = 0;
+        if (pool_begin(a, p, a->efc) || search_layer(a, p, &q, cur, cs, a->efc, l, &nr))
+            break; /* no scratch: keep what is linked so far */
+        qsort(p->res, nr, sizeof *p->res, cmp_desc);
+        nchosen[l] = select_nbrs(a, p->res, nr, a->m, xs, chosen[l]);
+        spin_lock(&X->lock);
+        write_list(a, list_of(a, X, l), chosen[l], nchosen[l]);
+        spin_unlock(&X->lock);
+        for (size_t i = 0; i < nr; i++)
+            if (p->res[i].slot != xs) {
+                cur = p->res[i].slot;
+                cs = p->res[i].s;
+                break;
+            }
+    }
+    pool_put(a, p);
+    for (uint32_t l = 0; l <= L && l <= top; l++)
+        for (uint32_t i = 0; i < nchosen[l]; i++)
+            add_reverse(a, chosen[l][i], xs, l);
+    if (L > top) {
+        spin_lock(&a->entry_lock);
+        e = atomic_load_explicit(&a->entry, memory_order_relaxed);
+        if ((e == NO_ENTRY || L > (uint32_t)(e >> 32)) &&
+            atomic_load_explicit(&X->state, memory_order_acquire) < S_DELETED)
+            atomic_store_explicit(&a->entry, (uint64_t)L << 32 | xs, memory_order_release);
+        spin_unlock(&a->entry_lock);
+    }
+}
+
+/* Give slot X node n's current vector if it is newer than X's; returns 1
+ * when X has drifted past the re-link threshold (its drift then restarts). */
+static int refresh(struct cogmem__ann *a, struct slot *X, struct cogmem__node *n)
+{
+    spin_lock(&X->lock);
+    struct cogmem_vec *nv = atomic_load_explicit(&n->vec, memory_order_acquire);
+    struct cogmem_vec *old = X->vec;
+    if (!live_state(atomic_load_explicit(&X->state, memory_order_relaxed)) || !nv ||
+        nv == old || (old && nv->version <= old->version) || !cogmem__vec_tryget(nv)) {
+        spin_unlock(&X->lock);
+        return 0;
+    }
+    int due = 0;
+    if (old) {
+        float c = dot(a, cogmem__slab_data_of(a->sl, old, old->row),
+                      cogmem__slab_data_of(a->sl, nv, nv->row)) /
+                  (old->norm * nv->norm);
+        X->drift += acosf(c > 1.0f ? 1.0f : c < -1.0f ? -1.0f : c);
+        if (X->drift > COGMEM__ANN_RELINK_DRIFT) {
+            X->drift = 0.0f;
+            due = 1;
+        }
+    }
+    X->vec = nv;
+    atomic_store_explicit(&X->rn, pack_rn(nv), memory_order_release);
+    spin_unlock(&X->lock);
+    if (old)
+        cogmem__vec_unref(old);
+    return due;
+}
+
+static uint32_t tail_add(struct cogmem__ann *a, uint32_t s)
+{
+    for (;;) {
+        for (uint32_t i = 0; i < COGMEM__ANN_TAIL; i++) {
+            uint32_t z = 0;
+            /* Release: the slot's initialisation before a search sees it. */
+            if (!atomic_load_explicit(&a->tail[i], memory_order_relaxed) &&
+                atomic_compare_exchange_strong_explicit(&a->tail[i], &z, s + 1,
+                                                        memory_order_release,
+                                                        memory_order_relaxed))
+                return i;
+        }
+        sched_yield(); /* more adders than tail entries: wait for one */
+    }
+}
+
+uint32_t cogmem__ann_insert_begin(struct cogmem__ann *a, uint32_t s, struct cogmem__node *n,
+                                  struct cogmem_vec *v)
+{
+    struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
+    struct slot *X = slot_at(a, s);
+    if (!cogmem__vec_tryget(v)) { /* removed meanwhile */
+        cogmem__ann_unreserve(a, s);
+        return 0;
+    }
+    X->vec = v;
+    atomic_store_explicit(&X->id, atomic_load_explicit(&n->id, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(&X->rn, pack_rn(v), memory_order_relaxed);
+    atomic_store_explicit(&X->state, S_PENDING, memory_order_release);
+    uint32_t z = 0;
+    /* A removal exchanges the word for GONE: after it we must not insert. */
+    if (!atomic_compare_exchange_strong_explicit(&nm->ann_slot, &z, s + 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_seq_cst)) {
+        X->vec = NULL;
+        cogmem__vec_unref(v);
+        cogmem__ann_unreserve(a, s);
+        return 0;
+    }
+    /* A replacement whose hook ran before our CAS: take its vector now. */
+    (void)refresh(a, X, n);
+    return tail_add(a, s) + 1;
+}
+
+void cogmem__ann_insert_finish(struct cogmem__ann *a, uint32_t s, uint32_t t)
+{
+    struct slot *X = slot_at(a, s);
+    link_slot(a, s);
+    uint32_t expect = S_PENDING;
+    if (atomic_compare_exchange_strong_explicit(&X->state, &expect, S_LINKED,
+                                                memory_order_release,
+                                                memory_order_relaxed))
+        atomic_fetch_add_explicit(&a->linked, 1, memory_order_relaxed);
+    atomic_store_explicit(&a->tail[t - 1], 0, memory_order_release);
+}
+
+void cogmem__ann_insert(struct cogmem__ann *a, uint32_t s, struct cogmem__node *n,
+                        struct cogmem_vec *v)
+{
+    uint32_t t = cogmem__ann_insert_begin(a, s, n, v);
+    if (t)
+        cogmem__ann_insert_finish(a, s, t);
+}
+
+int cogmem__ann_remove(struct cogmem__ann *a, struct cogmem__node *n)
+{
+    struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
+    uint32_t s = atomic_exchange_explicit(&nm->ann_slot, COGMEM__ANN_SLOT_GONE,
+                                          memory_order_seq_cst);
+    if (s == 0 || s == COGMEM__ANN_SLOT_GONE)
+        return 0;
+    struct slot *X = slot_at(a, s - 1);
+    spin_lock(&X->lock);
+    uint32_t st = atomic_load_explicit(&X->state, memory_order_relaxed);
+    if (live_state(st)) {
+        /* Release: a writer that sees the tombstone under a lock we
+         * order against (hnsw.h) skips the link. */
+        atomic_store_explicit(&X->state, S_DELETED, memory_order_release);
+        if (st == S_LINKED)
+            atomic_fetch_sub_explicit(&a->linked, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->deleted, 1, memory_order_relaxed);
+    }
+    spin_unlock(&X->lock);
+    uint64_t d = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    return d >= 16 && d * 8 >= atomic_load_explicit(&a->linked, memory_order_relaxed);
+}
+
+void cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n)
+{
+    struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
+    /* A read-modify-write, not a load: it reads the latest word, so either
+     * we see the adder's slot or the adder's CAS comes after our
+     * replacement's publication and its refresh() sees the new vector. */
+    uint32_t s = atomic_fetch_or_explicit(&nm->ann_slot, 0, memory_order_seq_cst);
+    if (s == 0 || s == COGMEM__ANN_SLOT_GONE)
+        return;
+    if (refresh(a, slot_at(a, s - 1), n)) {
+        link_slot(a, s - 1);
+        atomic_fetch_add_explicit(&a->relinks, 1, memory_order_relaxed);
+    }
+}
+
+/* -------------------------------------------------------------- repair */
+
+struct drain {
+    struct rcu_head rcu;
+    struct cogmem__ann *a;
+    size_t n, bytes;
+    uint32_t slot[];
+};
+
+static void drain_reclaim(struct rcu_head *head)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    struct drain *d = caa_container_of(head, struct drain, rcu);
+    struct cogmem__ann *a = d->a;
+    for (size_t i = 0; i < d->n; i++)
+        free_push(a, d->slot[i]);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, d, d->bytes);
+    COGMEM__RCU_RECLAIM_END();
+}
+
+/* Rewire u's list at level l if it points to DRAINING slots; 1 if it did. */
+static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct cand *buf)
+{
+    struct slot *U = slot_at(a, u);
+    spin_lock(&U->lock);
+    _Atomic uint32_t *list = list_of(a, U, l);
+    uint32_t n = list ? atomic_load_explicit(&list[0], memory_order_relaxed) : 0;
+    int hit = 0;
+    for (uint32_t i = 1; i <= n && !hit; i++)
+        hit = atomic_load_explicit(&slot_at(a, atomic_load_explicit(&list[i],
+                                                                    memory_order_relaxed))->state,
+                                   memory_order_acquire) == S_DRAINING;
+    if (!hit) {
+        spin_unlock(&U->lock);
+        return 0;
+    }
+    uint64_t urn = atomic_load_explicit(&U->rn, memory_order_relaxed);
+    size_t nc = 0;
+    uint32_t cap = cap_of(a, l);
+    for (uint32_t i = 1; i <= n; i++) {
+        uint32_t y = atomic_load_explicit(&list[i], memory_order_relaxed);
+        struct slot *Y = slot_at(a, y);
+        if (atomic_load_explicit(&Y->state, memory_order_acquire) != S_DRAINING) {
+            buf[nc++].slot = y;
+            continue;
+        }
+        _Atomic uint32_t *dl = list_of(a, Y, l);
+        uint32_t dn = dl ? atomic_load_explicit(&dl[0], memory_order_acquire) : 0;
+        for (uint32_t j = 1; j <= dn && j <= cap; j++) {
+            uint32_t z = atomic_load_explicit(&dl[j], memory_order_acquire);
+            if (z == u)
+                continue;
+            size_t k = 0;
+            while (k < nc && buf[k].slot != z)
+                k++;
+            if (k == nc)
+                buf[nc++].slot = z;
+        }
+    }
+    for (size_t i = 0; i < nc; i++)
+        buf[i].s = sim_rows(a, urn, atomic_load_explicit(&slot_at(a, buf[i].slot)->rn,
+                                                        memory_order_acquire));
+    qsort(buf, nc, sizeof *buf, cmp_desc);
+    uint32_t nb[2 * COGMEM__ANN_M_MAX];
+    uint32_t k = select_nbrs(a, buf, nc, cap, u, nb);
+    write_list(a, list, nb, k);
+    spin_unlock(&U->lock);
+    return 1;
+}
+
+uint64_t cogmem__ann_repair(struct cogmem__ann *a)
+{
+    uint64_t d0 = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    if (d0 < 16 || d0 * 8 < atomic_load_explicit(&a->linked, memory_order_relaxed))
+        return 0;
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong_explicit(&a->repairing, &z, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return 0; /* another pass runs */
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    size_t cap = d0 + d0 / 2 + 64;
+    size_t bytes = sizeof(struct drain) + cap * sizeof(uint32_t);
+    size_t bufn = (size_t)a->m0 * (a->m0 + 1) + 1;
+    struct drain *dr = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bytes);
+    struct cand *buf = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bufn * sizeof *buf);
+    uint64_t fixed = 0;
+    if (!dr || !buf)
+        goto out; /* no memory: the tombstones wait for the next remove */
+    dr->a = a;
+    dr->bytes = bytes;
+    dr->n = 0;
+    cogmem__rcu_lock();
+    /* 1. Collect: every tombstone seen now is DRAINING from here on. */
+    for (uint32_t s = 0; s < used && dr->n < cap; s++) {
+        struct slot *x = slot_at(a, s);
+        spin_lock(&x->lock);
+        if (atomic_load_explicit(&x->state, memory_order_relaxed) == S_DELETED) {
+            atomic_store_explicit(&x->state, S_DRAINING, memory_order_release);
+            dr->slot[dr->n++] = s;
+        }
+        spin_unlock(&x->lock);
+    }
+    /* 2. The entry point off a drained slot: the live slot of top level. */
+    spin_lock(&a->entry_lock);
+    uint64_t e = atomic_load_explicit(&a->entry, memory_order_relaxed);
+    if (e != NO_ENTRY &&
+        atomic_load_explicit(&slot_at(a, (uint32_t)e)->state, memory_order_acquire) == S_DRAINING) {
+        uint64_t best = NO_ENTRY;
+        for (uint32_t s = 0; s < used; s++) {
+            struct slot *x = slot_at(a, s);
+            if (!live_state(atomic_load_explicit(&x->state, memory_order_acquire)))
+                continue;
+            uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
+            if (best == NO_ENTRY || lv > (uint32_t)(best >> 32))
+                best = (uint64_t)lv << 32 | s;
+        }
+        atomic_store_explicit(&a->entry, best, memory_order_release);
+    }
+    spin_unlock(&a->entry_lock);
+    /* 3. Rewire every list that points to a drained slot. */
+    for (uint32_t s = 0; s < used; s++) {
+        struct slot *x = slot_at(a, s);
+        uint32_t st = atomic_load_explicit(&x->state, memory_order_acquire);
+        if (st < S_PENDING || st == S_DRAINING)
+            continue;
+        uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
+        for (uint32_t l = 0; l <= lv; l++)
+            fixed += (uint64_t)repair_list(a, s, l, buf);
+    }
+    /* 4. Drop the drained slots' vectors; the slots follow after a grace
+     * period (searches that loaded a link to them are still running). */
+    for (size_t i = 0; i < dr->n; i++) {
+        struct slot *x = slot_at(a, dr->slot[i]);
+        spin_lock(&x->lock);
+        struct cogmem_vec *v = x->vec;
+        x->vec = NULL;
+        spin_unlock(&x->lock);
+        if (v)
+            cogmem__vec_unref(v);
+    }
+    cogmem__rcu_unlock();
+    atomic_fetch_sub_explicit(&a->deleted, dr->n, memory_order_relaxed);
+    cogmem__rcu_defer(&dr->rcu, drain_reclaim);
+    dr = NULL;
+out:
+    if (dr)
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, dr, bytes);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, buf, bufn * sizeof *buf);
+    atomic_store_explicit(&a->repairing, 0, memory_order_release);
+    return fixed;
+}
+
+/* --------------------------------------------------------------- stats */
+
+void cogmem__ann_read_stats(struct cogmem__ann *a, struct cogmem__ann_stats *out)
+{
+    out->linked = atomic_load_explicit(&a->linked, memory_order_relaxed);
+    out->tombstones = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    out->relinks = atomic_load_explicit(&a->relinks, memory_order_relaxed);
+    out->tail = 0;
+    for (uint32_t i = 0; i < COGMEM__ANN_TAIL; i++)
+        out->tail += atomic_load_explicit(&a->tail[i], memory_order_relaxed) != 0;
+}
+
+int64_t cogmem__ann_unreachable(struct cogmem__ann *a, uint64_t *live)
+{
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    uint64_t nlive = 0;
+    for (uint32_t s = 0; s < used; s++)
+        nlive += live_state(atomic_load_explicit(&slot_at(a, s)->state, memory_order_acquire));
+    *live = nlive;
+    uint64_t e = entry_load(a);
+    if (e == NO_ENTRY)
+        return (int64_t)nlive;
+    size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
+    uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
+    uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
+    int64_t rc = -ENOMEM;
+    if (queue && seen) {
+        memset(seen, 0, sb);
+        size_t h = 0, t = 0;
+        uint64_t reached = 0;
+        cogmem__rcu_lock();
+        queue[t++] = (uint32_t)e;
+        seen[(uint32_t)e] = 1;
+        while (h < t) {
+            struct slot *x = slot_at(a, queue[h++]);
+            reached += live_state(atomic_load_explicit(&x->state, memory_order_acquire));
+            uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
+            for (uint32_t i = 1; i <= n && i <= a->m0; i++) {
+                uint32_t y = atomic_load_explicit(&x->l0[i], memory_order_acquire);
+                if (y < used && !seen[y] &&
+                    atomic_load_explicit(&slot_at(a, y)->state, memory_order_acquire) >= S_PENDING) {
+                    seen[y] = 1;
+                    queue[t++] = y;
+                }
+            }
+        }
+        cogmem__rcu_unlock();
+        rc = (int64_t)(nlive - reached);
+    }
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, queue, qb);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, seen, sb);
+    return rc;
+}

@@ -74,11 +74,11 @@ void cogmem__ann_close_free(cogmem_store *st)
     }
 }
 
-void cogmem__ann_remove_done(cogmem_store *st, enum cogmem_kind kind)
+void cogmem__ann_repair_due(cogmem_store *st, enum cogmem_kind kind)
 {
     struct cogmem__ann *a = cogmem__ann_of(st, kind);
     if (a)
-        cogmem__stats_add(st, COGMEM__EV_INDEX_REPAIRS, cogmem__ann_repair(a));
+        cogmem__stats_add(st, COGMEM__EV_INDEX_REPAIRS, cogmem__ann_repair(a, 0));
 }
 
 void cogmem__ann_gauges(cogmem_store *st, cogmem_stats *o)

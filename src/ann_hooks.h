@@ -48,7 +48,7 @@ static inline void cogmem__ann_add_commit(cogmem_store *st, enum cogmem_kind kin
 }
 
 /* After the remove's vector exchange, inside its section: 1 when a repair
- * pass is due (cogmem__ann_remove_done after the section). */
+ * pass is due (cogmem__ann_repair_due after the section). */
 static inline int cogmem__ann_on_remove(cogmem_store *st, enum cogmem_kind kind,
                                         struct cogmem__node *n)
 {
@@ -57,13 +57,13 @@ static inline int cogmem__ann_on_remove(cogmem_store *st, enum cogmem_kind kind,
 }
 
 /* Outside any section: run the due repair pass and count its work. */
-void cogmem__ann_remove_done(cogmem_store *st, enum cogmem_kind kind);
+void cogmem__ann_repair_due(cogmem_store *st, enum cogmem_kind kind);
 
-/* After a centroid replacement's publication, inside its section. */
-static inline void cogmem__ann_on_replace(cogmem_store *st, struct cogmem__node *n)
+/* After a centroid replacement's publication, inside its section: 1 when
+ * a repair pass is due (cogmem__ann_repair_due after the section). */
+static inline int cogmem__ann_on_replace(cogmem_store *st, struct cogmem__node *n)
 {
-    if (st->ann[0])
-        cogmem__ann_replaced(st->ann[0], n);
+    return st->ann[0] ? cogmem__ann_replaced(st->ann[0], n) : 0;
 }
 
 /* The gauges of cogmem_stats (index_linked, index_tail, index_tombstones). */

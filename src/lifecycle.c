@@ -177,6 +177,6 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), COGMEM__CTR_REMOVE);
     cogmem__node_retire(n);
     if (repair)
-        cogmem__ann_remove_done(st, kind);
+        cogmem__ann_repair_due(st, kind);
     return 0;
 }

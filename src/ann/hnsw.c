@@ -43,7 +43,11 @@ struct slot {
     _Atomic uint32_t *_Atomic upper;
     float drift;            /* radians since the last link (under `lock`) */
     uint32_t upper_words;   /* size of `upper` (writers only) */
-    uint32_t pad[2];
+    /* Level-0 lists that link to this slot: a prune never takes away a
+     * live slot's last in-link (see write_list), so every live slot stays
+     * reachable. */
+    _Atomic uint32_t indeg;
+    uint32_t pad;
     _Atomic uint32_t l0[];
 };
 _Static_assert(sizeof(struct slot) == 64, "slot header is one line; lists follow");
@@ -306,6 +310,7 @@ int cogmem__ann_reserve(struct cogmem__ann *a, uint32_t *out)
     atomic_store_explicit(&x->upper, up, memory_order_relaxed);
     atomic_store_explicit(&x->level, level, memory_order_relaxed);
     atomic_store_explicit(&x->l0[0], 0, memory_order_relaxed);
+    atomic_store_explicit(&x->indeg, 0, memory_order_relaxed);
     x->drift = 0.0f;
     x->vec = NULL;
     atomic_store_explicit(&x->state, S_RESERVED, memory_order_relaxed);
@@ -648,19 +653,136 @@ static uint32_t select_nbrs(struct cogmem__ann *a, const struct cand *cands, siz
     return k;
 }
 
-/* Replace x's list at level l by nb[0..n), keeping only links to slots not
- * deleted (checked under x's lock, see hnsw.h). Caller holds x's lock. */
-static void write_list(struct cogmem__ann *a, _Atomic uint32_t *list, const uint32_t *nb,
-                       uint32_t n)
+static int in_set(const uint32_t *v, uint32_t n, uint32_t x)
 {
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        struct slot *y = slot_at(a, nb[i]);
-        if (atomic_load_explicit(&y->state, memory_order_acquire) >= S_DELETED)
-            continue;
-        atomic_store_explicit(&list[1 + k++], nb[i], memory_order_release);
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return 1;
+    return 0;
+}
+
+static inline _Atomic uint32_t *indeg_of(struct cogmem__ann *a, uint32_t s)
+{
+    return &slot_at(a, s)->indeg;
+}
+
+/* Replace a list at level l by nb[0..n), keeping only links to slots not
+ * deleted (checked under the owner's lock, see hnsw.h). Caller holds the
+ * owner's lock. At level 0 the in-degrees follow the change, and a live
+ * slot that would lose its last in-link stays in the list (in place of
+ * the least similar entry that others also link to, or a new one): the
+ * pruning heuristic alone can orphan a node, which then no search reaches.
+ * The in-degree's fetch_sub is what decides, so two prunes dropping the
+ * same slot at once cannot both take it away. */
+static void write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint32_t l,
+                       const uint32_t *nb, uint32_t n)
+{
+    uint32_t cap = cap_of(a, l), fin[2 * COGMEM__ANN_M_MAX], k = 0;
+    for (uint32_t i = 0; i < n && k < cap; i++)
+        if (atomic_load_explicit(&slot_at(a, nb[i])->state, memory_order_acquire) < S_DELETED)
+            fin[k++] = nb[i];
+    if (l == 0) {
+        uint32_t old[2 * COGMEM__ANN_M_MAX], drop[2 * COGMEM__ANN_M_MAX], on, nd = 0;
+        on = atomic_load_explicit(&list[0], memory_order_relaxed);
+        if (on > cap)
+            on = cap;
+        for (uint32_t i = 0; i < on; i++) {
+            old[i] = atomic_load_explicit(&list[1 + i], memory_order_relaxed);
+            if (!in_set(fin, k, old[i]))
+                drop[nd++] = old[i];
+        }
+        for (uint32_t i = 0; i < nd; i++) {
+            uint32_t y = drop[i];
+            if (atomic_fetch_sub_explicit(indeg_of(a, y), 1, memory_order_relaxed) != 1 ||
+                !live_state(atomic_load_explicit(&slot_at(a, y)->state, memory_order_acquire)))
+                continue;
+            int placed = 0;
+            if (k < cap) {
+                fin[k++] = y;
+                placed = 1;
+            }
+            for (uint32_t j = k; !placed && j-- > 0;) {
+                uint32_t z = fin[j];
+                if (!in_set(old, on, z)) { /* new here: not counted yet */
+                    fin[j] = y;
+                    placed = 1;
+                } else if (atomic_fetch_sub_explicit(indeg_of(a, z), 1, memory_order_relaxed) > 1) {
+                    fin[j] = y;
+                    placed = 1;
+                } else {
+                    atomic_fetch_add_explicit(indeg_of(a, z), 1, memory_order_relaxed);
+                }
+            }
+            if (placed) /* y stays: its link is counted again */
+                atomic_fetch_add_explicit(indeg_of(a, y), 1, memory_order_relaxed);
+        }
+        for (uint32_t i = 0; i < k; i++)
+            if (!in_set(old, on, fin[i]))
+                atomic_fetch_add_explicit(indeg_of(a, fin[i]), 1, memory_order_relaxed);
     }
+    for (uint32_t i = 0; i < k; i++)
+        atomic_store_explicit(&list[1 + i], fin[i], memory_order_release);
     atomic_store_explicit(&list[0], k, memory_order_release);
+}
+
+/* Link u -> y at level 0 (u live, y not deleted): appended, or in place
+ * of an entry that keeps another in-link (or is a tombstone). 1 if y is
+ * now in u's list. Must not hold any lock. */
+static int try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
+{
+    struct slot *U = slot_at(a, u), *Y = slot_at(a, y);
+    spin_lock(&U->lock);
+    if (!live_state(atomic_load_explicit(&U->state, memory_order_acquire)) ||
+        atomic_load_explicit(&Y->state, memory_order_acquire) >= S_DELETED) {
+        spin_unlock(&U->lock);
+        return 0;
+    }
+    _Atomic uint32_t *list = U->l0;
+    uint32_t c = atomic_load_explicit(&list[0], memory_order_relaxed), at = 0;
+    for (uint32_t j = 1; j <= c; j++)
+        if (atomic_load_explicit(&list[j], memory_order_relaxed) == y)
+            at = j;
+    if (!at && c < a->m0) {
+        atomic_store_explicit(&list[1 + c], y, memory_order_release);
+        atomic_store_explicit(&list[0], c + 1, memory_order_release);
+        at = c + 1;
+        atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
+    }
+    for (uint32_t j = c; !at && j > 0; j--) {
+        uint32_t z = atomic_load_explicit(&list[j], memory_order_relaxed);
+        struct slot *Z = slot_at(a, z);
+        int zlive = live_state(atomic_load_explicit(&Z->state, memory_order_acquire));
+        if (atomic_fetch_sub_explicit(&Z->indeg, 1, memory_order_relaxed) > 1 || !zlive) {
+            atomic_store_explicit(&list[j], y, memory_order_release);
+            atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
+            at = j;
+        } else {
+            atomic_fetch_add_explicit(&Z->indeg, 1, memory_order_relaxed);
+        }
+    }
+    spin_unlock(&U->lock);
+    return at != 0;
+}
+
+/* Give live slot y an in-link if it has none (a node linked when every
+ * reverse link was pruned, or whose only in-link came from a drained
+ * slot): from one of its own neighbours, or from the entry point. Must not
+ * hold any lock. */
+static void ensure_inlink(struct cogmem__ann *a, uint32_t y)
+{
+    struct slot *Y = slot_at(a, y);
+    if (!live_state(atomic_load_explicit(&Y->state, memory_order_acquire)) ||
+        atomic_load_explicit(&Y->indeg, memory_order_relaxed) > 0)
+        return;
+    uint64_t e = atomic_load_explicit(&a->entry, memory_order_acquire);
+    if (e != NO_ENTRY && (uint32_t)e == y)
+        return;
+    uint32_t n = atomic_load_explicit(&Y->l0[0], memory_order_acquire);
+    for (uint32_t i = 1; i <= n && i <= a->m0; i++)
+        if (try_link_into(a, atomic_load_explicit(&Y->l0[i], memory_order_acquire), y))
+            return;
+    if (e != NO_ENTRY)
+        (void)try_link_into(a, (uint32_t)e, y);
 }
 
 /* Add link u -> x at level l (x's reverse link), pruning u's list when full. */
@@ -684,6 +806,8 @@ static void add_reverse(struct cogmem__ann *a, uint32_t u, uint32_t xs, uint32_t
     if (n < cap) {
         atomic_store_explicit(&list[1 + n], xs, memory_order_release);
         atomic_store_explicit(&list[0], n + 1, memory_order_release);
+        if (l == 0)
+            atomic_fetch_add_explicit(&X->indeg, 1, memory_order_relaxed);
     } else {
         struct cand c[2 * COGMEM__ANN_M_MAX + 1];
         uint64_t urn = atomic_load_explicit(&U->rn, memory_order_relaxed);
@@ -698,7 +822,7 @@ static void add_reverse(struct cogmem__ann *a, uint32_t u, uint32_t xs, uint32_t
         qsort(c, n + 1, sizeof *c, cmp_desc);
         uint32_t nb[2 * COGMEM__ANN_M_MAX];
         uint32_t k = select_nbrs(a, c, n + 1, cap, u, nb);
-        write_list(a, list, nb, k);
+        write_list(a, list, l, nb, k);
     }
     spin_unlock(&U->lock);
 }
@@ -741,7 +865,7 @@ static void link_slot(struct cogmem__ann *a, uint32_t xs)
         qsort(p->res, nr, sizeof *p->res, cmp_desc);
         nchosen[l] = select_nbrs(a, p->res, nr, a->m, xs, chosen[l]);
         spin_lock(&X->lock);
-        write_list(a, list_of(a, X, l), chosen[l], nchosen[l]);
+        write_list(a, list_of(a, X, l), l, chosen[l], nchosen[l]);
         spin_unlock(&X->lock);
         for (size_t i = 0; i < nr; i++)
             if (p->res[i].slot != xs) {
@@ -754,6 +878,7 @@ static void link_slot(struct cogmem__ann *a, uint32_t xs)
     for (uint32_t l = 0; l <= L && l <= top; l++)
         for (uint32_t i = 0; i < nchosen[l]; i++)
             add_reverse(a, chosen[l][i], xs, l);
+    ensure_inlink(a, xs);
     if (L > top) {
         spin_lock(&a->entry_lock);
         e = atomic_load_explicit(&a->entry, memory_order_relaxed);
@@ -811,8 +936,10 @@ static uint32_t tail_add(struct cogmem__ann *a, uint32_t s)
     }
 }
 
-uint32_t cogmem__ann_insert_begin(struct cogmem__ann *a, uint32_t s, struct cogmem__node *n,
-                                  struct cogmem_vec *v)
+/* Onto the tail in reserved slot s, if n's slot word still is `expect`
+ * (0 for an add, the old slot + 1 for a re-link); 0 if not inserted. */
+static uint32_t begin_at(struct cogmem__ann *a, uint32_t s, struct cogmem__node *n,
+                         struct cogmem_vec *v, uint32_t expect)
 {
     struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
     struct slot *X = slot_at(a, s);
@@ -825,7 +952,7 @@ uint32_t cogmem__ann_insert_begin(struct cogmem__ann *a, uint32_t s, struct cogm
                           memory_order_relaxed);
     atomic_store_explicit(&X->rn, pack_rn(v), memory_order_relaxed);
     atomic_store_explicit(&X->state, S_PENDING, memory_order_release);
-    uint32_t z = 0;
+    uint32_t z = expect;
     /* A removal exchanges the word for GONE: after it we must not insert. */
     if (!atomic_compare_exchange_strong_explicit(&nm->ann_slot, &z, s + 1,
                                                  memory_order_seq_cst,
@@ -838,6 +965,12 @@ uint32_t cogmem__ann_insert_begin(struct cogmem__ann *a, uint32_t s, struct cogm
     /* A replacement whose hook ran before our CAS: take its vector now. */
     (void)refresh(a, X, n);
     return tail_add(a, s) + 1;
+}
+
+uint32_t cogmem__ann_insert_begin(struct cogmem__ann *a, uint32_t s, struct cogmem__node *n,
+                                  struct cogmem_vec *v)
+{
+    return begin_at(a, s, n, v, 0);
 }
 
 void cogmem__ann_insert_finish(struct cogmem__ann *a, uint32_t s, uint32_t t)
@@ -860,14 +993,15 @@ void cogmem__ann_insert(struct cogmem__ann *a, uint32_t s, struct cogmem__node *
         cogmem__ann_insert_finish(a, s, t);
 }
 
-int cogmem__ann_remove(struct cogmem__ann *a, struct cogmem__node *n)
+static int repair_due(struct cogmem__ann *a)
 {
-    struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
-    uint32_t s = atomic_exchange_explicit(&nm->ann_slot, COGMEM__ANN_SLOT_GONE,
-                                          memory_order_seq_cst);
-    if (s == 0 || s == COGMEM__ANN_SLOT_GONE)
-        return 0;
-    struct slot *X = slot_at(a, s - 1);
+    uint64_t d = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    return d >= 16 && d * 8 >= atomic_load_explicit(&a->linked, memory_order_relaxed);
+}
+
+/* Make X a tombstone; 1 when a repair pass is due. */
+static int tombstone(struct cogmem__ann *a, struct slot *X)
+{
     spin_lock(&X->lock);
     uint32_t st = atomic_load_explicit(&X->state, memory_order_relaxed);
     if (live_state(st)) {
@@ -879,23 +1013,117 @@ int cogmem__ann_remove(struct cogmem__ann *a, struct cogmem__node *n)
         atomic_fetch_add_explicit(&a->deleted, 1, memory_order_relaxed);
     }
     spin_unlock(&X->lock);
-    uint64_t d = atomic_load_explicit(&a->deleted, memory_order_relaxed);
-    return d >= 16 && d * 8 >= atomic_load_explicit(&a->linked, memory_order_relaxed);
+    return repair_due(a);
 }
 
-void cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n)
+int cogmem__ann_remove(struct cogmem__ann *a, struct cogmem__node *n)
+{
+    struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
+    uint32_t s = atomic_exchange_explicit(&nm->ann_slot, COGMEM__ANN_SLOT_GONE,
+                                          memory_order_seq_cst);
+    if (s == 0 || s == COGMEM__ANN_SLOT_GONE)
+        return 0;
+    return tombstone(a, slot_at(a, s - 1));
+}
+
+int cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n)
 {
     struct cogmem__node_mem *nm = (struct cogmem__node_mem *)n;
     /* A read-modify-write, not a load: it reads the latest word, so either
      * we see the adder's slot or the adder's CAS comes after our
      * replacement's publication and its refresh() sees the new vector. */
     uint32_t s = atomic_fetch_or_explicit(&nm->ann_slot, 0, memory_order_seq_cst);
-    if (s == 0 || s == COGMEM__ANN_SLOT_GONE)
-        return;
-    if (refresh(a, slot_at(a, s - 1), n)) {
-        link_slot(a, s - 1);
-        atomic_fetch_add_explicit(&a->relinks, 1, memory_order_relaxed);
+    if (s == 0 || s == COGMEM__ANN_SLOT_GONE || !refresh(a, slot_at(a, s - 1), n))
+        return 0;
+    /* Drifted: the node moves to a new slot linked where its vector now
+     * is, and the old slot becomes a tombstone whose links keep serving
+     * searches until a repair pass rewires them (rewriting the old slot's
+     * lists in place would cut off nodes reachable only through them). */
+    uint32_t s2;
+    if (cogmem__ann_reserve(a, &s2))
+        return 0; /* no memory: it stays linked where it was */
+    struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
+    uint32_t t = v ? begin_at(a, s2, n, v, s) : 0;
+    if (!t) {
+        if (!v)
+            cogmem__ann_unreserve(a, s2);
+        return 0; /* removed meanwhile (begin_at gave s2 back) */
     }
+    int due = tombstone(a, slot_at(a, s - 1));
+    cogmem__ann_insert_finish(a, s2, t);
+    atomic_fetch_add_explicit(&a->relinks, 1, memory_order_relaxed);
+    return due;
+}
+
+/* Breadth-first at level 0 from queue[0..*t): marks seen[], appends what
+ * it reaches to queue; returns the live slots it dequeued. */
+static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_t *queue,
+                    size_t *h, size_t *t)
+{
+    uint64_t reached = 0;
+    while (*h < *t) {
+        struct slot *x = slot_at(a, queue[(*h)++]);
+        reached += live_state(atomic_load_explicit(&x->state, memory_order_acquire));
+        uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
+        for (uint32_t i = 1; i <= n && i <= a->m0; i++) {
+            uint32_t y = atomic_load_explicit(&x->l0[i], memory_order_acquire);
+            if (y < used && !seen[y] &&
+                atomic_load_explicit(&slot_at(a, y)->state, memory_order_acquire) >= S_PENDING) {
+                seen[y] = 1;
+                queue[(*t)++] = y;
+            }
+        }
+    }
+    return reached;
+}
+
+static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
+{
+    uint64_t e = entry_load(a), added = 0;
+    if (e == NO_ENTRY)
+        return 0;
+    size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
+    uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
+    uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
+    struct pool spare, *p = pool_get(a, &spare);
+    if (queue && seen) {
+        memset(seen, 0, sb);
+        size_t h = 0, t = 0;
+        queue[t++] = (uint32_t)e;
+        seen[(uint32_t)e] = 1;
+        (void)bfs(a, used, seen, queue, &h, &t);
+        for (uint32_t y = 0; y < used; y++) {
+            struct slot *Y = slot_at(a, y);
+            if (seen[y] || !live_state(atomic_load_explicit(&Y->state, memory_order_acquire)))
+                continue;
+            /* Search for y's vector; link it from the best reached hit. */
+            uint64_t yrn = atomic_load_explicit(&Y->rn, memory_order_acquire);
+            struct query q = {row_data(a, yrn), cogmem__u2f((uint32_t)yrn), 1, 0};
+            uint32_t cur = (uint32_t)e;
+            float cs = score(a, &q, atomic_load_explicit(&slot_at(a, cur)->rn,
+                                                         memory_order_acquire));
+            for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
+                greedy(a, &q, l, &cur, &cs);
+            size_t nr = 0;
+            if (pool_begin(a, p, a->efc) || search_layer(a, p, &q, cur, cs, a->efc, 0, &nr))
+                break;
+            qsort(p->res, nr, sizeof *p->res, cmp_desc);
+            for (size_t i = 0; i < nr; i++) {
+                uint32_t u = p->res[i].slot;
+                if (u != y && u < used && seen[u] && try_link_into(a, u, y)) {
+                    added++;
+                    break;
+                }
+            }
+            seen[y] = 1; /* and what it reaches: one link serves its island */
+            queue[t++] = y;
+            (void)bfs(a, used, seen, queue, &h, &t);
+        }
+    }
+    pool_put(a, p);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, queue, qb);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, seen, sb);
+    return added;
 }
 
 /* -------------------------------------------------------------- repair */
@@ -963,15 +1191,15 @@ static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct can
     qsort(buf, nc, sizeof *buf, cmp_desc);
     uint32_t nb[2 * COGMEM__ANN_M_MAX];
     uint32_t k = select_nbrs(a, buf, nc, cap, u, nb);
-    write_list(a, list, nb, k);
+    write_list(a, list, l, nb, k);
     spin_unlock(&U->lock);
     return 1;
 }
 
-uint64_t cogmem__ann_repair(struct cogmem__ann *a)
+uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
 {
     uint64_t d0 = atomic_load_explicit(&a->deleted, memory_order_relaxed);
-    if (d0 < 16 || d0 * 8 < atomic_load_explicit(&a->linked, memory_order_relaxed))
+    if (!force && !repair_due(a))
         return 0;
     uint32_t z = 0;
     if (!atomic_compare_exchange_strong_explicit(&a->repairing, &z, 1, memory_order_acquire,
@@ -1027,16 +1255,29 @@ uint64_t cogmem__ann_repair(struct cogmem__ann *a)
         for (uint32_t l = 0; l <= lv; l++)
             fixed += (uint64_t)repair_list(a, s, l, buf);
     }
-    /* 4. Drop the drained slots' vectors; the slots follow after a grace
+    /* 4. Link every live slot the level-0 walk does not reach (hnsw.h). */
+    fixed += reconnect(a, used);
+    /* 5. Drop the drained slots' vectors; the slots follow after a grace
      * period (searches that loaded a link to them are still running). */
     for (size_t i = 0; i < dr->n; i++) {
         struct slot *x = slot_at(a, dr->slot[i]);
+        uint32_t orphan[2 * COGMEM__ANN_M_MAX], no = 0;
         spin_lock(&x->lock);
         struct cogmem_vec *v = x->vec;
         x->vec = NULL;
+        /* Its level-0 links go with it. */
+        uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_relaxed);
+        for (uint32_t j = 1; j <= n && j <= a->m0; j++) {
+            uint32_t y = atomic_load_explicit(&x->l0[j], memory_order_relaxed);
+            if (atomic_fetch_sub_explicit(indeg_of(a, y), 1, memory_order_relaxed) == 1)
+                orphan[no++] = y;
+        }
+        atomic_store_explicit(&x->l0[0], 0, memory_order_release);
         spin_unlock(&x->lock);
         if (v)
             cogmem__vec_unref(v);
+        for (uint32_t j = 0; j < no; j++)
+            ensure_inlink(a, orphan[j]);
     }
     cogmem__rcu_unlock();
     atomic_fetch_sub_explicit(&a->deleted, dr->n, memory_order_relaxed);
@@ -1079,23 +1320,10 @@ int64_t cogmem__ann_unreachable(struct cogmem__ann *a, uint64_t *live)
     if (queue && seen) {
         memset(seen, 0, sb);
         size_t h = 0, t = 0;
-        uint64_t reached = 0;
-        cogmem__rcu_lock();
         queue[t++] = (uint32_t)e;
         seen[(uint32_t)e] = 1;
-        while (h < t) {
-            struct slot *x = slot_at(a, queue[h++]);
-            reached += live_state(atomic_load_explicit(&x->state, memory_order_acquire));
-            uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
-            for (uint32_t i = 1; i <= n && i <= a->m0; i++) {
-                uint32_t y = atomic_load_explicit(&x->l0[i], memory_order_acquire);
-                if (y < used && !seen[y] &&
-                    atomic_load_explicit(&slot_at(a, y)->state, memory_order_acquire) >= S_PENDING) {
-                    seen[y] = 1;
-                    queue[t++] = y;
-                }
-            }
-        }
+        cogmem__rcu_lock();
+        uint64_t reached = bfs(a, used, seen, queue, &h, &t);
         cogmem__rcu_unlock();
         rc = (int64_t)(nlive - reached);
     }

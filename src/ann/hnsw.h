@@ -46,9 +46,18 @@
  *
  * Replace: the slot takes the new vector (its reference, row and norm)
  * and adds the angle between old and new to its DRIFT; past
- * COGMEM__ANN_RELINK_DRIFT radians the replacer re-links the slot (its
- * forward lists rebuilt from a search with the new vector, then reverse
- * links), so small blends cost the graph nothing.
+ * COGMEM__ANN_RELINK_DRIFT radians the replacer re-links the node: into a
+ * fresh slot, inserted as an add would be, while the old slot becomes a
+ * tombstone (its links still lead where they led). Small blends cost the
+ * graph nothing.
+ *
+ * Reachability: pruning (HNSW's heuristic) can take away a node's last
+ * in-link. Level-0 in-degrees are counted and a prune never drops a live
+ * slot's last in-link (write_list); a node left without one after linking
+ * or a repair gets one (ensure_inlink); and every repair pass walks level 0
+ * from the entry point and links each live slot it did not reach from the
+ * best reached slot a search finds for it (reconnect), which also catches
+ * small islands that in-degrees cannot see.
  */
 #ifndef COGMEM_SRC_ANN_HNSW_H
 #define COGMEM_SRC_ANN_HNSW_H
@@ -131,13 +140,16 @@ void cogmem__ann_insert_finish(struct cogmem__ann *a, uint32_t slot, uint32_t ti
  * is due (call cogmem__ann_repair outside the section). */
 int cogmem__ann_remove(struct cogmem__ann *a, struct cogmem__node *n);
 
-/* Node n's vector was replaced by nv (published, CURRENT). Caller holds
- * the RCU read lock. Re-links the slot when it has drifted far enough. */
-void cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n);
+/* Node n's vector was replaced (the new one published, CURRENT). Caller
+ * holds the RCU read lock. When the slot has drifted far enough the node
+ * is re-linked into a new slot and the old one tombstoned; returns 1 when
+ * a repair pass is then due (cogmem__ann_repair outside the section). */
+int cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n);
 
-/* A repair pass if one is due and none is running; returns the lists it
- * rewired. Must not be called inside a read-side section. */
-uint64_t cogmem__ann_repair(struct cogmem__ann *a);
+/* A repair pass if one is due (or `force`) and none is running; returns
+ * the lists it rewired plus the links it added to reconnect unreached
+ * slots. Must not be called inside a read-side section. */
+uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force);
 
 /* The ef best non-deleted slots for query q (dim floats; with `cosine`,
  * similarity dot / (qnorm |row|)), best first, plus every tail slot, into

@@ -31,22 +31,24 @@ enum slot_state {
 
 /* A slot: this 64-byte header, then the level-0 list [count, 2M links]. */
 struct slot {
-    /* row << 32 | bits of 1/norm, of the vector `vec`: what readers use. */
-    _Atomic uint64_t rn;
-    _Atomic uint64_t id;
+    /* Read by searches (one line): the data of the vector `vec` and the
+     * bits of 1/|vec| (a reader may pair a new pointer with the old norm
+     * for a moment: a ranking error, never a bad read), and the state. */
+    _Atomic(const float *) data;
+    _Atomic uint32_t inv;
     _Atomic uint32_t state; /* enum slot_state */
-    _Atomic uint32_t lock;  /* spinlock over the lists and vec/drift */
+    _Atomic uint64_t id;
     _Atomic uint32_t level;
-    uint32_t next_free;     /* free-list link (under the free lock) */
-    struct cogmem_vec *vec; /* our reference (under `lock`) */
+    _Atomic uint32_t lock;  /* spinlock over the lists and vec/drift */
     /* Levels 1..level: (m + 1) words each, [count, m links]. */
     _Atomic uint32_t *_Atomic upper;
-    float drift;            /* radians since the last link (under `lock`) */
-    uint32_t upper_words;   /* size of `upper` (writers only) */
+    struct cogmem_vec *vec; /* our reference (under `lock`) */
     /* Level-0 lists that link to this slot: a prune never takes away a
      * live slot's last in-link (see write_list), so every live slot stays
      * reachable. */
     _Atomic uint32_t indeg;
+    float drift;            /* radians since the last link (under `lock`) */
+    uint32_t next_free;     /* free-list link (under the free lock) */
     uint32_t pad;
     _Atomic uint32_t l0[];
 };
@@ -126,23 +128,38 @@ static inline _Atomic uint32_t *list_of(struct cogmem__ann *a, struct slot *x, u
     return up ? up + (size_t)(l - 1) * (a->m + 1) : NULL;
 }
 
+/* Size of a slot's upper lists (its level is set before they exist). */
+static inline size_t upper_bytes(const struct cogmem__ann *a, struct slot *x)
+{
+    return (size_t)atomic_load_explicit(&x->level, memory_order_relaxed) * (a->m + 1) *
+           sizeof(uint32_t);
+}
+
 static inline uint32_t cap_of(const struct cogmem__ann *a, uint32_t l)
 {
     return l ? a->m : a->m0;
 }
 
-static inline uint64_t pack_rn(const struct cogmem_vec *v)
+/* What a search needs of a slot's vector. */
+struct vref {
+    const float *d;
+    float inv;
+};
+
+static inline struct vref vref_load(struct slot *x)
 {
-    return (uint64_t)v->row << 32 | cogmem__f2u(1.0f / v->norm);
+    /* Acquire: the row's data was published before the pointer (by the
+     * node's release, which the storing writer acquired). */
+    return (struct vref){atomic_load_explicit(&x->data, memory_order_acquire),
+                         cogmem__u2f(atomic_load_explicit(&x->inv, memory_order_relaxed))};
 }
 
-static inline const float *row_data(struct cogmem__ann *a, uint64_t rn)
+/* Point slot x at vector v (its data through the slab's accessor, which
+ * knows where a row's floats live). Caller owns x (lock or reservation). */
+static inline void vref_store(struct cogmem__ann *a, struct slot *x, struct cogmem_vec *v)
 {
-    uint32_t row = (uint32_t)(rn >> 32);
-    struct cogmem__slab *sl = a->sl;
-    char *hdr = cogmem__slab_chunk(sl, row / sl->rows_per_chunk) +
-                (size_t)(row % sl->rows_per_chunk) * sizeof(struct cogmem_vec);
-    return cogmem__slab_data_of(sl, hdr, row);
+    atomic_store_explicit(&x->inv, cogmem__f2u(1.0f / v->norm), memory_order_relaxed);
+    atomic_store_explicit(&x->data, cogmem__slab_data_of(a->sl, v, v->row), memory_order_release);
 }
 
 static inline float dot(struct cogmem__ann *a, const float *q, const float *r)
@@ -153,10 +170,9 @@ static inline float dot(struct cogmem__ann *a, const float *q, const float *r)
 }
 
 /* Similarity of two slots' rows (cosine). */
-static inline float sim_rows(struct cogmem__ann *a, uint64_t x, uint64_t y)
+static inline float sim_rows(struct cogmem__ann *a, struct vref x, struct vref y)
 {
-    return dot(a, row_data(a, x), row_data(a, y)) * cogmem__u2f((uint32_t)x) *
-           cogmem__u2f((uint32_t)y);
+    return dot(a, x.d, y.d) * x.inv * y.inv;
 }
 
 static inline int live_state(uint32_t st)
@@ -223,7 +239,7 @@ void cogmem__ann_free(struct cogmem__ann *a)
             _Atomic uint32_t *up = atomic_load_explicit(&x->upper, memory_order_relaxed);
             if (up)
                 cogmem__mem_free(a->mem, COGMEM__MEM_META, (void *)up,
-                                 (size_t)x->upper_words * sizeof(uint32_t));
+                                 upper_bytes(a, x));
         }
         cogmem__mem_free(a->mem, COGMEM__MEM_META, seg, SEG_SLOTS * a->slot_bytes);
     }
@@ -303,7 +319,6 @@ int cogmem__ann_reserve(struct cogmem__ann *a, uint32_t *out)
         }
         for (size_t i = 0; i < words; i++)
             atomic_init(&up[i], 0);
-        x->upper_words = (uint32_t)words;
     }
     /* Nothing links to a RESERVED slot yet: relaxed stores, published by
      * the release of the first link or tail entry naming it. */
@@ -325,8 +340,7 @@ static void free_push(struct cogmem__ann *a, uint32_t s)
     if (up) {
         atomic_store_explicit(&x->upper, NULL, memory_order_relaxed);
         cogmem__mem_free(a->mem, COGMEM__MEM_META, (void *)up,
-                         (size_t)x->upper_words * sizeof(uint32_t));
-        x->upper_words = 0;
+                         upper_bytes(a, x));
     }
     atomic_store_explicit(&x->state, S_FREE, memory_order_relaxed);
     spin_lock(&a->free_lock);
@@ -448,11 +462,11 @@ struct query {
     uint64_t visits;
 };
 
-static inline float score(struct cogmem__ann *a, struct query *q, uint64_t rn)
+static inline float score(struct cogmem__ann *a, struct query *q, struct vref rn)
 {
     q->visits++;
-    float d = dot(a, q->q, row_data(a, rn));
-    return q->cosine ? d * q->qinv * cogmem__u2f((uint32_t)rn) : d;
+    float d = dot(a, q->q, rn.d);
+    return q->cosine ? d * q->qinv * rn.inv : d;
 }
 
 /* Greedy descent at level l from *cur (similarity *cs). */
@@ -474,7 +488,7 @@ static void greedy(struct cogmem__ann *a, struct query *q, uint32_t l, uint32_t 
             struct slot *y = slot_at(a, nb);
             if (atomic_load_explicit(&y->state, memory_order_acquire) < S_PENDING)
                 continue;
-            float s = score(a, q, atomic_load_explicit(&y->rn, memory_order_acquire));
+            float s = score(a, q, vref_load(y));
             if (s > *cs) {
                 *cs = s;
                 *cur = nb;
@@ -501,7 +515,7 @@ static int search_layer(struct cogmem__ann *a, struct pool *p, struct query *q,
     if (live_state(ep_state))
         heap_push(p->res, &nr, (struct cand){eps, ep}, 0);
     uint32_t batch[2 * COGMEM__ANN_M_MAX];
-    uint64_t brn[2 * COGMEM__ANN_M_MAX];
+    struct vref brn[2 * COGMEM__ANN_M_MAX];
     uint32_t bst[2 * COGMEM__ANN_M_MAX];
     while (ncq) {
         struct cand c = heap_pop(p->cq, &ncq, 1);
@@ -525,15 +539,15 @@ static int search_layer(struct cogmem__ann *a, struct pool *p, struct query *q,
         for (uint32_t i = 0; i < nb_n; i++) {
             struct slot *y = slot_at(a, batch[i]);
             bst[i] = atomic_load_explicit(&y->state, memory_order_acquire);
-            brn[i] = atomic_load_explicit(&y->rn, memory_order_acquire);
+            brn[i] = vref_load(y);
             if (bst[i] >= S_PENDING)
-                __builtin_prefetch(row_data(a, brn[i]));
+                __builtin_prefetch(brn[i].d);
         }
         for (uint32_t i = 0; i < nb_n; i++) {
             if (bst[i] < S_PENDING)
                 continue;
             if (i + 1 < nb_n && bst[i + 1] >= S_PENDING) {
-                const char *nx = (const char *)row_data(a, brn[i + 1]);
+                const char *nx = (const char *)brn[i + 1].d;
                 __builtin_prefetch(nx + 64);
                 __builtin_prefetch(nx + 128);
             }
@@ -578,8 +592,7 @@ int cogmem__ann_search(struct cogmem__ann *a, const float *qv, float qnorm,
         rc = pool_begin(a, p, ef);
         if (rc == 0) {
             uint32_t cur = (uint32_t)e;
-            float cs = score(&*a, &q, atomic_load_explicit(&slot_at(a, cur)->rn,
-                                                           memory_order_acquire));
+            float cs = score(&*a, &q, vref_load(slot_at(a, cur)));
             for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
                 greedy(a, &q, l, &cur, &cs);
             size_t nr = 0;
@@ -588,15 +601,9 @@ int cogmem__ann_search(struct cogmem__ann *a, const float *qv, float qnorm,
                 qsort(p->res, nr, sizeof *p->res, cmp_desc);
                 for (size_t i = 0; i < nr; i++) {
                     struct slot *x = slot_at(a, p->res[i].slot);
-                    uint64_t rn = atomic_load_explicit(&x->rn, memory_order_acquire);
-                    uint32_t row = (uint32_t)(rn >> 32);
-                    struct cogmem__slab *sl = a->sl;
                     out[n++] = (struct cogmem__ann_hit){
                         p->res[i].s, p->res[i].slot,
-                        atomic_load_explicit(&x->id, memory_order_relaxed),
-                        (struct cogmem_vec *)(cogmem__slab_chunk(sl, row / sl->rows_per_chunk) +
-                                              (size_t)(row % sl->rows_per_chunk) *
-                                                  sizeof(struct cogmem_vec))};
+                        atomic_load_explicit(&x->id, memory_order_relaxed)};
                 }
             }
         }
@@ -610,13 +617,8 @@ int cogmem__ann_search(struct cogmem__ann *a, const float *qv, float qnorm,
         struct slot *x = slot_at(a, t - 1);
         if (!live_state(atomic_load_explicit(&x->state, memory_order_acquire)))
             continue;
-        uint64_t rn = atomic_load_explicit(&x->rn, memory_order_acquire);
-        uint32_t row = (uint32_t)(rn >> 32);
-        struct cogmem__slab *sl = a->sl;
-        out[n++] = (struct cogmem__ann_hit){
-            score(a, &q, rn), t - 1, atomic_load_explicit(&x->id, memory_order_relaxed),
-            (struct cogmem_vec *)(cogmem__slab_chunk(sl, row / sl->rows_per_chunk) +
-                                  (size_t)(row % sl->rows_per_chunk) * sizeof(struct cogmem_vec))};
+        out[n++] = (struct cogmem__ann_hit){score(a, &q, vref_load(x)), t - 1,
+                                            atomic_load_explicit(&x->id, memory_order_relaxed)};
     }
     *n_out = n;
     *visits = q.visits;
@@ -631,7 +633,7 @@ int cogmem__ann_search(struct cogmem__ann *a, const float *qv, float qnorm,
 static uint32_t select_nbrs(struct cogmem__ann *a, const struct cand *cands, size_t n,
                             uint32_t max, uint32_t self, uint32_t *out)
 {
-    uint64_t orn[2 * COGMEM__ANN_M_MAX];
+    struct vref orn[2 * COGMEM__ANN_M_MAX];
     uint32_t k = 0;
     for (size_t i = 0; i < n && k < max; i++) {
         uint32_t c = cands[i].slot;
@@ -640,7 +642,7 @@ static uint32_t select_nbrs(struct cogmem__ann *a, const struct cand *cands, siz
         struct slot *y = slot_at(a, c);
         if (!live_state(atomic_load_explicit(&y->state, memory_order_acquire)))
             continue;
-        uint64_t rn = atomic_load_explicit(&y->rn, memory_order_acquire);
+        struct vref rn = vref_load(y);
         int good = 1;
         for (uint32_t j = 0; j < k && good; j++)
             if (sim_rows(a, rn, orn[j]) > cands[i].s)
@@ -810,14 +812,13 @@ static void add_reverse(struct cogmem__ann *a, uint32_t u, uint32_t xs, uint32_t
             atomic_fetch_add_explicit(&X->indeg, 1, memory_order_relaxed);
     } else {
         struct cand c[2 * COGMEM__ANN_M_MAX + 1];
-        uint64_t urn = atomic_load_explicit(&U->rn, memory_order_relaxed);
+        struct vref urn = vref_load(U);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t y = atomic_load_explicit(&list[1 + i], memory_order_relaxed);
-            c[i] = (struct cand){sim_rows(a, urn, atomic_load_explicit(&slot_at(a, y)->rn,
-                                                                       memory_order_acquire)),
+            c[i] = (struct cand){sim_rows(a, urn, vref_load(slot_at(a, y))),
                                  y};
         }
-        c[n] = (struct cand){sim_rows(a, urn, atomic_load_explicit(&X->rn, memory_order_acquire)),
+        c[n] = (struct cand){sim_rows(a, urn, vref_load(X)),
                              xs};
         qsort(c, n + 1, sizeof *c, cmp_desc);
         uint32_t nb[2 * COGMEM__ANN_M_MAX];
@@ -849,10 +850,10 @@ static void link_slot(struct cogmem__ann *a, uint32_t xs)
     }
     if ((uint32_t)e == xs)
         return; /* a re-link of the entry point: its lists stay */
-    uint64_t xrn = atomic_load_explicit(&X->rn, memory_order_relaxed);
-    struct query q = {row_data(a, xrn), cogmem__u2f((uint32_t)xrn), 1, 0};
+    struct vref xrn = vref_load(X);
+    struct query q = {xrn.d, xrn.inv, 1, 0};
     uint32_t top = (uint32_t)(e >> 32), cur = (uint32_t)e;
-    float cs = score(a, &q, atomic_load_explicit(&slot_at(a, cur)->rn, memory_order_acquire));
+    float cs = score(a, &q, vref_load(slot_at(a, cur)));
     for (uint32_t l = top; l > L; l--)
         greedy(a, &q, l, &cur, &cs);
     uint32_t chosen[MAX_LEVEL + 1][COGMEM__ANN_M_MAX];
@@ -913,7 +914,7 @@ static int refresh(struct cogmem__ann *a, struct slot *X, struct cogmem__node *n
         }
     }
     X->vec = nv;
-    atomic_store_explicit(&X->rn, pack_rn(nv), memory_order_release);
+    vref_store(a, X, nv);
     spin_unlock(&X->lock);
     if (old)
         cogmem__vec_unref(old);
@@ -950,7 +951,7 @@ static uint32_t begin_at(struct cogmem__ann *a, uint32_t s, struct cogmem__node 
     X->vec = v;
     atomic_store_explicit(&X->id, atomic_load_explicit(&n->id, memory_order_relaxed),
                           memory_order_relaxed);
-    atomic_store_explicit(&X->rn, pack_rn(v), memory_order_relaxed);
+    vref_store(a, X, v);
     atomic_store_explicit(&X->state, S_PENDING, memory_order_release);
     uint32_t z = expect;
     /* A removal exchanges the word for GONE: after it we must not insert. */
@@ -1097,11 +1098,10 @@ static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
             if (seen[y] || !live_state(atomic_load_explicit(&Y->state, memory_order_acquire)))
                 continue;
             /* Search for y's vector; link it from the best reached hit. */
-            uint64_t yrn = atomic_load_explicit(&Y->rn, memory_order_acquire);
-            struct query q = {row_data(a, yrn), cogmem__u2f((uint32_t)yrn), 1, 0};
+            struct vref yrn = vref_load(Y);
+            struct query q = {yrn.d, yrn.inv, 1, 0};
             uint32_t cur = (uint32_t)e;
-            float cs = score(a, &q, atomic_load_explicit(&slot_at(a, cur)->rn,
-                                                         memory_order_acquire));
+            float cs = score(a, &q, vref_load(slot_at(a, cur)));
             for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
                 greedy(a, &q, l, &cur, &cs);
             size_t nr = 0;
@@ -1162,7 +1162,7 @@ static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct can
         spin_unlock(&U->lock);
         return 0;
     }
-    uint64_t urn = atomic_load_explicit(&U->rn, memory_order_relaxed);
+    struct vref urn = vref_load(U);
     size_t nc = 0;
     uint32_t cap = cap_of(a, l);
     for (uint32_t i = 1; i <= n; i++) {
@@ -1186,8 +1186,7 @@ static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct can
         }
     }
     for (size_t i = 0; i < nc; i++)
-        buf[i].s = sim_rows(a, urn, atomic_load_explicit(&slot_at(a, buf[i].slot)->rn,
-                                                        memory_order_acquire));
+        buf[i].s = sim_rows(a, urn, vref_load(slot_at(a, buf[i].slot)));
     qsort(buf, nc, sizeof *buf, cmp_desc);
     uint32_t nb[2 * COGMEM__ANN_M_MAX];
     uint32_t k = select_nbrs(a, buf, nc, cap, u, nb);

@@ -7,9 +7,9 @@
  * Graph nodes are SLOTS, stable across centroid replacements: a node's
  * slot number lives in its record's cold line (cogmem__node_mem.ann_slot).
  * A slot holds one reference on the vector it was last given (so that a
- * tombstoned slot stays readable until it is repaired away), the row index
- * and norm of that vector packed in one word (what readers use), the
- * node's id, a level, a level-0 link list of 2M slot numbers inline and,
+ * tombstoned slot stays readable until it is repaired away), a pointer
+ * to that vector's floats (from cogmem__slab_data_of) and its inverse norm
+ * (what readers use), the node's id, a level, a level-0 link list of 2M slot numbers inline and,
  * for level > 0, a block of upper lists of M each. Slots live in segments
  * that are allocated once and never moved or freed before the index is:
  * a stale link is never a dangling pointer.
@@ -17,7 +17,7 @@
  * Readers (searches) take no lock: inside an RCU read-side section they
  * load a list's count (acquire) and its entries (acquire: each entry was
  * stored with release by a writer that had itself acquired the slot's
- * initialisation), and a slot's row word (acquire). Writers lock one slot
+ * initialisation), and a slot's data pointer (acquire). Writers lock one slot
  * at a time (a C11 spinlock byte, held for one list rewrite: never while
  * taking another lock), so there is no lock order to get wrong.
  *
@@ -88,12 +88,11 @@
 struct cogmem__ann;
 
 /* One search result: the similarity through the slot's vector (cosine or
- * dot, as asked), the node's id and the row that was scored. */
+ * dot, as asked) and the node's id. */
 struct cogmem__ann_hit {
     float sim;
     uint32_t slot;
     uint64_t id;
-    struct cogmem_vec *row;
 };
 
 /* Counters and gauges of one index (relaxed reads; exact at quiescence). */

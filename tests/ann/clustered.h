@@ -34,14 +34,18 @@ static inline double clu_gauss(struct clu_rng *r)
 
 struct clu_gen {
     uint32_t dim, idim, nclusters;
+    float spread; /* a point's scatter around its centre (centres: unit normal) */
     float *map;     /* idim x dim */
     float *centres; /* nclusters x idim */
     struct clu_rng rng;
 };
 
-/* 0, or -1 when out of memory. */
-static inline int clu_init(struct clu_gen *g, uint32_t dim, uint32_t nclusters, uint64_t seed)
+/* 0, or -1 when out of memory. `spread` 0.5 gives well separated
+ * clusters (easy), 1.0 overlapping ones. */
+static inline int clu_init(struct clu_gen *g, uint32_t dim, uint32_t nclusters, float spread,
+                           uint64_t seed)
 {
+    g->spread = spread;
     g->dim = dim;
     g->idim = dim / 2 < 64 ? (dim / 2 ? dim / 2 : 1) : 64;
     g->nclusters = nclusters;
@@ -66,7 +70,7 @@ static inline void clu_point(struct clu_gen *g, float *out)
     float z[64];
     uint32_t c = (uint32_t)(clu_uniform(&g->rng) * g->nclusters) % g->nclusters;
     for (uint32_t j = 0; j < g->idim; j++)
-        z[j] = g->centres[(size_t)c * g->idim + j] + 0.5f * (float)clu_gauss(&g->rng);
+        z[j] = g->centres[(size_t)c * g->idim + j] + g->spread * (float)clu_gauss(&g->rng);
     double n = 0.0;
     for (uint32_t d = 0; d < g->dim; d++) {
         float x = 0.05f * (float)clu_gauss(&g->rng);

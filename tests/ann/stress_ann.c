@@ -45,7 +45,8 @@
 enum { ABSENT = 0, LIVE = 1, CLAIMED = 2, DEAD = 3 };
 
 static cogmem_store *store;
-static float *points; /* NPOINTS x DIM, clustered */
+static float *points; /* NPOINTS x DIM, clustered: queries */
+static struct clu_gen gen; /* the same distribution, for added vectors */
 static _Atomic int stop;
 static _Atomic uint32_t next_id = 1;
 static _Atomic uint8_t state[MAX_IDS];
@@ -73,12 +74,17 @@ static uint64_t rnd(uint64_t *s)
 
 static void *inserter(void *arg)
 {
-    uint64_t r = (uintptr_t)arg * 7919 + 1;
+    /* Fresh points, no two equal: equal vectors make cliques that
+     * HNSW's heuristic links only among themselves (repair passes
+     * reconnect them; the unit tests cover that). */
+    struct clu_gen g = gen;
+    g.rng.s = (uintptr_t)arg * 7919 + 1;
+    float v[DIM];
     while (!atomic_load(&stop)) {
         uint32_t i = atomic_fetch_add(&next_id, 1);
         if (i >= MAX_IDS)
             break;
-        const float *v = points + (size_t)(rnd(&r) % NPOINTS) * DIM;
+        clu_point(&g, v);
         uint64_t id = id_of(i);
         int rc = i % 2 ? cogmem_episode_add(store, id, v, i) : cogmem_concept_add(store, id, v);
         if (rc)
@@ -134,13 +140,16 @@ static void *remover(void *arg)
 static void *replacer(void *arg)
 {
     uint64_t r = (uintptr_t)arg * 15485863 + 5;
+    struct clu_gen g = gen;
+    g.rng.s = r;
+    float v[DIM];
     while (!atomic_load(&stop)) {
         uint32_t i = pick(&r, 1);
         if (!i) {
             sched_yield();
             continue;
         }
-        const float *v = points + (size_t)(rnd(&r) % NPOINTS) * DIM;
+        clu_point(&g, v);
         int rc = rnd(&r) % 2 ? cogmem_concept_set_centroid(store, id_of(i), v)
                              : cogmem_concept_blend(store, id_of(i), v, 0.05f);
         if (rc && rc != -ENOENT) /* -ENOENT: a remover got there first */
@@ -243,13 +252,11 @@ int main(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--seconds"))
             seconds = (unsigned)atoi(argv[++i]);
-    struct clu_gen g;
     points = malloc(sizeof(float) * NPOINTS * DIM);
-    if (!points || clu_init(&g, DIM, 32, 99))
+    if (!points || clu_init(&gen, DIM, 32, 0.5f, 99))
         return 2;
     for (uint32_t i = 0; i < NPOINTS; i++)
-        clu_point(&g, points + (size_t)i * DIM);
-    clu_fini(&g);
+        clu_point(&gen, points + (size_t)i * DIM);
     cogmem_config cfg;
     cogmem_config_init(&cfg);
     cfg.dim = DIM;
@@ -275,6 +282,7 @@ int main(int argc, char **argv)
     if (cogmem_close(&store))
         FAIL("close");
     free(points);
+    clu_fini(&gen);
     uint64_t f = atomic_load(&failures);
     if (f)
         fprintf(stderr, "%" PRIu64 " failures\n", f);

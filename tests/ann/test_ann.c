@@ -37,7 +37,7 @@ static cogmem_store *open_index(int index, const char *path)
 static float *make_points(size_t n, uint64_t seed)
 {
     struct clu_gen g;
-    assert_int_equal(clu_init(&g, DIM, 40, seed), 0);
+    assert_int_equal(clu_init(&g, DIM, 40, 0.5f, seed), 0);
     float *x = malloc(n * DIM * sizeof(float));
     assert_non_null(x);
     for (size_t i = 0; i < n; i++)
@@ -323,6 +323,27 @@ static void test_replace_relink(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* Equal vectors: HNSW's heuristic links copies only among themselves, so
+ * islands can form; a repair pass reconnects every live node. */
+static void test_duplicates_reconnected(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(1500, 25);
+    add_all(s, x, 1500, 1);
+    for (uint64_t c = 0; c < 600; c++)
+        assert_int_equal(cogmem_episode_add(s, 10000 + c, x + (c % 12) * DIM, c), 0);
+    uint64_t live;
+    int64_t before = cogmem__ann_unreachable(s->ann[1], &live);
+    assert_true(before >= 0);
+    assert_true(cogmem__ann_repair(s->ann[1], 1) > 0 || before == 0);
+    assert_int_equal(cogmem__ann_unreachable(s->ann[1], &live), 0);
+    assert_int_equal(live, 2100);
+    printf("duplicates: %lld unreachable before the pass, 0 after\n", (long long)before);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 static void test_rebuild_on_open(void **state)
 {
     (void)state;
@@ -422,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_filter_fallback),
         cmocka_unit_test(test_blend_and_kinds),
         cmocka_unit_test(test_replace_relink),
+        cmocka_unit_test(test_duplicates_reconnected),
         cmocka_unit_test(test_rebuild_on_open),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_exact_path_without_index),

@@ -30,13 +30,21 @@ enum slot_state {
 };
 
 /* A slot: this 64-byte header, then the level-0 list [count, 2M links]. */
-struct slot {
-    /* Read by searches (one line): the data of the vector `vec` and the
-     * bits of 1/|vec| (a reader may pair a new pointer with the old norm
-     * for a moment: a ranking error, never a bad read), and the state. */
+/* What a search reads of every slot it scores, 16 bytes per slot in a
+ * dense array at the head of each segment (so that, unlike the slots' own
+ * lines, a search's working set of them stays in cache): the data of the
+ * slot's vector and the bits of 1/|vector| (a reader may pair a new pointer
+ * with the old norm for a moment: a ranking error, never a bad read), and
+ * the slot's state. */
+struct hot {
     _Atomic(const float *) data;
     _Atomic uint32_t inv;
     _Atomic uint32_t state; /* enum slot_state */
+};
+_Static_assert(sizeof(struct hot) == 16, "four per line");
+
+struct slot {
+    struct hot *hot;        /* this slot's entry (fixed at segment creation) */
     _Atomic uint64_t id;
     _Atomic uint32_t level;
     _Atomic uint32_t lock;  /* spinlock over the lists and vec/drift */
@@ -49,7 +57,7 @@ struct slot {
     _Atomic uint32_t indeg;
     float drift;            /* radians since the last link (under `lock`) */
     uint32_t next_free;     /* free-list link (under the free lock) */
-    uint32_t pad;
+    uint32_t pad[3];
     _Atomic uint32_t l0[];
 };
 _Static_assert(sizeof(struct slot) == 64, "slot header is one line; lists follow");
@@ -110,11 +118,20 @@ static inline void spin_unlock(_Atomic uint32_t *l)
     atomic_store_explicit(l, 0, memory_order_release);
 }
 
+/* A segment: SEG_SLOTS hot entries, then SEG_SLOTS slots. */
+#define HOT_BYTES ((size_t)SEG_SLOTS * sizeof(struct hot))
+
 static inline struct slot *slot_at(struct cogmem__ann *a, uint32_t s)
 {
-    /* Acquire: the segment's zeroing happens before our reads. */
+    /* Acquire: the segment's initialisation happens before our reads. */
     char *seg = atomic_load_explicit(&a->seg[s >> SEG_BITS], memory_order_acquire);
-    return (struct slot *)(seg + (size_t)(s & (SEG_SLOTS - 1)) * a->slot_bytes);
+    return (struct slot *)(seg + HOT_BYTES + (size_t)(s & (SEG_SLOTS - 1)) * a->slot_bytes);
+}
+
+static inline struct hot *hot_at(struct cogmem__ann *a, uint32_t s)
+{
+    char *seg = atomic_load_explicit(&a->seg[s >> SEG_BITS], memory_order_acquire);
+    return (struct hot *)seg + (s & (SEG_SLOTS - 1));
 }
 
 /* The list of slot x at level l: [count, links...], or NULL. */
@@ -150,16 +167,17 @@ static inline struct vref vref_load(struct slot *x)
 {
     /* Acquire: the row's data was published before the pointer (by the
      * node's release, which the storing writer acquired). */
-    return (struct vref){atomic_load_explicit(&x->data, memory_order_acquire),
-                         cogmem__u2f(atomic_load_explicit(&x->inv, memory_order_relaxed))};
+    return (struct vref){atomic_load_explicit(&x->hot->data, memory_order_acquire),
+                         cogmem__u2f(atomic_load_explicit(&x->hot->inv, memory_order_relaxed))};
 }
 
 /* Point slot x at vector v (its data through the slab's accessor, which
  * knows where a row's floats live). Caller owns x (lock or reservation). */
 static inline void vref_store(struct cogmem__ann *a, struct slot *x, struct cogmem_vec *v)
 {
-    atomic_store_explicit(&x->inv, cogmem__f2u(1.0f / v->norm), memory_order_relaxed);
-    atomic_store_explicit(&x->data, cogmem__slab_data_of(a->sl, v, v->row), memory_order_release);
+    atomic_store_explicit(&x->hot->inv, cogmem__f2u(1.0f / v->norm), memory_order_relaxed);
+    atomic_store_explicit(&x->hot->data, cogmem__slab_data_of(a->sl, v, v->row),
+                          memory_order_release);
 }
 
 static inline float dot(struct cogmem__ann *a, const float *q, const float *r)
@@ -235,13 +253,13 @@ void cogmem__ann_free(struct cogmem__ann *a)
         if (!seg)
             continue;
         for (uint32_t j = 0; j < SEG_SLOTS; j++) {
-            struct slot *x = (struct slot *)(seg + (size_t)j * a->slot_bytes);
+            struct slot *x = (struct slot *)(seg + HOT_BYTES + (size_t)j * a->slot_bytes);
             _Atomic uint32_t *up = atomic_load_explicit(&x->upper, memory_order_relaxed);
             if (up)
                 cogmem__mem_free(a->mem, COGMEM__MEM_META, (void *)up,
                                  upper_bytes(a, x));
         }
-        cogmem__mem_free(a->mem, COGMEM__MEM_META, seg, SEG_SLOTS * a->slot_bytes);
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, seg, HOT_BYTES + SEG_SLOTS * a->slot_bytes);
     }
     for (uint32_t i = 0; i < POOL; i++)
         pool_fini(a, &a->pool[i]);
@@ -273,11 +291,13 @@ static int ensure_seg(struct cogmem__ann *a, uint32_t i)
 {
     if (atomic_load_explicit(&a->seg[i], memory_order_acquire))
         return 0;
-    size_t bytes = SEG_SLOTS * a->slot_bytes;
+    size_t bytes = HOT_BYTES + SEG_SLOTS * a->slot_bytes;
     char *seg = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bytes);
     if (!seg)
         return -ENOMEM;
     memset(seg, 0, bytes);
+    for (uint32_t j = 0; j < SEG_SLOTS; j++)
+        ((struct slot *)(seg + HOT_BYTES + (size_t)j * a->slot_bytes))->hot = (struct hot *)seg + j;
     char *expect = NULL;
     /* Release: the zeroed slots before the pointer (slot_at acquires). */
     if (!atomic_compare_exchange_strong_explicit(&a->seg[i], &expect, seg,
@@ -328,7 +348,7 @@ int cogmem__ann_reserve(struct cogmem__ann *a, uint32_t *out)
     atomic_store_explicit(&x->indeg, 0, memory_order_relaxed);
     x->drift = 0.0f;
     x->vec = NULL;
-    atomic_store_explicit(&x->state, S_RESERVED, memory_order_relaxed);
+    atomic_store_explicit(&x->hot->state, S_RESERVED, memory_order_relaxed);
     *out = s;
     return 0;
 }
@@ -342,7 +362,7 @@ static void free_push(struct cogmem__ann *a, uint32_t s)
         cogmem__mem_free(a->mem, COGMEM__MEM_META, (void *)up,
                          upper_bytes(a, x));
     }
-    atomic_store_explicit(&x->state, S_FREE, memory_order_relaxed);
+    atomic_store_explicit(&x->hot->state, S_FREE, memory_order_relaxed);
     spin_lock(&a->free_lock);
     x->next_free = a->free_head;
     a->free_head = s;
@@ -486,7 +506,7 @@ static void greedy(struct cogmem__ann *a, struct query *q, uint32_t l, uint32_t 
             if (nb >= used)
                 continue;
             struct slot *y = slot_at(a, nb);
-            if (atomic_load_explicit(&y->state, memory_order_acquire) < S_PENDING)
+            if (atomic_load_explicit(&y->hot->state, memory_order_acquire) < S_PENDING)
                 continue;
             float s = score(a, q, vref_load(y));
             if (s > *cs) {
@@ -509,7 +529,7 @@ static int search_layer(struct cogmem__ann *a, struct pool *p, struct query *q,
     if (used > p->tags_cap)
         used = p->tags_cap;
     size_t ncq = 0, nr = 0;
-    uint32_t ep_state = atomic_load_explicit(&slot_at(a, ep)->state, memory_order_acquire);
+    uint32_t ep_state = atomic_load_explicit(&slot_at(a, ep)->hot->state, memory_order_acquire);
     p->tags[ep] = p->epoch;
     heap_push(p->cq, &ncq, (struct cand){eps, ep}, 1);
     if (live_state(ep_state))
@@ -534,22 +554,29 @@ static int search_layer(struct cogmem__ann *a, struct pool *p, struct query *q,
                 continue;
             p->tags[nb] = p->epoch;
             batch[nb_n++] = nb;
-            __builtin_prefetch(slot_at(a, nb));
+            __builtin_prefetch(hot_at(a, nb));
         }
         for (uint32_t i = 0; i < nb_n; i++) {
-            struct slot *y = slot_at(a, batch[i]);
+            struct hot *y = hot_at(a, batch[i]);
             bst[i] = atomic_load_explicit(&y->state, memory_order_acquire);
-            brn[i] = vref_load(y);
-            if (bst[i] >= S_PENDING)
+            brn[i] = (struct vref){atomic_load_explicit(&y->data, memory_order_acquire),
+                                   cogmem__u2f(atomic_load_explicit(&y->inv, memory_order_relaxed))};
+            if (bst[i] >= S_PENDING) {
                 __builtin_prefetch(brn[i].d);
+                __builtin_prefetch((const char *)brn[i].d + 64);
+            }
         }
+        /* The rest of the next row (up to 1 KiB; the hardware streams
+         * the remainder of longer rows) while this one is scored. */
+        size_t pf = (size_t)a->dim * sizeof(float);
+        pf = pf > 1024 ? 1024 : pf;
         for (uint32_t i = 0; i < nb_n; i++) {
             if (bst[i] < S_PENDING)
                 continue;
             if (i + 1 < nb_n && bst[i + 1] >= S_PENDING) {
                 const char *nx = (const char *)brn[i + 1].d;
-                __builtin_prefetch(nx + 64);
-                __builtin_prefetch(nx + 128);
+                for (size_t o = 128; o < pf; o += 64)
+                    __builtin_prefetch(nx + o);
             }
             float s = score(a, q, brn[i]);
             if (nr < ef || s > p->res[0].s) {
@@ -615,7 +642,7 @@ int cogmem__ann_search(struct cogmem__ann *a, const float *qv, float qnorm,
         if (!t)
             continue;
         struct slot *x = slot_at(a, t - 1);
-        if (!live_state(atomic_load_explicit(&x->state, memory_order_acquire)))
+        if (!live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire)))
             continue;
         out[n++] = (struct cogmem__ann_hit){score(a, &q, vref_load(x)), t - 1,
                                             atomic_load_explicit(&x->id, memory_order_relaxed)};
@@ -640,7 +667,7 @@ static uint32_t select_nbrs(struct cogmem__ann *a, const struct cand *cands, siz
         if (c == self)
             continue;
         struct slot *y = slot_at(a, c);
-        if (!live_state(atomic_load_explicit(&y->state, memory_order_acquire)))
+        if (!live_state(atomic_load_explicit(&y->hot->state, memory_order_acquire)))
             continue;
         struct vref rn = vref_load(y);
         int good = 1;
@@ -681,7 +708,7 @@ static void write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint32_t l
 {
     uint32_t cap = cap_of(a, l), fin[2 * COGMEM__ANN_M_MAX], k = 0;
     for (uint32_t i = 0; i < n && k < cap; i++)
-        if (atomic_load_explicit(&slot_at(a, nb[i])->state, memory_order_acquire) < S_DELETED)
+        if (atomic_load_explicit(&slot_at(a, nb[i])->hot->state, memory_order_acquire) < S_DELETED)
             fin[k++] = nb[i];
     if (l == 0) {
         uint32_t old[2 * COGMEM__ANN_M_MAX], drop[2 * COGMEM__ANN_M_MAX], on, nd = 0;
@@ -696,7 +723,7 @@ static void write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint32_t l
         for (uint32_t i = 0; i < nd; i++) {
             uint32_t y = drop[i];
             if (atomic_fetch_sub_explicit(indeg_of(a, y), 1, memory_order_relaxed) != 1 ||
-                !live_state(atomic_load_explicit(&slot_at(a, y)->state, memory_order_acquire)))
+                !live_state(atomic_load_explicit(&slot_at(a, y)->hot->state, memory_order_acquire)))
                 continue;
             int placed = 0;
             if (k < cap) {
@@ -734,8 +761,8 @@ static int try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
 {
     struct slot *U = slot_at(a, u), *Y = slot_at(a, y);
     spin_lock(&U->lock);
-    if (!live_state(atomic_load_explicit(&U->state, memory_order_acquire)) ||
-        atomic_load_explicit(&Y->state, memory_order_acquire) >= S_DELETED) {
+    if (!live_state(atomic_load_explicit(&U->hot->state, memory_order_acquire)) ||
+        atomic_load_explicit(&Y->hot->state, memory_order_acquire) >= S_DELETED) {
         spin_unlock(&U->lock);
         return 0;
     }
@@ -753,7 +780,7 @@ static int try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
     for (uint32_t j = c; !at && j > 0; j--) {
         uint32_t z = atomic_load_explicit(&list[j], memory_order_relaxed);
         struct slot *Z = slot_at(a, z);
-        int zlive = live_state(atomic_load_explicit(&Z->state, memory_order_acquire));
+        int zlive = live_state(atomic_load_explicit(&Z->hot->state, memory_order_acquire));
         if (atomic_fetch_sub_explicit(&Z->indeg, 1, memory_order_relaxed) > 1 || !zlive) {
             atomic_store_explicit(&list[j], y, memory_order_release);
             atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
@@ -773,7 +800,7 @@ static int try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
 static void ensure_inlink(struct cogmem__ann *a, uint32_t y)
 {
     struct slot *Y = slot_at(a, y);
-    if (!live_state(atomic_load_explicit(&Y->state, memory_order_acquire)) ||
+    if (!live_state(atomic_load_explicit(&Y->hot->state, memory_order_acquire)) ||
         atomic_load_explicit(&Y->indeg, memory_order_relaxed) > 0)
         return;
     uint64_t e = atomic_load_explicit(&a->entry, memory_order_acquire);
@@ -793,8 +820,8 @@ static void add_reverse(struct cogmem__ann *a, uint32_t u, uint32_t xs, uint32_t
     struct slot *U = slot_at(a, u), *X = slot_at(a, xs);
     spin_lock(&U->lock);
     _Atomic uint32_t *list = list_of(a, U, l);
-    if (!list || !live_state(atomic_load_explicit(&U->state, memory_order_acquire)) ||
-        atomic_load_explicit(&X->state, memory_order_acquire) >= S_DELETED) {
+    if (!list || !live_state(atomic_load_explicit(&U->hot->state, memory_order_acquire)) ||
+        atomic_load_explicit(&X->hot->state, memory_order_acquire) >= S_DELETED) {
         spin_unlock(&U->lock);
         return;
     }
@@ -842,7 +869,7 @@ static void link_slot(struct cogmem__ann *a, uint32_t xs)
             break;
         spin_lock(&a->entry_lock);
         e = atomic_load_explicit(&a->entry, memory_order_relaxed);
-        if (e == NO_ENTRY && atomic_load_explicit(&X->state, memory_order_acquire) < S_DELETED)
+        if (e == NO_ENTRY && atomic_load_explicit(&X->hot->state, memory_order_acquire) < S_DELETED)
             atomic_store_explicit(&a->entry, (uint64_t)L << 32 | xs, memory_order_release);
         spin_unlock(&a->entry_lock);
         if (e == NO_ENTRY)
@@ -884,7 +911,7 @@ static void link_slot(struct cogmem__ann *a, uint32_t xs)
         spin_lock(&a->entry_lock);
         e = atomic_load_explicit(&a->entry, memory_order_relaxed);
         if ((e == NO_ENTRY || L > (uint32_t)(e >> 32)) &&
-            atomic_load_explicit(&X->state, memory_order_acquire) < S_DELETED)
+            atomic_load_explicit(&X->hot->state, memory_order_acquire) < S_DELETED)
             atomic_store_explicit(&a->entry, (uint64_t)L << 32 | xs, memory_order_release);
         spin_unlock(&a->entry_lock);
     }
@@ -897,7 +924,7 @@ static int refresh(struct cogmem__ann *a, struct slot *X, struct cogmem__node *n
     spin_lock(&X->lock);
     struct cogmem_vec *nv = atomic_load_explicit(&n->vec, memory_order_acquire);
     struct cogmem_vec *old = X->vec;
-    if (!live_state(atomic_load_explicit(&X->state, memory_order_relaxed)) || !nv ||
+    if (!live_state(atomic_load_explicit(&X->hot->state, memory_order_relaxed)) || !nv ||
         nv == old || (old && nv->version <= old->version) || !cogmem__vec_tryget(nv)) {
         spin_unlock(&X->lock);
         return 0;
@@ -952,7 +979,7 @@ static uint32_t begin_at(struct cogmem__ann *a, uint32_t s, struct cogmem__node 
     atomic_store_explicit(&X->id, atomic_load_explicit(&n->id, memory_order_relaxed),
                           memory_order_relaxed);
     vref_store(a, X, v);
-    atomic_store_explicit(&X->state, S_PENDING, memory_order_release);
+    atomic_store_explicit(&X->hot->state, S_PENDING, memory_order_release);
     uint32_t z = expect;
     /* A removal exchanges the word for GONE: after it we must not insert. */
     if (!atomic_compare_exchange_strong_explicit(&nm->ann_slot, &z, s + 1,
@@ -979,7 +1006,7 @@ void cogmem__ann_insert_finish(struct cogmem__ann *a, uint32_t s, uint32_t t)
     struct slot *X = slot_at(a, s);
     link_slot(a, s);
     uint32_t expect = S_PENDING;
-    if (atomic_compare_exchange_strong_explicit(&X->state, &expect, S_LINKED,
+    if (atomic_compare_exchange_strong_explicit(&X->hot->state, &expect, S_LINKED,
                                                 memory_order_release,
                                                 memory_order_relaxed))
         atomic_fetch_add_explicit(&a->linked, 1, memory_order_relaxed);
@@ -1004,11 +1031,11 @@ static int repair_due(struct cogmem__ann *a)
 static int tombstone(struct cogmem__ann *a, struct slot *X)
 {
     spin_lock(&X->lock);
-    uint32_t st = atomic_load_explicit(&X->state, memory_order_relaxed);
+    uint32_t st = atomic_load_explicit(&X->hot->state, memory_order_relaxed);
     if (live_state(st)) {
         /* Release: a writer that sees the tombstone under a lock we
          * order against (hnsw.h) skips the link. */
-        atomic_store_explicit(&X->state, S_DELETED, memory_order_release);
+        atomic_store_explicit(&X->hot->state, S_DELETED, memory_order_release);
         if (st == S_LINKED)
             atomic_fetch_sub_explicit(&a->linked, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->deleted, 1, memory_order_relaxed);
@@ -1064,12 +1091,12 @@ static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_
     uint64_t reached = 0;
     while (*h < *t) {
         struct slot *x = slot_at(a, queue[(*h)++]);
-        reached += live_state(atomic_load_explicit(&x->state, memory_order_acquire));
+        reached += live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire));
         uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
         for (uint32_t i = 1; i <= n && i <= a->m0; i++) {
             uint32_t y = atomic_load_explicit(&x->l0[i], memory_order_acquire);
             if (y < used && !seen[y] &&
-                atomic_load_explicit(&slot_at(a, y)->state, memory_order_acquire) >= S_PENDING) {
+                atomic_load_explicit(&slot_at(a, y)->hot->state, memory_order_acquire) >= S_PENDING) {
                 seen[y] = 1;
                 queue[(*t)++] = y;
             }
@@ -1095,7 +1122,7 @@ static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
         (void)bfs(a, used, seen, queue, &h, &t);
         for (uint32_t y = 0; y < used; y++) {
             struct slot *Y = slot_at(a, y);
-            if (seen[y] || !live_state(atomic_load_explicit(&Y->state, memory_order_acquire)))
+            if (seen[y] || !live_state(atomic_load_explicit(&Y->hot->state, memory_order_acquire)))
                 continue;
             /* Search for y's vector; link it from the best reached hit. */
             struct vref yrn = vref_load(Y);
@@ -1156,7 +1183,7 @@ static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct can
     int hit = 0;
     for (uint32_t i = 1; i <= n && !hit; i++)
         hit = atomic_load_explicit(&slot_at(a, atomic_load_explicit(&list[i],
-                                                                    memory_order_relaxed))->state,
+                                                                    memory_order_relaxed))->hot->state,
                                    memory_order_acquire) == S_DRAINING;
     if (!hit) {
         spin_unlock(&U->lock);
@@ -1168,7 +1195,7 @@ static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct can
     for (uint32_t i = 1; i <= n; i++) {
         uint32_t y = atomic_load_explicit(&list[i], memory_order_relaxed);
         struct slot *Y = slot_at(a, y);
-        if (atomic_load_explicit(&Y->state, memory_order_acquire) != S_DRAINING) {
+        if (atomic_load_explicit(&Y->hot->state, memory_order_acquire) != S_DRAINING) {
             buf[nc++].slot = y;
             continue;
         }
@@ -1221,8 +1248,8 @@ uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
     for (uint32_t s = 0; s < used && dr->n < cap; s++) {
         struct slot *x = slot_at(a, s);
         spin_lock(&x->lock);
-        if (atomic_load_explicit(&x->state, memory_order_relaxed) == S_DELETED) {
-            atomic_store_explicit(&x->state, S_DRAINING, memory_order_release);
+        if (atomic_load_explicit(&x->hot->state, memory_order_relaxed) == S_DELETED) {
+            atomic_store_explicit(&x->hot->state, S_DRAINING, memory_order_release);
             dr->slot[dr->n++] = s;
         }
         spin_unlock(&x->lock);
@@ -1231,11 +1258,11 @@ uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
     spin_lock(&a->entry_lock);
     uint64_t e = atomic_load_explicit(&a->entry, memory_order_relaxed);
     if (e != NO_ENTRY &&
-        atomic_load_explicit(&slot_at(a, (uint32_t)e)->state, memory_order_acquire) == S_DRAINING) {
+        atomic_load_explicit(&slot_at(a, (uint32_t)e)->hot->state, memory_order_acquire) == S_DRAINING) {
         uint64_t best = NO_ENTRY;
         for (uint32_t s = 0; s < used; s++) {
             struct slot *x = slot_at(a, s);
-            if (!live_state(atomic_load_explicit(&x->state, memory_order_acquire)))
+            if (!live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire)))
                 continue;
             uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
             if (best == NO_ENTRY || lv > (uint32_t)(best >> 32))
@@ -1247,7 +1274,7 @@ uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
     /* 3. Rewire every list that points to a drained slot. */
     for (uint32_t s = 0; s < used; s++) {
         struct slot *x = slot_at(a, s);
-        uint32_t st = atomic_load_explicit(&x->state, memory_order_acquire);
+        uint32_t st = atomic_load_explicit(&x->hot->state, memory_order_acquire);
         if (st < S_PENDING || st == S_DRAINING)
             continue;
         uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
@@ -1307,7 +1334,7 @@ int64_t cogmem__ann_unreachable(struct cogmem__ann *a, uint64_t *live)
     uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
     uint64_t nlive = 0;
     for (uint32_t s = 0; s < used; s++)
-        nlive += live_state(atomic_load_explicit(&slot_at(a, s)->state, memory_order_acquire));
+        nlive += live_state(atomic_load_explicit(&slot_at(a, s)->hot->state, memory_order_acquire));
     *live = nlive;
     uint64_t e = entry_load(a);
     if (e == NO_ENTRY)

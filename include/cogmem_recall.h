@@ -1,9 +1,11 @@
-/* cogmem — exact top-k similarity recall over concepts and episodes.
+/* cogmem — top-k similarity recall over concepts and episodes.
  *
  * A recall scores the query against every embedding of the requested kinds
  * by a linear pass over the kinds' slabs (contiguous 64-byte aligned rows;
  * see shards/slab.h) with the batch kernels of cogmem_simd.h, and keeps the
- * k best. It is exact: no index, no approximation.
+ * k best. It is exact: no index, no approximation -- unless the store was
+ * opened with cfg.index and the params ask for `approximate` (see
+ * "Approximate recall" below).
  *
  * Guarantees while other threads add, replace and remove (the call is the
  * interval from entry to return):

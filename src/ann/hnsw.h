@@ -30,7 +30,7 @@
  * node is reachable from others only once it can itself reach the graph.
  *
  * Remove: the slot becomes DELETED (a tombstone). Searches still walk
- * through it but never return it. Once tombstones reach 1/8 of the linked
+ * through it but never return it. Once tombstones reach 1/10 of the linked
  * slots, the remover runs a REPAIR pass: it marks every DELETED slot
  * DRAINING, then rewires every list that points to a DRAINING slot to that
  * slot's own neighbours (HNSW's pruning heuristic), moves the entry point

@@ -249,7 +249,7 @@ uint32_t cogmem__ann_select_nbrs(struct cogmem__ann *a, const struct cand *cands
                                  uint32_t max, uint32_t self, uint32_t *out); /* link.c */
 void cogmem__ann_write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint32_t l,
                             const uint32_t *nb, uint32_t n);
-int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y);
+int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y, int replace);
 void cogmem__ann_ensure_inlink(struct cogmem__ann *a, uint32_t y);
 
 #endif /* COGMEM_SRC_ANN_GRAPH_H */

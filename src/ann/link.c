@@ -9,6 +9,9 @@
 
 /* ------------------------------------------------------------- linking */
 
+/* Cosine at or above which two vectors count as copies of each other. */
+#define DUPLICATE_SIM 0.99999f
+
 /* HNSW's neighbour heuristic: from cands (sorted best first by similarity
  * to the base), keep c unless a kept r is more similar to c than the base
  * is. Tombstones and `self` are never kept. Returns how many went to out. */
@@ -26,9 +29,14 @@ uint32_t cogmem__ann_select_nbrs(struct cogmem__ann *a, const struct cand *cands
             continue;
         struct vref rn = vref_load(y);
         int good = 1;
-        for (uint32_t j = 0; j < k && good; j++)
-            if (sim_rows(a, rn, orn[j]) > cands[i].s)
+        for (uint32_t j = 0; j < k && good; j++) {
+            /* Also never a second copy of a kept vector: with strict ">"
+             * alone, equal vectors tie and every copy is kept, so a group
+             * of copies fills each other's lists and becomes an island. */
+            float sr = sim_rows(a, rn, orn[j]);
+            if (sr > cands[i].s || sr >= DUPLICATE_SIM)
                 good = 0;
+        }
         if (good) {
             orn[k] = rn;
             out[k++] = c;
@@ -105,10 +113,13 @@ void cogmem__ann_write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint3
     atomic_store_explicit(&list[0], k, memory_order_release);
 }
 
-/* Link u -> y at level 0 (u live, y not deleted): appended, or in place
- * of an entry that keeps another in-link (or is a tombstone). 1 if y is
- * now in u's list. Must not hold any lock. */
-int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
+/* Link u -> y at level 0 (u live, y not deleted): appended if u's list
+ * has room, else (with `replace`) in place of an entry that keeps another
+ * in-link or is a tombstone -- which can still cut that entry's part of
+ * the graph off (its other in-links may lie inside it), so callers try
+ * appending everywhere first. 1 if y is now in u's list. Must not hold
+ * any lock. */
+int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y, int replace)
 {
     struct slot *U = slot_at(a, u), *Y = slot_at(a, y);
     spin_lock(&U->lock);
@@ -128,7 +139,7 @@ int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
         at = c + 1;
         atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
     }
-    for (uint32_t j = c; !at && j > 0; j--) {
+    for (uint32_t j = c; replace && !at && j > 0; j--) {
         uint32_t z = atomic_load_explicit(&list[j], memory_order_relaxed);
         struct slot *Z = slot_at(a, z);
         int zlive = live_state(atomic_load_explicit(&Z->hot->state, memory_order_acquire));
@@ -146,8 +157,8 @@ int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
 
 /* Give live slot y an in-link if it has none (a node linked when every
  * reverse link was pruned, or whose only in-link came from a drained
- * slot): from one of its own neighbours, or from the entry point. Must not
- * hold any lock. */
+ * slot): from one of its own neighbours, or from the entry point, where a
+ * list has room. Must not hold any lock. */
 void cogmem__ann_ensure_inlink(struct cogmem__ann *a, uint32_t y)
 {
     struct slot *Y = slot_at(a, y);
@@ -158,11 +169,18 @@ void cogmem__ann_ensure_inlink(struct cogmem__ann *a, uint32_t y)
     if (e != NO_ENTRY && (uint32_t)e == y)
         return;
     uint32_t n = atomic_load_explicit(&Y->l0[0], memory_order_acquire);
-    for (uint32_t i = 1; i <= n && i <= a->m0; i++)
-        if (cogmem__ann_try_link_into(a, atomic_load_explicit(&Y->l0[i], memory_order_acquire), y))
+    if (n > a->m0)
+        n = a->m0;
+    /* Appending only: a replacement could cut off the replaced entry's
+     * part of the graph (measured: repeated replacements in the entry
+     * point's list, for a cluster of equal vectors, cut off most of the
+     * graph). Without room anywhere, the next repair pass reconnects y. */
+    for (uint32_t i = 1; i <= n; i++)
+        if (cogmem__ann_try_link_into(a, atomic_load_explicit(&Y->l0[i], memory_order_acquire),
+                                      y, 0))
             return;
     if (e != NO_ENTRY)
-        (void)cogmem__ann_try_link_into(a, (uint32_t)e, y);
+        (void)cogmem__ann_try_link_into(a, (uint32_t)e, y, 0);
 }
 
 /* Add link u -> x at level l (x's reverse link), pruning u's list when full. */

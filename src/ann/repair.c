@@ -27,6 +27,58 @@ static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_
     return reached;
 }
 
+/* One round of reconnect (below); *replaced: a link went in place of
+ * another, which may have cut something off. */
+static uint64_t reconnect_round(struct cogmem__ann *a, uint32_t used, uint64_t e, uint32_t *queue,
+                                uint8_t *seen, struct pool *p, int *replaced)
+{
+    uint64_t added = 0;
+    memset(seen, 0, (size_t)used);
+    size_t h = 0, t = 0;
+    queue[t++] = (uint32_t)e;
+    seen[(uint32_t)e] = 1;
+    (void)bfs(a, used, seen, queue, &h, &t);
+    for (uint32_t y = 0; y < used; y++) {
+        struct slot *Y = slot_at(a, y);
+        if (seen[y] || !live_state(atomic_load_explicit(&Y->hot->state, memory_order_acquire)))
+            continue;
+        /* Search for y's vector; link it from the best reached hit with
+         * room, else in place of an entry of the best reached hit. */
+        struct vref yrn = vref_load(Y);
+        struct query q = {yrn.d, yrn.inv, 1, 0};
+        uint32_t cur = (uint32_t)e;
+        float cs = score(a, &q, vref_load(slot_at(a, cur)));
+        for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
+            cogmem__ann_greedy(a, &q, l, &cur, &cs);
+        size_t nr = 0;
+        if (cogmem__ann_pool_begin(a, p, a->efc) ||
+            cogmem__ann_search_layer(a, p, &q, cur, cs, a->efc, 0, &nr))
+            break;
+        qsort(p->res, nr, sizeof *p->res, cogmem__ann_cmp_desc);
+        int done = 0;
+        for (int replace = 0; replace < 2 && !done; replace++) {
+            /* Never replacing in the entry point's list: it is every
+             * search's way in. */
+            for (size_t i = 0; i < nr && !done; i++) {
+                uint32_t u = p->res[i].slot;
+                done = u != y && u < used && seen[u] && (!replace || u != (uint32_t)e) &&
+                       cogmem__ann_try_link_into(a, u, y, replace);
+            }
+            if (done && replace)
+                *replaced = 1;
+        }
+        added += (uint64_t)done;
+        seen[y] = 1; /* and what it reaches: one link serves its island */
+        queue[t++] = y;
+        (void)bfs(a, used, seen, queue, &h, &t);
+    }
+    return added;
+}
+
+/* Walk level 0 from the entry point and link every live slot the walk
+ * does not reach from the best reached slot a search finds for it; again
+ * (a few rounds at most) while a link had to replace another. Caller holds
+ * the RCU read lock. Returns the links added. */
 static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
 {
     uint64_t e = entry_load(a), added = 0;
@@ -36,38 +88,10 @@ static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
     uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
     uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
     struct pool spare, *p = cogmem__ann_pool_get(a, &spare);
-    if (queue && seen) {
-        memset(seen, 0, sb);
-        size_t h = 0, t = 0;
-        queue[t++] = (uint32_t)e;
-        seen[(uint32_t)e] = 1;
-        (void)bfs(a, used, seen, queue, &h, &t);
-        for (uint32_t y = 0; y < used; y++) {
-            struct slot *Y = slot_at(a, y);
-            if (seen[y] || !live_state(atomic_load_explicit(&Y->hot->state, memory_order_acquire)))
-                continue;
-            /* Search for y's vector; link it from the best reached hit. */
-            struct vref yrn = vref_load(Y);
-            struct query q = {yrn.d, yrn.inv, 1, 0};
-            uint32_t cur = (uint32_t)e;
-            float cs = score(a, &q, vref_load(slot_at(a, cur)));
-            for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
-                cogmem__ann_greedy(a, &q, l, &cur, &cs);
-            size_t nr = 0;
-            if (cogmem__ann_pool_begin(a, p, a->efc) || cogmem__ann_search_layer(a, p, &q, cur, cs, a->efc, 0, &nr))
-                break;
-            qsort(p->res, nr, sizeof *p->res, cogmem__ann_cmp_desc);
-            for (size_t i = 0; i < nr; i++) {
-                uint32_t u = p->res[i].slot;
-                if (u != y && u < used && seen[u] && cogmem__ann_try_link_into(a, u, y)) {
-                    added++;
-                    break;
-                }
-            }
-            seen[y] = 1; /* and what it reaches: one link serves its island */
-            queue[t++] = y;
-            (void)bfs(a, used, seen, queue, &h, &t);
-        }
+    int replaced = 1;
+    for (int round = 0; queue && seen && replaced && round < 4; round++) {
+        replaced = 0;
+        added += reconnect_round(a, used, e, queue, seen, p, &replaced);
     }
     cogmem__ann_pool_put(a, p);
     cogmem__mem_free(a->mem, COGMEM__MEM_META, queue, qb);

@@ -16,6 +16,7 @@
 #include "cogmem.h"
 #include "cogmem_recall.h"
 #include "cogmem_stats.h"
+#include "src/ann/graph.h"
 #include "src/ann/hnsw.h"
 #include "src/store.h"
 #include "tests/ann/clustered.h"
@@ -323,9 +324,11 @@ static void test_replace_relink(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
-/* Equal vectors: HNSW's heuristic links copies only among themselves, so
- * islands can form; a repair pass reconnects every live node. */
-static void test_duplicates_reconnected(void **state)
+/* Equal vectors: with HNSW's heuristic alone, copies tie, fill each
+ * other's lists and become islands no search reaches; the heuristic keeps
+ * one copy per list, so none forms. And a node cut off by hand (every
+ * link to it dropped) is linked back by a repair pass. */
+static void test_duplicates_and_reconnect(void **state)
 {
     (void)state;
     cogmem_store *s = open_index(1, NULL);
@@ -333,13 +336,30 @@ static void test_duplicates_reconnected(void **state)
     add_all(s, x, 1500, 1);
     for (uint64_t c = 0; c < 1200; c++)
         assert_int_equal(cogmem_episode_add(s, 10000 + c, x + (c % 30) * DIM, c), 0);
+    struct cogmem__ann *a = s->ann[1];
     uint64_t live;
-    int64_t before = cogmem__ann_unreachable(s->ann[1], &live);
-    assert_true(before >= 0);
-    assert_true(cogmem__ann_repair(s->ann[1], 1) > 0 || before == 0);
-    assert_int_equal(cogmem__ann_unreachable(s->ann[1], &live), 0);
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
     assert_int_equal(live, 2700);
-    printf("duplicates: %lld unreachable before the pass, 0 after\n", (long long)before);
+    /* Cut slots 100..109 off (but the entry point): drop every level-0
+     * link to them. */
+    uint32_t used = atomic_load(&a->used), e = (uint32_t)atomic_load(&a->entry);
+    for (uint32_t u = 0; u < used; u++) {
+        struct slot *U = slot_at(a, u);
+        uint32_t n = atomic_load(&U->l0[0]), k = 0;
+        for (uint32_t j = 1; j <= n; j++) {
+            uint32_t y = atomic_load(&U->l0[j]);
+            if (y >= 100 && y < 110 && y != e)
+                atomic_fetch_sub(&slot_at(a, y)->indeg, 1);
+            else
+                atomic_store(&U->l0[1 + k++], y);
+        }
+        atomic_store(&U->l0[0], k);
+    }
+    int64_t cut = cogmem__ann_unreachable(a, &live);
+    assert_true(cut >= 9);
+    assert_true(cogmem__ann_repair(a, 1) >= 9);
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    printf("reconnect: %lld cut off, 0 after a pass\n", (long long)cut);
     free(x);
     assert_int_equal(cogmem_close(&s), 0);
 }
@@ -443,7 +463,7 @@ int main(void)
         cmocka_unit_test(test_filter_fallback),
         cmocka_unit_test(test_blend_and_kinds),
         cmocka_unit_test(test_replace_relink),
-        cmocka_unit_test(test_duplicates_reconnected),
+        cmocka_unit_test(test_duplicates_and_reconnect),
         cmocka_unit_test(test_rebuild_on_open),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_exact_path_without_index),

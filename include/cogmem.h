@@ -178,6 +178,21 @@ typedef struct cogmem_config {
      * give none: keep at most this many episodes. 0 (default): no budget.
      * The store never forgets on its own; the host calls cogmem_forget. */
     uint64_t max_episodes;
+    /* --- approximate recall (cogmem_recall.h, `approximate`) --- */
+    /* Non-zero: keep a graph index (HNSW) per kind over the nodes' current
+     * vectors, maintained by every add, remove and centroid change (an add
+     * links its node before returning: slower adds, see bench/ann), and
+     * rebuilt from the nodes when a persistent store is opened. Default 0:
+     * no index, and cogmem_recall is always exact. */
+    uint32_t index;
+    /* Links per node and level (2 x index_m at the bottom level), in
+     * [2, 100]. Default 16. */
+    uint32_t index_m;
+    /* Candidates examined while linking a node, in [1, 65536]. Default 200. */
+    uint32_t index_ef_construction;
+    /* Candidates an approximate recall examines when its params give no
+     * `ef`, in [1, 65536]. Default 64. */
+    uint32_t index_ef_search;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing

@@ -1,9 +1,11 @@
-/* cogmem — exact top-k similarity recall over concepts and episodes.
+/* cogmem — top-k similarity recall over concepts and episodes.
  *
  * A recall scores the query against every embedding of the requested kinds
  * by a linear pass over the kinds' slabs (contiguous 64-byte aligned rows;
  * see shards/slab.h) with the batch kernels of cogmem_simd.h, and keeps the
- * k best. It is exact: no index, no approximation.
+ * k best. It is exact: no index, no approximation -- unless the store was
+ * opened with cfg.index and the params ask for `approximate` (see
+ * "Approximate recall" below).
  *
  * Guarantees while other threads add, replace and remove (the call is the
  * interval from entry to return):
@@ -108,12 +110,43 @@ typedef struct cogmem_recall_params {
      * history cannot be allocated, is not touched; the recall still
      * succeeds. Default 0. */
     int32_t touch;
+    /* cogmem_recall() only, on a store opened with cfg.index: non-zero
+     * searches the kinds' graph indexes instead of scanning every row (see
+     * "Approximate recall" below). Ignored without an index. Default 0. */
+    int32_t approximate;
+    /* Candidates the graph search keeps per kind (larger: higher recall,
+     * slower), in [1, 65536]; 0 (default) means cfg.index_ef_search. At
+     * least k candidates are always examined. */
+    uint32_t ef;
 } cogmem_recall_params;
+
+/* Approximate recall (p->approximate on a store with cfg.index).
+ *  - Each requested kind's graph is searched for max(ef, k) candidates
+ *    (similarity through the vector each graph node was last given), and
+ *    every node whose add is still linking (the index's "tail", at most
+ *    128 nodes) is scored exactly. Each candidate is then treated as the
+ *    exact scan treats a row that could enter the top k: looked up among
+ *    the live nodes, scored exactly with its current vector, blended,
+ *    checked against min_score and the filter. Scores are exact; the
+ *    result may miss nodes the exact scan would return (bench/ann reports
+ *    recall@10 against exact).
+ *  - Guarantees kept: a node whose remove returned before the call is
+ *    never returned; an id appears at most once.
+ *  - Blended ranking re-ranks the similarity candidates only (a node far
+ *    from the query but very recent or active can be missed).
+ *  - Fallback to the exact scan, counted in cogmem_stats.index_fallbacks:
+ *    when the filter turned candidates down and fewer than k passed (a
+ *    selective filter: roughly one passing node in ef/k or rarer), and
+ *    when the search cannot get scratch memory. min_score alone never
+ *    falls back: fewer than k results above it is an answer.
+ *  - Errors: as the exact path's, and -EINVAL for ef > 65536 (checked
+ *    with or without an index).
+ *  - p->bf16 is ignored on this path. */
 
 /* Fill *p with the defaults above and p->struct_size. Thread-safe. */
 COGMEM_API void cogmem_recall_params_init(cogmem_recall_params *p);
 
-/* Exact top-k recall of `query` (dim floats, read during the call only)
+/* Top-k recall of `query` (exact unless p->approximate, above) (dim floats, read during the call only)
  * over the kinds in `kinds` (COGMEM_CONCEPT, COGMEM_EPISODE or both). Writes
  * up to k hits to out[], best first, equal scores by lower id, and their
  * number to *n_out: min(k, nodes that pass min_score and the filter).

@@ -160,6 +160,15 @@ typedef struct cogmem_stats {
     uint64_t formation_runs, concepts_formed;
     uint64_t consolidations_bound, consolidations_deferred;
     uint64_t forget_runs, episodes_forgotten;
+    /* Approximate recall's graph indexes (cfg.index; all 0 without one),
+     * both kinds together. Gauges: nodes linked into the graphs; nodes
+     * being linked now (the tail every approximate recall scans exactly);
+     * removed nodes still in the graphs as tombstones. Counters: nodes
+     * scored by graph searches; link lists rewired by repair passes;
+     * approximate recalls answered by the exact scan instead (the
+     * fallback rule is in cogmem_recall.h). */
+    uint64_t index_linked, index_tail, index_tombstones;
+    uint64_t index_visits, index_repairs, index_fallbacks;
 } cogmem_stats;
 
 /* Read the store's statistics into *out (out->struct_size bytes of it;

@@ -84,6 +84,11 @@ struct cogmem__node_mem {
      * node is removed; whatever is still attached is freed with the node. */
     struct cogmem__blist *_Atomic bind;
     struct cogmem__presentations *_Atomic pres;
+    /* The node's slot in its kind's graph index (src/ann/hnsw.h): 0 none
+     * (no index, or not inserted yet), UINT32_MAX once removed, else
+     * slot + 1. Written only by the index's hooks; in the cold line, since
+     * lookups do not read it. */
+    _Atomic uint32_t ann_slot;
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "src/persist/hooks.h"
+#include "src/ann_hooks.h"
 #include "src/store.h"
 
 int cogmem_concept_add(cogmem_store *store, uint64_t id, const float *centroid)
@@ -46,7 +47,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
     struct cogmem__node *n = cogmem__set_find(s, id, hash, COGMEM__FIND_LIVE);
     struct cogmem_vec *cur = n ? atomic_load_explicit(&n->vec, memory_order_acquire)
                                : NULL;
-    int rc = 0;
+    int rc = 0, repair = 0;
     for (;;) {
         if (!cur) {
             rc = -ENOENT;
@@ -73,6 +74,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
          * counting (the REPLACED one through a lookup, src/recall.c). */
         cogmem__vec_mark_current(nv);
         cogmem__vec_mark_retired(cur, COGMEM__ROW_REPLACED);
+        repair = cogmem__ann_on_replace(st, n);
     }
     cogmem__rcu_unlock();
     if (rc) {
@@ -81,6 +83,8 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
     }
     cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), COGMEM__CTR_REPLACE);
     cogmem__vec_unref(cur);
+    if (repair)
+        cogmem__ann_repair_due(st, COGMEM_CONCEPT);
     return 0;
 }
 

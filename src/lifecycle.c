@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "src/ann_hooks.h"
 #include "src/store.h"
 
 struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
@@ -108,17 +109,24 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
         atomic_store_explicit(&n->strength_bits, cogmem__f2u(1.0f),
                               memory_order_relaxed);
     cogmem__node_publish(n, id);
+    uint32_t aslot = 0;
+    if (cogmem__ann_add_reserve(st, kind, &aslot)) {
+        cogmem__node_free_now(n);
+        return -ENOMEM;
+    }
 
     cogmem__rcu_lock();
     rc = cogmem__set_link(own, n, hash); /* -EEXIST, or -ENOMEM: no growth */
     if (rc != 0) {
         cogmem__rcu_unlock();
+        cogmem__ann_add_abort(st, kind, aslot);
         cogmem__node_free_now(n); /* never linked: nobody else saw it */
         return rc;
     }
     if (!commit_across_kinds(st, n, kind, other, id, hash)) {
         cogmem__set_unlink(own, n, hash);
         cogmem__rcu_unlock();
+        cogmem__ann_add_abort(st, kind, aslot);
         cogmem__node_retire(n); /* the other add may still be looking at it */
         return -EEXIST;
     }
@@ -126,6 +134,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
      * racing remove could free v): a recall that starts after this add
      * counts the row, unless a racing remove or replacement retired it. */
     cogmem__vec_mark_current(v);
+    cogmem__ann_add_commit(st, kind, aslot, n, v); /* links it (slow) */
     cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
     cogmem__ctr_bump(&own->kind, cogmem__shard_of(hash), COGMEM__CTR_ADD);
@@ -154,6 +163,7 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
      * we take over the node's reference to it. */
     struct cogmem_vec *v =
         atomic_exchange_explicit(&n->vec, NULL, memory_order_acq_rel);
+    int repair = cogmem__ann_on_remove(st, kind, n); /* before the unref */
     cogmem__rcu_unlock();
     if (v) {
         /* Before returning: a recall that starts after this remove skips
@@ -167,5 +177,7 @@ int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
     cogmem__bind_node_removed(st, kind, n, id);
     cogmem__ctr_bump(&s->kind, cogmem__shard_of(hash), COGMEM__CTR_REMOVE);
     cogmem__node_retire(n);
+    if (repair)
+        cogmem__ann_repair_due(st, kind);
     return 0;
 }

@@ -690,7 +690,10 @@ int cogmem_recall(cogmem_store *store, const float *query, unsigned kinds,
                   cogmem_recall_hit *out, size_t *n_out)
 {
     uint64_t t0 = store ? cogmem__lat_begin(store) : 0;
-    int rc = recall_body(store, query, kinds, k, p, out, n_out);
+    /* With cfg.index and p->approximate: the graph (src/ann_hooks.c). */
+    int rc = cogmem__ann_recall(store, query, kinds, k, p, out, n_out);
+    if (rc == COGMEM__ANN_EXACT)
+        rc = recall_body(store, query, kinds, k, p, out, n_out);
     if (rc == 0 && p && p->struct_size >= offsetof(cogmem_recall_params, touch) + sizeof p->touch &&
         p->touch) {
         uint64_t now = p->now_ns ? p->now_ns : cogmem__now_ns();

@@ -93,4 +93,13 @@ void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
 /* Sort t's candidates best first into out (as hits); returns the count. */
 size_t cogmem__topk_emit(struct cogmem__topk *t, cogmem_recall_hit *out);
 
+/* The approximate path of cogmem_recall (src/ann_recall.c; cogmem_recall.h
+ * has the rules): the result, an error, or COGMEM__ANN_EXACT when the call
+ * is the exact scan's (no index, not asked for, an argument the exact path
+ * rejects, or the fallback). */
+#define COGMEM__ANN_EXACT 1
+int cogmem__ann_recall(cogmem_store *st, const float *query, unsigned kinds, size_t k,
+                       const cogmem_recall_params *p, cogmem_recall_hit *out,
+                       size_t *n_out);
+
 #endif /* COGMEM_SRC_RECALL_H */

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "src/ann_hooks.h"
 #include "src/store.h"
 
 /* The first cogmem_stats the library shipped. */
@@ -157,6 +158,10 @@ int cogmem__stats_read(cogmem_store *st, cogmem_stats *o)
     o->consolidations_deferred = ev[COGMEM__EV_CONSOLIDATE_DEFERRED];
     o->forget_runs = ev[COGMEM__EV_FORGET_RUN];
     o->episodes_forgotten = ev[COGMEM__EV_FORGET_REMOVED];
+    o->index_visits = ev[COGMEM__EV_INDEX_VISITS];
+    o->index_repairs = ev[COGMEM__EV_INDEX_REPAIRS];
+    o->index_fallbacks = ev[COGMEM__EV_INDEX_FALLBACKS];
+    cogmem__ann_gauges(st, o);
     for (unsigned op = 0; op < COGMEM_OP_COUNT; op++)
         read_latency(&st->stats, (enum cogmem_stats_op)op, &o->latency[op]);
     return 0;

@@ -66,6 +66,7 @@ void cogmem_config_init(cogmem_config *cfg)
     cfg->stats = COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY;
     cfg->durability = COGMEM_DURABLE_PROCESS;
     cfg->sync_interval_ms = 1000;
+    cogmem__ann_config_defaults(cfg);
 }
 
 /* The binding and ACT-R settings make sense. */
@@ -105,7 +106,7 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     cogmem_config_init(&c);
     memcpy(&c, cfg, cfg->struct_size < sizeof c ? cfg->struct_size : sizeof c);
     c.struct_size = sizeof c;
-    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM || !config_actr_ok(&c) ||
+    if (c.dim == 0 || c.dim > COGMEM_MAX_DIM || !config_actr_ok(&c) || !cogmem__ann_config_ok(&c) ||
         (c.stats & ~(COGMEM_STATS_COUNTERS | COGMEM_STATS_LATENCY)) != 0)
         return -EINVAL;
     int rc = cogmem__mem_check_policy(&c.numa_policy, &c.concept_node, &c.episode_node);
@@ -157,6 +158,8 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     if (rc)
         goto fail_slabs;
     rc = cogmem__persist_attach(st);
+    if (rc == 0)
+        rc = cogmem__ann_open(st); /* after recovery: rebuilds from the nodes */
     if (rc) {
         cogmem_close(&st); /* nothing else holds it: frees what was loaded */
         return rc;
@@ -193,6 +196,7 @@ int cogmem_close(cogmem_store **store)
     if (cogmem__kind_vec_refs(&st->sets[0].kind) + cogmem__kind_vec_refs(&st->sets[1].kind) != 0)
         return -EBUSY;
     cogmem__persist_detach(st);
+    cogmem__ann_close_release(st);
     for (int k = 0; k < 2; k++)
         cogmem__set_drain(&st->sets[k], drop_node, NULL);
     /* Every deferred free (of this store's removes, replacements and the
@@ -200,6 +204,7 @@ int cogmem_close(cogmem_store **store)
      * enough because no reclaim callback defers anything again (a node's
      * reclaim frees its vector directly: cogmem__vec_unref_quiesced). */
     cogmem__rcu_barrier();
+    cogmem__ann_close_free(st);
     for (int k = 0; k < 2; k++) {
         cogmem__set_fini(&st->sets[k]);
         cogmem__slab_fini(&st->sets[k].kind.slab);

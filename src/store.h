@@ -30,6 +30,7 @@ struct cogmem_store {
     int numa_fallback; /* enum cogmem_numa_fallback */
     struct cogmem__stats stats;
     struct cogmem__persist *persist; /* NULL without cfg.path (src/persist/) */
+    struct cogmem__ann *ann[2]; /* graph indexes per kind, NULL without cfg.index (src/ann_hooks.c) */
 };
 
 /* Statistics hooks (see src/stats_cells.h): one line at each counted place. */
@@ -145,6 +146,19 @@ void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
 
 /* Remove a LIVE node of `kind`. 0 or -ENOENT. */
 int cogmem__node_remove(cogmem_store *st, enum cogmem_kind kind, uint64_t id);
+
+/* The graph indexes' part of the store's life (src/ann_hooks.c): the
+ * cfg.index_* defaults and their check; with cfg.index, creating both
+ * kinds' indexes and linking every node the store already holds (called
+ * once by cogmem_open after recovery: the index is rebuilt, not loaded;
+ * 0 or -ENOMEM, then the caller closes the store); and cogmem_close's
+ * two halves: drop the indexes' vector references before the RCU
+ * barrier, free the indexes after it. */
+void cogmem__ann_config_defaults(cogmem_config *c);
+int cogmem__ann_config_ok(const cogmem_config *c);
+int cogmem__ann_open(cogmem_store *st);
+void cogmem__ann_close_release(cogmem_store *st);
+void cogmem__ann_close_free(cogmem_store *st);
 
 /* One snapshot of every statistic of the store (cogmem_stats_get,
  * cogmem_stats_format; src/stats.c). */

@@ -24,6 +24,12 @@ ALLOWED = {
     'shards': {'numa', 'include'},
     'src': {'shards', 'simd', 'numa', 'include'},
 }
+# Sub-folders held to a narrower rule than their folder: folder -> the
+# library folders they may include from (besides themselves). src/ann/ is
+# the graph index, which must not know the store.
+NARROWER = {
+    os.path.join('src', 'ann'): {'shards', 'simd', 'numa', 'include'},
+}
 # Headers generated into the build directory, at the include/ level.
 GENERATED = {'cogmem_config.h'}
 SCANNED = sorted(ALLOWED) + ['tools']
@@ -91,6 +97,11 @@ def main():
                         errors.append(f'{rel}: #include "{name}" names no file of the repository')
                         continue
                     tfolder = target.split(os.sep)[0]
+                    narrow = NARROWER.get(here)
+                    if (narrow is not None and os.path.dirname(target) != here
+                            and tfolder not in narrow):
+                        errors.append(f'{rel}: includes {target}: {here}/ may use only '
+                                      f'{", ".join(sorted(narrow))}')
                     if folder in ALLOWED and tfolder != folder:
                         if tfolder not in ALLOWED[folder]:
                             errors.append(f'{rel}: includes {target}: {folder}/ may use only '

@@ -1,0 +1,305 @@
+/* cogmem — the graph index's repair passes and reachability (hnsw.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/ann/graph.h"
+
+/* Breadth-first at level 0 from queue[0..*t): marks seen[], appends what
+ * it reaches to queue; returns the live slots it dequeued. */
+static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_t *queue,
+                    size_t *h, size_t *t)
+{
+    uint64_t reached = 0;
+    while (*h < *t) {
+        struct slot *x = slot_at(a, queue[(*h)++]);
+        reached += live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire));
+        uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
+        for (uint32_t i = 1; i <= n && i <= a->m0; i++) {
+            uint32_t y = atomic_load_explicit(&x->l0[i], memory_order_acquire);
+            if (y < used && !seen[y] &&
+                atomic_load_explicit(&slot_at(a, y)->hot->state, memory_order_acquire) >= S_PENDING) {
+                seen[y] = 1;
+                queue[(*t)++] = y;
+            }
+        }
+    }
+    return reached;
+}
+
+/* One round of reconnect (below); *replaced: a link went in place of
+ * another, which may have cut something off. */
+static uint64_t reconnect_round(struct cogmem__ann *a, uint32_t used, uint64_t e, uint32_t *queue,
+                                uint8_t *seen, struct pool *p, int *replaced)
+{
+    uint64_t added = 0;
+    memset(seen, 0, (size_t)used);
+    size_t h = 0, t = 0;
+    queue[t++] = (uint32_t)e;
+    seen[(uint32_t)e] = 1;
+    (void)bfs(a, used, seen, queue, &h, &t);
+    for (uint32_t y = 0; y < used; y++) {
+        struct slot *Y = slot_at(a, y);
+        if (seen[y] || !live_state(atomic_load_explicit(&Y->hot->state, memory_order_acquire)))
+            continue;
+        /* Search for y's vector; link it from the best reached hit with
+         * room, else in place of an entry of the best reached hit. */
+        struct vref yrn = vref_load(Y);
+        struct query q = {yrn.d, yrn.inv, 1, 0};
+        uint32_t cur = (uint32_t)e;
+        float cs = score(a, &q, vref_load(slot_at(a, cur)));
+        for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
+            cogmem__ann_greedy(a, &q, l, &cur, &cs);
+        size_t nr = 0;
+        if (cogmem__ann_pool_begin(a, p, a->efc) ||
+            cogmem__ann_search_layer(a, p, &q, cur, cs, a->efc, 0, &nr))
+            break;
+        qsort(p->res, nr, sizeof *p->res, cogmem__ann_cmp_desc);
+        int done = 0;
+        for (int replace = 0; replace < 2 && !done; replace++) {
+            /* Never replacing in the entry point's list: it is every
+             * search's way in. */
+            for (size_t i = 0; i < nr && !done; i++) {
+                uint32_t u = p->res[i].slot;
+                done = u != y && u < used && seen[u] && (!replace || u != (uint32_t)e) &&
+                       cogmem__ann_try_link_into(a, u, y, replace);
+            }
+            if (done && replace)
+                *replaced = 1;
+        }
+        added += (uint64_t)done;
+        seen[y] = 1; /* and what it reaches: one link serves its island */
+        queue[t++] = y;
+        (void)bfs(a, used, seen, queue, &h, &t);
+    }
+    return added;
+}
+
+/* Walk level 0 from the entry point and link every live slot the walk
+ * does not reach from the best reached slot a search finds for it; again
+ * (a few rounds at most) while a link had to replace another. Caller holds
+ * the RCU read lock. Returns the links added. */
+static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
+{
+    uint64_t e = entry_load(a), added = 0;
+    if (e == NO_ENTRY)
+        return 0;
+    size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
+    uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
+    uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
+    struct pool spare, *p = cogmem__ann_pool_get(a, &spare);
+    int replaced = 1;
+    for (int round = 0; queue && seen && replaced && round < 4; round++) {
+        replaced = 0;
+        added += reconnect_round(a, used, e, queue, seen, p, &replaced);
+    }
+    cogmem__ann_pool_put(a, p);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, queue, qb);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, seen, sb);
+    return added;
+}
+
+/* -------------------------------------------------------------- repair */
+
+struct drain {
+    struct rcu_head rcu;
+    struct cogmem__ann *a;
+    size_t n, bytes;
+    uint32_t slot[];
+};
+
+static void drain_reclaim(struct rcu_head *head)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    struct drain *d = caa_container_of(head, struct drain, rcu);
+    struct cogmem__ann *a = d->a;
+    for (size_t i = 0; i < d->n; i++)
+        cogmem__ann_free_push(a, d->slot[i]);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, d, d->bytes);
+    COGMEM__RCU_RECLAIM_END();
+}
+
+/* Rewire u's list at level l if it points to DRAINING slots; 1 if it did. */
+static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct cand *buf)
+{
+    struct slot *U = slot_at(a, u);
+    spin_lock(&U->lock);
+    _Atomic uint32_t *list = list_of(a, U, l);
+    uint32_t n = list ? atomic_load_explicit(&list[0], memory_order_relaxed) : 0;
+    int hit = 0;
+    for (uint32_t i = 1; i <= n && !hit; i++)
+        hit = atomic_load_explicit(&slot_at(a, atomic_load_explicit(&list[i],
+                                                                    memory_order_relaxed))->hot->state,
+                                   memory_order_acquire) == S_DRAINING;
+    if (!hit) {
+        spin_unlock(&U->lock);
+        return 0;
+    }
+    struct vref urn = vref_load(U);
+    size_t nc = 0;
+    uint32_t cap = cap_of(a, l);
+    for (uint32_t i = 1; i <= n; i++) {
+        uint32_t y = atomic_load_explicit(&list[i], memory_order_relaxed);
+        struct slot *Y = slot_at(a, y);
+        if (atomic_load_explicit(&Y->hot->state, memory_order_acquire) != S_DRAINING) {
+            buf[nc++].slot = y;
+            continue;
+        }
+        _Atomic uint32_t *dl = list_of(a, Y, l);
+        uint32_t dn = dl ? atomic_load_explicit(&dl[0], memory_order_acquire) : 0;
+        for (uint32_t j = 1; j <= dn && j <= cap; j++) {
+            uint32_t z = atomic_load_explicit(&dl[j], memory_order_acquire);
+            if (z == u)
+                continue;
+            size_t k = 0;
+            while (k < nc && buf[k].slot != z)
+                k++;
+            if (k == nc)
+                buf[nc++].slot = z;
+        }
+    }
+    for (size_t i = 0; i < nc; i++)
+        buf[i].s = sim_rows(a, urn, vref_load(slot_at(a, buf[i].slot)));
+    qsort(buf, nc, sizeof *buf, cogmem__ann_cmp_desc);
+    uint32_t nb[2 * COGMEM__ANN_M_MAX];
+    uint32_t k = cogmem__ann_select_nbrs(a, buf, nc, cap, u, nb);
+    cogmem__ann_write_list(a, list, l, nb, k);
+    spin_unlock(&U->lock);
+    return 1;
+}
+
+uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
+{
+    uint64_t d0 = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    if (!force && !repair_due(a))
+        return 0;
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong_explicit(&a->repairing, &z, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return 0; /* another pass runs */
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    size_t cap = d0 + d0 / 2 + 64;
+    size_t bytes = sizeof(struct drain) + cap * sizeof(uint32_t);
+    size_t bufn = (size_t)a->m0 * (a->m0 + 1) + 1;
+    struct drain *dr = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bytes);
+    struct cand *buf = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bufn * sizeof *buf);
+    uint64_t fixed = 0;
+    if (!dr || !buf)
+        goto out; /* no memory: the tombstones wait for the next remove */
+    dr->a = a;
+    dr->bytes = bytes;
+    dr->n = 0;
+    cogmem__rcu_lock();
+    /* 1. Collect: every tombstone seen now is DRAINING from here on. */
+    for (uint32_t s = 0; s < used && dr->n < cap; s++) {
+        struct slot *x = slot_at(a, s);
+        spin_lock(&x->lock);
+        if (atomic_load_explicit(&x->hot->state, memory_order_relaxed) == S_DELETED) {
+            atomic_store_explicit(&x->hot->state, S_DRAINING, memory_order_release);
+            dr->slot[dr->n++] = s;
+        }
+        spin_unlock(&x->lock);
+    }
+    /* 2. The entry point off a drained slot: the live slot of top level. */
+    spin_lock(&a->entry_lock);
+    uint64_t e = atomic_load_explicit(&a->entry, memory_order_relaxed);
+    if (e != NO_ENTRY &&
+        atomic_load_explicit(&slot_at(a, (uint32_t)e)->hot->state, memory_order_acquire) == S_DRAINING) {
+        uint64_t best = NO_ENTRY;
+        for (uint32_t s = 0; s < used; s++) {
+            struct slot *x = slot_at(a, s);
+            if (!live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire)))
+                continue;
+            uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
+            if (best == NO_ENTRY || lv > (uint32_t)(best >> 32))
+                best = (uint64_t)lv << 32 | s;
+        }
+        atomic_store_explicit(&a->entry, best, memory_order_release);
+    }
+    spin_unlock(&a->entry_lock);
+    /* 3. Rewire every list that points to a drained slot. */
+    for (uint32_t s = 0; s < used; s++) {
+        struct slot *x = slot_at(a, s);
+        uint32_t st = atomic_load_explicit(&x->hot->state, memory_order_acquire);
+        if (st < S_PENDING || st == S_DRAINING)
+            continue;
+        uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
+        for (uint32_t l = 0; l <= lv; l++)
+            fixed += (uint64_t)repair_list(a, s, l, buf);
+    }
+    /* 4. Link every live slot the level-0 walk does not reach (hnsw.h). */
+    fixed += reconnect(a, used);
+    /* 5. Drop the drained slots' vectors; the slots follow after a grace
+     * period (searches that loaded a link to them are still running). */
+    for (size_t i = 0; i < dr->n; i++) {
+        struct slot *x = slot_at(a, dr->slot[i]);
+        uint32_t orphan[2 * COGMEM__ANN_M_MAX], no = 0;
+        spin_lock(&x->lock);
+        struct cogmem_vec *v = x->vec;
+        x->vec = NULL;
+        /* Its level-0 links go with it. */
+        uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_relaxed);
+        for (uint32_t j = 1; j <= n && j <= a->m0; j++) {
+            uint32_t y = atomic_load_explicit(&x->l0[j], memory_order_relaxed);
+            if (atomic_fetch_sub_explicit(indeg_of(a, y), 1, memory_order_relaxed) == 1)
+                orphan[no++] = y;
+        }
+        atomic_store_explicit(&x->l0[0], 0, memory_order_release);
+        spin_unlock(&x->lock);
+        if (v)
+            cogmem__vec_unref(v);
+        for (uint32_t j = 0; j < no; j++)
+            cogmem__ann_ensure_inlink(a, orphan[j]);
+    }
+    cogmem__rcu_unlock();
+    atomic_fetch_sub_explicit(&a->deleted, dr->n, memory_order_relaxed);
+    cogmem__rcu_defer(&dr->rcu, drain_reclaim);
+    dr = NULL;
+out:
+    if (dr)
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, dr, bytes);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, buf, bufn * sizeof *buf);
+    atomic_store_explicit(&a->repairing, 0, memory_order_release);
+    return fixed;
+}
+
+/* --------------------------------------------------------------- stats */
+
+void cogmem__ann_read_stats(struct cogmem__ann *a, struct cogmem__ann_stats *out)
+{
+    out->linked = atomic_load_explicit(&a->linked, memory_order_relaxed);
+    out->tombstones = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    out->relinks = atomic_load_explicit(&a->relinks, memory_order_relaxed);
+    out->tail = 0;
+    for (uint32_t i = 0; i < COGMEM__ANN_TAIL; i++)
+        out->tail += atomic_load_explicit(&a->tail[i], memory_order_relaxed) != 0;
+}
+
+int64_t cogmem__ann_unreachable(struct cogmem__ann *a, uint64_t *live)
+{
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    uint64_t nlive = 0;
+    for (uint32_t s = 0; s < used; s++)
+        nlive += live_state(atomic_load_explicit(&slot_at(a, s)->hot->state, memory_order_acquire));
+    *live = nlive;
+    uint64_t e = entry_load(a);
+    if (e == NO_ENTRY)
+        return (int64_t)nlive;
+    size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
+    uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
+    uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
+    int64_t rc = -ENOMEM;
+    if (queue && seen) {
+        memset(seen, 0, sb);
+        size_t h = 0, t = 0;
+        queue[t++] = (uint32_t)e;
+        seen[(uint32_t)e] = 1;
+        cogmem__rcu_lock();
+        uint64_t reached = bfs(a, used, seen, queue, &h, &t);
+        cogmem__rcu_unlock();
+        rc = (int64_t)(nlive - reached);
+    }
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, queue, qb);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, seen, sb);
+    return rc;
+}

@@ -1,0 +1,472 @@
+/* cogmem — the graph index and approximate recall (issue 14), unit tests:
+ * recall@10 against the exact scan on fixed-seed clustered data, the tail,
+ * tombstones and repair, the filter fallback, relinks after drift,
+ * rebuild on open, parameter checks, and the exact path left alone. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "cogmem.h"
+#include "cogmem_recall.h"
+#include "cogmem_stats.h"
+#include "src/ann/graph.h"
+#include "src/ann/hnsw.h"
+#include "src/store.h"
+#include "tests/ann/clustered.h"
+
+#define DIM 48
+
+static cogmem_store *open_index(int index, const char *path)
+{
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = DIM;
+    cfg.index = (uint32_t)index;
+    cfg.path = path;
+    cogmem_store *s = NULL;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    return s;
+}
+
+static float *make_points(size_t n, uint64_t seed)
+{
+    struct clu_gen g;
+    assert_int_equal(clu_init(&g, DIM, 40, 0.5f, seed), 0);
+    float *x = malloc(n * DIM * sizeof(float));
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        clu_point(&g, x + i * DIM);
+    clu_fini(&g);
+    return x;
+}
+
+static void add_all(cogmem_store *s, const float *x, size_t n, uint64_t first_id)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(cogmem_episode_add(s, first_id + i, x + i * DIM, i), 0);
+}
+
+static cogmem_recall_params approx(uint32_t ef)
+{
+    cogmem_recall_params p;
+    cogmem_recall_params_init(&p);
+    p.approximate = 1;
+    p.ef = ef;
+    return p;
+}
+
+static void stats_of(cogmem_store *s, cogmem_stats *st)
+{
+    st->struct_size = sizeof *st;
+    assert_int_equal(cogmem_stats_get(s, st), 0);
+}
+
+/* Mean recall@k of approximate against exact over nq queries. */
+static double recall_at(cogmem_store *s, const float *q, size_t nq, size_t k, uint32_t ef)
+{
+    cogmem_recall_hit ex[64], ap[64];
+    size_t ne, na, hit = 0, all = 0;
+    cogmem_recall_params p = approx(ef);
+    for (size_t i = 0; i < nq; i++) {
+        assert_int_equal(cogmem_recall(s, q + i * DIM, COGMEM_ALL_KINDS, k, NULL, ex, &ne), 0);
+        assert_int_equal(cogmem_recall(s, q + i * DIM, COGMEM_ALL_KINDS, k, &p, ap, &na), 0);
+        for (size_t a = 0; a < na; a++)
+            for (size_t e = 0; e < ne; e++)
+                if (ap[a].id == ex[e].id) {
+                    /* Exact scores on both paths (up to the dot kernel's
+                     * summation order, which differs by pass). */
+                    assert_true(fabsf(ap[a].score - ex[e].score) <= 1e-5f);
+                    hit++;
+                }
+        all += ne;
+    }
+    return (double)hit / (double)all;
+}
+
+static void test_recall_vs_exact(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(4000, 7), *q = make_points(100, 8);
+    add_all(s, x, 4000, 1);
+    double r = recall_at(s, q, 100, 10, 64);
+    printf("recall@10 at ef 64: %.4f\n", r);
+    assert_true(r >= 0.95);
+    cogmem_stats st;
+    stats_of(s, &st);
+    assert_int_equal(st.index_linked, 4000);
+    assert_int_equal(st.index_tail, 0);
+    assert_true(st.index_visits > 0);
+    /* The search visits far fewer nodes than there are. */
+    assert_true(st.index_visits / 100 < 4000 / 2);
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(s->ann[1], &live), 0);
+    assert_int_equal(live, 4000);
+    free(x);
+    free(q);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+/* A node on the tail (its insertion begun, not linked) is scored exactly
+ * by every search; after linking it is off the tail. Driven on an index of
+ * our own over a store without one. */
+static void test_tail(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(0, NULL);
+    float *x = make_points(301, 9);
+    add_all(s, x, 301, 1);
+    struct cogmem__ann *a;
+    assert_int_equal(cogmem__ann_new(&a, &s->mem, &s->sets[1].kind.slab, 8, 50, 3), 0);
+    uint32_t slot, ticket = 0;
+    cogmem__rcu_lock();
+    for (uint64_t id = 1; id <= 301; id++) {
+        struct cogmem__node *n =
+            cogmem__set_find(&s->sets[1], id, cogmem__hash(s, id), COGMEM__FIND_LIVE);
+        assert_non_null(n);
+        assert_int_equal(cogmem__ann_reserve(a, &slot), 0);
+        struct cogmem_vec *v = atomic_load(&n->vec);
+        if (id < 301)
+            cogmem__ann_insert(a, slot, n, v);
+        else
+            ticket = cogmem__ann_insert_begin(a, slot, n, v);
+    }
+    assert_true(ticket != 0);
+    struct cogmem__ann_stats as;
+    cogmem__ann_read_stats(a, &as);
+    assert_int_equal(as.tail, 1);
+    assert_int_equal(as.linked, 300);
+    /* ef 1: the graph part returns one node; the tail node comes anyway,
+     * with its exact similarity (the query is its own vector). */
+    struct cogmem__ann_hit hits[1 + COGMEM__ANN_TAIL];
+    size_t nh;
+    uint64_t visits;
+    assert_int_equal(cogmem__ann_search(a, x + 300 * DIM, 1.0f, 1, 1, hits, &nh, &visits), 0);
+    int found = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (hits[i].id == 301) {
+            found = 1;
+            assert_true(hits[i].sim > 0.999f);
+        }
+    assert_true(found);
+    cogmem__ann_insert_finish(a, slot, ticket);
+    cogmem__ann_read_stats(a, &as);
+    assert_int_equal(as.tail, 0);
+    assert_int_equal(as.linked, 301);
+    cogmem__rcu_unlock();
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    assert_int_equal(live, 301);
+    cogmem__ann_release(a);
+    cogmem__rcu_barrier();
+    cogmem__ann_free(a);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+static void test_tombstones_and_repair(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(3000, 11);
+    add_all(s, x, 3000, 1);
+    /* Remove every third node: past 1/10 tombstones, repairs run. */
+    for (uint64_t id = 1; id <= 3000; id += 3)
+        assert_int_equal(cogmem_episode_remove(s, id), 0);
+    cogmem_stats st;
+    stats_of(s, &st);
+    assert_true(st.index_repairs > 0);
+    assert_int_equal(st.index_linked, 2000);
+    assert_true(st.index_tombstones < 2000 / 10);
+    cogmem_recall_params p = approx(100);
+    cogmem_recall_hit h[50];
+    size_t n;
+    for (size_t i = 0; i < 3000; i += 7) {
+        assert_int_equal(cogmem_recall(s, x + i * DIM, COGMEM_EPISODE, 50, &p, h, &n), 0);
+        assert_int_equal(n, 50);
+        for (size_t j = 0; j < n; j++)
+            assert_true((h[j].id - 1) % 3 != 0); /* never a removed node */
+    }
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(s->ann[1], &live), 0);
+    assert_int_equal(live, 2000);
+    /* Recall holds after the repairs. */
+    float *q = make_points(50, 12);
+    double r = recall_at(s, q, 50, 10, 64);
+    printf("recall@10 after removing a third: %.4f\n", r);
+    assert_true(r >= 0.93);
+    free(q);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+static int one_in_200(uint64_t id, int kind, void *arg)
+{
+    (void)kind;
+    (void)arg;
+    return id % 200 == 0;
+}
+
+static int even(uint64_t id, int kind, void *arg)
+{
+    (void)kind;
+    (void)arg;
+    return id % 2 == 0;
+}
+
+static void test_filter_fallback(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(4000, 13);
+    add_all(s, x, 4000, 1);
+    cogmem_recall_params p = approx(32), e;
+    cogmem_recall_params_init(&e);
+    cogmem_recall_hit ha[10], he[10];
+    size_t na, ne;
+    cogmem_stats st;
+    /* A filter half the nodes pass: served by the graph. */
+    p.filter = e.filter = even;
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 10, &p, ha, &na), 0);
+    assert_int_equal(na, 10);
+    for (size_t i = 0; i < na; i++)
+        assert_true(ha[i].id % 2 == 0);
+    stats_of(s, &st);
+    assert_int_equal(st.index_fallbacks, 0);
+    /* One in 200 pass: fewer than k among 32 candidates, so exact. */
+    p.filter = e.filter = one_in_200;
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 10, &p, ha, &na), 0);
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 10, &e, he, &ne), 0);
+    assert_int_equal(na, 10);
+    assert_int_equal(na, ne);
+    for (size_t i = 0; i < na; i++) {
+        assert_true(ha[i].id == he[i].id);
+        assert_true(ha[i].score == he[i].score); /* the exact scan's own */
+    }
+    stats_of(s, &st);
+    assert_int_equal(st.index_fallbacks, 1);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+static void test_blend_and_kinds(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(1200, 15);
+    for (size_t i = 0; i < 600; i++)
+        assert_int_equal(cogmem_concept_add(s, 10000 + i, x + i * DIM), 0);
+    add_all(s, x + 600 * DIM, 600, 1);
+    cogmem_recall_params p = approx(64);
+    cogmem_recall_hit h[10];
+    size_t n;
+    /* Kind masks pick the graphs. */
+    assert_int_equal(cogmem_recall(s, x, COGMEM_CONCEPT, 10, &p, h, &n), 0);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(h[i].kind, COGMEM_CONCEPT);
+    assert_int_equal(h[0].id, 10000); /* its own vector */
+    assert_int_equal(cogmem_recall(s, x + 700 * DIM, COGMEM_ALL_KINDS, 10, &p, h, &n), 0);
+    assert_int_equal(h[0].id, 101);
+    /* Blended ranking on the index path: recency favours recent episodes
+     * (time_ns = index), and scores are the exact blend. */
+    p.w_recency = 1.0f;
+    p.half_life_ns = 100;
+    p.now_ns = 600;
+    cogmem_recall_params e = p;
+    e.approximate = 0;
+    cogmem_recall_hit he[10];
+    size_t ne;
+    assert_int_equal(cogmem_recall(s, x + 1100 * DIM, COGMEM_EPISODE, 10, &p, h, &n), 0);
+    assert_int_equal(cogmem_recall(s, x + 1100 * DIM, COGMEM_EPISODE, 10, &e, he, &ne), 0);
+    assert_int_equal(n, 10);
+    assert_int_equal(h[0].id, he[0].id);
+    assert_true(fabsf(h[0].score - he[0].score) <= 1e-5f);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+/* A centroid moved far is re-linked, and found where it now is. */
+static void test_replace_relink(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(2000, 17);
+    for (size_t i = 0; i < 2000; i++)
+        assert_int_equal(cogmem_concept_add(s, 1 + i, x + i * DIM), 0);
+    struct cogmem__ann_stats as;
+    cogmem__ann_read_stats(s->ann[0], &as);
+    assert_int_equal(as.relinks, 0);
+    /* A small blend: drift below the threshold, no re-link. */
+    assert_int_equal(cogmem_concept_blend(s, 5, x + 6 * DIM, 0.01f), 0);
+    cogmem__ann_read_stats(s->ann[0], &as);
+    assert_int_equal(as.relinks, 0);
+    /* Concept 5 jumps to (next to) point 1500. */
+    assert_int_equal(cogmem_concept_set_centroid(s, 5, x + 1500 * DIM), 0);
+    cogmem__ann_read_stats(s->ann[0], &as);
+    assert_int_equal(as.relinks, 1);
+    cogmem_recall_params p = approx(64);
+    cogmem_recall_hit h[2];
+    size_t n;
+    assert_int_equal(cogmem_recall(s, x + 1500 * DIM, COGMEM_CONCEPT, 2, &p, h, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true((h[0].id == 5 && h[1].id == 1501) || (h[0].id == 1501 && h[1].id == 5));
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(s->ann[0], &live), 0);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+/* Equal vectors: with HNSW's heuristic alone, copies tie, fill each
+ * other's lists and become islands no search reaches; the heuristic keeps
+ * one copy per list, so none forms. And a node cut off by hand (every
+ * link to it dropped) is linked back by a repair pass. */
+static void test_duplicates_and_reconnect(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(1500, 25);
+    add_all(s, x, 1500, 1);
+    for (uint64_t c = 0; c < 1200; c++)
+        assert_int_equal(cogmem_episode_add(s, 10000 + c, x + (c % 30) * DIM, c), 0);
+    struct cogmem__ann *a = s->ann[1];
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    assert_int_equal(live, 2700);
+    /* Cut slots 100..109 off (but the entry point): drop every level-0
+     * link to them. */
+    uint32_t used = atomic_load(&a->used), e = (uint32_t)atomic_load(&a->entry);
+    for (uint32_t u = 0; u < used; u++) {
+        struct slot *U = slot_at(a, u);
+        uint32_t n = atomic_load(&U->l0[0]), k = 0;
+        for (uint32_t j = 1; j <= n; j++) {
+            uint32_t y = atomic_load(&U->l0[j]);
+            if (y >= 100 && y < 110 && y != e)
+                atomic_fetch_sub(&slot_at(a, y)->indeg, 1);
+            else
+                atomic_store(&U->l0[1 + k++], y);
+        }
+        atomic_store(&U->l0[0], k);
+    }
+    int64_t cut = cogmem__ann_unreachable(a, &live);
+    assert_true(cut >= 9);
+    assert_true(cogmem__ann_repair(a, 1) >= 9);
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    printf("reconnect: %lld cut off, 0 after a pass\n", (long long)cut);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+static void test_rebuild_on_open(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cogmem-ann-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    cogmem_store *s = open_index(0, dir);
+    float *x = make_points(1000, 19);
+    add_all(s, x, 1000, 1);
+    assert_int_equal(cogmem_close(&s), 0);
+    s = open_index(1, dir);
+    cogmem_stats st;
+    stats_of(s, &st);
+    assert_int_equal(st.index_linked, 1000);
+    cogmem_recall_params p = approx(64);
+    cogmem_recall_hit h[1];
+    size_t n;
+    assert_int_equal(cogmem_recall(s, x + 500 * DIM, COGMEM_EPISODE, 1, &p, h, &n), 0);
+    assert_int_equal(h[0].id, 501);
+    assert_int_equal(cogmem_close(&s), 0);
+    free(x);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_bad_params(void **state)
+{
+    (void)state;
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    assert_int_equal(cfg.index, 0);
+    assert_int_equal(cfg.index_m, 16);
+    assert_int_equal(cfg.index_ef_construction, 200);
+    assert_int_equal(cfg.index_ef_search, 64);
+    cfg.dim = DIM;
+    cogmem_store *s = NULL;
+    cfg.index = 1;
+    cfg.index_m = 1;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.index_m = 101;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.index_m = 16;
+    cfg.index_ef_construction = 0;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    cfg.index_ef_construction = 200;
+    cfg.index_ef_search = 65537;
+    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
+    assert_null(s);
+    s = open_index(1, NULL);
+    float *x = make_points(10, 21);
+    add_all(s, x, 10, 1);
+    cogmem_recall_params p = approx(65537);
+    cogmem_recall_hit h[4];
+    size_t n = 99;
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 4, &p, h, &n), -EINVAL);
+    assert_int_equal(n, 0);
+    p.ef = 0;
+    float zero[DIM] = {0};
+    assert_int_equal(cogmem_recall(s, zero, COGMEM_EPISODE, 4, &p, h, &n), -EINVAL);
+    assert_int_equal(cogmem_recall(s, x, 4, 4, &p, h, &n), -EINVAL);
+    p.metric = 7;
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 4, &p, h, &n), -EINVAL);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+/* Without an index, approximate is ignored: the exact scan, nothing of
+ * the index counted. */
+static void test_exact_path_without_index(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(0, NULL);
+    float *x = make_points(500, 23);
+    add_all(s, x, 500, 1);
+    cogmem_recall_params p = approx(8), e;
+    cogmem_recall_params_init(&e);
+    cogmem_recall_hit ha[20], he[20];
+    size_t na, ne;
+    assert_int_equal(cogmem_recall(s, x + 3 * DIM, COGMEM_EPISODE, 20, &p, ha, &na), 0);
+    assert_int_equal(cogmem_recall(s, x + 3 * DIM, COGMEM_EPISODE, 20, &e, he, &ne), 0);
+    assert_int_equal(na, ne);
+    assert_memory_equal(ha, he, na * sizeof *ha);
+    cogmem_stats st;
+    stats_of(s, &st);
+    assert_int_equal(st.index_visits + st.index_linked + st.index_fallbacks, 0);
+    assert_null(s->ann[0]);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recall_vs_exact),
+        cmocka_unit_test(test_tail),
+        cmocka_unit_test(test_tombstones_and_repair),
+        cmocka_unit_test(test_filter_fallback),
+        cmocka_unit_test(test_blend_and_kinds),
+        cmocka_unit_test(test_replace_relink),
+        cmocka_unit_test(test_duplicates_and_reconnect),
+        cmocka_unit_test(test_rebuild_on_open),
+        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_exact_path_without_index),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -178,6 +178,10 @@ typedef struct cogmem_config {
      * give none: keep at most this many episodes. 0 (default): no budget.
      * The store never forgets on its own; the host calls cogmem_forget. */
     uint64_t max_episodes;
+    /* enum cogmem_open_mode (cogmem_persist.h): how a store directory's
+     * snapshot is loaded; default COGMEM_OPEN_COPY. Ignored without a
+     * path. */
+    int32_t open_mode;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing

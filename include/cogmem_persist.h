@@ -93,6 +93,18 @@ enum cogmem_durability {
     COGMEM_DURABLE_SYNC = 3
 };
 
+/* cogmem_config.open_mode. The values are part of the ABI.
+ *   COGMEM_OPEN_COPY  (default) the snapshot's vectors are copied into the
+ *                     store's slabs (NUMA-placed like any row) and every
+ *                     checksum of the file is verified at open.
+ *   COGMEM_OPEN_MMAP  the snapshot's vector rows are used in place from a
+ *                     read-only shared mapping of the file (see "Open
+ *                     modes" above). */
+enum cogmem_open_mode {
+    COGMEM_OPEN_COPY = 0,
+    COGMEM_OPEN_MMAP = 1
+};
+
 /* The on-disk format this library writes; a directory or file written with
  * a larger major (or an incompatible feature this library does not know)
  * is refused with -EPROTONOSUPPORT. */

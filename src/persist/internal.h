@@ -123,7 +123,16 @@ struct cogmem__snap_sink {
     int (*hist)(void *arg, const struct cogmem__snap_hist *h);
     /* h->concept is the episode here; ids may be unaligned. */
     int (*elist)(void *arg, const struct cogmem__snap_blist *h, const uint64_t *ids);
+    /* Optional, called after config and before the first node: the vector
+     * sections (k = 0 concepts, 1 episodes) hold count[k] rows of
+     * h->row_bytes from file offset off[k]. */
+    int (*layout)(void *arg, const uint64_t count[2], const uint64_t off[2]);
 };
+/* check_sums: 0 (structure only, for the fuzzer), COGMEM__SNAP_SUMS (every
+ * checksum), optionally | COGMEM__SNAP_NO_ROWS: read no vector row at all
+ * (no chunk sums, no row padding check; the MMAP open). */
+#define COGMEM__SNAP_SUMS 1
+#define COGMEM__SNAP_NO_ROWS 2
 int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
                        const struct cogmem__snap_sink *sink, void *arg,
                        cogmem_snapshot_summary *sum, struct cogmem__bad *bad);

@@ -15,10 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "shards/bindex.h"
 #include "src/bind.h"
@@ -77,6 +80,10 @@ struct rec {
     uint64_t begin; /* the snapshot's first LSN: older records are in it */
     uint64_t end;   /* records below it may name nodes the copy missed */
     uint32_t dim;
+    int mmap;             /* cfg.open_mode == COGMEM_OPEN_MMAP */
+    const char *snap_path; /* the snapshot being loaded (MMAP maps it again) */
+    uint32_t row_bytes;
+    uint32_t index[2];    /* rows of each kind delivered so far */
 };
 
 static struct cogmem__node *live(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
@@ -140,6 +147,140 @@ static int sink_config(void *arg, const struct cogmem__snap_header *h)
         return -EINVAL;
     r->end = h->end_lsn;
     r->p->cfg = h->cfg;
+    r->row_bytes = h->row_bytes;
+    return 0;
+}
+
+/* Map rows [off, off + count * row_bytes) of the snapshot read-only and
+ * hand them to the slab (which unmaps them at close). */
+static int map_rows(struct rec *r, struct cogmem__slab *sl, uint64_t count, uint64_t off)
+{
+    if (count == 0)
+        return 0;
+    if (r->row_bytes != sl->stride)
+        return -EBADMSG;
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t start = off & ~(uint64_t)(pg - 1);
+    size_t len = (size_t)(off - start + count * sl->stride);
+    int fd = cogmem__fops->open(r->snap_path, O_RDONLY, 0);
+    if (fd < 0)
+        return -errno;
+    /* Shared, read-only: the pages are the page cache's, shared with
+     * every other process mapping the file, and never dirtied. */
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    int e = m == MAP_FAILED ? -errno : 0;
+    cogmem__fops->close(fd); /* the mapping keeps the file */
+    if (e)
+        return e;
+    return cogmem__slab_map(sl, (const char *)m + (off - start), (uint32_t)count, m, len);
+}
+
+/* Before the first node: size the maps for what the file holds (one
+ * growth instead of a cascade), and with MMAP map the vector sections. */
+static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2])
+{
+    struct rec *r = arg;
+    /* Sized for exactly the file's nodes: a bound from the file's length
+     * made the table most of the MMAP open's page faults. */
+    if (marks_init(&r->marks, count[0] + count[1]))
+        return -ENOMEM;
+    for (int k = 0; k < 2; k++) {
+        struct cogmem__set *s = &r->st->sets[k];
+        if (count[k] > s->kind.slab.max_rows)
+            return -EBADMSG; /* more rows than a store can hold */
+        cogmem__set_reserve(s, count[k]);
+        if (r->mmap) {
+            int rc = map_rows(r, &s->kind.slab, count[k], off[k]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* A copied row agrees with the record: finite, and its norm (recomputed
+ * with the dispatched dot kernel, in float) is the recorded one up to
+ * rounding. The recorded norm is the one kept: it is bit-exactly what the
+ * writer computed, which a recomputation in another order is not. */
+static int row_ok(const float *row, uint32_t dim, float norm)
+{
+    uint32_t inf = 0;
+    for (uint32_t i = 0; i < dim; i++) { /* integer test: vectorises */
+        uint32_t u;
+        memcpy(&u, &row[i], 4);
+        inf |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (inf)
+        return 0;
+    float d;
+    cogmem_dot_batch(row, row, 1, dim, dim, &d);
+    if (!isfinite(d)) /* squares overflow float: only for huge norms */
+        return norm > 1e18f;
+    return fabsf(sqrtf(d) - norm) <= 1e-3f * norm;
+}
+
+/* The snapshot's node: its vector row (copied into a fresh slab row, or
+ * the mapped row of the same index), its record, linked LIVE. The open is
+ * single-threaded and nothing else sees the store, so this skips what an
+ * add must do against racing adders (the cross-kind handshake) and what
+ * the record already holds (the norm). -EBADMSG for a duplicate id or a
+ * row that disagrees with its record. */
+static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__snap_node *sn,
+                     const float *row)
+{
+    cogmem_store *st = r->st;
+    struct cogmem__set *own = cogmem__set_of(st, kind);
+    struct cogmem__set *other =
+        cogmem__set_of(st, kind == COGMEM_CONCEPT ? COGMEM_EPISODE : COGMEM_CONCEPT);
+    struct cogmem__slab *sl = &own->kind.slab;
+    uint64_t id = sn->id, hash = cogmem__hash(st, id);
+    uint32_t index = r->index[kind == COGMEM_EPISODE]++;
+    struct cogmem_vec *v;
+    if (r->mmap) {
+        v = cogmem__slab_take_mapped(sl, index);
+        if (!v)
+            return -EBADMSG;
+    } else {
+        v = cogmem__slab_alloc(sl);
+        if (!v)
+            return -ENOMEM;
+    }
+    cogmem__vec_init(&own->kind, v, id, hash);
+    v->norm = sn->norm;
+    v->version = sn->vec_version;
+    if (!r->mmap) {
+        float *d = cogmem__vec_data(v);
+        memcpy(d, row, (size_t)st->dim * sizeof *d);
+        if (!row_ok(d, st->dim, sn->norm)) {
+            cogmem__vec_free_now(v);
+            return -EBADMSG;
+        }
+        cogmem__vec_fill_bf16(v);
+    }
+    struct cogmem__node *n = cogmem__node_new(&own->kind, v);
+    if (!n) {
+        cogmem__vec_free_now(v);
+        return -ENOMEM;
+    }
+    /* Plain (relaxed) stores: nobody else can see the store yet. */
+    atomic_store_explicit(&n->stamp, sn->stamp, memory_order_relaxed);
+    atomic_store_explicit(&n->touched_ns, sn->touched_ns, memory_order_relaxed);
+    atomic_store_explicit(&n->activation_bits, sn->activation_bits, memory_order_relaxed);
+    atomic_store_explicit(&n->bind_version, sn->word44, memory_order_relaxed);
+    cogmem__node_note_vec(n, sn->vec_version, sn->norm);
+    cogmem__node_publish(n, id);
+    cogmem__rcu_lock();
+    if (cogmem__set_find(other, id, hash, COGMEM__FIND_ANY) ||
+        cogmem__set_link(own, n, hash) != 0) {
+        cogmem__rcu_unlock();
+        cogmem__node_free_now(n); /* never linked, or not reachable by anyone */
+        return -EBADMSG;
+    }
+    atomic_store_explicit(&n->state, COGMEM__LIVE, memory_order_release);
+    cogmem__vec_mark_current(v);
+    cogmem__rcu_unlock();
+    cogmem__set_note_added(own, hash);
+    cogmem__ctr_bump(&own->kind, cogmem__shard_of(hash), COGMEM__CTR_ADD);
     return 0;
 }
 
@@ -147,8 +288,7 @@ static int sink_node(void *arg, enum cogmem_kind kind, const struct cogmem__snap
                      const float *row)
 {
     struct rec *r = arg;
-    int rc = load_node(r->st, kind, n->id, row, n->stamp, n->touched_ns, n->activation_bits,
-                       n->word44, n->vec_version, &n->norm);
+    int rc = bulk_node(r, kind, n, row);
     if (rc)
         return rc;
     marks_put(&r->marks, n->id, n->lsn);
@@ -242,7 +382,7 @@ static int sink_elist(void *arg, const struct cogmem__snap_blist *h, const uint6
 }
 
 static const struct cogmem__snap_sink load_sink = {sink_config, sink_node, sink_blist,
-                                                   sink_hist, sink_elist};
+                                                   sink_hist,   sink_elist, sink_layout};
 
 /* -------------------------------------------------------------- replay */
 
@@ -532,7 +672,8 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
     struct cogmem_open_report *rep = rep_in ? rep_in : &local;
     if (!rep_in)
         memset(&local, 0, sizeof local);
-    struct rec r = {.st = st, .p = p, .rep = rep, .dim = st->dim};
+    struct rec r = {.st = st, .p = p, .rep = rep, .dim = st->dim,
+                    .mmap = st->cfg.open_mode == COGMEM_OPEN_MMAP};
     cogmem__cfg_block_of(&st->cfg, &p->cfg);
     DIR *d = opendir(p->dir);
     if (!d)
@@ -596,10 +737,12 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         rc = cogmem__map_file(path, &buf, &len);
         if (rc)
             goto out;
-        /* Sized for every node in the file (a bound from its length). */
-        rc = marks_init(&r.marks, len / (sizeof(struct cogmem__snap_node) + 64));
-        if (rc == 0)
-            rc = cogmem__snap_parse(buf, len, 1, &load_sink, &r, NULL, &bad);
+        r.snap_path = path;
+        /* MMAP reads no vector row (that is the point): their checksums
+         * are cogmem_snapshot_verify's business (cogmem_persist.h). */
+        rc = cogmem__snap_parse(buf, len,
+                                    COGMEM__SNAP_SUMS | (r.mmap ? COGMEM__SNAP_NO_ROWS : 0),
+                                    &load_sink, &r, NULL, &bad);
         cogmem__unmap_file(buf, len);
         if (rc == -EINVAL) {
             cogmem__bad_set(&bad, "header", 0, "the snapshot's dim differs from cfg.dim");

@@ -30,9 +30,15 @@
 
 /* ------------------------------------------------ id -> snapshot mark */
 
+struct mark {
+    uint64_t id, lsn;
+    struct cogmem__node *node; /* as loaded from the snapshot */
+    uint64_t kind;             /* enum cogmem_kind */
+};
+
 struct marks {
-    uint64_t *key, *val;
-    size_t mask, n;
+    struct mark *m; /* open addressing, id 0 = empty */
+    size_t mask;
 };
 
 static int marks_init(struct marks *m, size_t n)
@@ -40,33 +46,45 @@ static int marks_init(struct marks *m, size_t n)
     size_t cap = 16;
     while (cap < 2 * n + 2)
         cap *= 2;
-    m->key = calloc(cap, sizeof *m->key);
-    m->val = calloc(cap, sizeof *m->val);
+    m->m = calloc(cap, sizeof *m->m);
     m->mask = cap - 1;
-    m->n = 0;
-    return m->key && m->val ? 0 : -ENOMEM;
+    return m->m ? 0 : -ENOMEM;
 }
 
-static void marks_put(struct marks *m, uint64_t id, uint64_t lsn)
+static struct mark *marks_find(const struct marks *m, uint64_t id)
+{
+    if (!m->m)
+        return NULL;
+    size_t i = cogmem__hash_id(0, id) & m->mask;
+    while (m->m[i].id) {
+        if (m->m[i].id == id)
+            return &m->m[i];
+        i = (i + 1) & m->mask;
+    }
+    return NULL;
+}
+
+static void marks_put(struct marks *m, uint64_t id, uint64_t lsn, struct cogmem__node *n,
+                      enum cogmem_kind kind)
 {
     size_t i = cogmem__hash_id(0, id) & m->mask;
-    while (m->key[i] && m->key[i] != id)
+    while (m->m[i].id && m->m[i].id != id)
         i = (i + 1) & m->mask;
-    m->key[i] = id;
-    m->val[i] = lsn;
+    m->m[i] = (struct mark){id, lsn, n, (uint64_t)kind};
 }
 
 static uint64_t marks_get(const struct marks *m, uint64_t id)
 {
-    if (!m->key)
-        return 0;
-    size_t i = cogmem__hash_id(0, id) & m->mask;
-    while (m->key[i]) {
-        if (m->key[i] == id)
-            return m->val[i];
-        i = (i + 1) & m->mask;
-    }
-    return 0;
+    const struct mark *k = marks_find(m, id);
+    return k ? k->lsn : 0;
+}
+
+/* While the snapshot loads (nothing is removed before the replay): the
+ * node of `kind` the snapshot held with this id, without a map lookup. */
+static struct cogmem__node *snap_node(const struct marks *m, enum cogmem_kind kind, uint64_t id)
+{
+    const struct mark *k = marks_find(m, id);
+    return k && k->kind == (uint64_t)kind ? k->node : NULL;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -84,6 +102,7 @@ struct rec {
     const char *snap_path; /* the snapshot being loaded (MMAP maps it again) */
     uint32_t row_bytes;
     uint32_t index[2];    /* rows of each kind delivered so far */
+    float *vbuf;          /* record_vector()'s buffer */
 };
 
 static struct cogmem__node *live(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
@@ -204,13 +223,7 @@ static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2]
  * writer computed, which a recomputation in another order is not. */
 static int row_ok(const float *row, uint32_t dim, float norm)
 {
-    uint32_t inf = 0;
-    for (uint32_t i = 0; i < dim; i++) { /* integer test: vectorises */
-        uint32_t u;
-        memcpy(&u, &row[i], 4);
-        inf |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    if (inf)
+    if (cogmem__check_finite(row, dim))
         return 0;
     float d;
     cogmem_dot_batch(row, row, 1, dim, dim, &d);
@@ -226,7 +239,7 @@ static int row_ok(const float *row, uint32_t dim, float norm)
  * the record already holds (the norm). -EBADMSG for a duplicate id or a
  * row that disagrees with its record. */
 static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__snap_node *sn,
-                     const float *row)
+                     const float *row, struct cogmem__node **out)
 {
     cogmem_store *st = r->st;
     struct cogmem__set *own = cogmem__set_of(st, kind);
@@ -281,6 +294,7 @@ static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__
     cogmem__rcu_unlock();
     cogmem__set_note_added(own, hash);
     cogmem__ctr_bump(&own->kind, cogmem__shard_of(hash), COGMEM__CTR_ADD);
+    *out = n;
     return 0;
 }
 
@@ -288,10 +302,11 @@ static int sink_node(void *arg, enum cogmem_kind kind, const struct cogmem__snap
                      const float *row)
 {
     struct rec *r = arg;
-    int rc = bulk_node(r, kind, n, row);
+    struct cogmem__node *node;
+    int rc = bulk_node(r, kind, n, row, &node);
     if (rc)
         return rc;
-    marks_put(&r->marks, n->id, n->lsn);
+    marks_put(&r->marks, n->id, n->lsn, node, kind);
     if (kind == COGMEM_CONCEPT)
         r->rep->concepts++;
     else
@@ -303,7 +318,7 @@ static int sink_blist(void *arg, const struct cogmem__snap_blist *h,
                       const struct cogmem__snap_bind *e)
 {
     struct rec *r = arg;
-    struct cogmem__node *cn = live(r->st, COGMEM_CONCEPT, h->concept);
+    struct cogmem__node *cn = snap_node(&r->marks, COGMEM_CONCEPT, h->concept);
     struct cogmem__blist *cl = cn ? clist_of(r->st, cn, 1) : NULL;
     if (!cl)
         return cn ? -ENOMEM : -EBADMSG;
@@ -324,9 +339,9 @@ static int sink_hist(void *arg, const struct cogmem__snap_hist *h)
 {
     struct rec *r = arg;
     enum cogmem_kind kind = COGMEM_CONCEPT;
-    struct cogmem__node *n = live(r->st, COGMEM_CONCEPT, h->id);
+    struct cogmem__node *n = snap_node(&r->marks, COGMEM_CONCEPT, h->id);
     if (!n) {
-        n = live(r->st, COGMEM_EPISODE, h->id);
+        n = snap_node(&r->marks, COGMEM_EPISODE, h->id);
         kind = COGMEM_EPISODE;
     }
     if (!n)
@@ -365,7 +380,7 @@ static int elist_append(struct cogmem__blist *el, uint64_t concept)
 static int sink_elist(void *arg, const struct cogmem__snap_blist *h, const uint64_t *ids)
 {
     struct rec *r = arg;
-    struct cogmem__node *en = live(r->st, COGMEM_EPISODE, h->concept);
+    struct cogmem__node *en = snap_node(&r->marks, COGMEM_EPISODE, h->concept);
     struct cogmem__blist *el = en ? elist_of(r->st, en, 1) : NULL;
     if (!el)
         return en ? -ENOMEM : -EBADMSG;
@@ -418,13 +433,13 @@ static int missed(const struct rec *r, const struct cogmem__jrn_rec *h)
 }
 
 /* A record's vector (it may be unaligned in the mapping): an aligned
- * copy, or NULL. The caller frees it. */
-static float *record_vector(const struct rec *r, const void *pl, size_t head)
+ * copy in r->vbuf (reused from record to record), or NULL. */
+static float *record_vector(struct rec *r, const void *pl, size_t head)
 {
-    float *v = malloc((size_t)r->dim * sizeof *v);
-    if (v)
-        memcpy(v, (const char *)pl + head, (size_t)r->dim * sizeof *v);
-    return v;
+    if (!r->vbuf && !(r->vbuf = malloc((size_t)r->dim * sizeof *r->vbuf)))
+        return NULL;
+    memcpy(r->vbuf, (const char *)pl + head, (size_t)r->dim * sizeof *r->vbuf);
+    return r->vbuf;
 }
 
 static int skip(struct rec *r, uint64_t id, uint64_t lsn)
@@ -452,10 +467,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         float *v = record_vector(r, pl, sizeof a);
         if (!v)
             return -ENOMEM;
-        int rc = load_node(st, (enum cogmem_kind)a.kind, a.id, v, a.stamp, a.touched_ns,
-                           a.activation_bits, a.word44, a.vec_version, NULL);
-        free(v);
-        return rc;
+        return load_node(st, (enum cogmem_kind)a.kind, a.id, v, a.stamp, a.touched_ns,
+                         a.activation_bits, a.word44, a.vec_version, NULL);
     }
     case COGMEM__J_REMOVE: {
         struct cogmem__jp_remove a;
@@ -477,7 +490,6 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         if (!v)
             return -ENOMEM;
         int rc = cogmem_concept_set_centroid(st, a.id, v);
-        free(v);
         if (rc == -ENOENT && missed(r, h))
             return 0;
         if (rc)
@@ -775,8 +787,13 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         memset(&jh, 0, sizeof jh);
         size_t valid = 0;
         int last = i + 1 == nseg;
-        /* A segment that ends before the snapshot begins is all in it. */
-        rc = cogmem__jrn_parse(buf, len, 1, &jh, NULL, NULL, &valid, &bad);
+        /* The header alone first (dim, first LSN), then one pass over the
+         * records that checks and applies them together: a record that
+         * fails its checks stops the open, which then discards everything
+         * (nothing is loaded half), so checking all before applying any
+         * would only hash every record twice. */
+        rc = cogmem__jrn_parse(buf, len < sizeof jh ? len : sizeof jh, 1, &jh, NULL, NULL,
+                               &valid, &bad);
         if (rc >= 0 && valid >= sizeof jh && jh.dim != st->dim) {
             cogmem__bad_set(&bad, "header", 0, "the segment's dim differs from cfg.dim");
             cogmem__unmap_file(buf, len);
@@ -863,7 +880,7 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
 out:
     free(snaps);
     free(segs);
-    free(r.marks.key);
-    free(r.marks.val);
+    free(r.marks.m);
+    free(r.vbuf);
     return rc;
 }

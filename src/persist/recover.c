@@ -783,6 +783,13 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         rc = cogmem__map_file(path, &buf, &len);
         if (rc)
             goto out;
+        /* Room in the maps for as many adds as the segment can hold (an
+         * add record is the largest kind of node record): one growth per
+         * shard instead of a cascade of resizes during the replay. */
+        uint64_t adds = len / cogmem__jrn_rec_bytes(sizeof(struct cogmem__jp_add) +
+                                                    (size_t)st->dim * sizeof(float));
+        for (int k = 0; k < 2; k++)
+            cogmem__set_reserve(&st->sets[k], cogmem__set_count(&st->sets[k]) + adds);
         struct cogmem__jrn_header jh;
         memset(&jh, 0, sizeof jh);
         size_t valid = 0;

@@ -196,9 +196,23 @@ int cogmem__slab_map(struct cogmem__slab *sl, const void *base, uint32_t rows,
     return 0;
 }
 
-void *cogmem__slab_take_mapped(struct cogmem__slab *sl, uint32_t index)
+int cogmem__slab_prealloc(struct cogmem__slab *sl, uint32_t rows)
 {
-    if (index >= sl->mapped_rows)
+    if (atomic_load_explicit(&sl->used, memory_order_relaxed) || sl->mapped_rows ||
+        rows > sl->max_rows)
+        return -EINVAL;
+    for (uint32_t c = 0; (uint64_t)c * sl->rows_per_chunk < rows; c++)
+        if (ensure_chunk(sl, c))
+            return -ENOMEM;
+    /* Release: whoever reads `used` (with acquire) sees the chunks. */
+    atomic_store_explicit(&sl->used, rows, memory_order_release);
+    return 0;
+}
+
+void *cogmem__slab_take(struct cogmem__slab *sl, uint32_t index)
+{
+    if (index >= (sl->mapped_rows ? sl->mapped_rows
+                                  : atomic_load_explicit(&sl->used, memory_order_relaxed)))
         return NULL;
     struct cogmem_vec *v = row_of(sl, index);
     if (atomic_load_explicit(&v->state, memory_order_relaxed) != COGMEM__ROW_FREE)

@@ -156,7 +156,7 @@ int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
 /* Serve rows [0, rows) of an EMPTY slab (nothing allocated yet, no bf16
  * copies) from `base`, rows of `stride` bytes (64-byte aligned, readable for
  * rows * stride bytes, never written through): their headers are set up
- * FREE in anonymous memory and cogmem__slab_take_mapped() hands them out.
+ * FREE in anonymous memory and cogmem__slab_take() hands them out.
  * The slab takes ownership of the mapping [map_start, map_start + map_len)
  * and munmaps it at fini (also on failure here: then nothing else
  * changed). 0, -EINVAL (slab not empty, bf16 copies, misaligned base, too
@@ -164,10 +164,17 @@ int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
 int cogmem__slab_map(struct cogmem__slab *sl, const void *base, uint32_t rows,
                      void *map_start, size_t map_len);
 
-/* Mapped row `index` (< mapped_rows) in state UNPUB, like a fresh
- * allocation (its header's other fields are the caller's), or NULL if it
- * is not a FREE mapped row (taken twice). Single-threaded, at load. */
-void *cogmem__slab_take_mapped(struct cogmem__slab *sl, uint32_t index);
+/* Make rows [0, rows) of an EMPTY, unmapped slab exist now (their chunks
+ * allocated, the bump pointer past them), FREE and on no free list, for a
+ * loader that fills them by index (cogmem__slab_take). 0 or -ENOMEM
+ * (chunks already made stay until fini). Single-threaded, at load. */
+int cogmem__slab_prealloc(struct cogmem__slab *sl, uint32_t rows);
+
+/* Row `index` -- mapped (< mapped_rows) or preallocated (< the bump
+ * pointer) -- in state UNPUB, like a fresh allocation (its header's other
+ * fields are the caller's), or NULL if it is not FREE (taken twice) or
+ * out of range. Single-threaded, at load. */
+void *cogmem__slab_take(struct cogmem__slab *sl, uint32_t index);
 
 /* Free every chunk, and the mapping. No row may be in use any more. */
 void cogmem__slab_fini(struct cogmem__slab *sl);

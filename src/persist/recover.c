@@ -103,6 +103,8 @@ struct rec {
     uint32_t row_bytes;
     uint32_t index[2];    /* rows of each kind delivered so far */
     float *vbuf;          /* record_vector()'s buffer */
+    const uint8_t *buf;   /* the mapped snapshot while it loads */
+    struct cogmem__vload vload; /* COPY: the vector workers */
 };
 
 static struct cogmem__node *live(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
@@ -196,7 +198,8 @@ static int map_rows(struct rec *r, struct cogmem__slab *sl, uint64_t count, uint
 
 /* Before the first node: size the maps for what the file holds (one
  * growth instead of a cascade), and with MMAP map the vector sections. */
-static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2])
+static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2],
+                       const uint64_t moff[2], uint64_t sums_off)
 {
     struct rec *r = arg;
     /* Sized for exactly the file's nodes: a bound from the file's length
@@ -214,22 +217,11 @@ static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2]
                 return rc;
         }
     }
+    /* COPY: the rows are copied and checked beside the record loading. */
+    if (!r->mmap)
+        return cogmem__vload_start(&r->vload, r->st, r->buf, count, off, moff,
+                                   r->buf + sums_off, r->row_bytes);
     return 0;
-}
-
-/* A copied row agrees with the record: finite, and its norm (recomputed
- * with the dispatched dot kernel, in float) is the recorded one up to
- * rounding. The recorded norm is the one kept: it is bit-exactly what the
- * writer computed, which a recomputation in another order is not. */
-static int row_ok(const float *row, uint32_t dim, float norm)
-{
-    if (cogmem__check_finite(row, dim))
-        return 0;
-    float d;
-    cogmem_dot_batch(row, row, 1, dim, dim, &d);
-    if (!isfinite(d)) /* squares overflow float: only for huge norms */
-        return norm > 1e18f;
-    return fabsf(sqrtf(d) - norm) <= 1e-3f * norm;
 }
 
 /* The snapshot's node: its vector row (copied into a fresh slab row, or
@@ -248,28 +240,13 @@ static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__
     struct cogmem__slab *sl = &own->kind.slab;
     uint64_t id = sn->id, hash = cogmem__hash(st, id);
     uint32_t index = r->index[kind == COGMEM_EPISODE]++;
-    struct cogmem_vec *v;
-    if (r->mmap) {
-        v = cogmem__slab_take_mapped(sl, index);
-        if (!v)
-            return -EBADMSG;
-    } else {
-        v = cogmem__slab_alloc(sl);
-        if (!v)
-            return -ENOMEM;
-    }
+    (void)row; /* copied and checked by the vector workers (loadvec.c), or mapped */
+    struct cogmem_vec *v = cogmem__slab_take(sl, index);
+    if (!v)
+        return -EBADMSG;
     cogmem__vec_init(&own->kind, v, id, hash);
     v->norm = sn->norm;
     v->version = sn->vec_version;
-    if (!r->mmap) {
-        float *d = cogmem__vec_data(v);
-        memcpy(d, row, (size_t)st->dim * sizeof *d);
-        if (!row_ok(d, st->dim, sn->norm)) {
-            cogmem__vec_free_now(v);
-            return -EBADMSG;
-        }
-        cogmem__vec_fill_bf16(v);
-    }
     struct cogmem__node *n = cogmem__node_new(&own->kind, v);
     if (!n) {
         cogmem__vec_free_now(v);
@@ -750,11 +727,19 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         if (rc)
             goto out;
         r.snap_path = path;
-        /* MMAP reads no vector row (that is the point): their checksums
-         * are cogmem_snapshot_verify's business (cogmem_persist.h). */
-        rc = cogmem__snap_parse(buf, len,
-                                    COGMEM__SNAP_SUMS | (r.mmap ? COGMEM__SNAP_NO_ROWS : 0),
-                                    &load_sink, &r, NULL, &bad);
+        /* The parser reads no vector row: COPY's vector workers check
+         * them (loadvec.c); MMAP does not (that is the point: their
+         * checksums are cogmem_snapshot_verify's business). */
+        r.buf = buf;
+        rc = cogmem__snap_parse(buf, len, COGMEM__SNAP_SUMS | COGMEM__SNAP_NO_ROWS, &load_sink,
+                                &r, NULL, &bad);
+        /* Join the vector workers before anything else touches the rows
+         * (or the mapping goes): after a failed parse, stop them first. */
+        if (rc)
+            atomic_store_explicit(&r.vload.failed, 1, memory_order_relaxed);
+        int vrc = cogmem__vload_finish(&r.vload, rc ? NULL : &bad);
+        if (rc == 0)
+            rc = vrc;
         cogmem__unmap_file(buf, len);
         if (rc == -EINVAL) {
             cogmem__bad_set(&bad, "header", 0, "the snapshot's dim differs from cfg.dim");

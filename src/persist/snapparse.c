@@ -182,8 +182,9 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
     if (sink && sink->config && (rc = sink->config(arg, &h)))
         return rc;
     if (sink && sink->layout) {
-        const uint64_t cnt[2] = {nc, ne}, at[2] = {sec[2].off, sec[3].off};
-        if ((rc = sink->layout(arg, cnt, at)))
+        const uint64_t cnt[2] = {nc, ne}, at[2] = {sec[2].off, sec[3].off},
+                       mo[2] = {sec[0].off, sec[1].off};
+        if ((rc = sink->layout(arg, cnt, at, mo, sec[4].off)))
             return rc;
     }
 

@@ -11,7 +11,8 @@
  *   - corrupt metadata is -EBADMSG as in COPY; a corrupt vector row is
  *     not looked at (documented), cogmem_snapshot_verify and COPY find it;
  *   - bf16_rows with MMAP is -EOPNOTSUPP, an unknown mode -EINVAL, and a
- *     caller whose cogmem_config ends before open_mode gets COPY. */
+ *     caller whose cogmem_config ends before open_mode gets COPY;
+ *   - a COPY open of a bf16 store rebuilds every row's bf16 copy. */
 #include <fcntl.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -266,6 +267,32 @@ int main(void)
     cfg.open_mode = COGMEM_OPEN_COPY;
     CHECK_RC(cogmem_open_report(&cfg, &s, &rep), -EBADMSG);
     CHECK(!strcmp(rep.bad_section, "concept-vectors"));
+
+    /* COPY of a bf16 store: the vector workers write every row's bf16
+     * copy (the file has none). */
+    char *bdir = test_tmpdir("mmap-bf16");
+    cfg = test_config(bdir, DIM, COGMEM_DURABLE_NONE);
+    cfg.bf16_rows = 1;
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    for (uint64_t i = 1; i <= N; i++) {
+        rvec(v);
+        CHECK_RC(cogmem_concept_add(s, i, v), 0);
+    }
+    CHECK_RC(cogmem_snapshot(s), 0);
+    CHECK_RC(cogmem_close(&s), 0);
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    uint16_t want[DIM];
+    for (uint64_t i = 1; i <= N; i++) {
+        CHECK_RC(cogmem_vec_get(s, i, &cv), 0);
+        cogmem_f32_to_bf16(cogmem_vec_data(cv), DIM, want);
+        struct cogmem_vec *h = (struct cogmem_vec *)cv;
+        const uint16_t *got16 = cogmem__slab_bf16_of(&s->sets[0].kind.slab, h, h->row);
+        CHECK(got16 && !memcmp(got16, want, sizeof want));
+        cogmem_vec_put(cv);
+    }
+    CHECK_RC(cogmem_close(&s), 0);
+    test_rmdir(bdir);
+    free(bdir);
 
     test_rmdir(bad);
     test_rmdir(dir);

@@ -73,6 +73,9 @@
  *   store's slabs, NUMA-placed like any row; every checksum of the file
  *   (header, table, every section, every 4 MiB vector chunk) and every
  *   row (finite, agreeing with its recorded norm) is checked at open.
+ *   The vector copying and checking runs on worker threads (one per
+ *   other online CPU, all signals blocked, joined before cogmem_open
+ *   returns) while the opening thread loads the records.
  *   COGMEM_OPEN_MMAP: the snapshot's vector rows are used in place from a
  *   read-only (PROT_READ, MAP_SHARED) mapping of the file: no copy, and no
  *   page of the file is ever written or dirtied (the page cache's pages are

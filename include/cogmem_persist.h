@@ -99,6 +99,10 @@
  *      more TLB misses (bench/persist measures recall on both);
  *    - first touches read the file: the first recall after an MMAP open
  *      pays the page faults that the COPY open paid up front;
+ *    - protection from other programs: the mapped file must not be
+ *      truncated or rewritten in place while the store is open (cogmem
+ *      never does either: snapshots are new files renamed into place); a
+ *      truncation makes reads of the mapped rows fault (SIGBUS);
  *    - bfloat16 copies: cfg.bf16_rows with COGMEM_OPEN_MMAP is refused
  *      with -EOPNOTSUPP (the file holds no copies, and making them would
  *      read every row at open, which is what MMAP exists to avoid).

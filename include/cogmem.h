@@ -193,6 +193,10 @@ typedef struct cogmem_config {
     /* Candidates an approximate recall examines when its params give no
      * `ef`, in [1, 65536]. Default 64. */
     uint32_t index_ef_search;
+    /* enum cogmem_open_mode (cogmem_persist.h): how a store directory's
+     * snapshot is loaded; default COGMEM_OPEN_COPY. Ignored without a
+     * path. */
+    int32_t open_mode;
 } cogmem_config;
 
 /* Fill *cfg with defaults (dim 0, which the caller must set; no sizing

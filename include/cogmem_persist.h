@@ -72,9 +72,50 @@
  *  - An episode's list of concepts is rebuilt from the concepts' lists at
  *    open: its order (cogmem_episode_concepts) may differ from before.
  *  - Decay journals every binding it visits (about 40 bytes each).
- *  - Only the COPY open exists: vectors are read from the snapshot into the
- *    store's slabs and every checksum is verified.
  *  - One process at a time; local file systems only.
+ *
+ * Open modes (cogmem_config.open_mode)
+ *   COGMEM_OPEN_COPY (default): the snapshot's vectors are copied into the
+ *   store's slabs, NUMA-placed like any row; every checksum of the file
+ *   (header, table, every section, every 4 MiB vector chunk) and every
+ *   row (finite, agreeing with its recorded norm) is checked at open.
+ *   The vector copying and checking runs on worker threads (one per
+ *   other online CPU, all signals blocked, joined before cogmem_open
+ *   returns) while the opening thread loads the records.
+ *   COGMEM_OPEN_MMAP: the snapshot's vector rows are used in place from a
+ *   read-only (PROT_READ, MAP_SHARED) mapping of the file: no copy, and no
+ *   page of the file is ever written or dirtied (the page cache's pages are
+ *   shared with every other process that maps the file). Node records,
+ *   bindings and histories are loaded as in COPY. Replacing or blending a
+ *   centroid and adding write new rows in anonymous memory as usual;
+ *   recall scans mapped and in-memory rows alike; a mapped row that a
+ *   replacement or removal retires is never reused. The mapping lives
+ *   until cogmem_close(); a later cogmem_snapshot() may delete the mapped
+ *   file from the directory (the mapping keeps its pages). What MMAP gives
+ *   up:
+ *    - NUMA placement of the mapped rows (they are where the page cache
+ *      put them; cfg.numa_policy applies to everything else);
+ *    - checking the vectors at open: only the header, section table,
+ *      footer and the non-vector sections (records, bindings, histories,
+ *      chunk sums) are verified, so a corrupt record is still -EBADMSG but
+ *      a corrupt vector row is served as it is. cogmem_snapshot_verify()
+ *      checks every row's chunk checksum without opening a store;
+ *    - huge pages for the mapped rows (file pages are 4 KiB here, slab
+ *      chunks use transparent huge pages): scans of mapped rows may take
+ *      more TLB misses (bench/persist measures recall on both);
+ *    - first touches read the file: the first recall after an MMAP open
+ *      pays the page faults that the COPY open paid up front;
+ *    - protection from other programs: the mapped file must not be
+ *      truncated or rewritten in place while the store is open (cogmem
+ *      never does either: snapshots are new files renamed into place); a
+ *      truncation makes reads of the mapped rows fault (SIGBUS);
+ *    - bfloat16 copies: cfg.bf16_rows with COGMEM_OPEN_MMAP is refused
+ *      with -EOPNOTSUPP (the file holds no copies, and making them would
+ *      read every row at open, which is what MMAP exists to avoid).
+ *   The directory stays writable: the journal and later snapshots work as
+ *   in COPY (a snapshot reads mapped rows like any others).
+ *   Without cfg.path the mode is ignored; a value other than the two is
+ *   -EINVAL at cogmem_open().
  */
 #ifndef COGMEM_PERSIST_H
 #define COGMEM_PERSIST_H
@@ -97,6 +138,14 @@ enum cogmem_durability {
     COGMEM_DURABLE_PROCESS = 1,
     COGMEM_DURABLE_INTERVAL = 2,
     COGMEM_DURABLE_SYNC = 3
+};
+
+/* cogmem_config.open_mode (see "Open modes" above). The values are part
+ * of the ABI. A caller whose cogmem_config ends before open_mode (an older
+ * struct_size) gets COGMEM_OPEN_COPY. */
+enum cogmem_open_mode {
+    COGMEM_OPEN_COPY = 0,
+    COGMEM_OPEN_MMAP = 1
 };
 
 /* The on-disk format this library writes; a directory or file written with
@@ -130,10 +179,11 @@ struct cogmem_open_report {
 /* cogmem_open() that also fills *report (may be NULL), whether the open
  * succeeds or not. Errors: as cogmem_open(), and for a store directory
  * -EBUSY (locked by another opener), -EPROTONOSUPPORT (newer format),
- * -EBADMSG (a snapshot or a journal record is corrupt, including a torn
+ * -EOPNOTSUPP (COGMEM_OPEN_MMAP with cfg.bf16_rows), -EBADMSG (a
+ * snapshot or a journal record is corrupt, including a torn
  * record anywhere but at the end of the last segment: the report names
  * file, section and offset; nothing is loaded), -EINVAL (report's
- * struct_size too small, a bad durability, or the directory's dim differs
+ * struct_size too small, a bad durability or open mode, or the directory's dim differs
  * from cfg.dim), -EIO/-ENOSPC/-EACCES... from the file system. A torn
  * record at the very end of the journal (a write cut short by a crash) is
  * not an error: the valid prefix is recovered, the tail cut off and

@@ -54,15 +54,27 @@ static size_t chunk_bytes(struct cogmem__slab *sl)
 
 static void chunk_free(struct cogmem__slab *sl, char *ch);
 
+/* A mapped chunk's anonymous block: its headers only. */
+static size_t mapped_chunk_bytes(const struct cogmem__slab *sl)
+{
+    return (size_t)sl->rows_per_chunk * sizeof(struct cogmem_vec);
+}
+
 void cogmem__slab_fini(struct cogmem__slab *sl)
 {
     if (!sl->dir)
         return;
     for (uint32_t c = 0; c < COGMEM__SLAB_MAX_CHUNKS; c++) {
         char *ch = atomic_load_explicit(&sl->dir[c], memory_order_relaxed);
-        if (ch)
+        if (ch && c < sl->mapped_chunks)
+            cogmem__mem_free(sl->mem, sl->mem_kind, ch, mapped_chunk_bytes(sl));
+        else if (ch)
             chunk_free(sl, ch);
     }
+    if (sl->map_len)
+        munmap(sl->map_start, sl->map_len);
+    sl->map_len = 0;
+    sl->mapped_rows = sl->mapped_chunks = 0;
     cogmem__mem_free(sl->mem, COGMEM__MEM_META, sl->dir,
                      COGMEM__SLAB_MAX_CHUNKS * sizeof *sl->dir);
     sl->dir = NULL;
@@ -136,6 +148,79 @@ static int ensure_chunk(struct cogmem__slab *sl, uint32_t c)
     return 0;
 }
 
+int cogmem__slab_map(struct cogmem__slab *sl, const void *base, uint32_t rows,
+                     void *map_start, size_t map_len)
+{
+    uint64_t nch = ((uint64_t)rows + sl->rows_per_chunk - 1) / sl->rows_per_chunk;
+    int rc = 0;
+    if (atomic_load_explicit(&sl->used, memory_order_relaxed) || sl->mapped_rows ||
+        sl->bstride || ((uintptr_t)base & 63) || rows >= sl->max_rows)
+        rc = -EINVAL;
+    for (uint32_t c = 0; rc == 0 && c < nch; c++) {
+        char *ch = cogmem__mem_alloc(sl->mem, sl->mem_kind, mapped_chunk_bytes(sl));
+        if (!ch) {
+            rc = -ENOMEM;
+            break;
+        }
+        for (uint32_t i = 0; i < sl->rows_per_chunk; i++) {
+            struct cogmem_vec *v = row_at(sl, ch, i);
+            atomic_init(&v->refs, 0);
+            atomic_init(&v->state, COGMEM__ROW_FREE);
+            v->row = c * sl->rows_per_chunk + i;
+        }
+        /* Relaxed: the store is not shared yet; its publication to other
+         * threads orders this. */
+        atomic_store_explicit(&sl->dir[c], ch, memory_order_relaxed);
+    }
+    if (rc) {
+        for (uint32_t c = 0; c < nch; c++) {
+            char *ch = atomic_load_explicit(&sl->dir[c], memory_order_relaxed);
+            if (ch)
+                cogmem__mem_free(sl->mem, sl->mem_kind, ch, mapped_chunk_bytes(sl));
+            atomic_store_explicit(&sl->dir[c], NULL, memory_order_relaxed);
+        }
+        if (map_len)
+            munmap(map_start, map_len);
+        return rc;
+    }
+    sl->map_base = base;
+    sl->map_start = map_start;
+    sl->map_len = map_len;
+    sl->mapped_rows = rows;
+    sl->mapped_chunks = (uint32_t)nch;
+    /* New rows start after the mapped chunks: the bump never hands out a
+     * mapped slot (nor the tail slots of the last mapped chunk, which have
+     * no data). Relaxed: single-threaded, as above. */
+    atomic_store_explicit(&sl->used, (uint32_t)nch * sl->rows_per_chunk,
+                          memory_order_relaxed);
+    return 0;
+}
+
+int cogmem__slab_prealloc(struct cogmem__slab *sl, uint32_t rows)
+{
+    if (atomic_load_explicit(&sl->used, memory_order_relaxed) || sl->mapped_rows ||
+        rows > sl->max_rows)
+        return -EINVAL;
+    for (uint32_t c = 0; (uint64_t)c * sl->rows_per_chunk < rows; c++)
+        if (ensure_chunk(sl, c))
+            return -ENOMEM;
+    /* Release: whoever reads `used` (with acquire) sees the chunks. */
+    atomic_store_explicit(&sl->used, rows, memory_order_release);
+    return 0;
+}
+
+void *cogmem__slab_take(struct cogmem__slab *sl, uint32_t index)
+{
+    if (index >= (sl->mapped_rows ? sl->mapped_rows
+                                  : atomic_load_explicit(&sl->used, memory_order_relaxed)))
+        return NULL;
+    struct cogmem_vec *v = row_of(sl, index);
+    if (atomic_load_explicit(&v->state, memory_order_relaxed) != COGMEM__ROW_FREE)
+        return NULL;
+    atomic_store_explicit(&v->state, COGMEM__ROW_UNPUB, memory_order_relaxed);
+    return v;
+}
+
 static void *pop_free(struct cogmem__slab *sl)
 {
     uint64_t head = atomic_load_explicit(&sl->free_head, memory_order_acquire);
@@ -188,6 +273,8 @@ void cogmem__slab_free(struct cogmem__slab *sl, void *p)
 {
     struct cogmem_vec *v = p;
     atomic_store_explicit(&v->state, COGMEM__ROW_FREE, memory_order_relaxed);
+    if (v->row < sl->mapped_rows)
+        return; /* its data is the file's: retired for good (slab.h) */
     uint64_t head = atomic_load_explicit(&sl->free_head, memory_order_relaxed);
     do {
         atomic_store_explicit(&v->refs, (uint32_t)head, memory_order_relaxed);

@@ -64,19 +64,22 @@
  * pages (measured: on 4 KiB pages a 10^6 x 768 scan on this project's VM
  * ran 1.5-5x slower).
  *
- * How a read-only file mapping would plug in (issue 9's COGMEM_OPEN_MMAP;
- * not implemented here): the snapshot stores rows of dim floats padded to a
- * multiple of 64 bytes, 64-byte aligned -- exactly this slab's data region
- * format, `stride` bytes per row. A mapped chunk would keep its headers in
- * anonymous memory (they are written: refs, state) and take its f32 region
- * from the mapping: the directory would hold, per chunk, the header block
- * and a data base (data_base would become per chunk instead of "headers +
- * data_base"), the file window of chunk c being rows [c * rows_per_chunk,
- * (c + 1) * rows_per_chunk) at file offset rows * stride. Mapped rows start
- * CURRENT and are never written (PROT_READ); replacing a mapped vector
- * allocates an anonymous row as today, and the free list must never hand
- * out a mapped slot (a FREE mapped row is retired for good). Scans need no
- * change: they already take headers and data from separate regions. */
+ * A read-only file mapping (issue 9's COGMEM_OPEN_MMAP, cogmem__slab_map):
+ * a snapshot stores rows of dim floats padded to a multiple of 64 bytes,
+ * 64-byte aligned -- exactly this slab's data region format, `stride`
+ * bytes per row. A mapped slab's rows [0, mapped_rows) take their data
+ * from the mapping (row i at map_base + i * stride) and their headers from
+ * anonymous blocks of rows_per_chunk headers (they are written: refs,
+ * state), one per "mapped chunk" [0, mapped_chunks); the mapped chunks
+ * have no data region of their own. Mapped rows start CURRENT (the loader
+ * publishes them like any row) and their data is never written
+ * (PROT_READ: a write would fault). Replacing or adding writes a new
+ * anonymous row as always: the bump pointer starts after the mapped
+ * chunks, and the free list never takes a mapped row (a FREE mapped row is
+ * retired for good; the slots of the last mapped chunk past mapped_rows
+ * stay FREE and are never handed out). Scans need no change but one: a
+ * chunk's data base is cogmem__slab_chunk_data(), not "chunk + data_base".
+ * No bf16 copies with a mapping (cogmem__slab_map refuses). */
 #define COGMEM__SLAB_CHUNK_BYTES (4u << 20) /* rows + bf16 copies per chunk */
 #define COGMEM__SLAB_MAX_CHUNKS 16384u      /* 64 GiB of rows per kind */
 
@@ -133,6 +136,15 @@ struct cogmem__slab {
     size_t data_base;
     size_t bstride;
     size_t bf16_base;
+    /* The mapping (cogmem__slab_map), set before the store is shared and
+     * constant after: rows below mapped_rows have their data at map_base
+     * + row * stride; map_len bytes from map_start are unmapped at fini.
+     * All zero without a mapping. */
+    const char *map_base;
+    void *map_start;
+    size_t map_len;
+    uint32_t mapped_rows;
+    uint32_t mapped_chunks;
 };
 
 /* Set up an empty slab for vectors of `dim` floats; with `bf16`, each row
@@ -141,14 +153,38 @@ struct cogmem__slab {
 int cogmem__slab_init(struct cogmem__slab *sl, struct cogmem__mem *mem,
                       enum cogmem__mem_kind kind, uint32_t dim, int bf16);
 
-/* Free every chunk. No row may be in use any more. */
+/* Serve rows [0, rows) of an EMPTY slab (nothing allocated yet, no bf16
+ * copies) from `base`, rows of `stride` bytes (64-byte aligned, readable for
+ * rows * stride bytes, never written through): their headers are set up
+ * FREE in anonymous memory and cogmem__slab_take() hands them out.
+ * The slab takes ownership of the mapping [map_start, map_start + map_len)
+ * and munmaps it at fini (also on failure here: then nothing else
+ * changed). 0, -EINVAL (slab not empty, bf16 copies, misaligned base, too
+ * many rows) or -ENOMEM. Single-threaded: before the store is shared. */
+int cogmem__slab_map(struct cogmem__slab *sl, const void *base, uint32_t rows,
+                     void *map_start, size_t map_len);
+
+/* Make rows [0, rows) of an EMPTY, unmapped slab exist now (their chunks
+ * allocated, the bump pointer past them), FREE and on no free list, for a
+ * loader that fills them by index (cogmem__slab_take). 0 or -ENOMEM
+ * (chunks already made stay until fini). Single-threaded, at load. */
+int cogmem__slab_prealloc(struct cogmem__slab *sl, uint32_t rows);
+
+/* Row `index` -- mapped (< mapped_rows) or preallocated (< the bump
+ * pointer) -- in state UNPUB, like a fresh allocation (its header's other
+ * fields are the caller's), or NULL if it is not FREE (taken twice) or
+ * out of range. Single-threaded, at load. */
+void *cogmem__slab_take(struct cogmem__slab *sl, uint32_t index);
+
+/* Free every chunk, and the mapping. No row may be in use any more. */
 void cogmem__slab_fini(struct cogmem__slab *sl);
 
 /* A row in state UNPUB (its header's other fields are the caller's to set),
  * or NULL when out of memory (or an injected failure). Lock-free. */
 void *cogmem__slab_alloc(struct cogmem__slab *sl);
 
-/* Return a row to the free list (state becomes FREE). The caller guarantees
+/* Return a row to the free list (state becomes FREE; a mapped row is only
+ * marked FREE and never handed out again). The caller guarantees
  * that no reader can still read it: either it was never visible or its
  * last reference was dropped a grace period ago. */
 void cogmem__slab_free(struct cogmem__slab *sl, void *row);
@@ -162,10 +198,13 @@ static inline uint32_t cogmem__slab_used(struct cogmem__slab *sl)
 
 /* The f32 data of the row whose header is `row`, with index `index`
  * (its header's `row` field): slot s of a chunk has its header at
- * chunk + 64 s and its data at chunk + data_base + s * stride. */
+ * chunk + 64 s and its data at chunk + data_base + s * stride; a mapped
+ * row's data is in the mapping (read-only). */
 static inline float *cogmem__slab_data_of(const struct cogmem__slab *sl,
                                           void *row, uint32_t index)
 {
+    if (index < sl->mapped_rows) /* constant after open: well predicted */
+        return (float *)(sl->map_base + (size_t)index * sl->stride);
     size_t slot = index % sl->rows_per_chunk;
     return (float *)((char *)row - slot * 64u + sl->data_base + slot * sl->stride);
 }
@@ -187,6 +226,15 @@ static inline char *cogmem__slab_chunk(struct cogmem__slab *sl, uint32_t c)
     /* Relaxed: cogmem__slab_used()'s acquire already ordered the chunk's
      * installation before us. */
     return atomic_load_explicit(&sl->dir[c], memory_order_relaxed);
+}
+
+/* Chunk c's first row's f32 data (rows follow `stride` bytes apart): in
+ * the mapping for a mapped chunk, else after the chunk's headers. */
+static inline const char *cogmem__slab_chunk_data(struct cogmem__slab *sl, uint32_t c)
+{
+    if (c < sl->mapped_chunks)
+        return sl->map_base + (size_t)c * sl->rows_per_chunk * sl->stride;
+    return cogmem__slab_chunk(sl, c) + sl->data_base;
 }
 
 #endif /* COGMEM_SHARDS_SLAB_H */

@@ -12,8 +12,14 @@ struct cogmem_vec *cogmem__vec_alloc(struct cogmem__kind *k, uint64_t id,
 {
     (void)dim; /* always the slab's (the store's) dimension */
     struct cogmem_vec *v = cogmem__slab_alloc(&k->slab);
-    if (!v)
-        return NULL;
+    if (v)
+        cogmem__vec_init(k, v, id, hash);
+    return v;
+}
+
+void cogmem__vec_init(struct cogmem__kind *k, struct cogmem_vec *v, uint64_t id,
+                      uint64_t hash)
+{
     /* A store, not atomic_init: a stale free-list popper may still be
      * reading this word (slab.c). */
     atomic_store_explicit(&v->refs, 1, memory_order_relaxed);
@@ -23,7 +29,6 @@ struct cogmem_vec *cogmem__vec_alloc(struct cogmem__kind *k, uint64_t id,
     v->norm = 0.0f;
     v->version = 1;
     v->shard = cogmem__shard_of(hash);
-    return v;
 }
 
 float *cogmem__vec_data(struct cogmem_vec *v)

@@ -38,6 +38,12 @@ float *cogmem__vec_data(struct cogmem_vec *v);
 struct cogmem_vec *cogmem__vec_alloc(struct cogmem__kind *k, uint64_t id,
                                      uint64_t hash, uint32_t dim);
 
+/* Set up the header of a row just taken from k's slab (allocated, or a
+ * mapped row, shards/slab.h) as cogmem__vec_alloc does: one reference,
+ * version 1, norm 0. */
+void cogmem__vec_init(struct cogmem__kind *k, struct cogmem_vec *v, uint64_t id,
+                      uint64_t hash);
+
 /* Mark a published vector CURRENT, unless a remover or replacer already
  * retired it (then it stays retired). Release: a scanner that sees CURRENT
  * sees the data and header. */

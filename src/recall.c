@@ -480,7 +480,7 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
             uint32_t n = end - slot < block ? end - slot : block;
             scan_block(sc, qs, nq, set, kind,
                        chunk + (size_t)slot * sizeof(struct cogmem_vec),
-                       chunk + sl->data_base + (size_t)slot * sl->stride, n);
+                       cogmem__slab_chunk_data(sl, c) + (size_t)slot * sl->stride, n);
             slot += n;
         }
         at = c * rpc + end;

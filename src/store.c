@@ -30,12 +30,16 @@ int cogmem__check_finite(const float *v, uint32_t dim)
 {
     if (!v)
         return -EINVAL;
-    /* One pass that vectorises: a NaN or Inf makes the sum non-finite
-     * only through x - x, which is NaN exactly for NaN and Inf. */
-    float acc = 0.0f;
-    for (uint32_t i = 0; i < dim; i++)
-        acc += v[i] - v[i];
-    return acc == 0.0f ? 0 : -EINVAL;
+    /* NaN and Inf are the floats whose exponent bits are all ones. An
+     * integer OR-reduction vectorises (a float sum does not: the compiler
+     * may not reorder it; measured 13% of a journal replay). */
+    uint32_t bad = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad ? -EINVAL : 0;
 }
 
 int cogmem__check_norm(const struct cogmem_vec *v)

@@ -138,7 +138,19 @@ struct cogmem__snap_sink {
     int (*hist)(void *arg, const struct cogmem__snap_hist *h);
     /* h->concept is the episode here; ids may be unaligned. */
     int (*elist)(void *arg, const struct cogmem__snap_blist *h, const uint64_t *ids);
+    /* Optional, called after config and before the first node: the vector
+     * sections (k = 0 concepts, 1 episodes) hold count[k] rows of
+     * h->row_bytes from file offset voff[k], their records are at moff[k],
+     * the vector chunk sums (u64 each, concepts' then episodes') at
+     * sums_off. */
+    int (*layout)(void *arg, const uint64_t count[2], const uint64_t voff[2],
+                  const uint64_t moff[2], uint64_t sums_off);
 };
+/* check_sums: 0 (structure only, for the fuzzer), COGMEM__SNAP_SUMS (every
+ * checksum), optionally | COGMEM__SNAP_NO_ROWS: read no vector row at all
+ * (no chunk sums, no row padding check; the MMAP open). */
+#define COGMEM__SNAP_SUMS 1
+#define COGMEM__SNAP_NO_ROWS 2
 int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
                        const struct cogmem__snap_sink *sink, void *arg,
                        cogmem_snapshot_summary *sum, struct cogmem__bad *bad);
@@ -146,6 +158,33 @@ int cogmem__snapshot_write(cogmem_store *st);
 /* Map / unmap a whole file read-only (snapparse.c). */
 int cogmem__map_file(const char *path, const uint8_t **buf, size_t *len);
 void cogmem__unmap_file(const uint8_t *buf, size_t len);
+
+/* ---- loadvec.c: the COPY open's vector work, on worker threads while
+ * the opening thread loads the records (see loadvec.c). */
+#define COGMEM__VLOAD_MAX_THREADS 15
+struct cogmem__vload {
+    cogmem_store *st;
+    const uint8_t *buf, *sums;
+    uint64_t count[2], voff[2], moff[2];
+    uint64_t schunks[2], fchunks[2]; /* slab chunks, 4 MiB file chunks */
+    uint32_t row_bytes, dim;
+    _Atomic uint64_t next;           /* the next work item */
+    _Atomic int failed;              /* set once, with bad, under mu */
+    pthread_mutex_t mu;
+    struct cogmem__bad bad;
+    pthread_t th[COGMEM__VLOAD_MAX_THREADS];
+    int nth, inited;
+};
+/* Preallocate the rows of both kinds' (empty) slabs and start copying and
+ * checking the file's vector sections into them (buf: the mapped file, at
+ * least as long as the sections). 0, -EBADMSG (row size), -ENOMEM; on
+ * failure cogmem__vload_finish must still be called. */
+int cogmem__vload_start(struct cogmem__vload *j, cogmem_store *st, const uint8_t *buf,
+                        const uint64_t count[2], const uint64_t voff[2],
+                        const uint64_t moff[2], const uint8_t *sums, uint32_t row_bytes);
+/* Do what is left, join the workers: 0, or -EBADMSG with *bad filled.
+ * Safe to call when start was never called (the struct zeroed). */
+int cogmem__vload_finish(struct cogmem__vload *j, struct cogmem__bad *bad);
 
 /* ---- persist.c */
 void cogmem__bad_set(struct cogmem__bad *bad, const char *section, uint64_t off,

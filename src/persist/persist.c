@@ -348,8 +348,12 @@ int cogmem__persist_attach(cogmem_store *st)
         return 0;
     if (c->durability < COGMEM_DURABLE_NONE || c->durability > COGMEM_DURABLE_SYNC ||
         (c->durability == COGMEM_DURABLE_INTERVAL && c->sync_interval_ms == 0) ||
-        !c->path[0])
+        !c->path[0] || (c->open_mode != COGMEM_OPEN_COPY && c->open_mode != COGMEM_OPEN_MMAP))
         return -EINVAL;
+    /* The file has no bf16 copies, and making them would read every row
+     * at open, which is what MMAP exists to avoid (cogmem_persist.h). */
+    if (c->open_mode == COGMEM_OPEN_MMAP && c->bf16_rows)
+        return -EOPNOTSUPP;
     if (strlen(c->path) > PATH_MAX - 64) /* room for our file names */
         return -ENAMETOOLONG;
     struct cogmem__persist *p = calloc(1, sizeof *p);

@@ -15,10 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "shards/bindex.h"
 #include "src/bind.h"
@@ -27,9 +30,15 @@
 
 /* ------------------------------------------------ id -> snapshot mark */
 
+struct mark {
+    uint64_t id, lsn;
+    struct cogmem__node *node; /* as loaded from the snapshot */
+    uint64_t kind;             /* enum cogmem_kind */
+};
+
 struct marks {
-    uint64_t *key, *val;
-    size_t mask, n;
+    struct mark *m; /* open addressing, id 0 = empty */
+    size_t mask;
 };
 
 static int marks_init(struct marks *m, size_t n)
@@ -37,33 +46,45 @@ static int marks_init(struct marks *m, size_t n)
     size_t cap = 16;
     while (cap < 2 * n + 2)
         cap *= 2;
-    m->key = calloc(cap, sizeof *m->key);
-    m->val = calloc(cap, sizeof *m->val);
+    m->m = calloc(cap, sizeof *m->m);
     m->mask = cap - 1;
-    m->n = 0;
-    return m->key && m->val ? 0 : -ENOMEM;
+    return m->m ? 0 : -ENOMEM;
 }
 
-static void marks_put(struct marks *m, uint64_t id, uint64_t lsn)
+static struct mark *marks_find(const struct marks *m, uint64_t id)
+{
+    if (!m->m)
+        return NULL;
+    size_t i = cogmem__hash_id(0, id) & m->mask;
+    while (m->m[i].id) {
+        if (m->m[i].id == id)
+            return &m->m[i];
+        i = (i + 1) & m->mask;
+    }
+    return NULL;
+}
+
+static void marks_put(struct marks *m, uint64_t id, uint64_t lsn, struct cogmem__node *n,
+                      enum cogmem_kind kind)
 {
     size_t i = cogmem__hash_id(0, id) & m->mask;
-    while (m->key[i] && m->key[i] != id)
+    while (m->m[i].id && m->m[i].id != id)
         i = (i + 1) & m->mask;
-    m->key[i] = id;
-    m->val[i] = lsn;
+    m->m[i] = (struct mark){id, lsn, n, (uint64_t)kind};
 }
 
 static uint64_t marks_get(const struct marks *m, uint64_t id)
 {
-    if (!m->key)
-        return 0;
-    size_t i = cogmem__hash_id(0, id) & m->mask;
-    while (m->key[i]) {
-        if (m->key[i] == id)
-            return m->val[i];
-        i = (i + 1) & m->mask;
-    }
-    return 0;
+    const struct mark *k = marks_find(m, id);
+    return k ? k->lsn : 0;
+}
+
+/* While the snapshot loads (nothing is removed before the replay): the
+ * node of `kind` the snapshot held with this id, without a map lookup. */
+static struct cogmem__node *snap_node(const struct marks *m, enum cogmem_kind kind, uint64_t id)
+{
+    const struct mark *k = marks_find(m, id);
+    return k && k->kind == (uint64_t)kind ? k->node : NULL;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -77,6 +98,13 @@ struct rec {
     uint64_t begin; /* the snapshot's first LSN: older records are in it */
     uint64_t end;   /* records below it may name nodes the copy missed */
     uint32_t dim;
+    int mmap;             /* cfg.open_mode == COGMEM_OPEN_MMAP */
+    const char *snap_path; /* the snapshot being loaded (MMAP maps it again) */
+    uint32_t row_bytes;
+    uint32_t index[2];    /* rows of each kind delivered so far */
+    float *vbuf;          /* record_vector()'s buffer */
+    const uint8_t *buf;   /* the mapped snapshot while it loads */
+    struct cogmem__vload vload; /* COPY: the vector workers */
 };
 
 static struct cogmem__node *live(cogmem_store *st, enum cogmem_kind kind, uint64_t id)
@@ -140,6 +168,110 @@ static int sink_config(void *arg, const struct cogmem__snap_header *h)
         return -EINVAL;
     r->end = h->end_lsn;
     r->p->cfg = h->cfg;
+    r->row_bytes = h->row_bytes;
+    return 0;
+}
+
+/* Map rows [off, off + count * row_bytes) of the snapshot read-only and
+ * hand them to the slab (which unmaps them at close). */
+static int map_rows(struct rec *r, struct cogmem__slab *sl, uint64_t count, uint64_t off)
+{
+    if (count == 0)
+        return 0;
+    if (r->row_bytes != sl->stride)
+        return -EBADMSG;
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t start = off & ~(uint64_t)(pg - 1);
+    size_t len = (size_t)(off - start + count * sl->stride);
+    int fd = cogmem__fops->open(r->snap_path, O_RDONLY, 0);
+    if (fd < 0)
+        return -errno;
+    /* Shared, read-only: the pages are the page cache's, shared with
+     * every other process mapping the file, and never dirtied. */
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    int e = m == MAP_FAILED ? -errno : 0;
+    cogmem__fops->close(fd); /* the mapping keeps the file */
+    if (e)
+        return e;
+    return cogmem__slab_map(sl, (const char *)m + (off - start), (uint32_t)count, m, len);
+}
+
+/* Before the first node: size the maps for what the file holds (one
+ * growth instead of a cascade), and with MMAP map the vector sections. */
+static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2],
+                       const uint64_t moff[2], uint64_t sums_off)
+{
+    struct rec *r = arg;
+    /* Sized for exactly the file's nodes: a bound from the file's length
+     * made the table most of the MMAP open's page faults. */
+    if (marks_init(&r->marks, count[0] + count[1]))
+        return -ENOMEM;
+    for (int k = 0; k < 2; k++) {
+        struct cogmem__set *s = &r->st->sets[k];
+        if (count[k] > s->kind.slab.max_rows)
+            return -EBADMSG; /* more rows than a store can hold */
+        cogmem__set_reserve(s, count[k]);
+        if (r->mmap) {
+            int rc = map_rows(r, &s->kind.slab, count[k], off[k]);
+            if (rc)
+                return rc;
+        }
+    }
+    /* COPY: the rows are copied and checked beside the record loading. */
+    if (!r->mmap)
+        return cogmem__vload_start(&r->vload, r->st, r->buf, count, off, moff,
+                                   r->buf + sums_off, r->row_bytes);
+    return 0;
+}
+
+/* The snapshot's node: its vector row (copied into a fresh slab row, or
+ * the mapped row of the same index), its record, linked LIVE. The open is
+ * single-threaded and nothing else sees the store, so this skips what an
+ * add must do against racing adders (the cross-kind handshake) and what
+ * the record already holds (the norm). -EBADMSG for a duplicate id or a
+ * row that disagrees with its record. */
+static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__snap_node *sn,
+                     const float *row, struct cogmem__node **out)
+{
+    cogmem_store *st = r->st;
+    struct cogmem__set *own = cogmem__set_of(st, kind);
+    struct cogmem__set *other =
+        cogmem__set_of(st, kind == COGMEM_CONCEPT ? COGMEM_EPISODE : COGMEM_CONCEPT);
+    struct cogmem__slab *sl = &own->kind.slab;
+    uint64_t id = sn->id, hash = cogmem__hash(st, id);
+    uint32_t index = r->index[kind == COGMEM_EPISODE]++;
+    (void)row; /* copied and checked by the vector workers (loadvec.c), or mapped */
+    struct cogmem_vec *v = cogmem__slab_take(sl, index);
+    if (!v)
+        return -EBADMSG;
+    cogmem__vec_init(&own->kind, v, id, hash);
+    v->norm = sn->norm;
+    v->version = sn->vec_version;
+    struct cogmem__node *n = cogmem__node_new(&own->kind, v);
+    if (!n) {
+        cogmem__vec_free_now(v);
+        return -ENOMEM;
+    }
+    /* Plain (relaxed) stores: nobody else can see the store yet. */
+    atomic_store_explicit(&n->stamp, sn->stamp, memory_order_relaxed);
+    atomic_store_explicit(&n->touched_ns, sn->touched_ns, memory_order_relaxed);
+    atomic_store_explicit(&n->activation_bits, sn->activation_bits, memory_order_relaxed);
+    atomic_store_explicit(&n->bind_version, sn->word44, memory_order_relaxed);
+    cogmem__node_note_vec(n, sn->vec_version, sn->norm);
+    cogmem__node_publish(n, id);
+    cogmem__rcu_lock();
+    if (cogmem__set_find(other, id, hash, COGMEM__FIND_ANY) ||
+        cogmem__set_link(own, n, hash) != 0) {
+        cogmem__rcu_unlock();
+        cogmem__node_free_now(n); /* never linked, or not reachable by anyone */
+        return -EBADMSG;
+    }
+    atomic_store_explicit(&n->state, COGMEM__LIVE, memory_order_release);
+    cogmem__vec_mark_current(v);
+    cogmem__rcu_unlock();
+    cogmem__set_note_added(own, hash);
+    cogmem__ctr_bump(&own->kind, cogmem__shard_of(hash), COGMEM__CTR_ADD);
+    *out = n;
     return 0;
 }
 
@@ -147,11 +279,11 @@ static int sink_node(void *arg, enum cogmem_kind kind, const struct cogmem__snap
                      const float *row)
 {
     struct rec *r = arg;
-    int rc = load_node(r->st, kind, n->id, row, n->stamp, n->touched_ns, n->activation_bits,
-                       n->word44, n->vec_version, &n->norm);
+    struct cogmem__node *node;
+    int rc = bulk_node(r, kind, n, row, &node);
     if (rc)
         return rc;
-    marks_put(&r->marks, n->id, n->lsn);
+    marks_put(&r->marks, n->id, n->lsn, node, kind);
     if (kind == COGMEM_CONCEPT)
         r->rep->concepts++;
     else
@@ -163,7 +295,7 @@ static int sink_blist(void *arg, const struct cogmem__snap_blist *h,
                       const struct cogmem__snap_bind *e)
 {
     struct rec *r = arg;
-    struct cogmem__node *cn = live(r->st, COGMEM_CONCEPT, h->concept);
+    struct cogmem__node *cn = snap_node(&r->marks, COGMEM_CONCEPT, h->concept);
     struct cogmem__blist *cl = cn ? clist_of(r->st, cn, 1) : NULL;
     if (!cl)
         return cn ? -ENOMEM : -EBADMSG;
@@ -184,9 +316,9 @@ static int sink_hist(void *arg, const struct cogmem__snap_hist *h)
 {
     struct rec *r = arg;
     enum cogmem_kind kind = COGMEM_CONCEPT;
-    struct cogmem__node *n = live(r->st, COGMEM_CONCEPT, h->id);
+    struct cogmem__node *n = snap_node(&r->marks, COGMEM_CONCEPT, h->id);
     if (!n) {
-        n = live(r->st, COGMEM_EPISODE, h->id);
+        n = snap_node(&r->marks, COGMEM_EPISODE, h->id);
         kind = COGMEM_EPISODE;
     }
     if (!n)
@@ -225,7 +357,7 @@ static int elist_append(struct cogmem__blist *el, uint64_t concept)
 static int sink_elist(void *arg, const struct cogmem__snap_blist *h, const uint64_t *ids)
 {
     struct rec *r = arg;
-    struct cogmem__node *en = live(r->st, COGMEM_EPISODE, h->concept);
+    struct cogmem__node *en = snap_node(&r->marks, COGMEM_EPISODE, h->concept);
     struct cogmem__blist *el = en ? elist_of(r->st, en, 1) : NULL;
     if (!el)
         return en ? -ENOMEM : -EBADMSG;
@@ -242,7 +374,7 @@ static int sink_elist(void *arg, const struct cogmem__snap_blist *h, const uint6
 }
 
 static const struct cogmem__snap_sink load_sink = {sink_config, sink_node, sink_blist,
-                                                   sink_hist, sink_elist};
+                                                   sink_hist,   sink_elist, sink_layout};
 
 /* -------------------------------------------------------------- replay */
 
@@ -278,13 +410,13 @@ static int missed(const struct rec *r, const struct cogmem__jrn_rec *h)
 }
 
 /* A record's vector (it may be unaligned in the mapping): an aligned
- * copy, or NULL. The caller frees it. */
-static float *record_vector(const struct rec *r, const void *pl, size_t head)
+ * copy in r->vbuf (reused from record to record), or NULL. */
+static float *record_vector(struct rec *r, const void *pl, size_t head)
 {
-    float *v = malloc((size_t)r->dim * sizeof *v);
-    if (v)
-        memcpy(v, (const char *)pl + head, (size_t)r->dim * sizeof *v);
-    return v;
+    if (!r->vbuf && !(r->vbuf = malloc((size_t)r->dim * sizeof *r->vbuf)))
+        return NULL;
+    memcpy(r->vbuf, (const char *)pl + head, (size_t)r->dim * sizeof *r->vbuf);
+    return r->vbuf;
 }
 
 static int skip(struct rec *r, uint64_t id, uint64_t lsn)
@@ -312,10 +444,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         float *v = record_vector(r, pl, sizeof a);
         if (!v)
             return -ENOMEM;
-        int rc = load_node(st, (enum cogmem_kind)a.kind, a.id, v, a.stamp, a.touched_ns,
-                           a.activation_bits, a.word44, a.vec_version, NULL);
-        free(v);
-        return rc;
+        return load_node(st, (enum cogmem_kind)a.kind, a.id, v, a.stamp, a.touched_ns,
+                         a.activation_bits, a.word44, a.vec_version, NULL);
     }
     case COGMEM__J_REMOVE: {
         struct cogmem__jp_remove a;
@@ -337,7 +467,6 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         if (!v)
             return -ENOMEM;
         int rc = cogmem_concept_set_centroid(st, a.id, v);
-        free(v);
         if (rc == -ENOENT && missed(r, h))
             return 0;
         if (rc)
@@ -553,7 +682,8 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
     struct cogmem_open_report *rep = rep_in ? rep_in : &local;
     if (!rep_in)
         memset(&local, 0, sizeof local);
-    struct rec r = {.st = st, .p = p, .rep = rep, .dim = st->dim};
+    struct rec r = {.st = st, .p = p, .rep = rep, .dim = st->dim,
+                    .mmap = st->cfg.open_mode == COGMEM_OPEN_MMAP};
     cogmem__cfg_block_of(&st->cfg, &p->cfg);
     DIR *d = opendir(p->dir);
     if (!d)
@@ -617,10 +747,20 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         rc = cogmem__map_file(path, &buf, &len);
         if (rc)
             goto out;
-        /* Sized for every node in the file (a bound from its length). */
-        rc = marks_init(&r.marks, len / (sizeof(struct cogmem__snap_node) + 64));
+        r.snap_path = path;
+        /* The parser reads no vector row: COPY's vector workers check
+         * them (loadvec.c); MMAP does not (that is the point: their
+         * checksums are cogmem_snapshot_verify's business). */
+        r.buf = buf;
+        rc = cogmem__snap_parse(buf, len, COGMEM__SNAP_SUMS | COGMEM__SNAP_NO_ROWS, &load_sink,
+                                &r, NULL, &bad);
+        /* Join the vector workers before anything else touches the rows
+         * (or the mapping goes): after a failed parse, stop them first. */
+        if (rc)
+            atomic_store_explicit(&r.vload.failed, 1, memory_order_relaxed);
+        int vrc = cogmem__vload_finish(&r.vload, rc ? NULL : &bad);
         if (rc == 0)
-            rc = cogmem__snap_parse(buf, len, 1, &load_sink, &r, NULL, &bad);
+            rc = vrc;
         cogmem__unmap_file(buf, len);
         if (rc == -EINVAL) {
             cogmem__bad_set(&bad, "header", 0, "the snapshot's dim differs from cfg.dim");
@@ -649,12 +789,24 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
         rc = cogmem__map_file(path, &buf, &len);
         if (rc)
             goto out;
+        /* Room in the maps for as many adds as the segment can hold (an
+         * add record is the largest kind of node record): one growth per
+         * shard instead of a cascade of resizes during the replay. */
+        uint64_t adds = len / cogmem__jrn_rec_bytes(sizeof(struct cogmem__jp_add) +
+                                                    (size_t)st->dim * sizeof(float));
+        for (int k = 0; k < 2; k++)
+            cogmem__set_reserve(&st->sets[k], cogmem__set_count(&st->sets[k]) + adds);
         struct cogmem__jrn_header jh;
         memset(&jh, 0, sizeof jh);
         size_t valid = 0;
         int last = i + 1 == nseg;
-        /* A segment that ends before the snapshot begins is all in it. */
-        rc = cogmem__jrn_parse(buf, len, 1, &jh, NULL, NULL, &valid, &bad);
+        /* The header alone first (dim, first LSN), then one pass over the
+         * records that checks and applies them together: a record that
+         * fails its checks stops the open, which then discards everything
+         * (nothing is loaded half), so checking all before applying any
+         * would only hash every record twice. */
+        rc = cogmem__jrn_parse(buf, len < sizeof jh ? len : sizeof jh, 1, &jh, NULL, NULL,
+                               &valid, &bad);
         if (rc >= 0 && valid >= sizeof jh && jh.dim != st->dim) {
             cogmem__bad_set(&bad, "header", 0, "the segment's dim differs from cfg.dim");
             cogmem__unmap_file(buf, len);
@@ -741,7 +893,7 @@ int cogmem__recover(cogmem_store *st, struct cogmem__persist *p, struct cogmem_o
 out:
     free(snaps);
     free(segs);
-    free(r.marks.key);
-    free(r.marks.val);
+    free(r.marks.m);
+    free(r.vbuf);
     return rc;
 }

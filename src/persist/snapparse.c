@@ -156,6 +156,8 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
 
     /* Section and chunk checksums. */
     const uint64_t *sums = (const uint64_t *)(buf + sec[4].off); /* 4096-aligned */
+    const int rows = !(check_sums & COGMEM__SNAP_NO_ROWS);
+    check_sums &= COGMEM__SNAP_SUMS;
     if (check_sums) {
         for (unsigned i = 0; i < COGMEM__SEC_N; i++) {
             if (i == 2 || i == 3)
@@ -168,7 +170,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
             const uint64_t *ks = sums + (k ? ch[0] : 0);
             if (cogmem__sum(ks, ch[k] * 8) != s->xxh3)
                 BAD(sec_name[3 + k], s->off, "chunk sums do not match the section checksum");
-            for (uint64_t c = 0; c < ch[k]; c++) {
+            for (uint64_t c = 0; rows && c < ch[k]; c++) {
                 uint64_t o = c * COGMEM__VEC_CHUNK;
                 uint64_t n = s->len - o < COGMEM__VEC_CHUNK ? s->len - o : COGMEM__VEC_CHUNK;
                 if (cogmem__sum(buf + s->off + o, n) != ks[c])
@@ -179,6 +181,12 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
     }
     if (sink && sink->config && (rc = sink->config(arg, &h)))
         return rc;
+    if (sink && sink->layout) {
+        const uint64_t cnt[2] = {nc, ne}, at[2] = {sec[2].off, sec[3].off},
+                       mo[2] = {sec[0].off, sec[1].off};
+        if ((rc = sink->layout(arg, cnt, at, mo, sec[4].off)))
+            return rc;
+    }
 
     /* Nodes and their rows. */
     for (int k = 0; k < 2; k++) {
@@ -192,7 +200,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
                 n.lsn < h.begin_lsn)
                 BAD(sec_name[1 + k], at, "bad node record %llu", (unsigned long long)i);
             const float *row = (const float *)(buf + vs->off + i * rb);
-            for (uint64_t b = (uint64_t)h.dim * 4; b < rb; b++)
+            for (uint64_t b = (uint64_t)h.dim * 4; rows && b < rb; b++)
                 if (buf[vs->off + i * rb + b])
                     BAD(sec_name[3 + k], vs->off + i * rb + b, "non-zero row padding");
             if (sink && (rc = sink->node(arg, k ? COGMEM_EPISODE : COGMEM_CONCEPT, &n, row))) {
@@ -362,7 +370,7 @@ int cogmem_snapshot_verify(const char *path, cogmem_snapshot_summary *out)
     int rc = cogmem__map_file(path, &buf, &len);
     if (rc == 0) {
         struct cogmem__bad bad = {{0}, 0, {0}};
-        rc = cogmem__snap_parse(buf, len, 1, NULL, NULL, &s, &bad);
+        rc = cogmem__snap_parse(buf, len, COGMEM__SNAP_SUMS, NULL, NULL, &s, &bad);
         cogmem__unmap_file(buf, len);
         if (rc) {
             snprintf(s.bad_section, sizeof s.bad_section, "%s", bad.section);

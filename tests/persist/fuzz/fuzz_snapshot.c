@@ -62,7 +62,7 @@ static int s_elist(void *arg, const struct cogmem__snap_blist *h, const uint64_t
     return 0;
 }
 
-static const struct cogmem__snap_sink sink = {s_config, s_node, s_blist, s_hist, s_elist};
+static const struct cogmem__snap_sink sink = {s_config, s_node, s_blist, s_hist, s_elist, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

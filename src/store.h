@@ -9,6 +9,7 @@
 
 #include "cogmem.h"
 #include "numa/mem.h"
+#include "shards/bindex.h"
 #include "shards/node.h"
 #include "shards/reclaim.h"
 #include "shards/set.h"
@@ -27,6 +28,7 @@ struct cogmem_store {
     uint32_t dim;
     cogmem_config cfg;
     struct cogmem__bshard bshard[COGMEM__NSHARDS];
+    struct cogmem__breg breg; /* every concept binding list, for decay (bindex.h) */
     int numa_fallback; /* enum cogmem_numa_fallback */
     struct cogmem__stats stats;
     struct cogmem__persist *persist; /* NULL without cfg.path (src/persist/) */

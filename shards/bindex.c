@@ -409,9 +409,8 @@ uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
     bl->peer[i] = peer;
     if (bl->values) {
         bl->strength[i] = strength;
-        bl->touched[i] = now_ns;
-        bl->decayed[i] = now_ns;
         bl->created[i] = now_ns;
+        cogmem__blist_set_times(bl, i, now_ns, now_ns);
     }
     if (bl->hmask)
         hinsert(bl, peer, i);

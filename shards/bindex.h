@@ -69,9 +69,7 @@ struct cogmem__blist {
     alignas(64) _Atomic uint32_t lock;
     uint32_t dead;       /* set once, under the lock, by the node's removal */
     uint32_t n;          /* bindings */
-    uint32_t cap;
     uint32_t hmask;      /* hash index size - 1, or 0 without an index */
-    uint32_t values;     /* 1: concept side (strength and times kept) */
     uint64_t *peer;      /* cap ids */
     /* Atomic (always read under the lock, where the implicit loads cost a
      * plain mov on x86) only so that the registry walk may read them
@@ -80,7 +78,14 @@ struct cogmem__blist {
     uint64_t *touched;           /* last bind/adjust (ns), concept side only */
     uint64_t *_Atomic decayed;   /* strength is current as of this time (ns) */
     uint32_t *hslot;     /* hmask + 1 entries: slot + 1, 0 = empty */
-    /* second line */
+    /* Non-zero: every decayed[i], i < n, equals it (the steady state after
+     * a decay pass, when a pass needs one factor and no read of decayed[]).
+     * 0: unknown. Kept by every writer of decayed[]: append, set_times,
+     * decay; moves (del, reserve) keep it true. */
+    uint64_t dec_same;
+    /* second line: growth, creation, registry, reclamation */
+    uint32_t cap;
+    uint32_t values;     /* 1: concept side (strength and times kept) */
     uint64_t *created;   /* bind time (ns) */
     size_t bytes;        /* size of the block holding the arrays */
     enum cogmem__mem_kind kind;
@@ -93,8 +98,8 @@ struct cogmem__blist {
     struct cogmem__breg *reg; /* registry holding it, or NULL (episodes) */
     uint32_t reg_shard, reg_slot;
 };
-_Static_assert(offsetof(struct cogmem__blist, hslot) + sizeof(uint32_t *) <= 64,
-               "the fields a locked access reads share the lock's line");
+_Static_assert(offsetof(struct cogmem__blist, dec_same) + sizeof(uint64_t) <= 64,
+               "what adjust and decay read shares the lock's line");
 
 /* One registry shard: a slot array published under RCU, writers on the
  * spinlock. `used` slots have ever been handed out (walkers read [0, used));
@@ -201,6 +206,20 @@ int cogmem__blist_reserve(struct cogmem__blist *bl);
 /* Append (after a successful reserve); returns the new slot. */
 uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
                               float strength, uint64_t now_ns);
+
+/* Set binding i's touch and decay times (caller holds the lock; concept
+ * side). Every write of decayed[] outside bindex.c and decay goes through
+ * here, so that dec_same stays true. */
+static inline void cogmem__blist_set_times(struct cogmem__blist *bl, uint32_t i,
+                                           uint64_t touched, uint64_t decayed)
+{
+    bl->touched[i] = touched;
+    bl->decayed[i] = decayed;
+    if (bl->n == 1)
+        bl->dec_same = decayed;
+    else if (bl->dec_same != decayed)
+        bl->dec_same = 0;
+}
 
 /* Remove slot i; the last entry moves into it. */
 void cogmem__blist_del(struct cogmem__blist *bl, uint32_t i);

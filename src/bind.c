@@ -179,8 +179,7 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     s = s < 0.0f ? 0.0f : s > 1.0f ? 1.0f : s;
     cl->strength[i] = s;
     /* The strength is now current as of `now`: see cogmem_decay(). */
-    cl->touched[i] = now;
-    cl->decayed[i] = now;
+    cogmem__blist_set_times(cl, (uint32_t)i, now, now);
     cogmem__jr_adjust(store, episode, concept, s, now);
     release(cl);
     if (delta != 0.0f)

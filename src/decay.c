@@ -65,39 +65,57 @@ struct run {
     cogmem_decay_result res;
 };
 
-/* Decay entries [base, base + m) of a locked list to r->now. */
-static void decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
-                        uint32_t m)
+/* Ask for the first lines of a run of m bindings up front (12 KiB at
+ * most): the two short streams of a list then arrive in parallel instead
+ * of each paying the hardware prefetcher's ramp-up. */
+static inline void prefetch_run(const float *s, const uint64_t *dec, uint32_t m)
+{
+    if (m > CHUNK)
+        m = CHUNK;
+    for (uint32_t i = 0; i < m; i += 16) {
+        __builtin_prefetch(s + i, 1, 3);
+        __builtin_prefetch(dec + i, 1, 3);
+        __builtin_prefetch(dec + i + 8, 1, 3);
+    }
+}
+
+/* d[0, n) = v, eight at a time (vectorised stores). */
+static void fill_u64(uint64_t *d, uint32_t n, uint64_t v)
+{
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (uint32_t j = 0; j < 8; j++)
+            d[i + j] = v;
+    for (; i < n; i++)
+        d[i] = v;
+}
+
+/* Decay entries [base, base + m) of a locked list to r->now. Returns
+ * non-zero when one of them has a decay time later than now (left as it
+ * is, so the list's decay times may differ afterwards). */
+static int decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
+                       uint32_t m)
 {
     float dt[CHUNK];
     uint64_t now = r->now;
     float *s = cl->strength + base;
     uint64_t *dec = cl->decayed + base;
     const uint64_t *ref = cl->touched + base;
-    /* Ask for the chunk's lines up front (12 KiB at most): the two short
-     * streams of a list then arrive in parallel instead of each paying the
-     * hardware prefetcher's ramp-up, which measured as most of the pass. */
-    for (uint32_t i = 0; i < m; i += 16) {
-        __builtin_prefetch(s + i, 1, 3);
-        __builtin_prefetch(dec + i, 1, 3);
-        __builtin_prefetch(dec + i + 8, 1, 3);
-    }
+    prefetch_run(s, dec, m);
     switch (r->p->model) {
     case COGMEM_DECAY_EXP: {
-        /* Steady state: every binding of the chunk was decayed by the last
-         * pass and not adjusted since, so they share one factor and the
-         * pass is the bandwidth-bound multiply alone. */
+        /* Every binding of the chunk decayed by one pass and not adjusted
+         * since: one factor, the multiply kernel alone. */
         uint64_t d0 = dec[0], diff = 0;
         for (uint32_t i = 0; i < m; i++) /* no early exit: it vectorises */
             diff |= dec[i] ^ d0;
         if (diff == 0) {
-            if (now > d0) {
-                float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
-                cogmem_decay_f32(s, m, f);
-                for (uint32_t i = 0; i < m; i++)
-                    dec[i] = now;
-            }
-            return;
+            if (now <= d0)
+                return now < d0;
+            float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
+            cogmem_decay_f32(s, m, f);
+            fill_u64(dec, m, now);
+            return 0;
         }
         for (uint32_t i = 0; i < m; i++)
             dt[i] = now > dec[i] ? (float)((double)(now - dec[i]) * 1e-9) : 0.0f;
@@ -122,17 +140,40 @@ static void decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
         cogmem_decay_f32(s, m, r->p->factor);
         break;
     }
-    for (uint32_t i = 0; i < m; i++)
-        if (now > dec[i])
-            dec[i] = now;
+    int later = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        later |= dec[i] > now;
+        dec[i] = dec[i] > now ? dec[i] : now;
+    }
+    return later;
 }
 
 static void decay_concept(struct run *r, struct cogmem__node *cn,
                           struct cogmem__blist *cl)
 {
     uint32_t n = cl->n;
-    for (uint32_t base = 0; base < n; base += CHUNK)
-        decay_chunk(r, cl, base, n - base < CHUNK ? n - base : CHUNK);
+    uint64_t now = r->now, d0 = cl->dec_same;
+    if (d0 && r->p->model == COGMEM_DECAY_EXP) {
+        /* The steady state (bindex.h: dec_same): one factor for the whole
+         * list, the multiply kernel over its strengths and a fill of its
+         * decay times; decayed[] is not read. */
+        if (now > d0) {
+            float *s = cl->strength;
+            uint64_t *dec = cl->decayed;
+            prefetch_run(s, dec, n);
+            float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
+            cogmem_decay_f32(s, n, f);
+            fill_u64(dec, n, now);
+            cl->dec_same = now;
+        }
+    } else {
+        int later = 0;
+        for (uint32_t base = 0; base < n; base += CHUNK)
+            later |= decay_chunk(r, cl, base, n - base < CHUNK ? n - base : CHUNK);
+        /* Every decay time is now max(its own, now): all equal unless one
+         * was later. */
+        cl->dec_same = later ? 0 : now;
+    }
     r->res.decayed += n;
     r->res.concepts++;
     if (r->p->prune_below <= 0.0f)

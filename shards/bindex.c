@@ -158,7 +158,8 @@ void cogmem__breg_walk(struct cogmem__breg *reg,
                  * them a decay pass over lists of 100 bindings waited on
                  * those first touches most of the time. Registered lists
                  * are not freed during our section; a prefetch of arrays
-                 * replaced meanwhile is harmless (relaxed: a hint). */
+                 * replaced meanwhile is harmless (the pointers are read
+                 * relaxed: a hint, not a use). */
                 if (i + WALK_AHEAD < m) {
                     struct cogmem__blist *nx =
                         atomic_load_explicit(&a->slot[i + WALK_AHEAD], memory_order_relaxed);
@@ -166,8 +167,10 @@ void cogmem__breg_walk(struct cogmem__breg *reg,
                         __builtin_prefetch(nx, 1);
                 }
                 if (i + WALK_AHEAD / 2 < m) {
+                    /* Acquire (pairs with reg_enter's release): the list's
+                     * initialisation happens before our reads of it. */
                     struct cogmem__blist *nx =
-                        atomic_load_explicit(&a->slot[i + WALK_AHEAD / 2], memory_order_relaxed);
+                        atomic_load_explicit(&a->slot[i + WALK_AHEAD / 2], memory_order_acquire);
                     if (nx) {
                         float *sv = atomic_load_explicit(&nx->strength, memory_order_relaxed);
                         uint64_t *dv = atomic_load_explicit(&nx->decayed, memory_order_relaxed);

@@ -170,8 +170,9 @@ COGMEM_API void cogmem_decay_params_init(cogmem_decay_params *p);
 
 /* Decay every binding of the store to time `now_ns` (CLOCK_REALTIME ns;
  * a binding whose t_dec is later than now_ns is left as it is), then
- * remove those below p->prune_below. Runs concept by concept, shard by
- * shard, through the SIMD kernels cogmem_decay_exp_f32() (EXP, and POWER
+ * remove those below p->prune_below. Runs concept by concept (over the
+ * store's registry of binding lists, so a pass costs the concepts that have
+ * bindings, not the size of the concept table), through the SIMD kernels cogmem_decay_exp_f32() (EXP, and POWER
  * with the ratio's logarithm as the "time"), cogmem_decay_f32() (FACTOR,
  * and EXP for a run of bindings that share their decay time, the steady
  * state: one factor, computed with libm expf())

@@ -30,10 +30,222 @@ static uint32_t hash_peer(uint64_t id)
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
-struct cogmem__blist *cogmem__blist_get(struct cogmem__node *n,
-                                        struct cogmem__mem *mem,
-                                        enum cogmem__mem_kind kind, int values,
-                                        int create, int *enomem)
+/* ------------------------------------------------------------ registry */
+
+/* Registry shard of a list: its address, Fibonacci-hashed (lists of one
+ * creator are allocated close together; any spread will do). */
+static uint32_t reg_shard_of(const struct cogmem__blist *bl)
+{
+    return (uint32_t)(((uint64_t)(uintptr_t)bl * 0x9E3779B97F4A7C15ull) >> 60) &
+           (COGMEM__BREG_SHARDS - 1);
+}
+
+static size_t reg_arr_bytes(uint32_t cap)
+{
+    return sizeof(struct cogmem__breg_arr) + (size_t)cap * sizeof(void *) +
+           (size_t)cap * sizeof(uint32_t);
+}
+
+static void reg_arr_reclaim(struct rcu_head *h)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    struct cogmem__breg_arr *a = caa_container_of(h, struct cogmem__breg_arr, rcu);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, a, reg_arr_bytes(a->cap));
+    COGMEM__RCU_RECLAIM_END();
+}
+
+/* Replace the shard's array by one twice as large. Caller holds the
+ * shard's lock. 0 or -ENOMEM (nothing changed). */
+static int reg_grow(struct cogmem__breg_shard *sh, struct cogmem__mem *mem)
+{
+    struct cogmem__breg_arr *old = atomic_load_explicit(&sh->arr, memory_order_relaxed);
+    uint32_t cap = old ? old->cap * 2 : 64;
+    if (old && old->cap > (UINT32_MAX >> 2))
+        return -ENOMEM;
+    struct cogmem__breg_arr *a = cogmem__mem_alloc(mem, COGMEM__MEM_META, reg_arr_bytes(cap));
+    if (!a)
+        return -ENOMEM;
+    a->cap = cap;
+    a->mem = mem;
+    a->free = (uint32_t *)(void *)&a->slot[cap];
+    a->nfree = 0;
+    uint32_t used = atomic_load_explicit(&sh->used, memory_order_relaxed);
+    for (uint32_t i = 0; i < cap; i++)
+        atomic_init(&a->slot[i],
+                    i < used ? atomic_load_explicit(&old->slot[i], memory_order_relaxed)
+                             : NULL);
+    if (old) {
+        a->nfree = old->nfree;
+        if (old->nfree)
+            memcpy(a->free, old->free, (size_t)old->nfree * sizeof(uint32_t));
+    }
+    /* Release: a walker that reads the new array sees its slots. The old
+     * one may still be walked: freed after a grace period. */
+    atomic_store_explicit(&sh->arr, a, memory_order_release);
+    if (old)
+        cogmem__rcu_defer(&old->rcu, reg_arr_reclaim);
+    return 0;
+}
+
+/* Enter bl (initialised, not yet published) in the registry. 0 or
+ * -ENOMEM (not entered). */
+static int reg_enter(struct cogmem__breg *reg, struct cogmem__blist *bl)
+{
+    uint32_t si = reg_shard_of(bl);
+    struct cogmem__breg_shard *sh = &reg->sh[si];
+    cogmem__spin_lock(&sh->lock);
+    struct cogmem__breg_arr *a = atomic_load_explicit(&sh->arr, memory_order_relaxed);
+    uint32_t used = atomic_load_explicit(&sh->used, memory_order_relaxed);
+    uint32_t idx;
+    if (a && a->nfree)
+        idx = a->free[--a->nfree];
+    else {
+        if (!a || used == a->cap) {
+            if (reg_grow(sh, bl->mem)) {
+                cogmem__spin_unlock(&sh->lock);
+                return -ENOMEM;
+            }
+            a = atomic_load_explicit(&sh->arr, memory_order_relaxed);
+        }
+        idx = used;
+    }
+    bl->reg = reg;
+    bl->reg_shard = si;
+    bl->reg_slot = idx;
+    /* Release: a walker that loads the pointer sees the list initialised. */
+    atomic_store_explicit(&a->slot[idx], bl, memory_order_release);
+    if (idx == used) /* release: the slot's store before the larger bound */
+        atomic_store_explicit(&sh->used, used + 1, memory_order_release);
+    cogmem__spin_unlock(&sh->lock);
+    return 0;
+}
+
+static void reg_leave(struct cogmem__blist *bl)
+{
+    struct cogmem__breg_shard *sh = &bl->reg->sh[bl->reg_shard];
+    cogmem__spin_lock(&sh->lock);
+    struct cogmem__breg_arr *a = atomic_load_explicit(&sh->arr, memory_order_relaxed);
+    /* Relaxed: a walker that still reads the old pointer finds the list
+     * dead (set under its lock before we were called). */
+    atomic_store_explicit(&a->slot[bl->reg_slot], NULL, memory_order_relaxed);
+    a->free[a->nfree++] = bl->reg_slot;
+    cogmem__spin_unlock(&sh->lock);
+    bl->reg = NULL;
+}
+
+/* Prefetch distance of the registry walk, in lists. */
+#define WALK_AHEAD 8u
+
+void cogmem__breg_walk(struct cogmem__breg *reg,
+                       void (*fn)(struct cogmem__blist *bl, void *arg), void *arg)
+{
+    for (unsigned s = 0; s < COGMEM__BREG_SHARDS; s++) {
+        struct cogmem__breg_shard *sh = &reg->sh[s];
+        /* One read-side section per shard: long enough to amortise, short
+         * enough not to hold back reclamation for the whole walk. */
+        cogmem__rcu_lock();
+        /* Acquire, bound first: every slot below it was stored in this
+         * array or one published before the bound (reg_grow, reg_enter). */
+        uint32_t used = atomic_load_explicit(&sh->used, memory_order_acquire);
+        struct cogmem__breg_arr *a = atomic_load_explicit(&sh->arr, memory_order_acquire);
+        if (a) {
+            uint32_t m = used < a->cap ? used : a->cap;
+            for (uint32_t i = 0; i < m; i++) {
+                /* The list WALK_AHEAD slots on: its first line (lock,
+                 * counts, arrays) is on its way while fn works on this
+                 * one; and for the list half as far, whose line that made
+                 * present, the start of its values. Measured: without
+                 * them a decay pass over lists of 100 bindings waited on
+                 * those first touches most of the time. Registered lists
+                 * are not freed during our section; a prefetch of arrays
+                 * replaced meanwhile is harmless (the pointers are read
+                 * relaxed: a hint, not a use). */
+                if (i + WALK_AHEAD < m) {
+                    struct cogmem__blist *nx =
+                        atomic_load_explicit(&a->slot[i + WALK_AHEAD], memory_order_relaxed);
+                    if (nx)
+                        __builtin_prefetch(nx, 1);
+                }
+                if (i + WALK_AHEAD / 2 < m) {
+                    /* Acquire (pairs with reg_enter's release): the list's
+                     * initialisation happens before our reads of it. */
+                    struct cogmem__blist *nx =
+                        atomic_load_explicit(&a->slot[i + WALK_AHEAD / 2], memory_order_acquire);
+                    if (nx) {
+                        float *sv = atomic_load_explicit(&nx->strength, memory_order_relaxed);
+                        uint64_t *dv = atomic_load_explicit(&nx->decayed, memory_order_relaxed);
+                        if (sv)
+                            __builtin_prefetch(sv, 1);
+                        if (dv) {
+                            __builtin_prefetch(dv, 1);
+                            __builtin_prefetch(dv + 8, 1);
+                        }
+                    }
+                }
+                /* Acquire: pairs with reg_enter's release. */
+                struct cogmem__blist *bl = atomic_load_explicit(&a->slot[i], memory_order_acquire);
+                if (bl)
+                    fn(bl, arg);
+            }
+        }
+        cogmem__rcu_unlock();
+    }
+}
+
+uint64_t cogmem__breg_count(struct cogmem__breg *reg)
+{
+    uint64_t n = 0;
+    for (unsigned s = 0; s < COGMEM__BREG_SHARDS; s++) {
+        struct cogmem__breg_shard *sh = &reg->sh[s];
+        cogmem__spin_lock(&sh->lock);
+        struct cogmem__breg_arr *a = atomic_load_explicit(&sh->arr, memory_order_relaxed);
+        if (a)
+            n += atomic_load_explicit(&sh->used, memory_order_relaxed) - a->nfree;
+        cogmem__spin_unlock(&sh->lock);
+    }
+    return n;
+}
+
+void cogmem__breg_fini(struct cogmem__breg *reg)
+{
+    for (unsigned s = 0; s < COGMEM__BREG_SHARDS; s++) {
+        struct cogmem__breg_arr *a =
+            atomic_load_explicit(&reg->sh[s].arr, memory_order_relaxed);
+        if (a)
+            cogmem__mem_free(a->mem, COGMEM__MEM_META, a, reg_arr_bytes(a->cap));
+        reg->sh[s].arr = NULL;
+        atomic_store_explicit(&reg->sh[s].used, 0, memory_order_relaxed);
+    }
+}
+
+/* -------------------------------------------------------------- lists */
+
+static void blist_free_now(struct cogmem__blist *bl)
+{
+    if (bl->bytes)
+        cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);
+    cogmem__mem_free(bl->mem, bl->kind, bl, sizeof *bl);
+}
+
+static void blist_reclaim(struct rcu_head *h)
+{
+    COGMEM__RCU_RECLAIM_BEGIN();
+    blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
+    COGMEM__RCU_RECLAIM_END();
+}
+
+void cogmem__blist_retire(struct cogmem__blist *bl)
+{
+    if (bl->reg)
+        reg_leave(bl);
+    cogmem__rcu_defer(&bl->rcu, blist_reclaim);
+}
+
+struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
+                                           struct cogmem__mem *mem,
+                                           enum cogmem__mem_kind kind, int values,
+                                           int create, int *enomem,
+                                           struct cogmem__breg *reg)
 {
     struct cogmem__node_mem *m = cogmem__node_mem_of(n);
     /* Acquire: the list's fields were initialised before its publication. */
@@ -52,12 +264,29 @@ struct cogmem__blist *cogmem__blist_get(struct cogmem__node *n,
     nb->values = (uint32_t)values;
     nb->kind = kind;
     nb->mem = mem;
+    nb->owner = n;
+    /* Entered before publication: once a node shows a concept list, a
+     * decay can find it (and a registry that cannot grow fails here, with
+     * nothing published). */
+    if (values && reg && reg_enter(reg, nb)) {
+        cogmem__mem_free(mem, kind, nb, sizeof *nb);
+        *enomem = 1;
+        return NULL;
+    }
     /* Release on success publishes nb; acquire on failure reads the winner. */
     if (atomic_compare_exchange_strong_explicit(&m->bind, &bl, nb,
                                                 memory_order_acq_rel,
                                                 memory_order_acquire))
         return nb;
-    cogmem__mem_free(mem, kind, nb, sizeof *nb);
+    if (nb->reg) {
+        /* A walker may already hold nb: kill it as a removal would, then
+         * free it after a grace period. */
+        cogmem__spin_lock(&nb->lock);
+        nb->dead = 1;
+        cogmem__spin_unlock(&nb->lock);
+        cogmem__blist_retire(nb);
+    } else
+        cogmem__mem_free(mem, kind, nb, sizeof *nb);
     return bl == COGMEM__SIDE_GONE ? NULL : bl;
 }
 
@@ -68,25 +297,6 @@ struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n)
     struct cogmem__blist *bl =
         atomic_exchange_explicit(&m->bind, COGMEM__SIDE_GONE, memory_order_acq_rel);
     return bl == COGMEM__SIDE_GONE ? NULL : bl;
-}
-
-static void blist_free_now(struct cogmem__blist *bl)
-{
-    if (bl->bytes)
-        cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);
-    cogmem__mem_free(bl->mem, bl->kind, bl, sizeof *bl);
-}
-
-static void blist_reclaim(struct rcu_head *h)
-{
-    COGMEM__RCU_RECLAIM_BEGIN();
-    blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
-    COGMEM__RCU_RECLAIM_END();
-}
-
-void cogmem__blist_retire(struct cogmem__blist *bl)
-{
-    cogmem__rcu_defer(&bl->rcu, blist_reclaim);
 }
 
 static uint32_t *hprobe(const struct cogmem__blist *bl, uint64_t peer)
@@ -143,11 +353,13 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     size_t o_peer = 0, o_str = 0, o_touch = 0, o_dec = 0, o_cre = 0, o_h = 0;
     size_t bytes = align64((size_t)cap * 8);
     if (bl->values) {
+        /* strength and decayed side by side: what a decay pass reads and
+         * writes is one run of memory per list. */
         o_str = bytes;
         bytes += align64((size_t)cap * 4);
-        o_touch = bytes;
-        bytes += align64((size_t)cap * 8);
         o_dec = bytes;
+        bytes += align64((size_t)cap * 8);
+        o_touch = bytes;
         bytes += align64((size_t)cap * 8);
         o_cre = bytes;
         bytes += align64((size_t)cap * 8);
@@ -200,9 +412,8 @@ uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
     bl->peer[i] = peer;
     if (bl->values) {
         bl->strength[i] = strength;
-        bl->touched[i] = now_ns;
-        bl->decayed[i] = now_ns;
         bl->created[i] = now_ns;
+        cogmem__blist_set_times(bl, i, now_ns, now_ns);
     }
     if (bl->hmask)
         hinsert(bl, peer, i);
@@ -302,8 +513,11 @@ void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem)
 {
     (void)mem;
     struct cogmem__blist *bl = atomic_load_explicit(&m->bind, memory_order_acquire);
-    if (bl && bl != COGMEM__SIDE_GONE)
+    if (bl && bl != COGMEM__SIDE_GONE) {
+        if (bl->reg) /* teardown: the registry outlives the nodes */
+            reg_leave(bl);
         blist_free_now(bl);
+    }
     struct cogmem__presentations *h = atomic_load_explicit(&m->pres, memory_order_acquire);
     if (h && h != COGMEM__SIDE_GONE)
         cogmem__mem_free(h->mem, h->kind, h, sizeof *h);

@@ -26,12 +26,27 @@
  * A spinlock (C11 atomics, visible to ThreadSanitizer) rather than a
  * pthread mutex: the critical sections are shorter than a futex round trip,
  * and a record per node cannot afford 40 bytes of mutex.
+ *
+ * The registry (struct cogmem__breg): every concept list is also entered
+ * in one of sixteen slot arrays, so that decay walks the lists themselves
+ * instead of the concept tables with their empty buckets. A list enters
+ * before it is published in its node (so a registry that cannot grow fails
+ * the bind with nothing changed) and leaves after its node's removal marked
+ * it dead, before its retirement; a list never moves between slots, so a
+ * walk meets each registered list once. Writers of a registry shard
+ * serialise on its spinlock (first bind of a concept, a concept's removal:
+ * rare); walkers take no lock: they read the slot array under RCU, and a
+ * grown array replaces the old one, which is freed a grace period later.
+ * A walker may meet a list that has died meanwhile: it locks it, sees
+ * `dead` and skips it (the list itself is freed a grace period after
+ * leaving, so it is still there).
  */
 #ifndef COGMEM_SHARDS_BINDEX_H
 #define COGMEM_SHARDS_BINDEX_H
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "numa/mem.h"
@@ -40,26 +55,74 @@
 /* Marks a side slot of a removed node: nothing may be attached any more. */
 #define COGMEM__SIDE_GONE ((void *)(uintptr_t)1)
 
+/* Registry shards (writers of different shards never meet). */
+#define COGMEM__BREG_SHARDS 16u
+
 /* Lists at least this long get the peer -> slot hash index. */
 #define COGMEM__BLIST_HASH_MIN 16u
 
+struct cogmem__breg;
+
+/* First line: what every locked access reads (lock, counts, the arrays);
+ * second line: creation, growth, registry and reclamation. */
 struct cogmem__blist {
     alignas(64) _Atomic uint32_t lock;
     uint32_t dead;       /* set once, under the lock, by the node's removal */
     uint32_t n;          /* bindings */
-    uint32_t cap;
     uint32_t hmask;      /* hash index size - 1, or 0 without an index */
-    uint32_t values;     /* 1: concept side (strength and times kept) */
-    enum cogmem__mem_kind kind;
     uint64_t *peer;      /* cap ids */
-    float *strength;     /* cap, concept side only */
-    uint64_t *touched;   /* last bind/adjust (ns), concept side only */
-    uint64_t *decayed;   /* strength is current as of this time (ns) */
-    uint64_t *created;   /* bind time (ns) */
+    /* Atomic (always read under the lock, where the implicit loads cost a
+     * plain mov on x86) only so that the registry walk may read them
+     * without the lock, to prefetch the next list's values. */
+    float *_Atomic strength;     /* cap, concept side only */
+    uint64_t *touched;           /* last bind/adjust (ns), concept side only */
+    uint64_t *_Atomic decayed;   /* strength is current as of this time (ns) */
     uint32_t *hslot;     /* hmask + 1 entries: slot + 1, 0 = empty */
+    /* Non-zero: every decayed[i], i < n, equals it (the steady state after
+     * a decay pass, when a pass needs one factor and no read of decayed[]).
+     * 0: unknown. Kept by every writer of decayed[]: append, set_times,
+     * decay; moves (del, reserve) keep it true. */
+    uint64_t dec_same;
+    /* second line: growth, creation, registry, reclamation */
+    uint32_t cap;
+    uint32_t values;     /* 1: concept side (strength and times kept) */
+    uint64_t *created;   /* bind time (ns) */
     size_t bytes;        /* size of the block holding the arrays */
+    enum cogmem__mem_kind kind;
     struct rcu_head rcu;
     struct cogmem__mem *mem;
+    /* The node the list hangs off, constant: a registry walker that finds
+     * the list not dead (under its lock) may use it until its read-side
+     * section ends, since the node's retirement follows the list's death. */
+    struct cogmem__node *owner;
+    struct cogmem__breg *reg; /* registry holding it, or NULL (episodes) */
+    uint32_t reg_shard, reg_slot;
+};
+_Static_assert(offsetof(struct cogmem__blist, dec_same) + sizeof(uint64_t) <= 64,
+               "what adjust and decay read shares the lock's line");
+
+/* One registry shard: a slot array published under RCU, writers on the
+ * spinlock. `used` slots have ever been handed out (walkers read [0, used));
+ * freed slots are NULL and go on a stack of free indices (writer-only, in
+ * the same block as the slots) for the next list. */
+struct cogmem__breg_arr {
+    uint32_t cap;
+    uint32_t nfree;
+    struct rcu_head rcu;
+    struct cogmem__mem *mem;
+    uint32_t *free;                      /* cap entries, after the slots */
+    struct cogmem__blist *_Atomic slot[]; /* cap entries */
+};
+
+struct cogmem__breg_shard {
+    alignas(64) _Atomic uint32_t lock;
+    _Atomic uint32_t used;
+    struct cogmem__breg_arr *_Atomic arr; /* NULL until the first list */
+};
+
+/* All zero is an empty registry (it lives in the zeroed store). */
+struct cogmem__breg {
+    struct cogmem__breg_shard sh[COGMEM__BREG_SHARDS];
 };
 
 /* ACT-R presentation history: the most recent COGMEM__PRES_MAX
@@ -88,22 +151,51 @@ static inline void cogmem__spin_unlock(_Atomic uint32_t *l)
     atomic_store_explicit(l, 0, memory_order_release);
 }
 
-/* The node's list, created empty if `create` and there is none. Returns
- * NULL when the node was removed (its slot is COGMEM__SIDE_GONE), when
- * there is none and !create, or (with *enomem = 1) when out of memory.
- * Caller holds the RCU read lock; the list stays valid until it unlocks. */
-struct cogmem__blist *cogmem__blist_get(struct cogmem__node *n,
-                                        struct cogmem__mem *mem,
-                                        enum cogmem__mem_kind kind, int values,
-                                        int create, int *enomem);
+/* The node's list, created empty if `create` and there is none (a concept
+ * list, `values`, is then entered in `reg`, which must be given; episode
+ * lists pass NULL). Returns NULL when the node was removed (its slot is
+ * COGMEM__SIDE_GONE), when there is none and !create, or (with
+ * *enomem = 1) when out of memory. Caller holds the RCU read lock; the
+ * list stays valid until it unlocks. */
+struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
+                                           struct cogmem__mem *mem,
+                                           enum cogmem__mem_kind kind, int values,
+                                           int create, int *enomem,
+                                           struct cogmem__breg *reg);
+
+/* The same without a registry: for lookups (create 0) and episode lists. */
+static inline struct cogmem__blist *cogmem__blist_get(struct cogmem__node *n,
+                                                      struct cogmem__mem *mem,
+                                                      enum cogmem__mem_kind kind,
+                                                      int values, int create,
+                                                      int *enomem)
+{
+    return cogmem__blist_get_in(n, mem, kind, values, create, enomem, NULL);
+}
 
 /* Detach the node's list for its removal: the slot becomes
  * COGMEM__SIDE_GONE. Returns the list (to be marked dead, emptied and
  * retired) or NULL if it had none. */
 struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n);
 
-/* Free after a grace period / now (no other thread can reach it). */
+/* Take a dead list out of its registry (if any) and free it after a grace
+ * period. `dead` must have been set under the list's lock. */
 void cogmem__blist_retire(struct cogmem__blist *bl);
+
+/* Call fn(list, arg) for every list registered in `reg` when the walk
+ * reaches its slot (prefetching the next lists' first line and the start
+ * of their strengths and decay times, what a decay pass reads first): each list registered for the whole walk exactly once,
+ * lists registered or retired meanwhile at most once. fn runs inside a
+ * read-side section (one per registry shard) and must lock the list and
+ * check `dead` before using it. Caller holds no read lock. */
+void cogmem__breg_walk(struct cogmem__breg *reg,
+                       void (*fn)(struct cogmem__blist *bl, void *arg), void *arg);
+
+/* Lists currently registered (a count for tests; exact at quiescence). */
+uint64_t cogmem__breg_count(struct cogmem__breg *reg);
+
+/* Free the slot arrays (store teardown, after the lists are gone). */
+void cogmem__breg_fini(struct cogmem__breg *reg);
 
 /* The slot of `peer`, or -1. Caller holds the list's lock. */
 int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer);
@@ -114,6 +206,20 @@ int cogmem__blist_reserve(struct cogmem__blist *bl);
 /* Append (after a successful reserve); returns the new slot. */
 uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
                               float strength, uint64_t now_ns);
+
+/* Set binding i's touch and decay times (caller holds the lock; concept
+ * side). Every write of decayed[] outside bindex.c and decay goes through
+ * here, so that dec_same stays true. */
+static inline void cogmem__blist_set_times(struct cogmem__blist *bl, uint32_t i,
+                                           uint64_t touched, uint64_t decayed)
+{
+    bl->touched[i] = touched;
+    bl->decayed[i] = decayed;
+    if (bl->n == 1)
+        bl->dec_same = decayed;
+    else if (bl->dec_same != decayed)
+        bl->dec_same = 0;
+}
 
 /* Remove slot i; the last entry moves into it. */
 void cogmem__blist_del(struct cogmem__blist *bl, uint32_t i);

@@ -139,7 +139,7 @@ int cogmem_bind(cogmem_store *store, uint64_t episode, uint64_t concept,
  * slot with the list locked (*out_cl) and the RCU read lock held; on error
  * returns a negative errno with neither held. */
 static int32_t locate(cogmem_store *st, uint64_t episode, uint64_t concept,
-                      struct cogmem__blist **out_cl)
+                      struct cogmem__blist **out_cl, int for_write)
 {
     int enomem = 0;
     cogmem__rcu_lock();
@@ -147,6 +147,15 @@ static int32_t locate(cogmem_store *st, uint64_t episode, uint64_t concept,
     struct cogmem__blist *cl = cn ? cogmem__clist(st, cn, 0, &enomem) : NULL;
     if (cl) {
         cogmem__spin_lock(&cl->lock);
+        if (for_write && !cl->hmask && cl->n) {
+            /* A short list (no index: its slot is found by a scan of the
+             * peer ids): the lines of its first eight values are where the
+             * write lands, so ask for them now, in parallel with the scan,
+             * rather than one after another after it. */
+            __builtin_prefetch(cl->strength, 1);
+            __builtin_prefetch(cl->touched, 1);
+            __builtin_prefetch(cl->decayed, 1);
+        }
         int32_t i = cl->dead ? -1 : cogmem__blist_find(cl, episode);
         if (i >= 0) {
             *out_cl = cl;
@@ -172,15 +181,14 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     COGMEM__PERSIST_GATE(store, cogmem__pj_adjust(store, episode, concept, delta, new_strength));
     uint64_t now = cogmem__coarse_ns();
     struct cogmem__blist *cl;
-    int32_t i = locate(store, episode, concept, &cl);
+    int32_t i = locate(store, episode, concept, &cl, 1);
     if (i < 0)
         return i;
     float s = cl->strength[i] + delta;
     s = s < 0.0f ? 0.0f : s > 1.0f ? 1.0f : s;
     cl->strength[i] = s;
     /* The strength is now current as of `now`: see cogmem_decay(). */
-    cl->touched[i] = now;
-    cl->decayed[i] = now;
+    cogmem__blist_set_times(cl, (uint32_t)i, now, now);
     cogmem__jr_adjust(store, episode, concept, s, now);
     release(cl);
     if (delta != 0.0f)
@@ -197,7 +205,7 @@ int cogmem_binding_get(cogmem_store *store, uint64_t episode, uint64_t concept,
     if (!store || episode == 0 || concept == 0 || !strength)
         return -EINVAL;
     struct cogmem__blist *cl;
-    int32_t i = locate(store, episode, concept, &cl);
+    int32_t i = locate(store, episode, concept, &cl, 0);
     if (i < 0)
         return i;
     float s = cl->strength[i];
@@ -212,7 +220,7 @@ int cogmem_binding_info(cogmem_store *store, uint64_t episode, uint64_t concept,
     if (!store || episode == 0 || concept == 0 || !out)
         return -EINVAL;
     struct cogmem__blist *cl;
-    int32_t i = locate(store, episode, concept, &cl);
+    int32_t i = locate(store, episode, concept, &cl, 0);
     if (i < 0)
         return i;
     struct cogmem_binding_info b = {

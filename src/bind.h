@@ -24,7 +24,8 @@ static inline struct cogmem__blist *cogmem__clist(cogmem_store *st,
                                                   struct cogmem__node *n,
                                                   int create, int *enomem)
 {
-    return cogmem__blist_get(n, &st->mem, COGMEM__MEM_CONCEPT, 1, create, enomem);
+    return cogmem__blist_get_in(n, &st->mem, COGMEM__MEM_CONCEPT, 1, create, enomem,
+                                &st->breg);
 }
 
 static inline struct cogmem__blist *cogmem__elist(cogmem_store *st,

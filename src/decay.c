@@ -1,6 +1,8 @@
 /* cogmem — batch decay and pruning of bindings (see cogmem_decay()).
  *
- * Per concept, under its lock: the strengths are contiguous (the list is a
+ * The pass walks the registry of concept binding lists (shards/bindex.h),
+ * so it costs the lists there are, not the concept tables' buckets. Per
+ * concept, under its lock: the strengths are contiguous (the list is a
  * structure of arrays), so the kernels run straight over them, a chunk at
  * a time with the per-binding elapsed times in a stack buffer; then the
  * prune kernel picks what fell below the threshold, walked from the end so
@@ -14,8 +16,10 @@
 #include "src/bind.h"
 #include "src/persist/hooks.h"
 
-/* Bindings per kernel call: the dt[] and idx[] buffers stay in L1. */
-#define CHUNK 256u
+/* Bindings per kernel call: the dt[] and idx[] buffers (4 KiB each) stay
+ * in L1, and a chunk's decay times (8 KiB) are still there when the pass
+ * writes them back after reading them. */
+#define CHUNK 1024u
 
 void cogmem_decay_params_init(cogmem_decay_params *p)
 {
@@ -61,31 +65,57 @@ struct run {
     cogmem_decay_result res;
 };
 
-/* Decay entries [base, base + m) of a locked list to r->now. */
-static void decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
-                        uint32_t m)
+/* Ask for the first lines of a run of m bindings up front (12 KiB at
+ * most): the two short streams of a list then arrive in parallel instead
+ * of each paying the hardware prefetcher's ramp-up. */
+static inline void prefetch_run(const float *s, const uint64_t *dec, uint32_t m)
+{
+    if (m > CHUNK)
+        m = CHUNK;
+    for (uint32_t i = 0; i < m; i += 16) {
+        __builtin_prefetch(s + i, 1, 3);
+        __builtin_prefetch(dec + i, 1, 3);
+        __builtin_prefetch(dec + i + 8, 1, 3);
+    }
+}
+
+/* d[0, n) = v, eight at a time (vectorised stores). */
+static void fill_u64(uint64_t *d, uint32_t n, uint64_t v)
+{
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (uint32_t j = 0; j < 8; j++)
+            d[i + j] = v;
+    for (; i < n; i++)
+        d[i] = v;
+}
+
+/* Decay entries [base, base + m) of a locked list to r->now. Returns
+ * non-zero when one of them has a decay time later than now (left as it
+ * is, so the list's decay times may differ afterwards). */
+static int decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
+                       uint32_t m)
 {
     float dt[CHUNK];
     uint64_t now = r->now;
     float *s = cl->strength + base;
     uint64_t *dec = cl->decayed + base;
     const uint64_t *ref = cl->touched + base;
+    prefetch_run(s, dec, m);
     switch (r->p->model) {
     case COGMEM_DECAY_EXP: {
-        /* Steady state: every binding of the chunk was decayed by the last
-         * pass and not adjusted since, so they share one factor and the
-         * pass is the bandwidth-bound multiply alone. */
+        /* Every binding of the chunk decayed by one pass and not adjusted
+         * since: one factor, the multiply kernel alone. */
         uint64_t d0 = dec[0], diff = 0;
         for (uint32_t i = 0; i < m; i++) /* no early exit: it vectorises */
             diff |= dec[i] ^ d0;
         if (diff == 0) {
-            if (now > d0) {
-                float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
-                cogmem_decay_f32(s, m, f);
-                for (uint32_t i = 0; i < m; i++)
-                    dec[i] = now;
-            }
-            return;
+            if (now <= d0)
+                return now < d0;
+            float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
+            cogmem_decay_f32(s, m, f);
+            fill_u64(dec, m, now);
+            return 0;
         }
         for (uint32_t i = 0; i < m; i++)
             dt[i] = now > dec[i] ? (float)((double)(now - dec[i]) * 1e-9) : 0.0f;
@@ -110,22 +140,46 @@ static void decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
         cogmem_decay_f32(s, m, r->p->factor);
         break;
     }
-    for (uint32_t i = 0; i < m; i++)
-        if (now > dec[i])
-            dec[i] = now;
+    int later = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        later |= dec[i] > now;
+        dec[i] = dec[i] > now ? dec[i] : now;
+    }
+    return later;
 }
 
 static void decay_concept(struct run *r, struct cogmem__node *cn,
                           struct cogmem__blist *cl)
 {
-    uint64_t cid = atomic_load_explicit(&cn->id, memory_order_relaxed);
     uint32_t n = cl->n;
-    for (uint32_t base = 0; base < n; base += CHUNK)
-        decay_chunk(r, cl, base, n - base < CHUNK ? n - base : CHUNK);
+    uint64_t now = r->now, d0 = cl->dec_same;
+    if (d0 && r->p->model == COGMEM_DECAY_EXP) {
+        /* The steady state (bindex.h: dec_same): one factor for the whole
+         * list, the multiply kernel over its strengths and a fill of its
+         * decay times; decayed[] is not read. */
+        if (now > d0) {
+            float *s = cl->strength;
+            uint64_t *dec = cl->decayed;
+            prefetch_run(s, dec, n);
+            float f = expf(-(r->rate * (float)((double)(now - d0) * 1e-9)));
+            cogmem_decay_f32(s, n, f);
+            fill_u64(dec, n, now);
+            cl->dec_same = now;
+        }
+    } else {
+        int later = 0;
+        for (uint32_t base = 0; base < n; base += CHUNK)
+            later |= decay_chunk(r, cl, base, n - base < CHUNK ? n - base : CHUNK);
+        /* Every decay time is now max(its own, now): all equal unless one
+         * was later. */
+        cl->dec_same = later ? 0 : now;
+    }
     r->res.decayed += n;
     r->res.concepts++;
     if (r->p->prune_below <= 0.0f)
         return;
+    /* The node's line only now: a pass that prunes nothing never reads it. */
+    uint64_t cid = atomic_load_explicit(&cn->id, memory_order_relaxed);
     uint32_t idx[CHUNK];
     uint32_t pruned = 0;
     /* Chunks from the last: deleting slot i moves the current last entry,
@@ -150,21 +204,19 @@ static void decay_concept(struct run *r, struct cogmem__node *cn,
     }
 }
 
-/* One LIVE concept of the walk (cogmem__set_foreach_shard). */
-static int decay_visit(struct cogmem__node *cn, void *arg)
+/* One registered list (registry walker, inside a read-side section). A list
+ * met dead belongs to a removed concept; one whose concept is being removed
+ * but not yet dead is decayed as a decay a moment earlier would have done
+ * (the removal then unbinds what is left). */
+static void decay_list(struct cogmem__blist *cl, void *arg)
 {
     struct run *r = arg;
-    int enomem = 0;
-    struct cogmem__blist *cl = cogmem__clist(r->st, cn, 0, &enomem);
-    if (!cl)
-        return 0;
     cogmem__spin_lock(&cl->lock);
     if (!cl->dead && cl->n) {
-        decay_concept(r, cn, cl);
-        cogmem__jr_clist(r->st, cn, cl);
+        decay_concept(r, cl->owner, cl);
+        cogmem__jr_clist(r->st, cl->owner, cl);
     }
     cogmem__spin_unlock(&cl->lock);
-    return 0;
 }
 
 static int decay_body(cogmem_store *store, const cogmem_decay_params *pp,
@@ -185,14 +237,9 @@ static int decay_body(cogmem_store *store, const cogmem_decay_params *pp,
         r.rate = p->power_d;
         r.inv_scale = 1.0 / (double)p->power_scale_ns;
     }
-    struct cogmem__set *s = &store->sets[0];
-    for (unsigned sh = 0; sh < COGMEM__NSHARDS; sh++) {
-        /* One read-side section per shard: long enough to amortise, short
-         * enough not to hold back reclamation for the whole store. */
-        cogmem__rcu_lock();
-        cogmem__set_foreach_shard(s, sh, decay_visit, &r);
-        cogmem__rcu_unlock();
-    }
+    /* The registry of concept lists, not the concept tables: a pass costs
+     * the lists it visits, whatever the tables' size (bindex.h). */
+    cogmem__breg_walk(&store->breg, decay_list, &r);
     if (out)
         cogmem__struct_out(out, &r.res, sizeof r.res);
     return 0;

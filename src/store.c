@@ -213,6 +213,7 @@ int cogmem_close(cogmem_store **store)
         cogmem__set_fini(&st->sets[k]);
         cogmem__slab_fini(&st->sets[k].kind.slab);
     }
+    cogmem__breg_fini(&st->breg);
     cogmem__mem_fini(&st->mem);
     cogmem__mem_boot_free(st, sizeof *st);
     *store = NULL;

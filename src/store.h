@@ -9,6 +9,7 @@
 
 #include "cogmem.h"
 #include "numa/mem.h"
+#include "shards/bindex.h"
 #include "shards/node.h"
 #include "shards/reclaim.h"
 #include "shards/set.h"
@@ -27,6 +28,7 @@ struct cogmem_store {
     uint32_t dim;
     cogmem_config cfg;
     struct cogmem__bshard bshard[COGMEM__NSHARDS];
+    struct cogmem__breg breg; /* every concept binding list, for decay (bindex.h) */
     int numa_fallback; /* enum cogmem_numa_fallback */
     struct cogmem__stats stats;
     struct cogmem__persist *persist; /* NULL without cfg.path (src/persist/) */
@@ -36,10 +38,14 @@ struct cogmem_store {
 /* Statistics hooks (see src/stats_cells.h): one line at each counted place. */
 static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
 {
-    /* Relaxed: a statistic orders nothing; exact at quiescence. */
-    if (st->stats.flags & COGMEM_STATS_COUNTERS)
-        atomic_fetch_add_explicit(&st->stats.ev[cogmem__stripe()].v[ev], 1,
-                                  memory_order_relaxed);
+    /* A plain increment of the calling thread's own stripe (shards/kind.h:
+     * cogmem__ctr_inc; a locked add only on the shared overflow stripe): a
+     * locked add here waited for the caller's stores to drain, which
+     * measured as a tenth of a binding adjust. Exact at quiescence. */
+    if (st->stats.flags & COGMEM_STATS_COUNTERS) {
+        unsigned t = cogmem__stripe();
+        cogmem__ctr_inc(&st->stats.ev[t].v[ev], t);
+    }
 }
 
 /* The same, n events at once. */

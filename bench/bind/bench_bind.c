@@ -1,6 +1,7 @@
 /* cogmem — bindings benchmark.
  *
  *   bench_bind [--quick] [--concepts C] [--episodes E] [--per-episode B]
+ *              [--reps R] [--only latency,decay,spread]
  *
  * 1. Binding adjust and fan-out query latency, 1 and nproc threads, on a
  *    cache-resident store (1000 concepts x 8 bindings), each as a ratio to
@@ -14,8 +15,10 @@
  *    drawn from a power law (concept c with probability ~ c^-0.6, so the
  *    biggest fan-outs are in the tens of thousands), in ms per query (the
  *    issue asks for absolute time here), with the edges visited per query.
- * BENCH_BIND_DECAY_REPS=N sets the decay repetitions (default 5, best
- * taken). Public API only, through the shared library, as a host links it.
+ * Latency and decay are medians of R interleaved repetitions (--reps,
+ * default 7), ratios taken within a repetition, each pass timed in the
+ * CPU time of its thread (see cpu_s); --only picks sections.
+ * Public API only, through the shared library, as a host links it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +39,17 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the calling thread: the latency and decay sections time
+ * with it, so that a pass preempted by a neighbour on this shared machine
+ * (load above the core count is the norm here) is not charged the time it
+ * spent off the CPU. Spinning on a contended lock is still CPU time. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -77,7 +91,7 @@ static void add(cogmem_store *s, uint64_t id, int episode)
 
 /* ------------------------------------------------------ 1. latency */
 
-enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 2000000 };
+enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
 enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET };
@@ -104,7 +118,7 @@ static void *lat_run(void *p)
     }
     volatile uint64_t sink = 0;
     pthread_barrier_wait(a->bar);
-    double t0 = now_s();
+    double t0 = cpu_s();
     for (int i = 0; i < LAT_OPS; i++) {
         int k = i & (NP - 1);
         float x;
@@ -127,7 +141,7 @@ static void *lat_run(void *p)
             break;
         }
     }
-    a->secs = now_s() - t0;
+    a->secs = cpu_s() - t0;
     (void)sink;
     return NULL;
 }
@@ -151,7 +165,26 @@ static double lat_measure(cogmem_store *s, enum lat_op op, unsigned threads)
     return sum / threads / LAT_OPS * 1e9; /* ns per op per thread */
 }
 
-static void bench_latency(unsigned nproc)
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of n values (sorts them); *lo, *hi get the range. */
+static double median(double *v, int n, double *lo, double *hi)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    if (lo)
+        *lo = v[0];
+    if (hi)
+        *hi = v[n - 1];
+    return v[n / 2];
+}
+
+enum { LAT_NOPS = L_GET + 1, LAT_MAXREPS = 63 };
+
+static void bench_latency(unsigned nproc, int reps)
 {
     cogmem_store *s = open_store(LAT_C, LAT_C * LAT_B);
     for (uint64_t c = 1; c <= LAT_C; c++)
@@ -164,27 +197,43 @@ static void bench_latency(unsigned nproc)
             if (rc)
                 die("bind", rc);
         }
-    printf("\n1. latency, %u concepts x %u bindings (cache-resident), ns/op per thread\n",
-           LAT_C, LAT_B);
-    printf("| op | 1 thread | ratio to lookup | %u threads | ratio to lookup |\n", nproc);
-    printf("|---|---|---|---|---|\n");
-    double base1 = 0, basen = 0;
-    for (int op = L_LOOKUP; op <= L_GET; op++) {
-        double t1 = lat_measure(s, (enum lat_op)op, 1);
-        double tn = lat_measure(s, (enum lat_op)op, nproc);
-        if (op == L_LOOKUP) {
-            base1 = t1;
-            basen = tn;
+    /* Repetitions interleave the operations (lookup, adjust, ... then
+     * again), so that a neighbour's load on a shared machine hits them
+     * alike; each ratio is taken within one repetition, then the median
+     * (with its range) over repetitions. */
+    static double t[2][LAT_NOPS][LAT_MAXREPS], ratio[2][LAT_NOPS][LAT_MAXREPS];
+    if (reps > LAT_MAXREPS)
+        reps = LAT_MAXREPS;
+    for (int rep = 0; rep < reps; rep++)
+        for (int op = L_LOOKUP; op < LAT_NOPS; op++) {
+            t[0][op][rep] = lat_measure(s, (enum lat_op)op, 1);
+            t[1][op][rep] = lat_measure(s, (enum lat_op)op, nproc);
         }
-        printf("| %s | %.1f | %.2f | %.1f | %.2f |\n", lat_name[op], t1, t1 / base1, tn,
-               tn / basen);
+    for (int w = 0; w < 2; w++)
+        for (int op = L_LOOKUP; op < LAT_NOPS; op++)
+            for (int rep = 0; rep < reps; rep++)
+                ratio[w][op][rep] = t[w][op][rep] / t[w][L_LOOKUP][rep];
+    printf("\n1. latency, %u concepts x %u bindings (cache-resident), ns/op per thread,\n"
+           "   median of %d interleaved repetitions; ratio to lookup within a repetition\n",
+           LAT_C, LAT_B, reps);
+    printf("| op | 1 thread | ratio to lookup | range | %u threads | ratio to lookup | range |\n",
+           nproc);
+    printf("|---|---|---|---|---|---|---|\n");
+    for (int op = L_LOOKUP; op < LAT_NOPS; op++) {
+        double lo1, hi1, lon, hin;
+        double t1 = median(t[0][op], reps, NULL, NULL);
+        double tn = median(t[1][op], reps, NULL, NULL);
+        double r1 = median(ratio[0][op], reps, &lo1, &hi1);
+        double rn = median(ratio[1][op], reps, &lon, &hin);
+        printf("| %s | %.1f | %.2f | %.2f-%.2f | %.1f | %.2f | %.2f-%.2f |\n", lat_name[op],
+               t1, r1, lo1, hi1, tn, rn, lon, hin);
     }
     cogmem_close(&s);
 }
 
 /* -------------------------------------------------------- 2. decay */
 
-static void bench_decay(uint64_t nc, uint64_t per)
+static void bench_decay(uint64_t nc, uint64_t per, int reps)
 {
     uint64_t n = nc * per;
     cogmem_store *s = open_store(nc, n);
@@ -214,35 +263,42 @@ static void bench_decay(uint64_t nc, uint64_t per)
         bx[i] = 0.9f;
         bt[i] = i;
     }
-    double best_d = 1e9, best_b = 1e9;
+    static double td[LAT_MAXREPS], tb[LAT_MAXREPS], rr[LAT_MAXREPS];
     cogmem_decay_result res;
-    int reps = getenv("BENCH_BIND_DECAY_REPS") ? atoi(getenv("BENCH_BIND_DECAY_REPS")) : 5;
+    if (reps > LAT_MAXREPS)
+        reps = LAT_MAXREPS;
+    /* Interleaved: decay, then the baseline, in each repetition; the ratio
+     * is taken within a repetition, then the median over repetitions. */
     for (int rep = 0; rep < reps; rep++) {
         t += 1000000000ull;
         memset(&res, 0, sizeof res);
         res.struct_size = sizeof res;
-        double t0 = now_s();
+        double t0 = cpu_s();
         int rc = cogmem_decay(s, &p, t, &res);
-        double d = now_s() - t0;
+        double d = cpu_s() - t0;
         if (rc)
             die("decay", rc);
-        best_d = d < best_d ? d : best_d;
-        t0 = now_s();
+        td[rep] = d;
+        t0 = cpu_s();
         for (uint64_t i = 0; i < n; i++) {
             bx[i] *= 0.999f;
             bt[i] += 1;
         }
         __asm__ volatile("" ::"r"(bx), "r"(bt) : "memory");
-        d = now_s() - t0;
-        best_b = d < best_b ? d : best_b;
+        d = cpu_s() - t0;
+        tb[rep] = d;
+        rr[rep] = tb[rep] / td[rep];
     }
-    printf("\n2. decay of %" PRIu64 " bindings (%" PRIu64 " concepts x %" PRIu64 "), best of %d\n",
-           n, nc, per, reps);
-    printf("| pass | ms | GB/s (24 B/binding) | ratio to baseline |\n|---|---|---|---|\n");
-    printf("| baseline RMW pass, same bytes | %.2f | %.2f | 1.00 |\n", best_b * 1e3,
-           bytes / best_b * 1e-9);
-    printf("| cogmem_decay (EXP, %s kernels) | %.2f | %.2f | %.2f |\n", cogmem_simd_isa(),
-           best_d * 1e3, bytes / best_d * 1e-9, best_b / best_d);
+    double lo, hi;
+    double ratio = median(rr, reps, &lo, &hi);
+    double md = median(td, reps, NULL, NULL), mb = median(tb, reps, NULL, NULL);
+    printf("\n2. decay of %" PRIu64 " bindings (%" PRIu64 " concepts x %" PRIu64 "), "
+           "median of %d interleaved repetitions\n", n, nc, per, reps);
+    printf("| pass | ms | GB/s (24 B/binding) | ratio to baseline | range |\n|---|---|---|---|---|\n");
+    printf("| baseline RMW pass, same bytes | %.3f | %.2f | 1.00 | |\n", mb * 1e3,
+           bytes / mb * 1e-9);
+    printf("| cogmem_decay (EXP, %s kernels) | %.3f | %.2f | %.2f | %.2f-%.2f |\n",
+           cogmem_simd_isa(), md * 1e3, bytes / md * 1e-9, ratio, lo, hi);
     printf("(decayed %" PRIu64 " bindings in %" PRIu64 " concepts per pass)\n", res.decayed,
            res.concepts);
     free(bx);
@@ -327,6 +383,8 @@ int main(int argc, char **argv)
 {
     uint64_t nc = 100000, ne = 1000000, dc = 1000, dper = 1000;
     unsigned per = 2;
+    int reps = 7;
+    const char *only = "latency,decay,spread";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             nc = 10000;
@@ -339,17 +397,27 @@ int main(int argc, char **argv)
             ne = strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(argv[i], "--per-episode"))
             per = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (i + 1 < argc && !strcmp(argv[i], "--reps"))
+            reps = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--only"))
+            only = argv[++i];
         else {
             fprintf(stderr, "usage: bench_bind [--quick] [--concepts C] [--episodes E] "
-                            "[--per-episode B]\n");
+                            "[--per-episode B]\n"
+                            "                  [--reps R] [--only latency,decay,spread]\n");
             return 2;
         }
     }
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned nproc = np < 1 ? 1 : np > 64 ? 64 : (unsigned)np;
     printf("bench_bind: ISA %s, nproc %u\n", cogmem_simd_isa(), nproc);
-    bench_latency(nproc);
-    bench_decay(dc, dper);
-    bench_spread(nc, ne, per);
+    if (reps < 1)
+        reps = 1;
+    if (strstr(only, "latency"))
+        bench_latency(nproc, reps);
+    if (strstr(only, "decay"))
+        bench_decay(dc, dper, reps);
+    if (strstr(only, "spread"))
+        bench_spread(nc, ne, per);
     return 0;
 }

@@ -154,8 +154,7 @@ static int list_append(struct cogmem__blist *cl, const struct cogmem__snap_bind 
     if (cogmem__blist_reserve(cl))
         return -ENOMEM;
     uint32_t i = cogmem__blist_append(cl, b->episode, b->strength, b->created_ns);
-    cl->touched[i] = b->touched_ns;
-    cl->decayed[i] = b->decayed_ns;
+    cogmem__blist_set_times(cl, i, b->touched_ns, b->decayed_ns);
     return 0;
 }
 
@@ -549,8 +548,7 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
             if (i < 0 || !(a.strength >= 0.0f && a.strength <= 1.0f))
                 return -EBADMSG;
             cl->strength[i] = a.strength;
-            cl->touched[i] = a.now_ns;
-            cl->decayed[i] = a.now_ns;
+            cogmem__blist_set_times(cl, (uint32_t)i, a.now_ns, a.now_ns);
         } else {
             if (i < 0)
                 return -EBADMSG;

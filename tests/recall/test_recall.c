@@ -637,6 +637,113 @@ static void test_bf16_rows(void **state)
     test_close(&s);
 }
 
+/* What the re-rank computes for a node: the one-row f32 kernel over its
+ * current vector, divided (cosine) by the f32 product of the query's norm
+ * (sqrt of the double sum of squares, as recall checks the query) and the
+ * vector's stored norm. */
+static float rerank_score(cogmem_store *s, const float *q, uint64_t id, int metric)
+{
+    const cogmem_vec *v;
+    assert_int_equal(cogmem_vec_get(s, id, &v), 0);
+    float d;
+    cogmem_dot_batch(q, cogmem_vec_data(v), 1, DIM, DIM, &d);
+    if (metric == COGMEM_METRIC_COSINE) {
+        double acc = 0;
+        for (int i = 0; i < DIM; i++)
+            acc += (double)q[i] * (double)q[i];
+        d = d / ((float)sqrt(acc) * cogmem_vec_norm(v));
+    }
+    cogmem_vec_put(v);
+    return d;
+}
+
+struct scored {
+    float score;
+    uint64_t id;
+};
+
+static int best_first(const void *a, const void *b)
+{
+    const struct scored *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The bf16 scan's ranking is the exact f32 re-rank of its candidates: with
+ * room for every row as a candidate (bf16_rerank >= rows / k) the result is
+ * the top k of every live node by its re-rank score, ids, order and scores
+ * bit for bit; with the default room every returned score is that node's
+ * re-rank score, bit for bit, in that order. Both metrics, over runs of
+ * rows cut by removals and replacements (the scan's kernel pieces end
+ * mid-run). */
+static void test_bf16_rerank_is_exact(void **state)
+{
+    (void)state;
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = DIM;
+    cfg.bf16_rows = 1;
+    cogmem_store *s = NULL;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    size_t n = 3000;
+    struct node *nodes = populate(s, n, 1);
+    for (size_t j = 0; j < n; j += 7) {
+        assert_int_equal(nodes[j].kind == COGMEM_CONCEPT ? cogmem_concept_remove(s, nodes[j].id)
+                                                         : cogmem_episode_remove(s, nodes[j].id), 0);
+        nodes[j].live = 0;
+    }
+    for (size_t j = 3; j < n; j += 11)
+        if (nodes[j].live && nodes[j].kind == COGMEM_CONCEPT) {
+            for (int i = 0; i < DIM; i++)
+                nodes[j].v[i] = frand();
+            assert_int_equal(cogmem_concept_set_centroid(s, nodes[j].id, nodes[j].v), 0);
+        }
+    enum { K = 20 };
+    struct scored *ref = calloc(n, sizeof *ref);
+    assert_non_null(ref);
+    for (int qi = 0; qi < 24; qi++) {
+        float q[DIM];
+        for (int i = 0; i < DIM; i++)
+            q[i] = frand();
+        cogmem_recall_params p;
+        cogmem_recall_params_init(&p);
+        p.metric = qi % 2 ? COGMEM_METRIC_DOT : COGMEM_METRIC_COSINE;
+        size_t nl = 0;
+        for (size_t j = 0; j < n; j++)
+            if (nodes[j].live)
+                ref[nl++] = (struct scored){rerank_score(s, q, nodes[j].id, p.metric),
+                                            nodes[j].id};
+        qsort(ref, nl, sizeof *ref, best_first);
+        cogmem_recall_hit ap[K];
+        size_t na;
+        p.bf16 = 1;
+        p.bf16_rerank = (uint32_t)(n / K + 1); /* every row a candidate */
+        assert_int_equal(cogmem_recall(s, q, COGMEM_ALL_KINDS, K, &p, ap, &na), 0);
+        assert_int_equal(na, K);
+        for (size_t h = 0; h < na; h++) {
+            assert_int_equal(ap[h].id, ref[h].id);
+            assert_true(ap[h].score == ref[h].score);
+        }
+        p.bf16_rerank = 4; /* the default: k * 4 candidates */
+        assert_int_equal(cogmem_recall(s, q, COGMEM_ALL_KINDS, K, &p, ap, &na), 0);
+        assert_int_equal(na, K);
+        size_t shared = 0;
+        for (size_t h = 0; h < na; h++) {
+            assert_true(ap[h].score == rerank_score(s, q, ap[h].id, p.metric));
+            if (h)
+                assert_true(ap[h - 1].score > ap[h].score ||
+                            (ap[h - 1].score == ap[h].score && ap[h - 1].id < ap[h].id));
+            for (size_t e = 0; e < K; e++)
+                shared += ref[e].id == ap[h].id;
+        }
+        assert_true(shared >= K - 2); /* clustered data: recall@20 >= 0.9 */
+    }
+    free(ref);
+    free(nodes);
+    test_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_single),
         cmocka_unit_test(test_many_chunks),
         cmocka_unit_test(test_bf16_rows),
+        cmocka_unit_test(test_bf16_rerank_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

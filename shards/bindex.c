@@ -80,13 +80,15 @@ static void blist_free_now(struct cogmem__blist *bl)
 static void blist_reclaim(struct rcu_head *h)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
-    COGMEM__RCU_RECLAIM_END();
+    struct cogmem__blist *bl = caa_container_of(h, struct cogmem__blist, rcu);
+    struct cogmem__mem *mem = bl->mem;
+    blist_free_now(bl);
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 void cogmem__blist_retire(struct cogmem__blist *bl)
 {
-    cogmem__rcu_defer(&bl->rcu, blist_reclaim);
+    cogmem__rcu_defer(bl->mem, &bl->rcu, blist_reclaim);
 }
 
 static uint32_t *hprobe(const struct cogmem__blist *bl, uint64_t peer)
@@ -285,8 +287,9 @@ static void pres_reclaim(struct rcu_head *rh)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem__presentations *h = caa_container_of(rh, struct cogmem__presentations, rcu);
-    cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
-    COGMEM__RCU_RECLAIM_END();
+    struct cogmem__mem *mem = h->mem;
+    cogmem__mem_free(mem, h->kind, h, sizeof *h);
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 void cogmem__pres_drop(struct cogmem__node *n)
@@ -295,7 +298,7 @@ void cogmem__pres_drop(struct cogmem__node *n)
     struct cogmem__presentations *h =
         atomic_exchange_explicit(&m->pres, COGMEM__SIDE_GONE, memory_order_acq_rel);
     if (h && h != COGMEM__SIDE_GONE)
-        cogmem__rcu_defer(&h->rcu, pres_reclaim);
+        cogmem__rcu_defer(h->mem, &h->rcu, pres_reclaim);
 }
 
 void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem)

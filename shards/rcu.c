@@ -157,3 +157,14 @@ void cogmem__rcu_barrier(void)
      * what the caller does next, e.g. cogmem_close freeing slab chunks. */
     COGMEM__TSAN_ACQUIRE();
 }
+
+/* Unloading the library (dlclose) or exit: callbacks still queued would
+ * run our code, and closed stores whose memory they hold would never be
+ * freed. Wait for them. A full barrier whenever anything was ever
+ * deferred: the count alone could be read while the worker is still
+ * returning from the last callback's code. */
+__attribute__((destructor)) static void rcu_fini(void)
+{
+    if (atomic_load_explicit(&cogmem__rcu_queued, memory_order_relaxed) != 0)
+        urcu_bp_barrier();
+}

@@ -24,6 +24,8 @@
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
+#include "numa/mem.h"
+
 #if defined(__SANITIZE_THREAD__)
 #define COGMEM__TSAN 1
 #elif defined(__has_feature)
@@ -87,20 +89,24 @@ static inline int cogmem__rcu_in_reader(void) { return urcu_bp_read_ongoing(); }
 
 /* Callbacks queued and finished so far, process-wide: they let
  * cogmem__rcu_barrier() skip liburcu's barrier (a grace period and a
- * round trip through the call_rcu worker) when nothing is outstanding,
- * which makes opening and closing an empty store cheap. */
+ * round trip through the call_rcu worker) when nothing is outstanding. */
 extern _Atomic uint64_t cogmem__rcu_queued;
 extern _Atomic uint64_t cogmem__rcu_done;
 
-/* Run fn(head) after a grace period, on the call_rcu worker. Every fn must
- * begin with COGMEM__RCU_RECLAIM_BEGIN() and end with
- * COGMEM__RCU_RECLAIM_END(), and defer nothing itself. The hand-off is a
- * release point too: a thread that retires an object outside any
+/* Run fn(head) after a grace period, on the call_rcu worker; fn frees into
+ * `mem`, which it holds until then (cogmem__mem_hold), so that closing a
+ * store never waits for the worker: the last callback to finish releases
+ * a closed store's memory instead (liburcu's worker sleeps 10 ms after
+ * each wake-up to batch callbacks, which a barrier at every close paid).
+ * Every fn must begin with COGMEM__RCU_RECLAIM_BEGIN() and end with
+ * COGMEM__RCU_RECLAIM_END(mem), and defer nothing itself. The hand-off is
+ * a release point too: a thread that retires an object outside any
  * read-side section (the last cogmem_vec_put) has touched it last. */
-static inline void cogmem__rcu_defer(struct rcu_head *head,
+static inline void cogmem__rcu_defer(struct cogmem__mem *mem, struct rcu_head *head,
                                      void (*fn)(struct rcu_head *))
 {
     COGMEM__TSAN_RELEASE();
+    cogmem__mem_hold(mem);
     /* Relaxed: counted before the enqueue, whose full barriers (liburcu's)
      * order it before the callback's increment of cogmem__rcu_done. */
     atomic_fetch_add_explicit(&cogmem__rcu_queued, 1, memory_order_relaxed);
@@ -109,14 +115,18 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
 
 #define COGMEM__RCU_RECLAIM_BEGIN() COGMEM__TSAN_ACQUIRE()
 
-/* Ends every reclaim callback. Its writes may outlive it (a row returned
- * to a slab's free list is written by the callback, then freed by
- * cogmem_close after cogmem__rcu_barrier()): the release increment (and,
- * for ThreadSanitizer, the release on the sync address) orders them before
- * a barrier that sees the count. */
-#define COGMEM__RCU_RECLAIM_END()                                              \
+/* Ends every reclaim callback, with the memory it freed into (read before
+ * the free: the object is gone). Its writes may outlive it (a row returned
+ * to a slab's free list is written by the callback, then freed with the
+ * store): the hold's acq_rel drop orders them before the store's release,
+ * and the release increment (and, for ThreadSanitizer, the release on the
+ * sync address) before a barrier that sees the count. The hold goes
+ * first, so that a barrier that sees the count also sees a closed store
+ * released (the library's destructor relies on it: rcu.c). */
+#define COGMEM__RCU_RECLAIM_END(mem)                                           \
     do {                                                                       \
         COGMEM__TSAN_RELEASE();                                                \
+        cogmem__mem_unhold(mem);                                               \
         atomic_fetch_add_explicit(&cogmem__rcu_done, 1, memory_order_release); \
     } while (0)
 

@@ -5,12 +5,34 @@
 #include <sched.h>
 #include <string.h>
 
+_Static_assert(COGMEM__FORK_CELLS == COGMEM__STRIPE_SLOTS, "a fork cell per stripe slot");
+
+_Thread_local unsigned cogmem__spin_depth;
+
 void cogmem__spin_lock(_Atomic uint32_t *l)
 {
+    /* Only the outermost lock counts and checks the fork gate: a thread
+     * that holds a list lock takes the next one (concept -> episode) at
+     * once, it must not wait for a fork that waits for it. */
+    int outer = cogmem__spin_depth++ == 0;
+    unsigned slot = outer ? cogmem__stripe() : 0;
+    if (outer)
+        cogmem__fork_cell_add(slot, 1);
     for (unsigned spins = 0;;) {
-        /* Acquire: the critical section reads what the last holder wrote. */
-        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
-            return;
+        /* Acquire: the critical section reads what the last holder wrote.
+         * seq_cst, which on x86 is the same locked exchange: it orders our
+         * cell's store before the gate's load (rcu.c, lists_close). */
+        if (!atomic_exchange_explicit(l, 1, memory_order_seq_cst)) {
+            if (!outer ||
+                !atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_seq_cst))
+                return;
+            /* A fork waits for every held list lock: step out of its way. */
+            atomic_store_explicit(l, 0, memory_order_release);
+            cogmem__fork_cell_add(slot, -1);
+            cogmem__fork_lists_wait();
+            cogmem__fork_cell_add(slot, 1);
+            continue;
+        }
         while (atomic_load_explicit(l, memory_order_relaxed)) {
             /* More threads than cores is normal for a library: after a
              * short spin give the holder our core instead of burning it. */

@@ -75,11 +75,47 @@ static void gate_open(void)
     atomic_flag_clear_explicit(&forking, memory_order_release);
 }
 
+struct cogmem__fork_cell cogmem__fork_cells[COGMEM__FORK_CELLS];
+_Atomic uint32_t cogmem__fork_lists_closed;
+
+void cogmem__fork_lists_wait(void)
+{
+    /* Acquire: what the fork handlers did happens before our section. */
+    while (atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_acquire))
+        sched_yield();
+}
+
+/* Close the list gate, then wait until no thread holds a list lock. The
+ * seq_cst store pairs with the lockers' seq_cst exchange and gate load
+ * (shards/bindex.c): either a locker sees the gate closed, or we see its
+ * cell. Acquire loads: the holders' sections (and their release of the
+ * lock words) happen before the copy of the memory. */
+static void lists_close(void)
+{
+    atomic_store_explicit(&cogmem__fork_lists_closed, 1, memory_order_seq_cst);
+    for (;;) {
+        uint64_t held = 0;
+        for (unsigned i = 0; i < COGMEM__FORK_CELLS; i++)
+            held += atomic_load_explicit(&cogmem__fork_cells[i].held, memory_order_seq_cst);
+        if (held == 0)
+            return;
+        sched_yield();
+    }
+}
+
+static void lists_open(void)
+{
+    atomic_store_explicit(&cogmem__fork_lists_closed, 0, memory_order_release);
+}
+
 static void before_fork(void)
 {
     /* First: a resize in progress waits for grace periods, which needs the
-     * registry lock urcu_bp_before_fork is about to take. */
+     * registry lock urcu_bp_before_fork is about to take. No list lock is
+     * held across a resize section or a grace period, so the list gate can
+     * close after it. */
     gate_close();
+    lists_close();
     urcu_bp_call_rcu_before_fork();
     urcu_bp_before_fork();
 }
@@ -88,6 +124,7 @@ static void after_fork_parent(void)
 {
     urcu_bp_after_fork_parent();
     urcu_bp_call_rcu_after_fork_parent();
+    lists_open();
     gate_open();
 }
 
@@ -101,7 +138,9 @@ static void after_fork_child(void)
     urcu_bp_call_rcu_after_fork_child();
     cogmem__signals_restore(&old);
     /* No section was in progress when the memory was copied, and the
-     * child's only thread is the one that closed the gate. */
+     * child's only thread is the one that closed the gate; no list lock
+     * was held, and the cells of the parent's other threads were 0. */
+    lists_open();
     gate_open();
 }
 

@@ -19,6 +19,7 @@
 #ifndef _LGPL_SOURCE
 #define _LGPL_SOURCE /* inline read-side lock/unlock: ~1 ns instead of a call */
 #endif
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <urcu-bp.h>
@@ -140,6 +141,24 @@ static inline void cogmem__rcu_defer(struct cogmem__mem *mem, struct rcu_head *h
  * across a read-side section's end that a fork could wait for. */
 void cogmem__fork_exclude_begin(void);
 void cogmem__fork_exclude_end(void);
+
+/* The fork gate of the binding lists' spinlocks (shards/bindex.h), which
+ * are taken far too often for the gate above (one shared counter): each
+ * thread counts the list locks it holds in its counter stripe's cell
+ * (shards/kind.h; a plain store, it is the cell's only writer), and the
+ * fork prepare handler sets `closed`, then waits until every cell is 0.
+ * A thread that takes its outermost list lock and then finds the gate
+ * closed lets the lock go and waits for the fork to finish. So no list
+ * lock is held when the child's memory is copied. */
+#define COGMEM__FORK_CELLS 9u /* = COGMEM__STRIPE_SLOTS (kind.h) */
+struct cogmem__fork_cell {
+    alignas(64) _Atomic uint64_t held;
+};
+extern struct cogmem__fork_cell cogmem__fork_cells[COGMEM__FORK_CELLS];
+extern _Atomic uint32_t cogmem__fork_lists_closed;
+
+/* Spin (yielding) until the fork under way has finished. */
+void cogmem__fork_lists_wait(void);
 
 /* Wait until every callback deferred so far (by anything that happens
  * before this call) has run; returns at once when none is outstanding.

@@ -100,7 +100,7 @@ static void arena_put(unsigned a, uint32_t tag, int keep_pages)
 
 /* dlclose() of the library (or exit): the pool's arenas would otherwise
  * stay in jemalloc, which outlives us, three more for every reload. */
-__attribute__((destructor)) static void pool_fini(void)
+void cogmem__mem_pools_fini(void)
 {
     for (int i = 0; i < POOL_SLOTS; i++) {
         uint64_t e = atomic_exchange_explicit(&pool[i], 0, memory_order_acquire);
@@ -283,8 +283,8 @@ static void cache_flush(void)
     }
 }
 
-/* dlclose() of the library: free what the cache holds. */
-__attribute__((destructor)) static void cache_fini(void) { cache_flush(); }
+/* dlclose() of the library (or exit): free what the cache holds. */
+void cogmem__mem_pools_fini(void) { cache_flush(); }
 
 int cogmem__mem_init(struct cogmem__mem *m, void (*release)(struct cogmem__mem *m))
 {

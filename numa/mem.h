@@ -56,6 +56,11 @@ int cogmem__mem_init(struct cogmem__mem *m, void (*release)(struct cogmem__mem *
  * their unused pages are returned to the system first. */
 void cogmem__mem_fini(struct cogmem__mem *m, int keep_pages);
 
+/* Free the pooled arenas (jemalloc) or the cached blocks (aligned_alloc):
+ * called once by the library's destructor, after the last deferred free
+ * has released its store into them (shards/rcu.c). */
+void cogmem__mem_pools_fini(void);
+
 /* One more hold: taken before a deferral that will free into m (relaxed:
  * the deferral's own hand-off orders it; the owner's hold keeps the count
  * above zero meanwhile). */

@@ -201,9 +201,12 @@ void cogmem__rcu_barrier(void)
  * run our code, and closed stores whose memory they hold would never be
  * freed. Wait for them. A full barrier whenever anything was ever
  * deferred: the count alone could be read while the worker is still
- * returning from the last callback's code. */
+ * returning from the last callback's code. Then, and only then (one
+ * destructor: the order of several is not defined), empty numa/mem.c's
+ * pools, into which those callbacks released their stores. */
 __attribute__((destructor)) static void rcu_fini(void)
 {
     if (atomic_load_explicit(&cogmem__rcu_queued, memory_order_relaxed) != 0)
         urcu_bp_barrier();
+    cogmem__mem_pools_fini();
 }

@@ -34,12 +34,10 @@
  *    its grace periods. cogmem installs pthread_atfork handlers so that a
  *    forked child can keep using the library; a child must not assume any
  *    other thread of the parent exists. fork() waits for a hash-table
- *    migration in progress (so it must not be called from a cogmem_foreach()
- *    callback). If another thread was inside a binding call (cogmem_bind.h)
- *    or a remove of a node with bindings when fork() ran, the child must
- *    make no binding calls and remove no node that has bindings: that
- *    node's list lock may stay held forever in the child. Every other call
- *    is safe in the child.
+ *    migration in progress and for every binding-list lock other threads
+ *    hold (a binding call or a remove of a node with bindings finishes its
+ *    list work first), so every call is safe in the child. fork() must
+ *    therefore not be called from a cogmem_foreach() callback.
  *  - Built with the jemalloc option, the library cannot be dlopen()ed
  *    (Debian's libjemalloc uses static TLS). See README.
  *  - NUMA placement (cogmem_config.numa_policy) is applied to the per-kind
@@ -209,8 +207,10 @@ COGMEM_API void cogmem_config_init(cogmem_config *cfg);
  * untouched. Thread-safe (distinct stores are independent). */
 COGMEM_API int cogmem_open(const cogmem_config *cfg, cogmem_store **out);
 
-/* Close *store: free every node and embedding, wait for deferred frees to
- * finish, and set *store to NULL. Not thread-safe with respect to the same
+/* Close *store: free every node and embedding and set *store to NULL.
+ * It does not wait for a grace period: memory whose frees are still
+ * deferred (of earlier removes and replacements) is freed by the last of
+ * them, milliseconds later, on liburcu's call_rcu worker. Not thread-safe with respect to the same
  * store: no other call on it may be running or start. Errors: -EINVAL
  * (NULL), -EBUSY (cogmem_vec references are still held; nothing was
  * freed and the store is still usable). cogmem_close(&p) with p == NULL

@@ -17,6 +17,8 @@
 #ifndef COGMEM_NUMA_MEM_H
 #define COGMEM_NUMA_MEM_H
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,13 +32,50 @@ enum cogmem__mem_kind {
 struct cogmem__mem {
     unsigned arena[COGMEM__MEM_NKINDS]; /* jemalloc arena indices */
     int use_arenas;                     /* 1 once the arenas exist */
+    /* The mbind request each arena's extents are bound with (packed, as
+     * mem.c's placement hooks read it; 0: jemalloc's default hooks). An
+     * arena from the pool keeps its earlier store's. */
+    uint32_t placed[COGMEM__MEM_NKINDS];
+    /* Called once, by whoever drops the last hold (cogmem__mem_unhold). */
+    void (*release)(struct cogmem__mem *m);
+    /* Holds on the memory: 1 for its owner (the open store) plus one per
+     * RCU callback queued and not finished that will free into it. On a
+     * line of its own: every deferral writes it, every allocation reads
+     * the arena indices above. */
+    alignas(64) _Atomic int64_t holds;
 };
 
-/* Set up the per-kind arenas. Returns 0 or -ENOMEM. */
-int cogmem__mem_init(struct cogmem__mem *m);
+/* Set up the per-kind arenas (taken from the process's pool of idle ones
+ * when it has some: see mem.c) and the owner's hold; `release` is what
+ * the last cogmem__mem_unhold() calls. Returns 0 or -ENOMEM. */
+int cogmem__mem_init(struct cogmem__mem *m, void (*release)(struct cogmem__mem *m));
 
-/* Release the arenas. Every block must have been freed. */
-void cogmem__mem_fini(struct cogmem__mem *m);
+/* Release the arenas. Every block must have been freed. `keep_pages`: the
+ * arenas go back to the pool with their pages still mapped (right for a
+ * small store: the next one reuses them without page faults); otherwise
+ * their unused pages are returned to the system first. */
+void cogmem__mem_fini(struct cogmem__mem *m, int keep_pages);
+
+/* Free the pooled arenas (jemalloc) or the cached blocks (aligned_alloc):
+ * called once by the library's destructor, after the last deferred free
+ * has released its store into them (shards/rcu.c). */
+void cogmem__mem_pools_fini(void);
+
+/* One more hold: taken before a deferral that will free into m (relaxed:
+ * the deferral's own hand-off orders it; the owner's hold keeps the count
+ * above zero meanwhile). */
+static inline void cogmem__mem_hold(struct cogmem__mem *m)
+{
+    atomic_fetch_add_explicit(&m->holds, 1, memory_order_relaxed);
+}
+
+/* Drop a hold; the last one calls m->release(m), which may free m. acq_rel:
+ * everything each holder did to the memory happens before the release. */
+static inline void cogmem__mem_unhold(struct cogmem__mem *m)
+{
+    if (atomic_fetch_sub_explicit(&m->holds, 1, memory_order_acq_rel) == 1)
+        m->release(m);
+}
 
 /* A 64-byte aligned block of at least `size` bytes, or NULL. Thread-safe. */
 void *cogmem__mem_alloc(struct cogmem__mem *m, enum cogmem__mem_kind kind,

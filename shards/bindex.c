@@ -5,12 +5,34 @@
 #include <sched.h>
 #include <string.h>
 
+_Static_assert(COGMEM__FORK_CELLS == COGMEM__STRIPE_SLOTS, "a fork cell per stripe slot");
+
+_Thread_local unsigned cogmem__spin_depth;
+
 void cogmem__spin_lock(_Atomic uint32_t *l)
 {
+    /* Only the outermost lock counts and checks the fork gate: a thread
+     * that holds a list lock takes the next one (concept -> episode) at
+     * once, it must not wait for a fork that waits for it. */
+    int outer = cogmem__spin_depth++ == 0;
+    unsigned slot = outer ? cogmem__stripe() : 0;
+    if (outer)
+        cogmem__fork_cell_add(slot, 1);
     for (unsigned spins = 0;;) {
-        /* Acquire: the critical section reads what the last holder wrote. */
-        if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
-            return;
+        /* Acquire: the critical section reads what the last holder wrote.
+         * seq_cst, which on x86 is the same locked exchange: it orders our
+         * cell's store before the gate's load (rcu.c, lists_close). */
+        if (!atomic_exchange_explicit(l, 1, memory_order_seq_cst)) {
+            if (!outer ||
+                !atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_seq_cst))
+                return;
+            /* A fork waits for every held list lock: step out of its way. */
+            atomic_store_explicit(l, 0, memory_order_release);
+            cogmem__fork_cell_add(slot, -1);
+            cogmem__fork_lists_wait();
+            cogmem__fork_cell_add(slot, 1);
+            continue;
+        }
         while (atomic_load_explicit(l, memory_order_relaxed)) {
             /* More threads than cores is normal for a library: after a
              * short spin give the holder our core instead of burning it. */
@@ -50,8 +72,9 @@ static void reg_arr_reclaim(struct rcu_head *h)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem__breg_arr *a = caa_container_of(h, struct cogmem__breg_arr, rcu);
-    cogmem__mem_free(a->mem, COGMEM__MEM_META, a, reg_arr_bytes(a->cap));
-    COGMEM__RCU_RECLAIM_END();
+    struct cogmem__mem *mem = a->mem;
+    cogmem__mem_free(mem, COGMEM__MEM_META, a, reg_arr_bytes(a->cap));
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 /* Replace the shard's array by one twice as large. Caller holds the
@@ -83,7 +106,7 @@ static int reg_grow(struct cogmem__breg_shard *sh, struct cogmem__mem *mem)
      * one may still be walked: freed after a grace period. */
     atomic_store_explicit(&sh->arr, a, memory_order_release);
     if (old)
-        cogmem__rcu_defer(&old->rcu, reg_arr_reclaim);
+        cogmem__rcu_defer(mem, &old->rcu, reg_arr_reclaim);
     return 0;
 }
 
@@ -230,15 +253,17 @@ static void blist_free_now(struct cogmem__blist *bl)
 static void blist_reclaim(struct rcu_head *h)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    blist_free_now(caa_container_of(h, struct cogmem__blist, rcu));
-    COGMEM__RCU_RECLAIM_END();
+    struct cogmem__blist *bl = caa_container_of(h, struct cogmem__blist, rcu);
+    struct cogmem__mem *mem = bl->mem;
+    blist_free_now(bl);
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 void cogmem__blist_retire(struct cogmem__blist *bl)
 {
     if (bl->reg)
         reg_leave(bl);
-    cogmem__rcu_defer(&bl->rcu, blist_reclaim);
+    cogmem__rcu_defer(bl->mem, &bl->rcu, blist_reclaim);
 }
 
 struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
@@ -496,8 +521,9 @@ static void pres_reclaim(struct rcu_head *rh)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem__presentations *h = caa_container_of(rh, struct cogmem__presentations, rcu);
-    cogmem__mem_free(h->mem, h->kind, h, sizeof *h);
-    COGMEM__RCU_RECLAIM_END();
+    struct cogmem__mem *mem = h->mem;
+    cogmem__mem_free(mem, h->kind, h, sizeof *h);
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 void cogmem__pres_drop(struct cogmem__node *n)
@@ -506,7 +532,7 @@ void cogmem__pres_drop(struct cogmem__node *n)
     struct cogmem__presentations *h =
         atomic_exchange_explicit(&m->pres, COGMEM__SIDE_GONE, memory_order_acq_rel);
     if (h && h != COGMEM__SIDE_GONE)
-        cogmem__rcu_defer(&h->rcu, pres_reclaim);
+        cogmem__rcu_defer(h->mem, &h->rcu, pres_reclaim);
 }
 
 void cogmem__side_free_now(struct cogmem__node_mem *m, struct cogmem__mem *mem)

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "numa/mem.h"
+#include "shards/kind.h"
 #include "shards/node.h"
 
 /* Marks a side slot of a removed node: nothing may be attached any more. */
@@ -144,11 +145,34 @@ static inline struct cogmem__node_mem *cogmem__node_mem_of(struct cogmem__node *
     return caa_container_of(n, struct cogmem__node_mem, rec);
 }
 
+/* List locks. Each thread counts the ones it holds (nesting depth here,
+ * and a cell of its counter stripe for fork(): shards/rcu.h, the list
+ * gate), so that fork() waits until none is held and a child can use
+ * every list. */
+extern _Thread_local unsigned cogmem__spin_depth;
+
 void cogmem__spin_lock(_Atomic uint32_t *l);
+
+/* One more (+1) or one fewer (-1) list lock held on the stripe `slot`. A
+ * plain load and store where the thread owns the stripe (its only
+ * writer), a read-modify-write in the shared slot. Release on the way
+ * down: the section, and the lock word's release, happen before a fork
+ * that sees the cell at 0. */
+static inline void cogmem__fork_cell_add(unsigned slot, int64_t d)
+{
+    _Atomic uint64_t *c = &cogmem__fork_cells[slot].held;
+    if (slot != COGMEM__STRIPE_SHARED)
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)d,
+                              memory_order_release);
+    else
+        atomic_fetch_add_explicit(c, (uint64_t)d, memory_order_release);
+}
 
 static inline void cogmem__spin_unlock(_Atomic uint32_t *l)
 {
     atomic_store_explicit(l, 0, memory_order_release);
+    if (--cogmem__spin_depth == 0)
+        cogmem__fork_cell_add(cogmem__stripe(), -1);
 }
 
 /* The node's list, created empty if `create` and there is none (a concept

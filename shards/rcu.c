@@ -83,12 +83,54 @@ static void gate_open(void)
     atomic_flag_clear_explicit(&forking, memory_order_release);
 }
 
+struct cogmem__fork_cell cogmem__fork_cells[COGMEM__FORK_CELLS];
+_Atomic uint32_t cogmem__fork_lists_closed;
+
+void cogmem__fork_lists_wait(void)
+{
+    /* Acquire: what the fork handlers did happens before our section. */
+    while (atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_acquire))
+        sched_yield();
+}
+
+/* Close the list gate, then wait until no thread holds a list lock. The
+ * seq_cst store pairs with the lockers' seq_cst exchange and gate load
+ * (shards/bindex.c): either a locker sees the gate closed, or we see its
+ * cell. Acquire loads: the holders' sections (and their release of the
+ * lock words) happen before the copy of the memory. */
+static void lists_close(void)
+{
+    atomic_store_explicit(&cogmem__fork_lists_closed, 1, memory_order_seq_cst);
+    for (;;) {
+        uint64_t held = 0;
+        for (unsigned i = 0; i < COGMEM__FORK_CELLS; i++)
+            held += atomic_load_explicit(&cogmem__fork_cells[i].held, memory_order_seq_cst);
+        if (held == 0)
+            return;
+        sched_yield();
+    }
+}
+
+static void lists_open(void)
+{
+    atomic_store_explicit(&cogmem__fork_lists_closed, 0, memory_order_release);
+}
+
 static void before_fork(void)
 {
     /* First, so that no table migration is half done in the child (its
-     * writers would wait for the frozen table forever). */
+     * writers would wait for the frozen table forever). No list lock is
+     * held across a migration, so the list gate can close after it.
+     * The call_rcu worker is paused BEFORE the list gate closes: a thread
+     * that meets the closed gate waits inside its read-side section, so a
+     * grace period the worker might be waiting for could not end, and
+     * pausing the worker (which waits for its current batch) would never
+     * return (test hazards/test_fork_during_binds hung so once tables and
+     * the list registry deferred frees of their own). Paused first, the
+     * worker waits for nothing while the lockers drain. */
     gate_close();
     urcu_bp_call_rcu_before_fork();
+    lists_close();
     urcu_bp_before_fork();
 }
 
@@ -96,6 +138,7 @@ static void after_fork_parent(void)
 {
     urcu_bp_after_fork_parent();
     urcu_bp_call_rcu_after_fork_parent();
+    lists_open();
     gate_open();
 }
 
@@ -109,7 +152,9 @@ static void after_fork_child(void)
     urcu_bp_call_rcu_after_fork_child();
     cogmem__signals_restore(&old);
     /* No section was in progress when the memory was copied, and the
-     * child's only thread is the one that closed the gate. */
+     * child's only thread is the one that closed the gate; no list lock
+     * was held, and the cells of the parent's other threads were 0. */
+    lists_open();
     gate_open();
 }
 
@@ -164,4 +209,18 @@ void cogmem__rcu_barrier(void)
      * release on the sync address, COGMEM__RCU_RECLAIM_END) happens before
      * what the caller does next, e.g. cogmem_close freeing slab chunks. */
     COGMEM__TSAN_ACQUIRE();
+}
+
+/* Unloading the library (dlclose) or exit: callbacks still queued would
+ * run our code, and closed stores whose memory they hold would never be
+ * freed. Wait for them. A full barrier whenever anything was ever
+ * deferred: the count alone could be read while the worker is still
+ * returning from the last callback's code. Then, and only then (one
+ * destructor: the order of several is not defined), empty numa/mem.c's
+ * pools, into which those callbacks released their stores. */
+__attribute__((destructor)) static void rcu_fini(void)
+{
+    if (atomic_load_explicit(&cogmem__rcu_queued, memory_order_relaxed) != 0)
+        urcu_bp_barrier();
+    cogmem__mem_pools_fini();
 }

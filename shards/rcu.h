@@ -19,9 +19,12 @@
 #ifndef _LGPL_SOURCE
 #define _LGPL_SOURCE /* inline read-side lock/unlock: ~1 ns instead of a call */
 #endif
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <urcu-bp.h>
+
+#include "numa/mem.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define COGMEM__TSAN 1
@@ -89,20 +92,24 @@ static inline int cogmem__rcu_in_reader(void) { return urcu_bp_read_ongoing(); }
 
 /* Callbacks queued and finished so far, process-wide: they let
  * cogmem__rcu_barrier() skip liburcu's barrier (a grace period and a
- * round trip through the call_rcu worker) when nothing is outstanding,
- * which makes opening and closing an empty store cheap. */
+ * round trip through the call_rcu worker) when nothing is outstanding. */
 extern _Atomic uint64_t cogmem__rcu_queued;
 extern _Atomic uint64_t cogmem__rcu_done;
 
-/* Run fn(head) after a grace period, on the call_rcu worker. Every fn must
- * begin with COGMEM__RCU_RECLAIM_BEGIN() and end with
- * COGMEM__RCU_RECLAIM_END(), and defer nothing itself. The hand-off is a
- * release point too: a thread that retires an object outside any
+/* Run fn(head) after a grace period, on the call_rcu worker; fn frees into
+ * `mem`, which it holds until then (cogmem__mem_hold), so that closing a
+ * store never waits for the worker: the last callback to finish releases
+ * a closed store's memory instead (liburcu's worker sleeps 10 ms after
+ * each wake-up to batch callbacks, which a barrier at every close paid).
+ * Every fn must begin with COGMEM__RCU_RECLAIM_BEGIN() and end with
+ * COGMEM__RCU_RECLAIM_END(mem), and defer nothing itself. The hand-off is
+ * a release point too: a thread that retires an object outside any
  * read-side section (the last cogmem_vec_put) has touched it last. */
-static inline void cogmem__rcu_defer(struct rcu_head *head,
+static inline void cogmem__rcu_defer(struct cogmem__mem *mem, struct rcu_head *head,
                                      void (*fn)(struct rcu_head *))
 {
     COGMEM__TSAN_RELEASE();
+    cogmem__mem_hold(mem);
     /* Relaxed: counted before the enqueue, whose full barriers (liburcu's)
      * order it before the callback's increment of cogmem__rcu_done. */
     atomic_fetch_add_explicit(&cogmem__rcu_queued, 1, memory_order_relaxed);
@@ -111,14 +118,18 @@ static inline void cogmem__rcu_defer(struct rcu_head *head,
 
 #define COGMEM__RCU_RECLAIM_BEGIN() COGMEM__TSAN_ACQUIRE()
 
-/* Ends every reclaim callback. Its writes may outlive it (a row returned
- * to a slab's free list is written by the callback, then freed by
- * cogmem_close after cogmem__rcu_barrier()): the release increment (and,
- * for ThreadSanitizer, the release on the sync address) orders them before
- * a barrier that sees the count. */
-#define COGMEM__RCU_RECLAIM_END()                                              \
+/* Ends every reclaim callback, with the memory it freed into (read before
+ * the free: the object is gone). Its writes may outlive it (a row returned
+ * to a slab's free list is written by the callback, then freed with the
+ * store): the hold's acq_rel drop orders them before the store's release,
+ * and the release increment (and, for ThreadSanitizer, the release on the
+ * sync address) before a barrier that sees the count. The hold goes
+ * first, so that a barrier that sees the count also sees a closed store
+ * released (the library's destructor relies on it: rcu.c). */
+#define COGMEM__RCU_RECLAIM_END(mem)                                           \
     do {                                                                       \
         COGMEM__TSAN_RELEASE();                                                \
+        cogmem__mem_unhold(mem);                                               \
         atomic_fetch_add_explicit(&cogmem__rcu_done, 1, memory_order_release); \
     } while (0)
 
@@ -138,6 +149,24 @@ void cogmem__fork_exclude_end(void);
  * fork handlers stop the call_rcu worker, which may be waiting for that
  * section to end. */
 int cogmem__fork_exclude_try_begin(void);
+
+/* The fork gate of the binding lists' spinlocks (shards/bindex.h), which
+ * are taken far too often for the gate above (one shared counter): each
+ * thread counts the list locks it holds in its counter stripe's cell
+ * (shards/kind.h; a plain store, it is the cell's only writer), and the
+ * fork prepare handler sets `closed`, then waits until every cell is 0.
+ * A thread that takes its outermost list lock and then finds the gate
+ * closed lets the lock go and waits for the fork to finish. So no list
+ * lock is held when the child's memory is copied. */
+#define COGMEM__FORK_CELLS 9u /* = COGMEM__STRIPE_SLOTS (kind.h) */
+struct cogmem__fork_cell {
+    alignas(64) _Atomic uint64_t held;
+};
+extern struct cogmem__fork_cell cogmem__fork_cells[COGMEM__FORK_CELLS];
+extern _Atomic uint32_t cogmem__fork_lists_closed;
+
+/* Spin (yielding) until the fork under way has finished. */
+void cogmem__fork_lists_wait(void);
 
 /* Wait until every callback deferred so far (by anything that happens
  * before this call) has run; returns at once when none is outstanding.

@@ -30,15 +30,17 @@ static void node_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem__node_mem *m = caa_container_of(head, struct cogmem__node_mem, rcu);
-    /* The kind outlives every callback (close waits for them). */
+    /* The kind outlives every callback (the store's memory is held). */
+    struct cogmem__mem *mem = m->kind->mem;
     defer_ctr(m, COGMEM__CTR_DEFER_DONE);
     cogmem__node_free_now(&m->rec);
     /* It may have returned its vector's row to the slab (see rcu.h). */
-    COGMEM__RCU_RECLAIM_END();
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 void cogmem__node_retire(struct cogmem__node *n)
 {
-    defer_ctr(cogmem__node_mem_of(n), COGMEM__CTR_DEFER_QUEUED);
-    cogmem__rcu_defer(&cogmem__node_mem_of(n)->rcu, node_reclaim);
+    struct cogmem__node_mem *m = cogmem__node_mem_of(n);
+    defer_ctr(m, COGMEM__CTR_DEFER_QUEUED);
+    cogmem__rcu_defer(m->kind->mem, &m->rcu, node_reclaim);
 }

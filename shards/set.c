@@ -53,8 +53,10 @@ static void table_free(struct cogmem__table *t)
 static void table_reclaim(struct rcu_head *h)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
-    table_free(caa_container_of(h, struct cogmem__table, rcu));
-    COGMEM__RCU_RECLAIM_END();
+    struct cogmem__table *t = caa_container_of(h, struct cogmem__table, rcu);
+    struct cogmem__mem *mem = t->kind->mem;
+    table_free(t);
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
@@ -174,7 +176,7 @@ static int migrate(struct cogmem__set *s, struct cogmem__shard *sh,
     /* Release: the copied slots happen before any reader of nt. */
     atomic_store_explicit(&sh->cur, nt, memory_order_release);
     /* Readers that loaded t before the store may still be probing it. */
-    cogmem__rcu_defer(&t->rcu, table_reclaim);
+    cogmem__rcu_defer(t->kind->mem, &t->rcu, table_reclaim);
 done:
     atomic_flag_clear_explicit(&sh->migrating, memory_order_release);
 out:

@@ -56,10 +56,11 @@ static void vec_reclaim(struct rcu_head *head)
 {
     COGMEM__RCU_RECLAIM_BEGIN();
     struct cogmem_vec *v = caa_container_of(head, struct cogmem_vec, rcu);
-    /* The kind outlives every callback (close waits for them). */
+    /* The kind outlives every callback (the store's memory is held). */
+    struct cogmem__mem *mem = v->kind->mem;
     cogmem__ctr_bump_always(v->kind, v->shard, COGMEM__CTR_DEFER_DONE);
     cogmem__vec_free_now(v);
-    COGMEM__RCU_RECLAIM_END();
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 void cogmem__vec_unref(struct cogmem_vec *v)
@@ -68,7 +69,7 @@ void cogmem__vec_unref(struct cogmem_vec *v)
      * the last drop): every other holder's reads happen before it too. */
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) {
         cogmem__ctr_bump_always(v->kind, v->shard, COGMEM__CTR_DEFER_QUEUED);
-        cogmem__rcu_defer(&v->rcu, vec_reclaim);
+        cogmem__rcu_defer(v->kind->mem, &v->rcu, vec_reclaim);
     }
 }
 

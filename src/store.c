@@ -102,6 +102,26 @@ static uint64_t hash_seed(const void *st)
     return XXH3_64bits(mix, sizeof mix);
 }
 
+/* The last hold on a closed store's memory is gone (cogmem_close's, or
+ * that of the last RCU callback still to free into it: numa/mem.h): free
+ * the rows and the store. May run on liburcu's call_rcu worker. */
+static void store_release(struct cogmem__mem *m)
+{
+    cogmem_store *st = (cogmem_store *)((char *)m - offsetof(cogmem_store, mem));
+    cogmem__ann_close_free(st);
+    /* A store that filled at most one chunk of rows per kind leaves its
+     * pages mapped for the next one (numa/mem.c's pool and cache); a
+     * larger one gives them back to the system. */
+    int small = 1;
+    for (int k = 0; k < 2; k++) {
+        struct cogmem__slab *sl = &st->sets[k].kind.slab;
+        small &= atomic_load_explicit(&sl->used, memory_order_relaxed) <= sl->rows_per_chunk;
+        cogmem__slab_fini(sl);
+    }
+    cogmem__mem_fini(&st->mem, small);
+    cogmem__mem_boot_free(st, sizeof *st);
+}
+
 int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
 {
     if (!cfg || !out || cfg->struct_size < CONFIG_V1_SIZE)
@@ -127,7 +147,7 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
     st->cfg = c;
     st->dim = c.dim;
     st->stats.flags = c.stats;
-    rc = cogmem__mem_init(&st->mem);
+    rc = cogmem__mem_init(&st->mem, store_release);
     if (rc)
         goto fail_store;
     st->numa_fallback = cogmem__mem_place(&st->mem, c.numa_policy, c.concept_node,
@@ -176,7 +196,7 @@ fail_slabs:
 fail_slab:
     cogmem__slab_fini(&st->sets[0].kind.slab);
 fail_mem:
-    cogmem__mem_fini(&st->mem);
+    cogmem__mem_fini(&st->mem, 1);
 fail_store:
     cogmem__mem_boot_free(st, sizeof *st);
     return rc;
@@ -201,22 +221,21 @@ int cogmem_close(cogmem_store **store)
         return -EBUSY;
     cogmem__persist_detach(st);
     cogmem__ann_close_release(st);
-    for (int k = 0; k < 2; k++)
-        cogmem__set_drain(&st->sets[k], drop_node, NULL);
-    /* Every deferred free (of this store's removes, replacements and the
-     * drain above) runs into st->mem: wait for all of them. One barrier is
-     * enough because no reclaim callback defers anything again (a node's
-     * reclaim frees its vector directly: cogmem__vec_unref_quiesced). */
-    cogmem__rcu_barrier();
-    cogmem__ann_close_free(st);
     for (int k = 0; k < 2; k++) {
+        cogmem__set_drain(&st->sets[k], drop_node, NULL);
         cogmem__set_fini(&st->sets[k]);
-        cogmem__slab_fini(&st->sets[k].kind.slab);
     }
-    cogmem__breg_fini(&st->breg);
-    cogmem__mem_fini(&st->mem);
-    cogmem__mem_boot_free(st, sizeof *st);
+    cogmem__breg_fini(&st->breg); /* after the drain: node frees leave it */
+    /* Deferred frees of this store's removes and replacements may still
+     * be queued: each holds the store's memory, and whichever of them (or
+     * we) drops the last hold frees it (store_release). Closing does not
+     * wait for liburcu's worker, which sleeps 10 ms after every wake-up
+     * (measured: 11 ms a close after one remove). No callback needs the
+     * tables or the registry, so they go now; the graph indexes go in
+     * store_release, since their deferred drains (src/ann/repair.c) still
+     * push freed slots into them. */
     *store = NULL;
+    cogmem__mem_unhold(&st->mem);
     return 0;
 }
 

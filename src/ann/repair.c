@@ -113,10 +113,11 @@ static void drain_reclaim(struct rcu_head *head)
     COGMEM__RCU_RECLAIM_BEGIN();
     struct drain *d = caa_container_of(head, struct drain, rcu);
     struct cogmem__ann *a = d->a;
+    struct cogmem__mem *mem = a->mem;
     for (size_t i = 0; i < d->n; i++)
         cogmem__ann_free_push(a, d->slot[i]);
-    cogmem__mem_free(a->mem, COGMEM__MEM_META, d, d->bytes);
-    COGMEM__RCU_RECLAIM_END();
+    cogmem__mem_free(mem, COGMEM__MEM_META, d, d->bytes);
+    COGMEM__RCU_RECLAIM_END(mem);
 }
 
 /* Rewire u's list at level l if it points to DRAINING slots; 1 if it did. */
@@ -253,7 +254,7 @@ uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
     }
     cogmem__rcu_unlock();
     atomic_fetch_sub_explicit(&a->deleted, dr->n, memory_order_relaxed);
-    cogmem__rcu_defer(&dr->rcu, drain_reclaim);
+    cogmem__rcu_defer(a->mem, &dr->rcu, drain_reclaim);
     dr = NULL;
 out:
     if (dr)

@@ -8,10 +8,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sched.h>
 
+#include "shards/bindex.h"
 #include "src/store.h"
 #include "unit/util.h"
 
@@ -79,6 +82,149 @@ static void test_fork_child_can_synchronise(void **state)
     uint64_t n;
     assert_int_equal(cogmem_count(s, COGMEM_CONCEPT, &n), 0);
     assert_int_equal(n, 89);
+    test_close(&s);
+}
+
+/* --- fork while binding lists are locked -------------------------------- */
+
+/* Concept `id`'s binding list (it has one: it was bound). */
+static struct cogmem__blist *concept_list(cogmem_store *s, uint64_t id)
+{
+    cogmem__rcu_lock();
+    struct cogmem__node *n =
+        cogmem__set_find(&s->sets[0], id, cogmem__hash(s, id), COGMEM__FIND_LIVE);
+    struct cogmem__blist *bl =
+        n ? atomic_load(&cogmem__node_mem_of(n)->bind) : NULL;
+    cogmem__rcu_unlock();
+    return bl; /* nothing is removed in these tests: it stays valid */
+}
+
+/* Binding work on concepts 1-2 and episodes 100-101, as a child does it
+ * after the fork. A list lock copied held makes it spin forever. */
+static int binding_work(cogmem_store *s)
+{
+    float st;
+    if (cogmem_bind(s, 101, 1, 0.5f) != 0)
+        return 1;
+    if (cogmem_binding_adjust(s, 100, 1, 0.1f, &st) != 0)
+        return 2;
+    if (cogmem_unbind(s, 101, 1) != 0)
+        return 3;
+    if (cogmem_bind(s, 101, 2, 0.5f) != 0 || cogmem_unbind(s, 101, 2) != 0)
+        return 4;
+    cogmem_decay_params dp;
+    cogmem_decay_params_init(&dp);
+    if (cogmem_decay(s, &dp, cogmem__now_ns() + 1000000000ull, NULL) != 0)
+        return 5;
+    if (cogmem_episode_remove(s, 100) != 0) /* detaches both lists' entries */
+        return 6;
+    return 0;
+}
+
+/* Wait for the child, at most about 30 s (a bounded wait, not a speed
+ * check: a child that hangs on a copied lock never exits). Returns its
+ * exit status, or -1 when it hung (it is killed). */
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static cogmem_store *bound_store(void)
+{
+    cogmem_store *s = test_open(4);
+    test_add_concept(s, 1, 4, 1.0f);
+    test_add_concept(s, 2, 4, 2.0f);
+    test_add_episode(s, 100, 4, 1.0f);
+    test_add_episode(s, 101, 4, 2.0f);
+    assert_int_equal(cogmem_bind(s, 100, 1, 0.5f), 0);
+    assert_int_equal(cogmem_bind(s, 100, 2, 0.5f), 0);
+    return s;
+}
+
+static _Atomic int lock_held;
+
+static void *hold_list_lock(void *arg)
+{
+    struct cogmem__blist *bl = arg;
+    cogmem__spin_lock(&bl->lock);
+    atomic_store(&lock_held, 1);
+    /* Long enough that the main thread's fork() comes while it is held
+     * (fork waits for it now; before, the child got it held). */
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    cogmem__spin_unlock(&bl->lock);
+    return NULL;
+}
+
+/* fork() while another thread holds concept 1's list lock: the child can
+ * still bind, adjust, unbind, decay and remove on that list. */
+static void test_fork_while_list_locked(void **state)
+{
+    (void)state;
+    cogmem_store *s = bound_store();
+    struct cogmem__blist *bl = concept_list(s, 1);
+    assert_non_null(bl);
+    atomic_store(&lock_held, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_list_lock, bl), 0);
+    while (!atomic_load(&lock_held))
+        sched_yield();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(binding_work(s));
+    assert_int_equal(wait_child(pid), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(binding_work(s), 0); /* and the parent too */
+    test_close(&s);
+}
+
+static _Atomic int binders_stop;
+
+static void *binder(void *arg)
+{
+    cogmem_store *s = arg;
+    float st;
+    while (!atomic_load_explicit(&binders_stop, memory_order_relaxed)) {
+        (void)cogmem_binding_adjust(s, 100, 1, 0.01f, &st);
+        (void)cogmem_bind(s, 101, 2, 0.5f);
+        (void)cogmem_unbind(s, 101, 2);
+    }
+    return NULL;
+}
+
+/* fork() while other threads bind and adjust on the same lists, many
+ * times: every child can use those lists. */
+static void test_fork_during_binds(void **state)
+{
+    (void)state;
+    cogmem_store *s = bound_store();
+    atomic_store(&binders_stop, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, binder, s), 0);
+    for (int round = 0; round < 40; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            cogmem_unbind(s, 101, 2); /* whichever state the binders left */
+            _exit(binding_work(s));
+        }
+        assert_int_equal(wait_child(pid), 0);
+    }
+    atomic_store(&binders_stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
     test_close(&s);
 }
 
@@ -257,6 +403,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_close_right_after_backed_out_nodes),
         cmocka_unit_test(test_fork_child_can_synchronise),
+        cmocka_unit_test(test_fork_while_list_locked),
+        cmocka_unit_test(test_fork_during_binds),
         cmocka_unit_test(test_worker_threads_block_signals),
         cmocka_unit_test(test_bulk_load_grows_every_shard),
         cmocka_unit_test(test_reserve_and_hint),

@@ -85,28 +85,52 @@ void urcu_bp_barrier(void)
     real();
 }
 
-/* Closing a store that never deferred a free does not wait for a grace
- * period; one that did still waits for its callbacks. */
-static void test_empty_close_skips_barrier(void **state)
+/* The release of a closed store's memory, spied on. */
+static void (*real_release)(struct cogmem__mem *m);
+static _Atomic int releases;
+
+static void spy_release(struct cogmem__mem *m)
+{
+    atomic_fetch_add(&releases, 1);
+    real_release(m);
+}
+
+static cogmem_store *spied_open(uint32_t dim)
+{
+    cogmem_store *s = test_open(dim);
+    real_release = s->mem.release;
+    s->mem.release = spy_release;
+    return s;
+}
+
+/* Closing never waits for a grace period or liburcu's worker (which
+ * sleeps 10 ms after each wake-up): a store whose frees are still deferred
+ * is released by the last of them; one with none, or whose nodes are all
+ * still linked (freed at once), is released by close itself. */
+static void test_close_never_waits(void **state)
 {
     (void)state;
     float v[4] = {1, 2, 3, 4};
-    cogmem_store *s = test_open(4);
+    atomic_store(&barriers, 0);
+    atomic_store(&releases, 0);
+    cogmem_store *s = spied_open(4);
     assert_int_equal(cogmem_concept_add(s, 1, v), 0);
     assert_int_equal(cogmem_concept_remove(s, 1), 0); /* defers two frees */
-    atomic_store(&barriers, 0);
     test_close(&s);
+    assert_int_equal(atomic_load(&barriers), 0);
+    urcu_bp_barrier(); /* the callbacks have run: the store is released */
     assert_int_equal(atomic_load(&barriers), 1); /* the interposition works */
+    assert_int_equal(atomic_load(&releases), 1);
     atomic_store(&barriers, 0);
     for (int i = 0; i < 100; i++) {
-        s = test_open(4);
+        s = spied_open(4);
         test_close(&s);
+        assert_int_equal(atomic_load(&releases), 2 + i); /* at once */
     }
-    assert_int_equal(atomic_load(&barriers), 0);
-    /* nodes left at close are freed at once, not deferred */
-    s = test_open(4);
+    s = spied_open(4);
     assert_int_equal(cogmem_concept_add(s, 2, v), 0);
     test_close(&s);
+    assert_int_equal(atomic_load(&releases), 102);
     assert_int_equal(atomic_load(&barriers), 0);
 }
 
@@ -456,7 +480,7 @@ int main(void)
         cmocka_unit_test(test_growth_enomem),
         cmocka_unit_test(test_migrations_under_traffic),
         cmocka_unit_test(test_sizing_clamped),
-        cmocka_unit_test(test_empty_close_skips_barrier),
+        cmocka_unit_test(test_close_never_waits),
         cmocka_unit_test(test_adversarial_ids_spread),
         cmocka_unit_test(test_fork_during_resize),
         cmocka_unit_test(test_info_tracks_racing_replacements),

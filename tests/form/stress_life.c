@@ -284,6 +284,18 @@ int main(int argc, char **argv)
         if (pthread_create(&th[t], NULL, run, (void *)(uintptr_t)t))
             return 1;
     sleep(seconds);
+    /* Every life-cycle path must run (checked below), but on a loaded
+     * machine (TSan, CI) the first formation or bound consolidation can
+     * come late: go on, up to ten times the budget, until each has run
+     * once. A path that never runs still fails, after that bound. */
+    for (unsigned waited = 0; waited < 90u * seconds; waited++) {
+        cogmem_stats now;
+        now.struct_size = sizeof now;
+        cogmem_stats_get(store, &now);
+        if (now.concepts_formed && now.consolidations_bound && now.episodes_forgotten)
+            break;
+        usleep(100 * 1000);
+    }
     atomic_store_explicit(&stop, 1, memory_order_relaxed);
     for (unsigned t = 0; t < nthreads; t++)
         pthread_join(th[t], NULL);

@@ -77,6 +77,13 @@ static uint64_t reconnect_round(struct cogmem__ann *a, uint32_t used, uint64_t e
                 *replaced = 1;
         }
         added += (uint64_t)done;
+        if (!done) {
+            /* Not linked (no reached list took it): its island's other
+             * nodes get their own tries; marking the island seen here
+             * left it cut off for good. */
+            *replaced = 1; /* and another round */
+            continue;
+        }
         seen[y] = 1; /* and what it reaches: one link serves its island */
         queue[t++] = y;
         (void)bfs(a, used, seen, queue, &h, &t);

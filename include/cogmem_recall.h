@@ -132,6 +132,14 @@ typedef struct cogmem_recall_params {
  *    recall@10 against exact).
  *  - Guarantees kept: a node whose remove returned before the call is
  *    never returned; an id appears at most once.
+ *  - Reachability: the index repairs itself inside removes and centroid
+ *    changes (once tombstones reach 1/10 of the linked nodes); each such
+ *    repair pass ends by linking back every live node no walk from the
+ *    graph's entry point reaches. Right after a pass that ran with no
+ *    concurrent add, remove or centroid change, every live node is
+ *    reachable. Adds in between can prune away the only way into a group
+ *    of nodes (with clustered data, a cluster), which searches then miss
+ *    until the next pass; the guarantees above hold throughout.
  *  - Blended ranking re-ranks the similarity candidates only (a node far
  *    from the query but very recent or active can be missed).
  *  - Fallback to the exact scan, counted in cogmem_stats.index_fallbacks:

@@ -57,7 +57,23 @@
  * or a repair gets one (ensure_inlink); and every repair pass walks level 0
  * from the entry point and links each live slot it did not reach from the
  * best reached slot a search finds for it (reconnect), which also catches
- * small islands that in-degrees cannot see.
+ * small islands that in-degrees cannot see. That walk goes through
+ * tombstones but not through the slots the pass itself drains (their
+ * lists go at its end).
+ *
+ * What is guaranteed when: in-degrees keep every live node's in-link
+ * count above zero at all times, but not a path from the entry point:
+ * pruning a full list (an add's reverse links, a pass's rewiring) can drop
+ * the last link INTO a group of nodes that still link to each other (with
+ * clustered data, a whole cluster: measured 112-461 nodes in stress-ann).
+ * Only a pass's reconnect walk finds that. So "every live node is
+ * reachable at level 0 from the entry point" holds right after a repair
+ * pass that ran with no add, remove or re-link concurrent with it; from
+ * then on until the next pass, adds can cut groups off again (searches
+ * then miss them; they are not lost: the next pass links them back).
+ * Passes run inside removes and far centroid changes (1/10 tombstones),
+ * or when asked with force (tests call cogmem__ann_repair(a, 1) at
+ * quiescence before checking).
  */
 #ifndef COGMEM_SRC_ANN_HNSW_H
 #define COGMEM_SRC_ANN_HNSW_H

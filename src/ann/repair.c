@@ -6,7 +6,14 @@
 #include "src/ann/graph.h"
 
 /* Breadth-first at level 0 from queue[0..*t): marks seen[], appends what
- * it reaches to queue; returns the live slots it dequeued. */
+ * it reaches to queue; returns the live slots it dequeued. It walks
+ * through tombstones (DELETED: their links stay until a pass drains
+ * them) but never through DRAINING slots: the pass that collected them
+ * drops their lists (step 5 of cogmem__ann_repair) after its reconnect
+ * walk, so a path through one is gone by the end of the pass. Counting
+ * such paths let reconnect pass over whole clusters whose only way in was
+ * a drained bridge; cut off by step 5, they stayed unreachable (stress-ann
+ * under ASan: 112 of 3999 live nodes). */
 static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_t *queue,
                     size_t *h, size_t *t)
 {
@@ -17,8 +24,10 @@ static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_
         uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
         for (uint32_t i = 1; i <= n && i <= a->m0; i++) {
             uint32_t y = atomic_load_explicit(&x->l0[i], memory_order_acquire);
-            if (y < used && !seen[y] &&
-                atomic_load_explicit(&slot_at(a, y)->hot->state, memory_order_acquire) >= S_PENDING) {
+            uint32_t st = y < used ? atomic_load_explicit(&slot_at(a, y)->hot->state,
+                                                          memory_order_acquire)
+                                   : S_FREE;
+            if (st >= S_PENDING && st != S_DRAINING && !seen[y]) {
                 seen[y] = 1;
                 queue[(*t)++] = y;
             }
@@ -68,6 +77,13 @@ static uint64_t reconnect_round(struct cogmem__ann *a, uint32_t used, uint64_t e
                 *replaced = 1;
         }
         added += (uint64_t)done;
+        if (!done) {
+            /* Not linked (no reached list took it): its island's other
+             * nodes get their own tries; marking the island seen here
+             * left it cut off for good. */
+            *replaced = 1; /* and another round */
+            continue;
+        }
         seen[y] = 1; /* and what it reaches: one link serves its island */
         queue[t++] = y;
         (void)bfs(a, used, seen, queue, &h, &t);
@@ -79,11 +95,19 @@ static uint64_t reconnect_round(struct cogmem__ann *a, uint32_t used, uint64_t e
  * does not reach from the best reached slot a search finds for it; again
  * (a few rounds at most) while a link had to replace another. Caller holds
  * the RCU read lock. Returns the links added. */
-static uint64_t reconnect(struct cogmem__ann *a, uint32_t used)
+static uint64_t reconnect(struct cogmem__ann *a)
 {
     uint64_t e = entry_load(a), added = 0;
     if (e == NO_ENTRY)
         return 0;
+    /* Read after the entry: the entry may be a slot handed out after the
+     * pass began (a new top-level node), and the walk's arrays must cover
+     * it (an older `used` overflowed them). The entry's slot was counted
+     * in `used` before it was published, so this load sees it; the check
+     * only makes that visible here. */
+    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
+    if ((uint32_t)e >= used)
+        used = (uint32_t)e + 1;
     size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
     uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
     uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
@@ -229,7 +253,7 @@ uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
             fixed += (uint64_t)repair_list(a, s, l, buf);
     }
     /* 4. Link every live slot the level-0 walk does not reach (hnsw.h). */
-    fixed += reconnect(a, used);
+    fixed += reconnect(a);
     /* 5. Drop the drained slots' vectors; the slots follow after a grace
      * period (searches that loaded a link to them are still running). */
     for (size_t i = 0; i < dr->n; i++) {
@@ -286,6 +310,8 @@ int64_t cogmem__ann_unreachable(struct cogmem__ann *a, uint64_t *live)
     uint64_t e = entry_load(a);
     if (e == NO_ENTRY)
         return (int64_t)nlive;
+    if ((uint32_t)e >= used)
+        used = (uint32_t)e + 1;
     size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
     uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
     uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);

@@ -31,41 +31,11 @@
 
 #include "cogmem.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-#define CK(e)                                                                  \
-    do {                                                                       \
-        int rc_ = (e);                                                         \
-        if (rc_) {                                                             \
-            fprintf(stderr, "%s: %s\n", #e, cogmem_strerror(rc_));             \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
-
 static uint32_t dim = 768;
 static uint64_t n = 100000;
 static char dir[1024];
 
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-struct stat3 {
-    double med, lo, hi;
-};
-
-static struct stat3 stat_of(double *v, int k)
-{
-    qsort(v, (size_t)k, sizeof *v, cmpd);
-    return (struct stat3){v[k / 2], v[0], v[k - 1]};
-}
+#include "bench_util.h"
 
 static cogmem_store *open_store(int durability)
 {
@@ -107,19 +77,6 @@ static void clear_dir(void)
     snprintf(cmd, sizeof cmd, "rm -f '%s'/snap-* '%s'/jrn-* '%s'/plain.bin", dir, dir, dir);
     if (system(cmd))
         exit(1);
-}
-
-static char *newest_snapshot(void)
-{
-    static char path[4200];
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "ls '%s'/snap-*.cgs | tail -1", dir);
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(path, sizeof path, p))
-        exit(1);
-    pclose(p);
-    path[strcspn(path, "\n")] = 0;
-    return path;
 }
 
 static size_t file_size(const char *p)

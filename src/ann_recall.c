@@ -5,38 +5,8 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "simd/cosine_wide.h"
 #include "src/ann_hooks.h"
 #include "src/recall.h"
-
-
-/* The exact scan's score of vector v (src/recall.c computes it the same
- * way: one f32 division, or double where the norms' product leaves f32's
- * safe range), so both paths return identical scores. */
-static float exact_sim(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,
-                       struct cogmem_vec *v)
-{
-    const float *data = cogmem__vec_data(v);
-    float d;
-    cogmem_dot_batch(rq->q, data, 1, v->dim, v->dim, &d);
-    if (sc->p.metric == COGMEM_METRIC_DOT)
-        return d;
-    float den = rq->qnorm * v->norm;
-    if (den >= 0x1p-60f && den <= 0x1p100f)
-        return d / den;
-    return cogmem__cosine_wide(rq->q, data, v->dim, 0.0f, 0.0f);
-}
-
-static float blend(const struct cogmem__rscan *sc, float sim, struct cogmem__node *n,
-                   enum cogmem_kind kind)
-{
-    /* Relaxed: single fields, each a value the node had during the call. */
-    uint64_t t = atomic_load_explicit(kind == COGMEM_EPISODE ? &n->stamp : &n->touched_ns,
-                                      memory_order_relaxed);
-    double rec = t >= sc->now ? 1.0 : exp2(-(double)(sc->now - t) * sc->inv_half_life);
-    float act = cogmem__u2f(atomic_load_explicit(&n->activation_bits, memory_order_relaxed));
-    return sc->p.w_sim * sim + sc->p.w_recency * (float)rec + sc->p.w_act * act;
-}
 
 static inline int contends(const struct cogmem__topk *t, float s, uint64_t id)
 {
@@ -65,8 +35,8 @@ static int offer_hit(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
     struct cogmem_vec *cur = atomic_load_explicit(&n->vec, memory_order_acquire);
     if (!cur)
         return 0;
-    float sim = exact_sim(sc, rq, cur);
-    float s = sc->blend ? blend(sc, sim, n, kind) : sim;
+    float sim = cogmem__recall_score_vec(sc, rq, cur);
+    float s = sc->blend ? cogmem__recall_blend(sc, sim, n, kind) : sim;
     if (!(s >= sc->p.min_score) || !contends(&rq->top, s, h->id))
         return 0;
     if (sc->p.filter && !sc->p.filter(h->id, (int)kind, sc->p.filter_arg))

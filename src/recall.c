@@ -296,16 +296,16 @@ static inline float similarity(const struct cogmem__rscan *sc, float dot,
                                v->dim, 0.0f, 0.0f);
 }
 
-static float score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,
-                       struct cogmem_vec *v)
+float cogmem__recall_score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,
+                               struct cogmem_vec *v)
 {
     float d;
     cogmem_dot_batch(rq->q, cogmem__vec_data(v), 1, v->dim, v->dim, &d);
     return similarity(sc, d, rq, v);
 }
 
-static float blended(const struct cogmem__rscan *sc, float sim,
-                     struct cogmem__node *n, enum cogmem_kind kind)
+float cogmem__recall_blend(const struct cogmem__rscan *sc, float sim,
+                           struct cogmem__node *n, enum cogmem_kind kind)
 {
     /* Relaxed: single fields, each a value the node had during the call. */
     uint64_t t = kind == COGMEM_EPISODE
@@ -332,8 +332,8 @@ static void offer_node(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
     if (!cur)
         return; /* removed since the lookup */
     if (cur != row)
-        sim = score_vec(sc, rq, cur);
-    float s = sc->blend ? blended(sc, sim, n, kind) : sim;
+        sim = cogmem__recall_score_vec(sc, rq, cur);
+    float s = sc->blend ? cogmem__recall_blend(sc, sim, n, kind) : sim;
     if (!(s >= sc->p.min_score) || !admits(&rq->top, s, id))
         return;
     if (sc->p.filter && !sc->p.filter(id, (int)kind, sc->p.filter_arg))
@@ -597,7 +597,7 @@ static void scan_bf16(const struct cogmem__rscan *sc, struct cogmem__rq *rq,
     }
     for (size_t i = 0; i < b->n; i++) {
         struct cogmem_vec *v = b->h[i].v;
-        offer_row(sc, rq, set, kind, v, score_vec(sc, rq, v));
+        offer_row(sc, rq, set, kind, v, cogmem__recall_score_vec(sc, rq, v));
     }
     b->n = 0;
 }

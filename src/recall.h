@@ -86,6 +86,18 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                          size_t nq, enum cogmem_kind kind, uint32_t lo,
                          uint32_t hi);
 
+/* The exact score of vector v for query rq (dot, or cosine with the
+ * double fallback where the norms' product leaves f32's safe range): the
+ * one definition both the scan and the approximate path use, so they
+ * return identical scores. */
+float cogmem__recall_score_vec(const struct cogmem__rscan *sc, const struct cogmem__rq *rq,
+                               struct cogmem_vec *v);
+
+/* A similarity blended with node n's recency and activation by the
+ * params' weights (sc->blend set). Caller holds the RCU read lock. */
+float cogmem__recall_blend(const struct cogmem__rscan *sc, float sim,
+                           struct cogmem__node *n, enum cogmem_kind kind);
+
 /* Offer a finished candidate (already validated and filtered). */
 void cogmem__topk_offer(struct cogmem__topk *t, float score, int kind,
                         uint64_t id);

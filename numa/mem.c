@@ -54,7 +54,13 @@ static size_t round_up(size_t size)
  * (index + 1) << 32 | placement (the packed mbind request its extents were
  * bound with, 0: jemalloc's default hooks), or 0 when empty. Atomic slots,
  * no lock, so that a child after fork() finds the pool consistent. */
-#define POOL_SLOTS 12 /* four stores' worth */
+/* Sixteen stores' worth: closed stores keep their arenas until their last
+ * deferred free, which liburcu's call_rcu worker runs up to ~10 ms later
+ * (it sleeps that long after a batch), so a host that opens and closes
+ * stores quickly has several of them waiting; with four stores' worth the
+ * pool ran dry and every open created arenas again. An idle arena keeps
+ * only what its store touched (small stores; larger ones purge). */
+#define POOL_SLOTS 48
 static _Atomic uint64_t pool[POOL_SLOTS];
 
 static void arena_ctl(unsigned a, const char *what)
@@ -144,6 +150,18 @@ void *cogmem__mem_alloc(struct cogmem__mem *m, enum cogmem__mem_kind kind,
                                        MALLOCX_TCACHE_NONE);
 }
 
+/* jemalloc knows which of its pages are zero already (fresh from the
+ * system, or purged): it memsets only the others, or purges them. */
+void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                               size_t size)
+{
+    if (should_fail() || size == 0)
+        return NULL;
+    return mallocx(round_up(size), MALLOCX_ARENA(m->arena[kind]) |
+                                       MALLOCX_ALIGN(COGMEM__ALIGN) |
+                                       MALLOCX_TCACHE_NONE | MALLOCX_ZERO);
+}
+
 void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
                       void *p, size_t size)
 {
@@ -151,6 +169,12 @@ void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
     (void)kind;
     if (p)
         sdallocx(p, round_up(size), MALLOCX_TCACHE_NONE);
+}
+
+void cogmem__mem_free_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                             void *p, size_t size)
+{
+    cogmem__mem_free(m, kind, p, size);
 }
 
 void *cogmem__mem_boot_alloc(size_t size)
@@ -212,24 +236,56 @@ void cogmem__mem_arena_stats(struct cogmem__mem *m, enum cogmem__mem_kind kind,
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* A process-wide cache of a few freed large blocks (a store's slab chunks
- * and directories), reused by the next store that asks for the same size.
+/* A process-wide cache of freed large blocks (a store's slab chunks and
+ * directories), reused by the next store that asks for the same size.
  * Without it every short-lived store maps its 6 MiB chunk afresh and
  * faults in (and the kernel zeroes) every page it touches: measured 2-7 ms
  * for an ASan store's first add, which capped the API fuzzer at tens of
- * programs a second. A cached block's first word holds its size; under
- * AddressSanitizer the rest is poisoned while cached, so a use after free
- * is still reported. Atomic slots, no lock: fork-safe. Bounded: at most
- * CACHE_SLOTS blocks of at most CACHE_MAX bytes; a store that used more
- * than a chunk per kind empties the cache when it closes. */
-#define CACHE_SLOTS 8
+ * programs a second. A cached block's first word holds its size, with
+ * bit 0 set when the block is CLEAN: all its other bytes zero, because it
+ * was given back through cogmem__mem_free_zeroed (whose caller re-zeroed
+ * what it wrote) or made by cogmem__mem_alloc_zeroed. A clean block serves
+ * cogmem__mem_alloc_zeroed without a memset, so a small store's slab costs
+ * what it touches, not the 4 MiB it could hold. Under AddressSanitizer
+ * the first POISON_MAX bytes of a cached block after its first line are
+ * poisoned, so a use after free there is still reported: all of a store
+ * object or a slab directory, the start of a chunk's block. Not more:
+ * unpoisoning a range of more than 512 KiB releases its shadow pages
+ * (ASan's clear_shadow_mmap_threshold) and poisoning it again faults them
+ * back in, which made a 6 MiB chunk's trip through the cache cost more
+ * than mapping it afresh (measured: a fifth of the fuzzer's time).
+ * Atomic slots, no lock: fork-safe.
+ *
+ * Sized for closed stores that wait for their last deferred free: liburcu's
+ * call_rcu worker sleeps 10 ms after a batch, so a host (the fuzzer) that
+ * opens and closes a thousand small stores a second has about ten of them
+ * waiting at any time, four blocks each (two chunks, two directories), and
+ * with fewer slots every new store missed and mapped fresh memory
+ * (measured: 8 slots, 130 programs a second). Bounded: CACHE_SLOTS blocks
+ * of at most CACHE_MAX bytes and CACHE_BYTES in all (address space: a
+ * small store's chunk is resident only where it was used); a store that
+ * used more than a chunk per kind empties the cache when it closes. */
+#define CACHE_SLOTS 256
 #define CACHE_MIN ((size_t)64 << 10)
 #define CACHE_MAX ((size_t)16 << 20)
+#define CACHE_BYTES ((size_t)1 << 30)
+#define CLEAN ((size_t)1)
+#define POISON_MAX ((size_t)256 << 10)
+
+/* The poisoned part of a cached block of `bytes` (from its second line). */
+static size_t poisoned(size_t bytes)
+{
+    size_t n = bytes - COGMEM__ALIGN;
+    return n < POISON_MAX ? n : POISON_MAX;
+}
 static void *_Atomic cache[CACHE_SLOTS];
+static _Atomic size_t cache_bytes; /* sum of the cached blocks' sizes */
 
 static int cacheable(size_t bytes) { return bytes >= CACHE_MIN && bytes <= CACHE_MAX; }
 
-static void *cache_take(size_t bytes)
+/* A cached block of `bytes`, clean if `clean` (then with its first word
+ * zeroed again, so all of it is zero), or NULL. */
+static void *cache_take(size_t bytes, int clean)
 {
     for (int i = 0; i < CACHE_SLOTS; i++) {
         if (!atomic_load_explicit(&cache[i], memory_order_relaxed))
@@ -240,33 +296,44 @@ static void *cache_take(size_t bytes)
             continue;
         size_t have;
         memcpy(&have, p, sizeof have);
-        if (have == bytes) {
-            UNPOISON(p, bytes);
+        if ((have & ~CLEAN) == bytes && (!clean || (have & CLEAN))) {
+            atomic_fetch_sub_explicit(&cache_bytes, bytes, memory_order_relaxed);
+            UNPOISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
+            if (clean)
+                memset(p, 0, sizeof have);
             return p;
         }
         void *none = NULL;
         if (!atomic_compare_exchange_strong_explicit(&cache[i], &none, p,
                                                      memory_order_release,
                                                      memory_order_relaxed)) {
-            UNPOISON(p, have);
+            atomic_fetch_sub_explicit(&cache_bytes, have & ~CLEAN, memory_order_relaxed);
+            UNPOISON((char *)p + COGMEM__ALIGN, poisoned(have & ~CLEAN));
             free(p);
         }
     }
     return NULL;
 }
 
-static void cache_put(void *p, size_t bytes)
+static void cache_put(void *p, size_t bytes, int clean)
 {
-    memcpy(p, &bytes, sizeof bytes);
-    POISON((char *)p + COGMEM__ALIGN, bytes - COGMEM__ALIGN);
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        void *none = NULL;
-        if (atomic_compare_exchange_strong_explicit(&cache[i], &none, p,
-                                                    memory_order_release,
-                                                    memory_order_relaxed))
-            return;
+    /* Relaxed: a bound, not an ordering; a race may overshoot it by the
+     * blocks being put at that moment. */
+    if (atomic_fetch_add_explicit(&cache_bytes, bytes, memory_order_relaxed) + bytes <=
+        CACHE_BYTES) {
+        size_t word = bytes | (clean ? CLEAN : 0);
+        memcpy(p, &word, sizeof word);
+        POISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
+        for (int i = 0; i < CACHE_SLOTS; i++) {
+            void *none = NULL;
+            if (atomic_compare_exchange_strong_explicit(&cache[i], &none, p,
+                                                        memory_order_release,
+                                                        memory_order_relaxed))
+                return;
+        }
+        UNPOISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
     }
-    UNPOISON(p, bytes);
+    atomic_fetch_sub_explicit(&cache_bytes, bytes, memory_order_relaxed);
     free(p);
 }
 
@@ -277,7 +344,8 @@ static void cache_flush(void)
         if (p) {
             size_t have;
             memcpy(&have, p, sizeof have);
-            UNPOISON(p, have);
+            atomic_fetch_sub_explicit(&cache_bytes, have & ~CLEAN, memory_order_relaxed);
+            UNPOISON((char *)p + COGMEM__ALIGN, poisoned(have & ~CLEAN));
             free(p);
         }
     }
@@ -312,11 +380,30 @@ void *cogmem__mem_alloc(struct cogmem__mem *m, enum cogmem__mem_kind kind,
         return NULL;
     size_t bytes = round_up(size);
     if (cacheable(bytes)) {
-        void *p = cache_take(bytes);
+        void *p = cache_take(bytes, 0);
         if (p)
             return p;
     }
     return aligned_alloc(COGMEM__ALIGN, bytes);
+}
+
+void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                               size_t size)
+{
+    (void)m;
+    (void)kind;
+    if (should_fail() || size == 0)
+        return NULL;
+    size_t bytes = round_up(size);
+    void *p = cacheable(bytes) ? cache_take(bytes, 1) : NULL;
+    if (p)
+        return p;
+    /* A miss pays for the zeroing once: the block comes back clean
+     * (cogmem__mem_free_zeroed) and is reused from then on. */
+    p = aligned_alloc(COGMEM__ALIGN, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
 }
 
 void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
@@ -325,22 +412,40 @@ void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
     (void)m;
     (void)kind;
     if (p && cacheable(round_up(size)))
-        cache_put(p, round_up(size));
+        cache_put(p, round_up(size), 0);
     else
         free(p);
 }
 
+void cogmem__mem_free_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                             void *p, size_t size)
+{
+    (void)m;
+    (void)kind;
+    if (p && cacheable(round_up(size)))
+        cache_put(p, round_up(size), 1);
+    else
+        free(p);
+}
+
+/* The store object (180 KiB, mostly statistics) through the cache too:
+ * from aligned_alloc it was a fresh mapping every open under ASan, and its
+ * page faults a tenth of an empty store's open and close. */
 void *cogmem__mem_boot_alloc(size_t size)
 {
     if (should_fail())
         return NULL;
-    return aligned_alloc(COGMEM__ALIGN, round_up(size));
+    size_t bytes = round_up(size);
+    void *p = cacheable(bytes) ? cache_take(bytes, 0) : NULL;
+    return p ? p : aligned_alloc(COGMEM__ALIGN, bytes);
 }
 
 void cogmem__mem_boot_free(void *p, size_t size)
 {
-    (void)size;
-    free(p);
+    if (p && cacheable(round_up(size)))
+        cache_put(p, round_up(size), 0);
+    else
+        free(p);
 }
 
 const char *cogmem__mem_backend(void) { return "aligned_alloc"; }

@@ -86,6 +86,19 @@ void *cogmem__mem_alloc(struct cogmem__mem *m, enum cogmem__mem_kind kind,
 void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
                       void *p, size_t size);
 
+/* As cogmem__mem_alloc, but every byte of the block is zero. Cheap where
+ * the memory is known zero already: jemalloc's fresh or purged pages, or
+ * a block the fallback's cache got back through cogmem__mem_free_zeroed;
+ * otherwise zeroed here. */
+void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                               size_t size);
+
+/* As cogmem__mem_free, for a block whose bytes the caller has made all
+ * zero again (it re-zeroed exactly what it wrote): the fallback's cache
+ * keeps it as clean, for the next cogmem__mem_alloc_zeroed. */
+void cogmem__mem_free_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
+                             void *p, size_t size);
+
 /* The store object itself, before its arenas exist (and after they are
  * gone): same backend, default arena. */
 void *cogmem__mem_boot_alloc(size_t size);

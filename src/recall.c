@@ -44,6 +44,7 @@
  * choice of a vector per node.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,10 +286,12 @@ static inline float similarity(const struct cogmem__rscan *sc, float dot,
         return dot;
     /* One f32 division by the f32 product of the norms, as
      * cogmem_cosine_batch computes it, unless that product under- or
-     * overflows (a stored 1.4e-45 or FLT_MAX): then in double, where
-     * every product of two floats is exact in range. */
+     * overflows (a stored 1.4e-45 or FLT_MAX), or either norm is an f32
+     * denormal, which has lost digits even where the product is in range
+     * (a query of 3 x -1.4e-45 against 3 x 2e30 scored -0.866 for -1):
+     * then in double, where every product of two floats is exact. */
     float den = rq->qnorm * v->norm;
-    if (den >= WIDE_LO && den <= WIDE_HI)
+    if (den >= WIDE_LO && den <= WIDE_HI && rq->qnorm >= FLT_MIN && v->norm >= FLT_MIN)
         return dot / den;
     /* Both norms again in double: a stored norm that is an f32 denormal
      * (a vector of 1e-45s) has lost digits. */

@@ -167,6 +167,30 @@ static void test_cosine_denormal_norm(void **state)
     test_close(&s);
 }
 
+/* Fuzzer finding (issue 12, this session): a query of 3 x -1.4e-45 has an
+ * f32 norm that is a denormal (2.8e-45 for 2.4e-45); against a stored
+ * vector of 3 x 1.99e30 the product of the norms is an ordinary float, so
+ * the f32 path ran with the rounded query norm: cosine -0.866 for -1. A
+ * denormal norm of either side must take the double path. */
+static void test_cosine_denormal_query_norm(void **state)
+{
+    (void)state;
+    enum { D = 3 };
+    cogmem_store *s = test_open(D);
+    float v[D], q[D];
+    for (int i = 0; i < D; i++) {
+        v[i] = 0x1.93e594p+99f;
+        q[i] = -0x1p-149f;
+    }
+    assert_int_equal(cogmem_concept_add(s, 3, v), 0);
+    for (int batch = 0; batch < 2; batch++) {
+        float got = recall1(s, q, batch);
+        if (fabsf(got + 1.0f) > 1e-6f)
+            fail_msg("batch %d: cosine %.9g, want -1", batch, got);
+    }
+    test_close(&s);
+}
+
 /* Fuzzer finding: a finite vector whose norm overflows float is refused
  * with -ERANGE, which the header did not list; now it does. */
 static void test_norm_overflow_documented(void **state)
@@ -357,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_spread_cap_counts_nonzero_only),
         cmocka_unit_test(test_cosine_tiny_and_huge),
         cmocka_unit_test(test_cosine_denormal_norm),
+        cmocka_unit_test(test_cosine_denormal_query_norm),
         cmocka_unit_test(test_norm_overflow_documented),
         cmocka_unit_test(test_cosine_batch_wide),
         cmocka_unit_test(test_recall_scratch_bounded_by_rows),

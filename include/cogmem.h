@@ -1,4 +1,4 @@
-/* cogmem — a lock-free, dual-memory cognitive store.
+/* cogmem — a dual-memory cognitive store with lock-free lookups.
  *
  * A store holds CONCEPTS (semantic memory: an id, a 64-byte metadata record
  * and a refcounted embedding centroid) and EPISODES (episodic memory: an id,
@@ -14,6 +14,18 @@
  *  - Threads: any thread may call any function at any time, concurrently,
  *    with no registration step (except cogmem_close(), see there). A thread
  *    that exits releases what the library held for it.
+ *  - Progress: "lock-free" below means the call takes no lock and never
+ *    waits for another thread. Lookups (*_info, kind_of, count, vec_get/
+ *    vec_put, fan_out/fan_in, binding_get) are. Writers are not, in these
+ *    cases only: an add or remove that meets its shard's hash table being
+ *    copied waits (yielding) for the copy, which takes time linear in the
+ *    shard's slots and waits for nothing itself; the add that grows a
+ *    table makes that copy; a remove of a node with bindings, and every
+ *    binding call, takes short per-concept spinlocks (cogmem_bind.h); with
+ *    cfg.index an add or replacement links under per-slot spinlocks and a
+ *    remove may repair the graph (cogmem_recall.h); on a store with a path
+ *    mutating calls serialise per id on a striped mutex (cogmem_persist.h).
+ *    cogmem_reserve() and cogmem_recall_batch() block (see there).
  *  - Ids: uint64_t chosen by the host, unique across both kinds; 0 is
  *    reserved and always -EINVAL.
  *  - Vectors passed in are read during the call only; the library keeps its
@@ -54,9 +66,9 @@
  *    one. Node lookups, counts and fan-out queries take no lock.
  *  - An add that takes its shard's hash table past half full grows the
  *    table; if the new table cannot be allocated, that add fails with
- *    -ENOMEM and changes nothing. Sizing hints and cogmem_reserve() above a
- *    kind's row capacity are refused (-EINVAL); below it, tables that do
- *    not fit in memory are -ENOMEM.
+ *    -ENOMEM and changes nothing. Sizing hints (cogmem_config's
+ *    expected_concepts, expected_episodes) and cogmem_reserve() are advice:
+ *    never refused for being large, and capped (see expected_concepts).
  *  - Sizes are checked before anything is allocated or written, and work
  *    and memory follow what the store holds, not the caller's sizes
  *    (cogmem_recall's k, cogmem_spread's max_depth and max_nodes); each
@@ -113,12 +125,16 @@ typedef struct cogmem_config {
     /* Embedding dimension, 1..COGMEM_MAX_DIM. Required (default 0 is
      * refused by cogmem_open). */
     uint32_t dim;
-    /* Sizing hints: each kind's sixteen shards are created with enough
-     * slots for this many nodes, so a bulk load does not start with a
-     * cascade of growths. 0 means a small default. A hint above what a kind
-     * can hold (16384 * floor(4 MiB / row), a row being 64 bytes plus the
-     * dim floats, and the bf16 copy if any, each rounded up to 64 bytes)
-     * makes cogmem_open fail with -EINVAL. */
+    /* Sizing hints, advice only: each kind's sixteen shard tables are
+     * created with enough slots for min(hint, cap) nodes at load 1/2, so a
+     * bulk load does not start with a cascade of growths; past that, adds
+     * grow the tables as usual. cap = min(2^19, physical memory / 2 KiB):
+     * at most 16 MiB of tables a kind, and at most 1/64 of the machine's
+     * memory. Any value is accepted (10^8, 2^40, UINT64_MAX: the cap);
+     * a hint never makes cogmem_open fail, except with -ENOMEM if the
+     * capped tables cannot be allocated. 0 means a small default (64
+     * slots a shard). Rows (the embeddings) are never pre-allocated: a
+     * kind's rows come in chunks of about 4 MiB as adds need them. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
     /* --- bindings and activation (cogmem_bind.h) --- */
@@ -220,14 +236,17 @@ COGMEM_API int cogmem_close(cogmem_store **store);
 /* The store's embedding dimension. Thread-safe; `store` must be open. */
 COGMEM_API uint32_t cogmem_dim(const cogmem_store *store);
 
-/* Pre-size each shard of the given kinds for `n` nodes in total (grows
- * the hash tables now instead of during inserts). Call it before or after a
- * bulk load; inserts also grow shards on their own. Blocks until the growth
- * is done; must not be called from a cogmem_foreach() callback (-EDEADLK).
- * Errors: -EINVAL (bad kinds, or n above what a kind can hold: see
- * cogmem_config.expected_concepts), -EDEADLK, -ENOMEM (a table could not be
- * allocated; shards grown before it stay grown, which changes no content).
- * Thread-safe. */
+/* Pre-size each shard table of the given kinds for min(n, cap) nodes in
+ * total (cap as for cogmem_config.expected_concepts: tables of at most
+ * 16 MiB a kind), growing it now instead of during inserts; a table
+ * already that large is left alone, nothing ever shrinks. Advice: any n is
+ * accepted, and the call takes time linear in the capped size (and the
+ * nodes already held) whatever n is. Call it before or after a bulk load;
+ * inserts also grow shards on their own. Blocks until the growth is done
+ * (and for a fork in progress); must not be called from a cogmem_foreach()
+ * callback (-EDEADLK). Errors: -EINVAL (NULL store, bad kinds), -EDEADLK,
+ * -ENOMEM (a table could not be allocated; shards grown before it stay
+ * grown, which changes no content). Thread-safe. */
 COGMEM_API int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n);
 
 /* ------------------------------------------------------------ ids, kinds */
@@ -275,15 +294,17 @@ struct cogmem_concept_info {
  * (NULL, id 0, NaN/Inf, zero vector), -ERANGE (finite, but its L2 norm
  * overflows float, e.g. two components of FLT_MAX), -EEXIST (id live as a
  * concept or an episode; a bad vector for a live id may give either
- * error), -ENOMEM. Thread-safe, lock-free: of concurrent adds of one id
- * (of either kind) exactly one succeeds. */
+ * error), -ENOMEM. Thread-safe, not lock-free (it may wait for its shard's
+ * table copy, or make it: see Progress above); of concurrent adds of one
+ * id (of either kind) exactly one succeeds. */
 COGMEM_API int cogmem_concept_add(cogmem_store *store, uint64_t id,
                                   const float *centroid);
 
 /* Replace the centroid of concept `id` with a copy of `centroid`. Readers
  * holding the old vector keep it unchanged until they put it; it is freed
  * after the last reference and RCU grace period. Errors: -EINVAL, -ERANGE
- * (as cogmem_concept_add), -ENOENT, -ENOMEM. Thread-safe, lock-free. */
+ * (as cogmem_concept_add), -ENOENT, -ENOMEM. Thread-safe; lock-free
+ * without cfg.index and without a path (Progress above). */
 COGMEM_API int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
                                            const float *centroid);
 
@@ -292,7 +313,8 @@ COGMEM_API int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
  * applies to the centroid current when it commits (compare-and-swap, retried
  * on conflict). rate must be in [0, 1]. Errors: -EINVAL (bad argument),
  * -ENOENT, -ERANGE (the result would be zero or not finite; nothing
- * changes), -ENOMEM. Thread-safe, lock-free. */
+ * changes), -ENOMEM. Thread-safe; lock-free without cfg.index and without
+ * a path (Progress above). */
 COGMEM_API int cogmem_concept_blend(cogmem_store *store, uint64_t id,
                                     const float *x, float rate);
 
@@ -317,7 +339,8 @@ COGMEM_API int cogmem_concept_info_batch(cogmem_store *store,
  * no cogmem_vec reference to its centroid remains. Errors: -EINVAL,
  * -ENOENT, -ENOMEM (the small deferred-free record could not be
  * allocated; the concept stays). Of concurrent removes of one id exactly
- * one succeeds. Thread-safe, lock-free. */
+ * one succeeds. Thread-safe, not lock-free (it may wait for its shard's
+ * table copy and takes its binding lists' spinlocks: Progress above). */
 COGMEM_API int cogmem_concept_remove(cogmem_store *store, uint64_t id);
 
 /* -------------------------------------------------------------- episodes */

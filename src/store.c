@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cogmem_config.h"
 #include "shards/bindex.h"
@@ -102,6 +103,30 @@ static uint64_t hash_seed(const void *st)
     return XXH3_64bits(mix, sizeof mix);
 }
 
+/* Sizing hints (cfg.expected_*, cogmem_reserve) are advice: a kind's
+ * tables are pre-sized for at most HINT_MAX nodes, and for no more than
+ * fit in 1/64 of the machine's physical memory (a table slot is 8 bytes,
+ * a node needs two at load 1/2, and a power-of-two size at most doubles
+ * that: 32 bytes a node). Beyond that an add grows its shard as usual, an
+ * amortised O(1) copy per add. A hint of 10^8 used to commit gigabytes of
+ * table at open (2^40: killed for lack of memory), for nodes that might
+ * never come: HINT_MAX keeps a pre-sized open at 16 MiB of tables a kind
+ * (2^17 slots a shard), and past half a million nodes the growth copies
+ * cost little next to the adds. */
+#define HINT_MAX ((uint64_t)1 << 19)
+
+static uint64_t hint_cap(uint64_t hint)
+{
+    uint64_t cap = HINT_MAX;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        uint64_t by_memory = (uint64_t)pages * (uint64_t)page / 64 / 32;
+        if (by_memory < cap)
+            cap = by_memory;
+    }
+    return hint < cap ? hint : cap;
+}
+
 /* The last hold on a closed store's memory is gone (cogmem_close's, or
  * that of the last RCU callback still to free into it: numa/mem.h): free
  * the rows and the store. May run on liburcu's call_rcu worker. */
@@ -166,16 +191,10 @@ int cogmem_open(const cogmem_config *cfg, cogmem_store **out)
                            c.bf16_rows != 0);
     if (rc)
         goto fail_slab;
-    /* A kind holds at most one node per slab row: a larger hint can only
-     * be a mistake, and sizing tables for it could exhaust memory. */
-    rc = -EINVAL;
-    if (c.expected_concepts > st->sets[0].kind.slab.max_rows ||
-        c.expected_episodes > st->sets[1].kind.slab.max_rows)
-        goto fail_slabs;
-
-    rc = cogmem__set_init(&st->sets[0], c.expected_concepts);
+    /* Hints are advice, capped (hint_cap): never a reason to fail. */
+    rc = cogmem__set_init(&st->sets[0], hint_cap(c.expected_concepts));
     if (rc == 0) {
-        rc = cogmem__set_init(&st->sets[1], c.expected_episodes);
+        rc = cogmem__set_init(&st->sets[1], hint_cap(c.expected_episodes));
         if (rc)
             cogmem__set_fini(&st->sets[0]);
     }
@@ -250,10 +269,9 @@ int cogmem_reserve(cogmem_store *store, unsigned kinds, uint64_t n)
         return -EINVAL;
     if (cogmem__rcu_in_reader())
         return -EDEADLK;
-    /* As cogmem_open's hints: no kind can hold more nodes than rows. */
-    if (((kinds & COGMEM_CONCEPT) && n > store->sets[0].kind.slab.max_rows) ||
-        ((kinds & COGMEM_EPISODE) && n > store->sets[1].kind.slab.max_rows))
-        return -EINVAL;
+    /* Advice, as cogmem_open's hints: capped, so bounded in time and
+     * memory whatever n is. */
+    n = hint_cap(n);
     int rc = 0;
     if (kinds & COGMEM_CONCEPT)
         rc = cogmem__set_reserve(&store->sets[0], n);

@@ -169,22 +169,13 @@ static size_t count_of(struct in *in, size_t small_max, int *null)
     }
 }
 
-/* Sizing hints (cfg.expected_*, cogmem_reserve) reach 2^16 by default and
- * about 2^48 with COGMEM_FUZZ_HUGE_HINTS=1: huge hints are clamped by the shards
- * (issue 12's shards part), which this branch does not have yet. */
+/* Sizing hints (cfg.expected_*, cogmem_reserve) reach about 2^48: they are
+ * advice, capped by the store (include/cogmem.h), so any of them must open
+ * and reserve with 0 (or -ENOMEM). */
+#define HINT_SHIFT_MAX 41
 /* The first published cogmem_spread_params ended at now_ns: every size
  * from there up is a valid caller's (fields past it take their defaults). */
 #define SPREAD_V1_SIZE (offsetof(cogmem_spread_params, now_ns) + sizeof(uint64_t))
-
-static unsigned hint_shift_max(void)
-{
-    static int huge = -1;
-    if (huge < 0) {
-        const char *e = getenv("COGMEM_FUZZ_HUGE_HINTS");
-        huge = e && *e == '1';
-    }
-    return huge ? 41 : 9;
-}
 
 /* --------------------------------------------------------------- model */
 
@@ -1039,7 +1030,7 @@ static void op_misc(cogmem_store *s, struct model *m, struct in *in)
     case 0: {
         cur_op = "reserve";
         uint64_t n = u8(in);
-        n <<= u8(in) % hint_shift_max();
+        n <<= u8(in) % HINT_SHIFT_MAX;
         int rc = cogmem_reserve(s, kinds, n);
         RC_IN(rc, -EINVAL, -ENOMEM);
         if ((rc == 0) != (kinds >= 1 && kinds <= 3) && rc != -ENOMEM)
@@ -1138,9 +1129,9 @@ static int open_store(struct in *in, cogmem_store **s, uint32_t *dim)
         cfg.bf16_rows = 1;
     if (h & 128) {
         cfg.expected_concepts = u8(in);
-        cfg.expected_concepts <<= u8(in) % hint_shift_max();
+        cfg.expected_concepts <<= u8(in) % HINT_SHIFT_MAX;
         cfg.expected_episodes = u8(in);
-        cfg.expected_episodes <<= u8(in) % hint_shift_max();
+        cfg.expected_episodes <<= u8(in) % HINT_SHIFT_MAX;
         cfg.numa_policy = (int)(u8(in) % 5) - 1;
         cfg.concept_node = (int)(u8(in) % 4) - 2;
         cfg.episode_node = (int)(u8(in) % 4) - 2;

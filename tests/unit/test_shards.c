@@ -442,34 +442,68 @@ static void test_info_tracks_racing_replacements(void **state)
 
 /* --- sizing limits --------------------------------------------------- */
 
-/* Hints and reserves beyond what a kind can hold are refused up front,
- * instead of sizing tables for them (an OOM kill or a crash in liburcu). */
+/* Resident memory of this process, bytes (/proc/self/statm). */
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Largest shard table of a kind, in slots. */
+static uint64_t max_slots(cogmem_store *s, int k)
+{
+    uint64_t m = 0;
+    for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+        uint64_t n = atomic_load(&s->sets[k].shard[i].slots);
+        m = n > m ? n : m;
+    }
+    return m;
+}
+
+/* Sizing hints and reserves are advice, capped at tables for 2^19 nodes a
+ * kind (src/store.c): 10^8 (below the rows a kind can hold), 2^40 and
+ * UINT64_MAX open and reserve with 0 and a bounded table, instead of
+ * committing gigabytes (10^8: 2 GiB of tables a kind), being killed for
+ * lack of memory (2^40) or refused (-EINVAL, above the rows). */
 static void test_sizing_clamped(void **state)
 {
     (void)state;
-    cogmem_config cfg;
-    cogmem_config_init(&cfg);
-    cfg.dim = 768;
-    cogmem_store *s = NULL;
-    cfg.expected_concepts = UINT64_MAX;
-    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
-    assert_null(s);
-    cfg.expected_concepts = 0;
-    cfg.expected_episodes = UINT64_MAX / 2;
-    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
-    cfg.expected_episodes = 0;
-    s = test_open(768);
-    uint64_t cap = s->sets[0].kind.slab.max_rows;
-    test_close(&s);
-    cfg.expected_concepts = cap + 1;
-    assert_int_equal(cogmem_open(&cfg, &s), -EINVAL);
-    cfg.expected_concepts = 1000;
-    assert_int_equal(cogmem_open(&cfg, &s), 0);
-    uint64_t b = atomic_load(&s->sets[0].shard[3].slots);
-    assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, UINT64_MAX), -EINVAL);
-    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, cap + 1), -EINVAL);
-    assert_int_equal(atomic_load(&s->sets[0].shard[3].slots), b); /* unchanged */
+    /* 2^19 nodes over 16 shards at load 1/2: 2^17 slots a shard. */
+    const uint64_t cap_slots = (uint64_t)1 << 17;
+    const uint64_t hints[] = {100000000ull, 1ull << 40, UINT64_MAX};
+    for (unsigned h = 0; h < sizeof hints / sizeof hints[0]; h++) {
+        cogmem_config cfg;
+        cogmem_config_init(&cfg);
+        cfg.dim = 768;
+        cfg.expected_concepts = hints[h];
+        cfg.expected_episodes = hints[h];
+        uint64_t before = rss_bytes();
+        cogmem_store *s = NULL;
+        assert_int_equal(cogmem_open(&cfg, &s), 0);
+        assert_true(max_slots(s, 0) <= cap_slots && max_slots(s, 1) <= cap_slots);
+        assert_true(max_slots(s, 0) >= cap_slots / 2); /* still pre-sized */
+        /* 2 x 16 MiB of tables, with room for the allocator's rounding */
+        if (rss_bytes() - before > ((uint64_t)96 << 20))
+            fail_msg("hint %llu: RSS grew by %llu bytes", (unsigned long long)hints[h],
+                     (unsigned long long)(rss_bytes() - before));
+        test_close(&s);
+    }
+    cogmem_store *s = test_open(768);
+    uint64_t b = max_slots(s, 0);
+    uint64_t before = rss_bytes();
+    assert_int_equal(cogmem_reserve(s, COGMEM_CONCEPT, UINT64_MAX), 0);
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, 1ull << 40), 0);
+    assert_int_equal(cogmem_reserve(s, COGMEM_ALL_KINDS, 100000000ull), 0);
+    assert_true(max_slots(s, 0) <= cap_slots && max_slots(s, 1) <= cap_slots);
+    assert_true(max_slots(s, 0) > b);
+    if (rss_bytes() - before > ((uint64_t)96 << 20))
+        fail_msg("reserve: RSS grew by %llu bytes", (unsigned long long)(rss_bytes() - before));
     assert_int_equal(cogmem_reserve(s, COGMEM_EPISODE, 100000), 0);
+    assert_int_equal(cogmem_reserve(s, 0, 10), -EINVAL);
     test_close(&s);
 }
 

@@ -262,9 +262,10 @@ void cogmem__mem_arena_stats(struct cogmem__mem *m, enum cogmem__mem_kind kind,
  * waiting at any time, four blocks each (two chunks, two directories), and
  * with fewer slots every new store missed and mapped fresh memory
  * (measured: 8 slots, 130 programs a second). Bounded: CACHE_SLOTS blocks
- * of at most CACHE_MAX bytes and CACHE_BYTES in all (address space: a
- * small store's chunk is resident only where it was used); a store that
- * used more than a chunk per kind empties the cache when it closes. */
+ * of at most CACHE_MAX bytes and about CACHE_BYTES in all (address space:
+ * a small store's chunk is resident only where it was used); a full cache
+ * frees its blocks in turn to take new ones; a store that used more than a
+ * chunk per kind empties the cache when it closes. */
 #define CACHE_SLOTS 256
 #define CACHE_MIN ((size_t)64 << 10)
 #define CACHE_MAX ((size_t)16 << 20)
@@ -317,13 +318,12 @@ static void *cache_take(size_t bytes, int clean)
 
 static void cache_put(void *p, size_t bytes, int clean)
 {
-    /* Relaxed: a bound, not an ordering; a race may overshoot it by the
-     * blocks being put at that moment. */
+    size_t word = bytes | (clean ? CLEAN : 0);
+    memcpy(p, &word, sizeof word);
+    POISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
+    /* Relaxed: a bound, not an ordering. */
     if (atomic_fetch_add_explicit(&cache_bytes, bytes, memory_order_relaxed) + bytes <=
         CACHE_BYTES) {
-        size_t word = bytes | (clean ? CLEAN : 0);
-        memcpy(p, &word, sizeof word);
-        POISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
         for (int i = 0; i < CACHE_SLOTS; i++) {
             void *none = NULL;
             if (atomic_compare_exchange_strong_explicit(&cache[i], &none, p,
@@ -331,8 +331,22 @@ static void cache_put(void *p, size_t bytes, int clean)
                                                         memory_order_relaxed))
                 return;
         }
-        UNPOISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
     }
+    /* Full (or over CACHE_BYTES): take the place of the block at a
+     * rotating slot, which is freed. Refusing the newcomer instead let
+     * blocks of sizes nobody asks for again (a reserve's tables) hold the
+     * cache for good, and every chunk after them missed. The byte bound
+     * is thereby soft: it may be passed by the difference of the two
+     * blocks' sizes. acq_rel: release for our block, acquire for the one
+     * we free. */
+    static _Atomic unsigned evict;
+    unsigned i = atomic_fetch_add_explicit(&evict, 1, memory_order_relaxed) % CACHE_SLOTS;
+    p = atomic_exchange_explicit(&cache[i], p, memory_order_acq_rel);
+    if (!p)
+        return;
+    memcpy(&word, p, sizeof word);
+    bytes = word & ~CLEAN;
+    UNPOISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
     atomic_fetch_sub_explicit(&cache_bytes, bytes, memory_order_relaxed);
     free(p);
 }

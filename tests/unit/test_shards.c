@@ -507,10 +507,52 @@ static void test_sizing_clamped(void **state)
     test_close(&s);
 }
 
+/* An empty store has no slab chunk; a chunk's headers need no
+ * initialisation because chunks come from zeroed blocks (a zero header is
+ * a FREE row), and a small store that closes re-zeroes what it wrote, so
+ * the next store that reuses its block (numa/mem.c's cache) finds every
+ * row it has not handed out FREE with no references -- not the states,
+ * refs and free-list links of the last store's removed and replaced rows. */
+static void test_slab_rows_lazy_and_clean(void **state)
+{
+    (void)state;
+    enum { D = 4 };
+    static const char zero[sizeof(struct cogmem_vec)];
+    float v[D] = {1, 2, 3, 4};
+    for (int round = 0; round < 3; round++) {
+        cogmem_store *s = test_open(D);
+        struct cogmem__slab *sl = &s->sets[0].kind.slab;
+        assert_null(atomic_load(&sl->dir[0])); /* no chunk before the first add */
+        uint32_t used = cogmem__slab_used(sl);
+        char *ch = NULL;
+        if (round) {
+            assert_int_equal(cogmem_concept_add(s, 1, v), 0);
+            used = cogmem__slab_used(sl);
+            ch = cogmem__slab_chunk(sl, 0);
+            for (uint32_t r = used; r < sl->rows_per_chunk; r++)
+                if (memcmp(ch + (size_t)r * sizeof zero, zero, sizeof zero) != 0)
+                    fail_msg("round %d: row %u of %u (used %u) is not a zero header", round,
+                             r, sl->rows_per_chunk, used);
+        }
+        /* dirty rows for the next round: adds, replacements, removes */
+        for (uint64_t id = 2; id < 300; id++) {
+            v[0] = (float)id;
+            assert_int_equal(cogmem_concept_add(s, id, v), 0);
+        }
+        for (uint64_t id = 2; id < 150; id++)
+            assert_int_equal(cogmem_concept_set_centroid(s, id, v), 0);
+        for (uint64_t id = 100; id < 300; id++)
+            assert_int_equal(cogmem_concept_remove(s, id), 0);
+        test_close(&s);
+        cogmem__rcu_barrier(); /* the deferred frees release the store */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_growth_starts_no_threads),
+        cmocka_unit_test(test_slab_rows_lazy_and_clean),
         cmocka_unit_test(test_growth_enomem),
         cmocka_unit_test(test_migrations_under_traffic),
         cmocka_unit_test(test_sizing_clamped),

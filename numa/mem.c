@@ -420,15 +420,21 @@ void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind
     return p;
 }
 
+/* Every free of this backend: into the cache (clean or not) or to libc. */
+static void block_free(void *p, size_t size, int clean)
+{
+    if (p && cacheable(round_up(size)))
+        cache_put(p, round_up(size), clean);
+    else
+        free(p);
+}
+
 void cogmem__mem_free(struct cogmem__mem *m, enum cogmem__mem_kind kind,
                       void *p, size_t size)
 {
     (void)m;
     (void)kind;
-    if (p && cacheable(round_up(size)))
-        cache_put(p, round_up(size), 0);
-    else
-        free(p);
+    block_free(p, size, 0);
 }
 
 void cogmem__mem_free_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
@@ -436,10 +442,7 @@ void cogmem__mem_free_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
 {
     (void)m;
     (void)kind;
-    if (p && cacheable(round_up(size)))
-        cache_put(p, round_up(size), 1);
-    else
-        free(p);
+    block_free(p, size, 1);
 }
 
 /* The store object (180 KiB, mostly statistics) through the cache too:
@@ -454,13 +457,7 @@ void *cogmem__mem_boot_alloc(size_t size)
     return p ? p : aligned_alloc(COGMEM__ALIGN, bytes);
 }
 
-void cogmem__mem_boot_free(void *p, size_t size)
-{
-    if (p && cacheable(round_up(size)))
-        cache_put(p, round_up(size), 0);
-    else
-        free(p);
-}
+void cogmem__mem_boot_free(void *p, size_t size) { block_free(p, size, 0); }
 
 const char *cogmem__mem_backend(void) { return "aligned_alloc"; }
 

@@ -112,7 +112,7 @@ struct cogmem_vec {
     uint32_t version;        /* 48: set before publication, then constant */
     uint32_t shard;          /* 52: shard of id, for the reference counter */
     _Atomic uint32_t state;  /* 56: enum cogmem__row_state (slab.h) */
-    uint32_t row;            /* 60: index in the slab, fixed for life */
+    uint32_t row;            /* 60: index in the slab: set when first handed out, then fixed */
 };
 _Static_assert(sizeof(struct cogmem_vec) == 64, "header is one line; data 64-aligned");
 

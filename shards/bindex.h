@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "numa/mem.h"
+#include "shards/bpool.h"
 #include "shards/kind.h"
 #include "shards/node.h"
 
@@ -98,6 +99,11 @@ struct cogmem__blist {
     struct cogmem__node *owner;
     struct cogmem__breg *reg; /* registry holding it, or NULL (episodes) */
     uint32_t reg_shard, reg_slot;
+    /* Where strength[] and decayed[] (one block, strength first) come
+     * from: the registry's pool (bpool.h), or NULL (allocated directly).
+     * The block is given back when the list dies (cogmem__blist_retire),
+     * not a grace period later: after `dead` nobody reads it. */
+    struct cogmem__bpool *pool;
 };
 _Static_assert(offsetof(struct cogmem__blist, dec_same) + sizeof(uint64_t) <= 64,
                "what adjust and decay read shares the lock's line");
@@ -121,9 +127,12 @@ struct cogmem__breg_shard {
     struct cogmem__breg_arr *_Atomic arr; /* NULL until the first list */
 };
 
-/* All zero is an empty registry (it lives in the zeroed store). */
+/* All zero is an empty registry (it lives in the zeroed store). The pool
+ * holds its lists' decay arrays, packed (bpool.h: what a decay pass reads
+ * is on few pages); its lock nests inside list locks. */
 struct cogmem__breg {
     struct cogmem__breg_shard sh[COGMEM__BREG_SHARDS];
+    struct cogmem__bpool pool;
 };
 
 /* ACT-R presentation history: the most recent COGMEM__PRES_MAX
@@ -218,7 +227,8 @@ void cogmem__breg_walk(struct cogmem__breg *reg,
 /* Lists currently registered (a count for tests; exact at quiescence). */
 uint64_t cogmem__breg_count(struct cogmem__breg *reg);
 
-/* Free the slot arrays (store teardown, after the lists are gone). */
+/* Free the slot arrays and the pool (store teardown, after the lists are
+ * gone). */
 void cogmem__breg_fini(struct cogmem__breg *reg);
 
 /* The slot of `peer`, or -1. Caller holds the list's lock. */

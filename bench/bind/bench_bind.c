@@ -1,12 +1,13 @@
 /* cogmem — bindings benchmark.
  *
  *   bench_bind [--quick] [--concepts C] [--episodes E] [--per-episode B]
- *              [--reps R] [--only latency,decay,spread]
+ *              [--reps R] [--only latency,decay,spread] [--decay-shape C:B]
  *
  * 1. Binding adjust and fan-out query latency, 1 and nproc threads, on a
  *    cache-resident store (1000 concepts x 8 bindings), each as a ratio to
  *    a bare node lookup (cogmem_kind_of) measured in the same run.
- * 2. Decay of 10^6 bindings (1000 concepts x 1000), exponential model, as a
+ * 2. Decay of 10^6 bindings (1000 concepts x 1000; --decay-shape C:B for
+ *    C concepts of B bindings), exponential model, as a
  *    ratio of its effective bandwidth (bytes a decay must read and write)
  *    to a same-run baseline: a read-modify-write pass over arrays of the
  *    same total size.
@@ -391,6 +392,15 @@ int main(int argc, char **argv)
             ne = 100000;
             dc = 100;
             dper = 1000;
+        } else if (i + 1 < argc && !strcmp(argv[i], "--decay-shape")) {
+            /* C:B, decay over C concept lists of B bindings each */
+            char *e;
+            dc = strtoull(argv[++i], &e, 10);
+            dper = *e == ':' ? strtoull(e + 1, NULL, 10) : 0;
+            if (!dc || !dper) {
+                fprintf(stderr, "bench_bind: --decay-shape wants C:B\n");
+                return 2;
+            }
         } else if (i + 1 < argc && !strcmp(argv[i], "--concepts"))
             nc = strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(argv[i], "--episodes"))
@@ -404,7 +414,8 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: bench_bind [--quick] [--concepts C] [--episodes E] "
                             "[--per-episode B]\n"
-                            "                  [--reps R] [--only latency,decay,spread]\n");
+                            "                  [--reps R] [--only latency,decay,spread] "
+                            "[--decay-shape C:B]\n");
             return 2;
         }
     }

@@ -7,31 +7,22 @@
 
 _Static_assert(COGMEM__FORK_CELLS == COGMEM__STRIPE_SLOTS, "a fork cell per stripe slot");
 
-_Thread_local unsigned cogmem__spin_depth;
+_Thread_local struct cogmem__spin_tls cogmem__spin_tls
+    __attribute__((tls_model("initial-exec")));
 
-void cogmem__spin_lock(_Atomic uint32_t *l)
+void cogmem__spin_lock_slow(_Atomic uint32_t *l, struct cogmem__spin_tls *t, int outer,
+                            int held)
 {
-    /* Only the outermost lock counts and checks the fork gate: a thread
-     * that holds a list lock takes the next one (concept -> episode) at
-     * once, it must not wait for a fork that waits for it. */
-    int outer = cogmem__spin_depth++ == 0;
-    unsigned slot = outer ? cogmem__stripe() : 0;
-    if (outer)
-        cogmem__fork_cell_add(slot, 1);
     for (unsigned spins = 0;;) {
-        /* Acquire: the critical section reads what the last holder wrote.
-         * seq_cst, which on x86 is the same locked exchange: it orders our
-         * cell's store before the gate's load (rcu.c, lists_close). */
-        if (!atomic_exchange_explicit(l, 1, memory_order_seq_cst)) {
+        if (held) {
             if (!outer ||
                 !atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_seq_cst))
                 return;
             /* A fork waits for every held list lock: step out of its way. */
             atomic_store_explicit(l, 0, memory_order_release);
-            cogmem__fork_cell_add(slot, -1);
+            cogmem__fork_cell_add(t->slot, -1);
             cogmem__fork_lists_wait();
-            cogmem__fork_cell_add(slot, 1);
-            continue;
+            cogmem__fork_cell_add(t->slot, 1);
         }
         while (atomic_load_explicit(l, memory_order_relaxed)) {
             /* More threads than cores is normal for a library: after a
@@ -41,6 +32,8 @@ void cogmem__spin_lock(_Atomic uint32_t *l)
             else
                 sched_yield();
         }
+        /* seq_cst as the inline path's exchange (bindex.h) */
+        held = !atomic_exchange_explicit(l, 1, memory_order_seq_cst);
     }
 }
 
@@ -311,18 +304,17 @@ void cogmem__blist_retire(struct cogmem__blist *bl)
     cogmem__rcu_defer(bl->mem, &bl->rcu, blist_reclaim);
 }
 
-struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
-                                           struct cogmem__mem *mem,
+struct cogmem__blist *cogmem__blist_create(struct cogmem__node *n, struct cogmem__mem *mem,
                                            enum cogmem__mem_kind kind, int values,
-                                           int create, int *enomem,
-                                           struct cogmem__breg *reg)
+                                           int *enomem, struct cogmem__breg *reg)
 {
     struct cogmem__node_mem *m = cogmem__node_mem_of(n);
-    /* Acquire: the list's fields were initialised before its publication. */
+    /* Read again: another creator may have won since the caller looked;
+     * acquire as there. */
     struct cogmem__blist *bl = atomic_load_explicit(&m->bind, memory_order_acquire);
     if (bl == COGMEM__SIDE_GONE)
         return NULL;
-    if (bl || !create)
+    if (bl)
         return bl;
     struct cogmem__blist *nb = cogmem__mem_alloc(mem, kind, sizeof *nb);
     if (!nb) {

@@ -5,7 +5,9 @@
  *
  * 1. Binding adjust and fan-out query latency, 1 and nproc threads, on a
  *    cache-resident store (1000 concepts x 8 bindings), each as a ratio to
- *    a bare node lookup (cogmem_kind_of) measured in the same run.
+ *    a bare node lookup (cogmem_kind_of) measured in the same run; and the
+ *    floor of a per-binding atomic adjust (the lookup, then one locked RMW
+ *    of a line per concept: see floor_line).
  * 2. Decay of 10^6 bindings (1000 concepts x 1000; --decay-shape C:B for
  *    C concepts of B bindings), exponential model, as a
  *    ratio of its effective bandwidth (bytes a decay must read and write)
@@ -95,8 +97,19 @@ static void add(cogmem_store *s, uint64_t id, int episode)
 enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
-enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET };
-static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get"};
+enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR };
+static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
+                                 "floor: lookup + 1 atomic RMW"};
+
+/* The floor of any adjust that is atomic per binding (a lock, or a CAS on
+ * the value): the same lookup, then one locked read-modify-write of a line
+ * of the concept's own (LAT_C lines, each 64 bytes, none shared by two
+ * concepts). On 2 threads the line was last written by the other core
+ * about half the time, so this row measures what that coherence transfer
+ * costs on the machine; adjust cannot be cheaper. */
+static struct {
+    _Alignas(64) _Atomic uint32_t w;
+} floor_line[LAT_C];
 
 struct lat_arg {
     cogmem_store *s;
@@ -135,6 +148,10 @@ static void *lat_run(void *p)
         case L_FAN:
             cogmem_fan_out(a->s, c[k], &f);
             sink += f;
+            break;
+        case L_FLOOR:
+            sink += (uint64_t)cogmem_kind_of(a->s, c[k]);
+            atomic_fetch_add_explicit(&floor_line[c[k] - 1].w, 1, memory_order_relaxed);
             break;
         case L_GET:
             cogmem_binding_get(a->s, e[k], c[k], &x);
@@ -183,7 +200,7 @@ static double median(double *v, int n, double *lo, double *hi)
     return v[n / 2];
 }
 
-enum { LAT_NOPS = L_GET + 1, LAT_MAXREPS = 63 };
+enum { LAT_NOPS = L_FLOOR + 1, LAT_MAXREPS = 63 };
 
 static void bench_latency(unsigned nproc, int reps)
 {

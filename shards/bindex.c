@@ -10,8 +10,7 @@ _Static_assert(COGMEM__FORK_CELLS == COGMEM__STRIPE_SLOTS, "a fork cell per stri
 _Thread_local struct cogmem__spin_tls cogmem__spin_tls
     __attribute__((tls_model("initial-exec")));
 
-void cogmem__spin_lock_slow(_Atomic uint32_t *l, struct cogmem__spin_tls *t, int outer,
-                            int held)
+void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
 {
     for (unsigned spins = 0;;) {
         if (held) {
@@ -20,9 +19,9 @@ void cogmem__spin_lock_slow(_Atomic uint32_t *l, struct cogmem__spin_tls *t, int
                 return;
             /* A fork waits for every held list lock: step out of its way. */
             atomic_store_explicit(l, 0, memory_order_release);
-            cogmem__fork_cell_add(t->slot, -1);
+            cogmem__fork_cell_add(cogmem__spin_tls.slot, -1);
             cogmem__fork_lists_wait();
-            cogmem__fork_cell_add(t->slot, 1);
+            cogmem__fork_cell_add(cogmem__spin_tls.slot, 1);
         }
         while (atomic_load_explicit(l, memory_order_relaxed)) {
             /* More threads than cores is normal for a library: after a

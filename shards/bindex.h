@@ -190,8 +190,7 @@ static inline void cogmem__fork_cell_add(unsigned slot, int64_t d)
  * outermost lock, the fork gate is closed (`held` 1: we have it, and must
  * let it go until the fork is done): spins, yields, steps aside; returns
  * with the lock held and the gate open (or not outer). */
-void cogmem__spin_lock_slow(_Atomic uint32_t *l, struct cogmem__spin_tls *t, int outer,
-                            int held);
+void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held);
 
 /* Take a list lock (or a registry or pool lock: any lock that counts for
  * the fork gate). Inline: the uncontended case is the counting, one
@@ -201,11 +200,11 @@ static inline void cogmem__spin_lock(_Atomic uint32_t *l)
     /* Only the outermost lock counts and checks the fork gate: a thread
      * that holds a list lock takes the next one (concept -> episode) at
      * once, it must not wait for a fork that waits for it. */
-    struct cogmem__spin_tls *t = &cogmem__spin_tls;
-    int outer = t->depth++ == 0;
+    int outer = cogmem__spin_tls.depth++ == 0;
     if (outer) {
-        t->slot = cogmem__stripe();
-        cogmem__fork_cell_add(t->slot, 1);
+        unsigned slot = cogmem__stripe();
+        cogmem__spin_tls.slot = slot;
+        cogmem__fork_cell_add(slot, 1);
     }
     /* Acquire: the critical section reads what the last holder wrote.
      * seq_cst, which on x86 is the same locked exchange: it orders our
@@ -215,15 +214,14 @@ static inline void cogmem__spin_lock(_Atomic uint32_t *l)
         (!outer || __builtin_expect(!atomic_load_explicit(&cogmem__fork_lists_closed,
                                                           memory_order_seq_cst), 1)))
         return;
-    cogmem__spin_lock_slow(l, t, outer, held);
+    cogmem__spin_lock_slow(l, outer, held);
 }
 
 static inline void cogmem__spin_unlock(_Atomic uint32_t *l)
 {
     atomic_store_explicit(l, 0, memory_order_release);
-    struct cogmem__spin_tls *t = &cogmem__spin_tls;
-    if (--t->depth == 0)
-        cogmem__fork_cell_add(t->slot, -1);
+    if (--cogmem__spin_tls.depth == 0)
+        cogmem__fork_cell_add(cogmem__spin_tls.slot, -1);
 }
 
 /* The creating path of cogmem__blist_get_in below (the node showed no

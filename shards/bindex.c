@@ -7,31 +7,21 @@
 
 _Static_assert(COGMEM__FORK_CELLS == COGMEM__STRIPE_SLOTS, "a fork cell per stripe slot");
 
-_Thread_local unsigned cogmem__spin_depth;
+_Thread_local struct cogmem__spin_tls cogmem__spin_tls
+    __attribute__((tls_model("initial-exec")));
 
-void cogmem__spin_lock(_Atomic uint32_t *l)
+void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
 {
-    /* Only the outermost lock counts and checks the fork gate: a thread
-     * that holds a list lock takes the next one (concept -> episode) at
-     * once, it must not wait for a fork that waits for it. */
-    int outer = cogmem__spin_depth++ == 0;
-    unsigned slot = outer ? cogmem__stripe() : 0;
-    if (outer)
-        cogmem__fork_cell_add(slot, 1);
     for (unsigned spins = 0;;) {
-        /* Acquire: the critical section reads what the last holder wrote.
-         * seq_cst, which on x86 is the same locked exchange: it orders our
-         * cell's store before the gate's load (rcu.c, lists_close). */
-        if (!atomic_exchange_explicit(l, 1, memory_order_seq_cst)) {
+        if (held) {
             if (!outer ||
                 !atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_seq_cst))
                 return;
             /* A fork waits for every held list lock: step out of its way. */
             atomic_store_explicit(l, 0, memory_order_release);
-            cogmem__fork_cell_add(slot, -1);
+            cogmem__fork_cell_add(cogmem__spin_tls.slot, -1);
             cogmem__fork_lists_wait();
-            cogmem__fork_cell_add(slot, 1);
-            continue;
+            cogmem__fork_cell_add(cogmem__spin_tls.slot, 1);
         }
         while (atomic_load_explicit(l, memory_order_relaxed)) {
             /* More threads than cores is normal for a library: after a
@@ -41,6 +31,8 @@ void cogmem__spin_lock(_Atomic uint32_t *l)
             else
                 sched_yield();
         }
+        /* seq_cst as the inline path's exchange (bindex.h) */
+        held = !atomic_exchange_explicit(l, 1, memory_order_seq_cst);
     }
 }
 
@@ -239,12 +231,53 @@ void cogmem__breg_fini(struct cogmem__breg *reg)
         reg->sh[s].arr = NULL;
         atomic_store_explicit(&reg->sh[s].used, 0, memory_order_relaxed);
     }
+    cogmem__bpool_fini(&reg->pool);
 }
 
 /* -------------------------------------------------------------- lists */
 
+/* The decay arrays (strength[cap], then decayed[cap]: bpool.h) of a
+ * concept list of capacity cap: from the registry's pool when it takes
+ * that capacity, else directly. NULL when out of memory. */
+static float *values_alloc(struct cogmem__blist *bl, uint32_t cap)
+{
+    struct cogmem__bpool *p = bl->pool;
+    if (!p || !cogmem__bpool_pooled(cap))
+        return cogmem__mem_alloc(bl->mem, bl->kind, cogmem__bpool_bytes(cap));
+    cogmem__spin_lock(&p->lock);
+    float *b = cogmem__bpool_alloc(p, bl->mem, bl->kind, cap);
+    cogmem__spin_unlock(&p->lock);
+    return b;
+}
+
+static void values_free(struct cogmem__blist *bl, float *b, uint32_t cap)
+{
+    struct cogmem__bpool *p = bl->pool;
+    if (!p || !cogmem__bpool_pooled(cap)) {
+        cogmem__mem_free(bl->mem, bl->kind, b, cogmem__bpool_bytes(cap));
+        return;
+    }
+    cogmem__spin_lock(&p->lock);
+    cogmem__bpool_free(p, b, cap);
+    cogmem__spin_unlock(&p->lock);
+}
+
+/* Give back the decay arrays of a list nobody reads any more (dead, or
+ * being freed). Relaxed stores of NULL: a registry walker may still load
+ * the pointers, for a prefetch only. */
+static void values_drop(struct cogmem__blist *bl)
+{
+    float *s = atomic_load_explicit(&bl->strength, memory_order_relaxed);
+    if (!s)
+        return;
+    atomic_store_explicit(&bl->strength, NULL, memory_order_relaxed);
+    atomic_store_explicit(&bl->decayed, NULL, memory_order_relaxed);
+    values_free(bl, s, bl->cap);
+}
+
 static void blist_free_now(struct cogmem__blist *bl)
 {
+    values_drop(bl);
     if (bl->bytes)
         cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);
     cogmem__mem_free(bl->mem, bl->kind, bl, sizeof *bl);
@@ -261,23 +294,26 @@ static void blist_reclaim(struct rcu_head *h)
 
 void cogmem__blist_retire(struct cogmem__blist *bl)
 {
+    /* Dead: every reader checks `dead` under the lock before it reads the
+     * arrays, so the pool may hand this block out again right away (and
+     * the pool may be gone before the grace period ends: cogmem_close). */
+    values_drop(bl);
     if (bl->reg)
         reg_leave(bl);
     cogmem__rcu_defer(bl->mem, &bl->rcu, blist_reclaim);
 }
 
-struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
-                                           struct cogmem__mem *mem,
+struct cogmem__blist *cogmem__blist_create(struct cogmem__node *n, struct cogmem__mem *mem,
                                            enum cogmem__mem_kind kind, int values,
-                                           int create, int *enomem,
-                                           struct cogmem__breg *reg)
+                                           int *enomem, struct cogmem__breg *reg)
 {
     struct cogmem__node_mem *m = cogmem__node_mem_of(n);
-    /* Acquire: the list's fields were initialised before its publication. */
+    /* Read again: another creator may have won since the caller looked;
+     * acquire as there. */
     struct cogmem__blist *bl = atomic_load_explicit(&m->bind, memory_order_acquire);
     if (bl == COGMEM__SIDE_GONE)
         return NULL;
-    if (bl || !create)
+    if (bl)
         return bl;
     struct cogmem__blist *nb = cogmem__mem_alloc(mem, kind, sizeof *nb);
     if (!nb) {
@@ -290,6 +326,7 @@ struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
     nb->kind = kind;
     nb->mem = mem;
     nb->owner = n;
+    nb->pool = values && reg ? &reg->pool : NULL;
     /* Entered before publication: once a node shows a concept list, a
      * decay can find it (and a registry that cannot grow fails here, with
      * nothing published). */
@@ -375,15 +412,12 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     uint32_t cap = bl->cap ? bl->cap * 2 : 4;
     /* Index at most half full; none for short lists (a scan is faster). */
     uint32_t hsize = cap >= COGMEM__BLIST_HASH_MIN ? cap * 2 : 0;
-    size_t o_peer = 0, o_str = 0, o_touch = 0, o_dec = 0, o_cre = 0, o_h = 0;
+    /* One block for the peer ids, the touch and creation times and the
+     * index; strength and decayed, what a decay pass reads and writes, in
+     * one block of their own from the pool (bpool.h), side by side. */
+    size_t o_touch = 0, o_cre = 0, o_h = 0;
     size_t bytes = align64((size_t)cap * 8);
     if (bl->values) {
-        /* strength and decayed side by side: what a decay pass reads and
-         * writes is one run of memory per list. */
-        o_str = bytes;
-        bytes += align64((size_t)cap * 4);
-        o_dec = bytes;
-        bytes += align64((size_t)cap * 8);
         o_touch = bytes;
         bytes += align64((size_t)cap * 8);
         o_cre = bytes;
@@ -394,15 +428,18 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     char *b = cogmem__mem_alloc(bl->mem, bl->kind, bytes);
     if (!b)
         return -ENOMEM;
-    uint64_t *peer = (uint64_t *)(void *)(b + o_peer);
+    float *str = NULL;
+    if (bl->values && !(str = values_alloc(bl, cap))) {
+        cogmem__mem_free(bl->mem, bl->kind, b, bytes);
+        return -ENOMEM;
+    }
+    uint64_t *peer = (uint64_t *)(void *)b;
     if (bl->n) /* memcpy from a NULL array is undefined even for 0 bytes */
         memcpy(peer, bl->peer, (size_t)bl->n * 8);
-    float *str = NULL;
     uint64_t *touch = NULL, *dec = NULL, *cre = NULL;
     if (bl->values) {
-        str = (float *)(void *)(b + o_str);
+        dec = (uint64_t *)(void *)((char *)str + cogmem__bpool_dec_off(cap));
         touch = (uint64_t *)(void *)(b + o_touch);
-        dec = (uint64_t *)(void *)(b + o_dec);
         cre = (uint64_t *)(void *)(b + o_cre);
         if (bl->n) {
             memcpy(str, bl->strength, (size_t)bl->n * 4);
@@ -410,6 +447,9 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
             memcpy(dec, bl->decayed, (size_t)bl->n * 8);
             memcpy(cre, bl->created, (size_t)bl->n * 8);
         }
+        /* Under the lock, so no reader of the old arrays is left (a
+         * walker's prefetch is not a read). */
+        values_drop(bl);
     }
     if (bl->bytes)
         cogmem__mem_free(bl->mem, bl->kind, bl->peer, bl->bytes);

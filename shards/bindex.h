@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "numa/mem.h"
+#include "shards/bpool.h"
 #include "shards/kind.h"
 #include "shards/node.h"
 
@@ -71,12 +72,13 @@ struct cogmem__blist {
     uint32_t dead;       /* set once, under the lock, by the node's removal */
     uint32_t n;          /* bindings */
     uint32_t hmask;      /* hash index size - 1, or 0 without an index */
-    uint64_t *peer;      /* cap ids */
-    /* Atomic (always read under the lock, where the implicit loads cost a
-     * plain mov on x86) only so that the registry walk may read them
-     * without the lock, to prefetch the next list's values. */
+    /* The array pointers are atomic (always read under the lock, where
+     * the implicit loads cost a plain mov on x86) only so that the
+     * registry walk and a binding adjust may read them without the lock,
+     * to prefetch the lines they are about to use (a hint, never a use). */
+    uint64_t *_Atomic peer;      /* cap ids */
     float *_Atomic strength;     /* cap, concept side only */
-    uint64_t *touched;           /* last bind/adjust (ns), concept side only */
+    uint64_t *_Atomic touched;   /* last bind/adjust (ns), concept side only */
     uint64_t *_Atomic decayed;   /* strength is current as of this time (ns) */
     uint32_t *hslot;     /* hmask + 1 entries: slot + 1, 0 = empty */
     /* Non-zero: every decayed[i], i < n, equals it (the steady state after
@@ -98,6 +100,11 @@ struct cogmem__blist {
     struct cogmem__node *owner;
     struct cogmem__breg *reg; /* registry holding it, or NULL (episodes) */
     uint32_t reg_shard, reg_slot;
+    /* Where strength[] and decayed[] (one block, strength first) come
+     * from: the registry's pool (bpool.h), or NULL (allocated directly).
+     * The block is given back when the list dies (cogmem__blist_retire),
+     * not a grace period later: after `dead` nobody reads it. */
+    struct cogmem__bpool *pool;
 };
 _Static_assert(offsetof(struct cogmem__blist, dec_same) + sizeof(uint64_t) <= 64,
                "what adjust and decay read shares the lock's line");
@@ -121,9 +128,12 @@ struct cogmem__breg_shard {
     struct cogmem__breg_arr *_Atomic arr; /* NULL until the first list */
 };
 
-/* All zero is an empty registry (it lives in the zeroed store). */
+/* All zero is an empty registry (it lives in the zeroed store). The pool
+ * holds its lists' decay arrays, packed (bpool.h: what a decay pass reads
+ * is on few pages); its lock nests inside list locks. */
 struct cogmem__breg {
     struct cogmem__breg_shard sh[COGMEM__BREG_SHARDS];
+    struct cogmem__bpool pool;
 };
 
 /* ACT-R presentation history: the most recent COGMEM__PRES_MAX
@@ -148,10 +158,18 @@ static inline struct cogmem__node_mem *cogmem__node_mem_of(struct cogmem__node *
 /* List locks. Each thread counts the ones it holds (nesting depth here,
  * and a cell of its counter stripe for fork(): shards/rcu.h, the list
  * gate), so that fork() waits until none is held and a child can use
- * every list. */
-extern _Thread_local unsigned cogmem__spin_depth;
-
-void cogmem__spin_lock(_Atomic uint32_t *l);
+ * every list. `slot` is the stripe the outermost lock counted on, so that
+ * its unlock takes the count off the same cell (a thread's stripe changes
+ * at its exit). One thread-local record, initial-exec: a binding adjust
+ * locks and unlocks once each, and every general-dynamic access was a
+ * TLS-descriptor call (measured: a tenth of an adjust with the stripe's
+ * own lookups); 8 bytes fit glibc's static TLS reserve for dlopen(). */
+struct cogmem__spin_tls {
+    unsigned depth;
+    unsigned slot;
+};
+extern _Thread_local struct cogmem__spin_tls cogmem__spin_tls
+    __attribute__((tls_model("initial-exec")));
 
 /* One more (+1) or one fewer (-1) list lock held on the stripe `slot`. A
  * plain load and store where the thread owns the stripe (its only
@@ -168,12 +186,49 @@ static inline void cogmem__fork_cell_add(unsigned slot, int64_t d)
         atomic_fetch_add_explicit(c, (uint64_t)d, memory_order_release);
 }
 
+/* cogmem__spin_lock's way when the lock is taken (`held` 0) or, for the
+ * outermost lock, the fork gate is closed (`held` 1: we have it, and must
+ * let it go until the fork is done): spins, yields, steps aside; returns
+ * with the lock held and the gate open (or not outer). */
+void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held);
+
+/* Take a list lock (or a registry or pool lock: any lock that counts for
+ * the fork gate). Inline: the uncontended case is the counting, one
+ * exchange and, for the outermost lock, one load of the gate. */
+static inline void cogmem__spin_lock(_Atomic uint32_t *l)
+{
+    /* Only the outermost lock counts and checks the fork gate: a thread
+     * that holds a list lock takes the next one (concept -> episode) at
+     * once, it must not wait for a fork that waits for it. */
+    int outer = cogmem__spin_tls.depth++ == 0;
+    if (outer) {
+        unsigned slot = cogmem__stripe();
+        cogmem__spin_tls.slot = slot;
+        cogmem__fork_cell_add(slot, 1);
+    }
+    /* Acquire: the critical section reads what the last holder wrote.
+     * seq_cst, which on x86 is the same locked exchange: it orders our
+     * cell's store before the gate's load (rcu.c, lists_close). */
+    int held = !atomic_exchange_explicit(l, 1, memory_order_seq_cst);
+    if (__builtin_expect(held, 1) &&
+        (!outer || __builtin_expect(!atomic_load_explicit(&cogmem__fork_lists_closed,
+                                                          memory_order_seq_cst), 1)))
+        return;
+    cogmem__spin_lock_slow(l, outer, held);
+}
+
 static inline void cogmem__spin_unlock(_Atomic uint32_t *l)
 {
     atomic_store_explicit(l, 0, memory_order_release);
-    if (--cogmem__spin_depth == 0)
-        cogmem__fork_cell_add(cogmem__stripe(), -1);
+    if (--cogmem__spin_tls.depth == 0)
+        cogmem__fork_cell_add(cogmem__spin_tls.slot, -1);
 }
+
+/* The creating path of cogmem__blist_get_in below (the node showed no
+ * list yet); the same arguments, results and errors. */
+struct cogmem__blist *cogmem__blist_create(struct cogmem__node *n, struct cogmem__mem *mem,
+                                           enum cogmem__mem_kind kind, int values,
+                                           int *enomem, struct cogmem__breg *reg);
 
 /* The node's list, created empty if `create` and there is none (a concept
  * list, `values`, is then entered in `reg`, which must be given; episode
@@ -181,11 +236,23 @@ static inline void cogmem__spin_unlock(_Atomic uint32_t *l)
  * COGMEM__SIDE_GONE), when there is none and !create, or (with
  * *enomem = 1) when out of memory. Caller holds the RCU read lock; the
  * list stays valid until it unlocks. */
-struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
-                                           struct cogmem__mem *mem,
-                                           enum cogmem__mem_kind kind, int values,
-                                           int create, int *enomem,
-                                           struct cogmem__breg *reg);
+static inline struct cogmem__blist *cogmem__blist_get_in(struct cogmem__node *n,
+                                                         struct cogmem__mem *mem,
+                                                         enum cogmem__mem_kind kind,
+                                                         int values, int create,
+                                                         int *enomem,
+                                                         struct cogmem__breg *reg)
+{
+    /* Acquire: the list's fields were initialised before its publication.
+     * Inline: a binding adjust or lookup only takes this load. */
+    struct cogmem__blist *bl =
+        atomic_load_explicit(&cogmem__node_mem_of(n)->bind, memory_order_acquire);
+    if (bl == COGMEM__SIDE_GONE)
+        return NULL;
+    if (bl || !create)
+        return bl;
+    return cogmem__blist_create(n, mem, kind, values, enomem, reg);
+}
 
 /* The same without a registry: for lookups (create 0) and episode lists. */
 static inline struct cogmem__blist *cogmem__blist_get(struct cogmem__node *n,
@@ -218,7 +285,8 @@ void cogmem__breg_walk(struct cogmem__breg *reg,
 /* Lists currently registered (a count for tests; exact at quiescence). */
 uint64_t cogmem__breg_count(struct cogmem__breg *reg);
 
-/* Free the slot arrays (store teardown, after the lists are gone). */
+/* Free the slot arrays and the pool (store teardown, after the lists are
+ * gone). */
 void cogmem__breg_fini(struct cogmem__breg *reg);
 
 /* The slot of `peer`, or -1. Caller holds the list's lock. */

@@ -146,16 +146,20 @@ static int32_t locate(cogmem_store *st, uint64_t episode, uint64_t concept,
     struct cogmem__node *cn = cogmem__find_live(st, COGMEM_CONCEPT, concept);
     struct cogmem__blist *cl = cn ? cogmem__clist(st, cn, 0, &enomem) : NULL;
     if (cl) {
-        cogmem__spin_lock(&cl->lock);
-        if (for_write && !cl->hmask && cl->n) {
-            /* A short list (no index: its slot is found by a scan of the
-             * peer ids): the lines of its first eight values are where the
-             * write lands, so ask for them now, in parallel with the scan,
-             * rather than one after another after it. */
-            __builtin_prefetch(cl->strength, 1);
-            __builtin_prefetch(cl->touched, 1);
-            __builtin_prefetch(cl->decayed, 1);
+        /* Before the lock, whose exchange (a full barrier on x86) would
+         * hold these back until it completes: the peer ids a short list
+         * is scanned through and the lines of its first values, where the
+         * write lands, all asked for as soon as the list's first line is
+         * here, in parallel. Relaxed loads of the pointers, a hint only
+         * (a list that grows meanwhile just wastes them); for a list with
+         * an index the first lines are a guess that costs little. */
+        __builtin_prefetch(atomic_load_explicit(&cl->peer, memory_order_relaxed));
+        if (for_write) {
+            __builtin_prefetch(atomic_load_explicit(&cl->strength, memory_order_relaxed), 1);
+            __builtin_prefetch(atomic_load_explicit(&cl->touched, memory_order_relaxed), 1);
+            __builtin_prefetch(atomic_load_explicit(&cl->decayed, memory_order_relaxed), 1);
         }
+        cogmem__spin_lock(&cl->lock);
         int32_t i = cl->dead ? -1 : cogmem__blist_find(cl, episode);
         if (i >= 0) {
             *out_cl = cl;

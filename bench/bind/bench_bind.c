@@ -1,12 +1,15 @@
 /* cogmem — bindings benchmark.
  *
  *   bench_bind [--quick] [--concepts C] [--episodes E] [--per-episode B]
- *              [--reps R] [--only latency,decay,spread]
+ *              [--reps R] [--only latency,decay,spread] [--decay-shape C:B]
  *
  * 1. Binding adjust and fan-out query latency, 1 and nproc threads, on a
  *    cache-resident store (1000 concepts x 8 bindings), each as a ratio to
- *    a bare node lookup (cogmem_kind_of) measured in the same run.
- * 2. Decay of 10^6 bindings (1000 concepts x 1000), exponential model, as a
+ *    a bare node lookup (cogmem_kind_of) measured in the same run; and the
+ *    floor of a per-binding atomic adjust (the lookup, then one locked RMW
+ *    of a line per concept: see floor_line).
+ * 2. Decay of 10^6 bindings (1000 concepts x 1000; --decay-shape C:B for
+ *    C concepts of B bindings), exponential model, as a
  *    ratio of its effective bandwidth (bytes a decay must read and write)
  *    to a same-run baseline: a read-modify-write pass over arrays of the
  *    same total size.
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,8 +98,19 @@ static void add(cogmem_store *s, uint64_t id, int episode)
 enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
-enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET };
-static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get"};
+enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR };
+static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
+                                 "floor: lookup + 1 atomic RMW"};
+
+/* The floor of any adjust that is atomic per binding (a lock, or a CAS on
+ * the value): the same lookup, then one locked read-modify-write of a line
+ * of the concept's own (LAT_C lines, each 64 bytes, none shared by two
+ * concepts). On 2 threads the line was last written by the other core
+ * about half the time, so this row measures what that coherence transfer
+ * costs on the machine; adjust cannot be cheaper. */
+static struct {
+    _Alignas(64) _Atomic uint32_t w;
+} floor_line[LAT_C];
 
 struct lat_arg {
     cogmem_store *s;
@@ -134,6 +149,10 @@ static void *lat_run(void *p)
         case L_FAN:
             cogmem_fan_out(a->s, c[k], &f);
             sink += f;
+            break;
+        case L_FLOOR:
+            sink += (uint64_t)cogmem_kind_of(a->s, c[k]);
+            atomic_fetch_add_explicit(&floor_line[c[k] - 1].w, 1, memory_order_relaxed);
             break;
         case L_GET:
             cogmem_binding_get(a->s, e[k], c[k], &x);
@@ -182,7 +201,7 @@ static double median(double *v, int n, double *lo, double *hi)
     return v[n / 2];
 }
 
-enum { LAT_NOPS = L_GET + 1, LAT_MAXREPS = 63 };
+enum { LAT_NOPS = L_FLOOR + 1, LAT_MAXREPS = 63 };
 
 static void bench_latency(unsigned nproc, int reps)
 {
@@ -233,6 +252,22 @@ static void bench_latency(unsigned nproc, int reps)
 
 /* -------------------------------------------------------- 2. decay */
 
+/* The baseline's arrays on huge pages where THP is on, as the store's
+ * decay arrays are (shards/bpool.h): neither side of the ratio pays TLB
+ * misses the other does not. */
+static void *huge_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    bytes = (bytes + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, bytes);
+    if (!p) {
+        fprintf(stderr, "bench_bind: out of memory\n");
+        exit(1);
+    }
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice, before the first touch */
+    return p;
+}
+
 static void bench_decay(uint64_t nc, uint64_t per, int reps)
 {
     uint64_t n = nc * per;
@@ -256,9 +291,10 @@ static void bench_decay(uint64_t nc, uint64_t per, int reps)
      * both (and reads the touch time for POWER only): 24 bytes. */
     const double bytes = (double)n * 24.0;
     /* Baseline: the same bytes as one float array and one u64 array,
-     * read-modify-written in one pass (what a perfect decay would do). */
-    float *bx = aligned_alloc(64, n * sizeof(float));
-    uint64_t *bt = aligned_alloc(64, n * sizeof(uint64_t));
+     * read-modify-written in one pass (what a perfect decay would do),
+     * on huge pages like the store's decay arrays. */
+    float *bx = huge_alloc(n * sizeof(float));
+    uint64_t *bt = huge_alloc(n * sizeof(uint64_t));
     for (uint64_t i = 0; i < n; i++) {
         bx[i] = 0.9f;
         bt[i] = i;
@@ -391,6 +427,15 @@ int main(int argc, char **argv)
             ne = 100000;
             dc = 100;
             dper = 1000;
+        } else if (i + 1 < argc && !strcmp(argv[i], "--decay-shape")) {
+            /* C:B, decay over C concept lists of B bindings each */
+            char *e;
+            dc = strtoull(argv[++i], &e, 10);
+            dper = *e == ':' ? strtoull(e + 1, NULL, 10) : 0;
+            if (!dc || !dper) {
+                fprintf(stderr, "bench_bind: --decay-shape wants C:B\n");
+                return 2;
+            }
         } else if (i + 1 < argc && !strcmp(argv[i], "--concepts"))
             nc = strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(argv[i], "--episodes"))
@@ -404,7 +449,8 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: bench_bind [--quick] [--concepts C] [--episodes E] "
                             "[--per-episode B]\n"
-                            "                  [--reps R] [--only latency,decay,spread]\n");
+                            "                  [--reps R] [--only latency,decay,spread] "
+                            "[--decay-shape C:B]\n");
             return 2;
         }
     }

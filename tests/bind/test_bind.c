@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "numa/mem.h"
+#include "src/bind.h"
 #include "unit/util.h"
 
 #define DIM 8
@@ -310,6 +311,89 @@ static void test_adjust_no_lost_update(void **state)
     test_close(&adj_store);
 }
 
+/* Concept c's list's decay arrays (strength[], decayed[] follows). */
+static float *values_of(cogmem_store *s, uint64_t c, uint32_t *cap)
+{
+    int enomem = 0;
+    cogmem__rcu_lock();
+    struct cogmem__node *cn = cogmem__find_live(s, COGMEM_CONCEPT, c);
+    assert_non_null(cn);
+    struct cogmem__blist *cl = cogmem__clist(s, cn, 0, &enomem);
+    assert_non_null(cl);
+    cogmem__spin_lock(&cl->lock);
+    float *v = cl->strength;
+    *cap = cl->cap;
+    /* decayed[] lies in the same block, one line-padded strength[] on */
+    assert_ptr_equal((char *)cl->decayed, (char *)v + cogmem__bpool_dec_off(cl->cap));
+    cogmem__spin_unlock(&cl->lock);
+    cogmem__rcu_unlock();
+    return v;
+}
+
+/* Concept lists' decay arrays are packed back to back in the store's pool
+ * (shards/bpool.h), on one huge-page chunk; a removed concept's block is
+ * the next list's of that capacity; one that grows moves to its class. */
+static void test_decay_arrays_pooled(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    for (uint64_t c = 1; c <= 3; c++) {
+        add_c(s, c);
+        add_e(s, 100 + c);
+        assert_int_equal(cogmem_bind(s, 100 + c, c, 0.5f), 0);
+    }
+    uint32_t cap;
+    float *v1 = values_of(s, 1, &cap);
+    assert_int_equal(cap, 4);
+    float *v2 = values_of(s, 2, &cap);
+    float *v3 = values_of(s, 3, &cap);
+    assert_ptr_equal((char *)v2, (char *)v1 + cogmem__bpool_bytes(4));
+    assert_ptr_equal((char *)v3, (char *)v2 + cogmem__bpool_bytes(4));
+    assert_true((uintptr_t)v1 >> 21 == (uintptr_t)v3 >> 21);
+    /* concept 2 dies: its block is handed out again, at once */
+    assert_int_equal(cogmem_concept_remove(s, 2), 0);
+    add_c(s, 4);
+    add_e(s, 104);
+    assert_int_equal(cogmem_bind(s, 104, 4, 0.25f), 0);
+    assert_ptr_equal(values_of(s, 4, &cap), v2);
+    /* concept 1 grows to 8: a block of the next class, after concept 3's;
+     * its old one goes to the next list of 4 */
+    for (uint64_t e = 200; e < 204; e++) {
+        add_e(s, e);
+        assert_int_equal(cogmem_bind(s, e, 1, 0.5f), 0);
+    }
+    float *v1b = values_of(s, 1, &cap);
+    assert_int_equal(cap, 8);
+    assert_ptr_equal((char *)v1b, (char *)v3 + cogmem__bpool_bytes(4));
+    float x;
+    assert_int_equal(cogmem_binding_get(s, 101, 1, &x), 0);
+    assert_true(x == 0.5f);
+    add_c(s, 5);
+    add_e(s, 105);
+    assert_int_equal(cogmem_bind(s, 105, 5, 0.5f), 0);
+    assert_ptr_equal(values_of(s, 5, &cap), v1);
+    test_close(&s);
+}
+
+/* The pool's hand-outs are failure points of their own (a block from a
+ * free list calls no allocator), and a failed one hands out nothing. */
+static void test_pool_alloc_fails(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    struct cogmem__bpool p;
+    memset(&p, 0, sizeof p);
+    void *b = cogmem__bpool_alloc(&p, &s->mem, COGMEM__MEM_CONCEPT, 16);
+    assert_non_null(b);
+    cogmem__bpool_free(&p, b, 16);
+    cogmem__mem_fail_nth(1);
+    assert_null(cogmem__bpool_alloc(&p, &s->mem, COGMEM__MEM_CONCEPT, 16));
+    cogmem__mem_fail_nth(0);
+    assert_ptr_equal(cogmem__bpool_alloc(&p, &s->mem, COGMEM__MEM_CONCEPT, 16), b);
+    cogmem__bpool_fini(&p);
+    test_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +403,8 @@ int main(void)
         cmocka_unit_test(test_remove_unbinds),
         cmocka_unit_test(test_bind_enomem),
         cmocka_unit_test(test_adjust_no_lost_update),
+        cmocka_unit_test(test_decay_arrays_pooled),
+        cmocka_unit_test(test_pool_alloc_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

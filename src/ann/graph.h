@@ -249,7 +249,18 @@ uint32_t cogmem__ann_select_nbrs(struct cogmem__ann *a, const struct cand *cands
                                  uint32_t max, uint32_t self, uint32_t *out); /* link.c */
 void cogmem__ann_write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint32_t l,
                             const uint32_t *nb, uint32_t n);
-int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y, int replace);
+int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y);
+/* Link u -> y at level 0 (u reached from the entry point, y not) even
+ * when u's list is full, without cutting anything off: an entry z of u's
+ * list goes into y's list first (or is there already), then y takes z's
+ * place in u's, so every path that ran u -> z runs u -> y -> z. In y's
+ * full list z takes the place of an entry reached[] marks (slots below
+ * nreached: reachable without y), else of y's last. At quiescence the
+ * slots reachable before stay reachable and y joins them; concurrent
+ * writers may undo that (hnsw.h). 1 if y is in u's list. Must not hold
+ * any lock. */
+int cogmem__ann_link_by_swap(struct cogmem__ann *a, uint32_t u, uint32_t y,
+                             const uint8_t *reached, uint32_t nreached);
 void cogmem__ann_ensure_inlink(struct cogmem__ann *a, uint32_t y);
 
 #endif /* COGMEM_SRC_ANN_GRAPH_H */

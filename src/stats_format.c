@@ -130,6 +130,27 @@ static const char *const event_help[] = {
     "Concepts created by formation.", "cogmem_consolidate outcomes.",
     "Successful cogmem_forget calls.", "Episodes removed by cogmem_forget."};
 
+/* Approximate recall's graph indexes, both kinds together (cogmem_stats.h). */
+struct index_metric {
+    const char *name, *help, *type;
+    size_t off; /* in cogmem_stats */
+};
+static const struct index_metric index_metrics[] = {
+    {"linked", "Nodes linked into the graph indexes.", "gauge",
+     offsetof(cogmem_stats, index_linked)},
+    {"tail", "Nodes being linked now (scanned exactly by approximate recalls).", "gauge",
+     offsetof(cogmem_stats, index_tail)},
+    {"tombstones", "Removed nodes still in the graph indexes, awaiting repair.", "gauge",
+     offsetof(cogmem_stats, index_tombstones)},
+    {"visits", "Nodes scored by graph searches.", "counter",
+     offsetof(cogmem_stats, index_visits)},
+    {"repairs", "Link lists rewired and links added by repair passes.", "counter",
+     offsetof(cogmem_stats, index_repairs)},
+    {"fallbacks", "Approximate recalls answered by the exact scan.", "counter",
+     offsetof(cogmem_stats, index_fallbacks)},
+};
+#define N_INDEX_METRICS (sizeof index_metrics / sizeof index_metrics[0])
+
 static const char *help_of(const char *name)
 {
     if (!strcmp(name, "binding_events_total")) return event_help[0];
@@ -185,6 +206,10 @@ static void json(struct out *o, const cogmem_stats *s)
         else
             put(o, "%s\"%s\":%llu", e ? "," : "", m->name, (unsigned long long)field(s, m->off));
     }
+    put(o, "},\"index\":{");
+    for (size_t m = 0; m < N_INDEX_METRICS; m++)
+        put(o, "%s\"%s\":%llu", m ? "," : "", index_metrics[m].name,
+            (unsigned long long)field(s, index_metrics[m].off));
     put(o, "},\"latency\":{");
     for (int op = 0; op < COGMEM_OP_COUNT; op++) {
         const cogmem_stats_latency *L = &s->latency[op];
@@ -251,6 +276,13 @@ static void prometheus(struct out *o, const cogmem_stats *s)
         else
             put(o, "cogmem_%s %llu\n", m->name, (unsigned long long)field(s, m->off));
     }
+    for (size_t m = 0; m < N_INDEX_METRICS; m++) {
+        const struct index_metric *M = &index_metrics[m];
+        const char *sfx = strcmp(M->type, "counter") ? "" : "_total";
+        put(o, "# HELP cogmem_index_%s%s %s\n# TYPE cogmem_index_%s%s %s\ncogmem_index_%s%s %llu\n",
+            M->name, sfx, M->help, M->name, sfx, M->type, M->name, sfx,
+            (unsigned long long)field(s, M->off));
+    }
     put(o, "# HELP cogmem_latency_seconds Sampled latency of operations (1 in %u per thread "
            "timed).\n# TYPE cogmem_latency_seconds histogram\n", s->sample_every);
     for (int op = 0; op < COGMEM_OP_COUNT; op++) {
@@ -300,6 +332,11 @@ static void table(struct out *o, const cogmem_stats *s)
         (unsigned long long)s->decay_runs, (unsigned long long)s->bindings_created,
         (unsigned long long)s->bindings_strengthened,
         (unsigned long long)s->bindings_weakened, (unsigned long long)s->bindings_pruned);
+    put(o, "  index: linked %llu, tail %llu, tombstones %llu; visits %llu, repairs %llu, "
+           "fallbacks %llu\n",
+        (unsigned long long)s->index_linked, (unsigned long long)s->index_tail,
+        (unsigned long long)s->index_tombstones, (unsigned long long)s->index_visits,
+        (unsigned long long)s->index_repairs, (unsigned long long)s->index_fallbacks);
     put(o, "  latency, 1 in %-4u timed %10s %9s %9s %9s %9s %9s\n", s->sample_every,
         "samples", "mean ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns");
     for (int op = 0; op < COGMEM_OP_COUNT; op++) {

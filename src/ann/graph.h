@@ -169,12 +169,17 @@ struct vref {
     float inv;
 };
 
-static inline struct vref vref_load(struct slot *x)
+static inline struct vref hot_vref(struct hot *h)
 {
     /* Acquire: the row's data was published before the pointer (by the
      * node's release, which the storing writer acquired). */
-    return (struct vref){atomic_load_explicit(&x->hot->data, memory_order_acquire),
-                         cogmem__u2f(atomic_load_explicit(&x->hot->inv, memory_order_relaxed))};
+    return (struct vref){atomic_load_explicit(&h->data, memory_order_acquire),
+                         cogmem__u2f(atomic_load_explicit(&h->inv, memory_order_relaxed))};
+}
+
+static inline struct vref vref_load(struct slot *x)
+{
+    return hot_vref(x->hot);
 }
 
 /* Point slot x at vector v (its data through the slab's accessor, which

@@ -508,10 +508,16 @@ static int tombstone(struct cogmem__ann *a, struct slot *X)
 {
     spin_lock(&X->lock);
     uint32_t st = atomic_load_explicit(&X->hot->state, memory_order_relaxed);
+    /* A CAS, not a store: cogmem__ann_insert_finish turns PENDING into
+     * LINKED without the lock, and a plain store after reading PENDING
+     * lost that (LINKED counted, never uncounted: stress-ann once found
+     * linked 13968 of 13967). Release: a writer that sees the tombstone
+     * under a lock we order against (hnsw.h) skips the link. */
+    while (live_state(st) &&
+           !atomic_compare_exchange_weak_explicit(&X->hot->state, &st, S_DELETED,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
     if (live_state(st)) {
-        /* Release: a writer that sees the tombstone under a lock we
-         * order against (hnsw.h) skips the link. */
-        atomic_store_explicit(&X->hot->state, S_DELETED, memory_order_release);
         if (st == S_LINKED)
             atomic_fetch_sub_explicit(&a->linked, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->deleted, 1, memory_order_relaxed);

@@ -126,10 +126,11 @@ void cogmem__ann_greedy(struct cogmem__ann *a, struct query *q, uint32_t l, uint
             uint32_t nb = atomic_load_explicit(&list[i], memory_order_acquire);
             if (nb >= used)
                 continue;
-            struct slot *y = slot_at(a, nb);
-            if (atomic_load_explicit(&y->hot->state, memory_order_acquire) < S_PENDING)
+            /* The hot entry, not the slot's own line (one miss less). */
+            struct hot *y = hot_at(a, nb);
+            if (atomic_load_explicit(&y->state, memory_order_acquire) < S_PENDING)
                 continue;
-            float s = score(a, q, vref_load(y));
+            float s = score(a, q, hot_vref(y));
             if (s > *cs) {
                 *cs = s;
                 *cur = nb;

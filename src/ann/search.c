@@ -159,7 +159,12 @@ int cogmem__ann_search_layer(struct cogmem__ann *a, struct pool *p, struct query
     const uint32_t cap = cap_of(a, l);
     const size_t pf = (size_t)a->dim * sizeof(float) > 1024 ? 1024 : (size_t)a->dim * sizeof(float);
     uint32_t ep_state = atomic_load_explicit(&hot_at(a, ep)->state, memory_order_acquire);
-    tags[ep] = epoch;
+    /* ep may be newer than the scratch: the greedy descent that found it
+     * read `used` later than cogmem__ann_pool_begin did (ASan: a write
+     * past tags[] in stress-ann). Untagged, it is not walked twice: its
+     * number is at or above `used`, which the walk skips. */
+    if (ep < used)
+        tags[ep] = epoch;
     heap_push(cq, &ncq, (struct cand){eps, ep}, 1);
     if (live_state(ep_state))
         heap_push(res, &nr, (struct cand){eps, ep}, 0);

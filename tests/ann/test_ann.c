@@ -507,7 +507,8 @@ static void test_reconnect_full_lists(void **state)
     add_all(s, x, 2 * PAIRS, 1);
     struct cogmem__ann *a = s->ann[1];
     assert_int_equal(a->m0, 4);
-    uint32_t e = (uint32_t)atomic_load(&a->entry);
+    uint64_t entry = atomic_load(&a->entry);
+    uint32_t e = (uint32_t)entry;
     /* Pair t: a = slot pa[t], b = slot pb[t]; the root's a is the entry. */
     uint32_t pa[PAIRS], pb[PAIRS], k = 0;
     pa[0] = e;
@@ -534,6 +535,9 @@ static void test_reconnect_full_lists(void **state)
         v[i % DIM] += 0.02f;
         assert_int_equal(cogmem_episode_add(s, 2 * PAIRS + 1 + i, v, 0), 0);
     }
+    /* An island of a higher level became the entry point: the root's a
+     * stays it (its level's lists are all there). */
+    atomic_store(&a->entry, entry);
     for (uint32_t u = 0; u < n; u++) {
         struct slot *U = slot_at(a, u);
         uint32_t c = atomic_load(&U->l0[0]), nb[4];
@@ -634,6 +638,36 @@ static void test_stats_format_index(void **state)
              (unsigned long long)st.index_tombstones, (unsigned long long)st.index_visits,
              (unsigned long long)st.index_repairs, (unsigned long long)st.index_fallbacks);
     assert_non_null(strstr(buf, want));
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+/* A level-0 search from a slot newer than its scratch (a greedy descent
+ * that read `used` after cogmem__ann_pool_begin sized the scratch: adds
+ * ran in between). It must not write past the visit tags (ASan). */
+static void test_search_from_newer_slot(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(1400, 47);
+    add_all(s, x, 100, 1);
+    struct cogmem__ann *a = s->ann[1];
+    struct pool spare, *p = cogmem__ann_pool_get(a, &spare);
+    assert_int_equal(cogmem__ann_pool_begin(a, p, 16), 0);
+    uint32_t cap = p->tags_cap;
+    add_all(s, x + 100 * DIM, 1300, 101);
+    /* Just past the tags and the 64-byte rounding of their allocation:
+     * a write there lands in ASan's red zone. */
+    uint32_t ep = cap + 16;
+    assert_true(ep < atomic_load(&a->used));
+    struct vref r = vref_load(slot_at(a, ep));
+    struct query q = {r.d, r.inv, 1, 0};
+    size_t nr = 0;
+    cogmem__rcu_lock();
+    assert_int_equal(cogmem__ann_search_layer(a, p, &q, ep, 1.0f, 16, 0, &nr), 0);
+    cogmem__rcu_unlock();
+    assert_true(nr >= 1);
+    cogmem__ann_pool_put(a, p);
     free(x);
     assert_int_equal(cogmem_close(&s), 0);
 }
@@ -741,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_reconnect_past_drained_bridge),
         cmocka_unit_test(test_reconnect_full_lists),
         cmocka_unit_test(test_stats_format_index),
+        cmocka_unit_test(test_search_from_newer_slot),
         cmocka_unit_test(test_rebuild_on_open),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_exact_path_without_index),

@@ -182,14 +182,26 @@ int cogmem__ann_search_layer(struct cogmem__ann *a, struct pool *p, struct query
         uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
         if (n > cap)
             n = cap;
-        uint32_t nb_n = 0;
+        /* The entries first, with a prefetch of each one's visit tag and
+         * hot entry (read below: the tags and the hot entries' misses
+         * then overlap instead of stalling one by one). */
+        uint32_t nb_n = 0, all[2 * COGMEM__ANN_M_MAX];
         for (uint32_t i = 1; i <= n; i++) {
             uint32_t nb = atomic_load_explicit(&list[i], memory_order_acquire);
-            if (nb >= used || tags[nb] == epoch)
+            if (nb >= used)
+                continue;
+            all[nb_n++] = nb;
+            __builtin_prefetch(&tags[nb]);
+            __builtin_prefetch(hot_at(a, nb));
+        }
+        uint32_t na = nb_n;
+        nb_n = 0;
+        for (uint32_t i = 0; i < na; i++) {
+            uint32_t nb = all[i];
+            if (tags[nb] == epoch)
                 continue;
             tags[nb] = epoch;
             batch[nb_n++] = nb;
-            __builtin_prefetch(hot_at(a, nb));
         }
         for (uint32_t i = 0; i < nb_n; i++) {
             struct hot *y = hot_at(a, batch[i]);
@@ -224,6 +236,14 @@ int cogmem__ann_search_layer(struct cogmem__ann *a, struct pool *p, struct query
                     cq_cap = p->cq_cap;
                 }
                 heap_push(cq, &ncq, (struct cand){s, batch[i]}, 1);
+                /* Its list, for when it is expanded: the slot's lines are
+                 * apart from the row just scored (hnswlib's are next to
+                 * its vector, so its list comes with it). */
+                if (l == 0) {
+                    const char *ll = (const char *)slot_at(a, batch[i])->l0;
+                    __builtin_prefetch(ll);
+                    __builtin_prefetch(ll + 64);
+                }
                 if (live_state(bst[i])) {
                     heap_push(res, &nr, (struct cand){s, batch[i]}, 0);
                     if (nr > ef)

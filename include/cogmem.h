@@ -178,10 +178,24 @@ typedef struct cogmem_config {
     uint64_t max_episodes;
     /* --- approximate recall (cogmem_recall.h, `approximate`) --- */
     /* Non-zero: keep a graph index (HNSW) per kind over the nodes' current
-     * vectors, maintained by every add, remove and centroid change (an add
-     * links its node before returning: slower adds, see bench/ann), and
+     * vectors, maintained by every add, remove and centroid change, and
      * rebuilt from the nodes when a persistent store is opened. Default 0:
-     * no index, and cogmem_recall is always exact. */
+     * no index, and cogmem_recall is always exact. What it costs the
+     * writers (bench/ann measures each):
+     *  - an add links its node before returning: one graph search of
+     *    index_ef_construction candidates per level of the node, then up
+     *    to 2 x index_m reverse links (each a list rewrite under one
+     *    slot's lock);
+     *  - a remove is a tombstone (constant time), except the remove (or
+     *    far centroid change) that takes its kind's tombstones to 1/10 of
+     *    the linked nodes: it runs a repair pass before returning, in time
+     *    linear in the kind's graph (every link list scanned, at least two
+     *    walks of the bottom level, a graph search per node found cut
+     *    off). One pass collects every tombstone, so passes are at least
+     *    linked/10 removes apart: amortised, a remove pays the scan of
+     *    about ten nodes' lists;
+     *  - a centroid change costs a vector swap, and an add's linking once
+     *    the node has drifted 0.2 rad since it was linked. */
     uint32_t index;
     /* Links per node and level (2 x index_m at the bottom level), in
      * [2, 100]. Default 16. */

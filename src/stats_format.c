@@ -55,12 +55,14 @@ static const char *fallback_name(int f)
     }
 }
 
-/* Per-shard counters and gauges: name, help, type, and the field. */
-struct shard_metric {
+/* A counter or gauge: name, help, type, and the field (offset in the
+ * struct its table is for). */
+struct metric {
     const char *name, *help, *type;
-    size_t off; /* in cogmem_stats_shard */
+    size_t off;
 };
-static const struct shard_metric shard_metrics[] = {
+/* Per shard (cogmem_stats_shard). */
+static const struct metric shard_metrics[] = {
     {"lookups_total", "Single-id lookups in the kind's shards.", "counter",
      offsetof(cogmem_stats_shard, lookups)},
     {"hits_total", "Lookups that found a live node.", "counter",
@@ -130,12 +132,8 @@ static const char *const event_help[] = {
     "Concepts created by formation.", "cogmem_consolidate outcomes.",
     "Successful cogmem_forget calls.", "Episodes removed by cogmem_forget."};
 
-/* Approximate recall's graph indexes, both kinds together (cogmem_stats.h). */
-struct index_metric {
-    const char *name, *help, *type;
-    size_t off; /* in cogmem_stats */
-};
-static const struct index_metric index_metrics[] = {
+/* Approximate recall's graph indexes, both kinds together (cogmem_stats). */
+static const struct metric index_metrics[] = {
     {"linked", "Nodes linked into the graph indexes.", "gauge",
      offsetof(cogmem_stats, index_linked)},
     {"tail", "Nodes being linked now (scanned exactly by approximate recalls).", "gauge",
@@ -242,7 +240,7 @@ static void prometheus(struct out *o, const cogmem_stats *s)
         put(o, "cogmem_numa_node{kind=\"%s\",policy=\"%s\"} %d\n", kind_name[k],
             policy_name(s->kind[k].numa_policy), s->kind[k].numa_node);
     for (size_t m = 0; m < N_SHARD_METRICS; m++) {
-        const struct shard_metric *M = &shard_metrics[m];
+        const struct metric *M = &shard_metrics[m];
         put(o, "# HELP cogmem_%s %s\n# TYPE cogmem_%s %s\n", M->name, M->help, M->name,
             M->type);
         for (int k = 0; k < 2; k++)
@@ -277,7 +275,7 @@ static void prometheus(struct out *o, const cogmem_stats *s)
             put(o, "cogmem_%s %llu\n", m->name, (unsigned long long)field(s, m->off));
     }
     for (size_t m = 0; m < N_INDEX_METRICS; m++) {
-        const struct index_metric *M = &index_metrics[m];
+        const struct metric *M = &index_metrics[m];
         const char *sfx = strcmp(M->type, "counter") ? "" : "_total";
         put(o, "# HELP cogmem_index_%s%s %s\n# TYPE cogmem_index_%s%s %s\ncogmem_index_%s%s %llu\n",
             M->name, sfx, M->help, M->name, sfx, M->type, M->name, sfx,

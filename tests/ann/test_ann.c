@@ -23,16 +23,24 @@
 
 #define DIM 48
 
-static cogmem_store *open_index(int index, const char *path)
+/* A store, with a graph index when `index`, of index_m `m` (0: default). */
+static cogmem_store *open_index_m(int index, const char *path, uint32_t m)
 {
     cogmem_config cfg;
     cogmem_config_init(&cfg);
     cfg.dim = DIM;
     cfg.index = (uint32_t)index;
     cfg.path = path;
+    if (m)
+        cfg.index_m = m;
     cogmem_store *s = NULL;
     assert_int_equal(cogmem_open(&cfg, &s), 0);
     return s;
+}
+
+static cogmem_store *open_index(int index, const char *path)
+{
+    return open_index_m(index, path, 0);
 }
 
 static float *make_points(size_t n, uint64_t seed)
@@ -495,13 +503,7 @@ static void tree_lists(struct cogmem__ann *a, const uint32_t *pa, const uint32_t
 static void test_reconnect_full_lists(void **state)
 {
     (void)state;
-    cogmem_config cfg;
-    cogmem_config_init(&cfg);
-    cfg.dim = DIM;
-    cfg.index = 1;
-    cfg.index_m = 2;
-    cogmem_store *s = NULL;
-    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    cogmem_store *s = open_index_m(1, NULL, 2);
     const uint32_t n = 2 * PAIRS + ISLANDS;
     float *x = make_points(n, 41);
     add_all(s, x, 2 * PAIRS, 1);

@@ -197,7 +197,7 @@ typedef struct cogmem_config {
      *    at least linked/10 removes apart and the work is the removes'
      *    own, batched: bench/ann measured 0.36 ms per remove on average
      *    but 3.5 s for the one remove that ran a pass (10^5 nodes of dim
-     *    128, 2500 tombstones, load 7 on 2 cores). A store that cannot
+     *    128, 9091 tombstones, load 7 on 2 cores). A store that cannot
      *    afford that stall in a remove should not use the index yet;
      *  - a centroid change costs a vector swap, and an add's linking once
      *    the node has drifted 0.2 rad since it was linked. */

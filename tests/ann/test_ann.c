@@ -461,9 +461,10 @@ static void test_reconnect_past_drained_bridge(void **state)
  * (their vectors almost theirs): a link to each must go into a full
  * list. A link that replaces an entry outright (the reconnect of before)
  * cuts that entry's subtree off, to be found and linked again in a next
- * round, each of which can cut again: it left 7 of 262 unreachable after
- * its four rounds (6 with the bound raised to a thousand: its rounds
- * stopped once one replaced nothing). A swap moves the replaced entry
+ * round, each of which can cut again: it left 3-7 of 262 unreachable
+ * after its four rounds (the levels are random; 6 in a run with the bound
+ * raised to a thousand: its rounds stopped once one replaced nothing).
+ * A swap moves the replaced entry
  * under the island node, so one pass links each island once and nothing
  * is cut off. */
 #define PAIRS 121u /* 1 + 3 + 9 + 27 + 81: four levels below the root */

@@ -194,10 +194,29 @@ typedef struct cogmem_config {
     uint64_t max_episodes;
     /* --- approximate recall (cogmem_recall.h, `approximate`) --- */
     /* Non-zero: keep a graph index (HNSW) per kind over the nodes' current
-     * vectors, maintained by every add, remove and centroid change (an add
-     * links its node before returning: slower adds, see bench/ann), and
+     * vectors, maintained by every add, remove and centroid change, and
      * rebuilt from the nodes when a persistent store is opened. Default 0:
-     * no index, and cogmem_recall is always exact. */
+     * no index, and cogmem_recall is always exact. What it costs the
+     * writers (bench/ann measures each):
+     *  - an add links its node before returning: one graph search of
+     *    index_ef_construction candidates per level of the node, then up
+     *    to 2 x index_m reverse links (each a list rewrite under one
+     *    slot's lock);
+     *  - a remove is a tombstone (constant time), except the remove (or
+     *    far centroid change) that takes its kind's tombstones to 1/10 of
+     *    the linked nodes: it runs a repair pass before returning, which
+     *    scans every link list of the kind's graph, rewires each list
+     *    that points to a tombstone (HNSW's pruning over the tombstones'
+     *    own lists: a few hundred distance computations per list), walks
+     *    the bottom level at least twice and runs a graph search per node
+     *    found cut off. One pass collects every tombstone, so passes are
+     *    at least linked/10 removes apart and the work is the removes'
+     *    own, batched: bench/ann measured 0.36 ms per remove on average
+     *    but 3.5 s for the one remove that ran a pass (10^5 nodes of dim
+     *    128, 9091 tombstones, load 7 on 2 cores). A store that cannot
+     *    afford that stall in a remove should not use the index yet;
+     *  - a centroid change costs a vector swap, and an add's linking once
+     *    the node has drifted 0.2 rad since it was linked. */
     uint32_t index;
     /* Links per node and level (2 x index_m at the bottom level), in
      * [2, 100]. Default 16. */

@@ -194,7 +194,12 @@ COGMEM_API int cogmem_stats_reset(cogmem_store *store);
  * grown slightly if the store changed meanwhile). buf == NULL with cap == 0
  * asks for the size only (-ERANGE). Prometheus names are cogmem_*, with
  * labels kind="concept"|"episode", shard="0".."15", op="lookup"|...;
- * latencies are Prometheus histograms in seconds. Thread-safe. */
+ * latencies are Prometheus histograms in seconds. The six index_* fields
+ * are JSON's "index" object (linked, tail, tombstones, visits, repairs,
+ * fallbacks), Prometheus's cogmem_index_linked, _tail, _tombstones
+ * (gauges) and cogmem_index_visits_total, _repairs_total,
+ * _fallbacks_total (counters), and the table's "index:" line.
+ * Thread-safe. */
 COGMEM_API int cogmem_stats_format(cogmem_store *store, int fmt, char *buf,
                                    size_t cap, size_t *needed);
 

@@ -55,12 +55,14 @@ static const char *fallback_name(int f)
     }
 }
 
-/* Per-shard counters and gauges: name, help, type, and the field. */
-struct shard_metric {
+/* A counter or gauge: name, help, type, and the field (offset in the
+ * struct its table is for). */
+struct metric {
     const char *name, *help, *type;
-    size_t off; /* in cogmem_stats_shard */
+    size_t off;
 };
-static const struct shard_metric shard_metrics[] = {
+/* Per shard (cogmem_stats_shard). */
+static const struct metric shard_metrics[] = {
     {"lookups_total", "Single-id lookups in the kind's shards.", "counter",
      offsetof(cogmem_stats_shard, lookups)},
     {"hits_total", "Lookups that found a live node.", "counter",
@@ -130,6 +132,23 @@ static const char *const event_help[] = {
     "Concepts created by formation.", "cogmem_consolidate outcomes.",
     "Successful cogmem_forget calls.", "Episodes removed by cogmem_forget."};
 
+/* Approximate recall's graph indexes, both kinds together (cogmem_stats). */
+static const struct metric index_metrics[] = {
+    {"linked", "Nodes linked into the graph indexes.", "gauge",
+     offsetof(cogmem_stats, index_linked)},
+    {"tail", "Nodes being linked now (scanned exactly by approximate recalls).", "gauge",
+     offsetof(cogmem_stats, index_tail)},
+    {"tombstones", "Removed nodes still in the graph indexes, awaiting repair.", "gauge",
+     offsetof(cogmem_stats, index_tombstones)},
+    {"visits", "Nodes scored by graph searches.", "counter",
+     offsetof(cogmem_stats, index_visits)},
+    {"repairs", "Link lists rewired and links added by repair passes.", "counter",
+     offsetof(cogmem_stats, index_repairs)},
+    {"fallbacks", "Approximate recalls answered by the exact scan.", "counter",
+     offsetof(cogmem_stats, index_fallbacks)},
+};
+#define N_INDEX_METRICS (sizeof index_metrics / sizeof index_metrics[0])
+
 static const char *help_of(const char *name)
 {
     if (!strcmp(name, "binding_events_total")) return event_help[0];
@@ -185,6 +204,10 @@ static void json(struct out *o, const cogmem_stats *s)
         else
             put(o, "%s\"%s\":%llu", e ? "," : "", m->name, (unsigned long long)field(s, m->off));
     }
+    put(o, "},\"index\":{");
+    for (size_t m = 0; m < N_INDEX_METRICS; m++)
+        put(o, "%s\"%s\":%llu", m ? "," : "", index_metrics[m].name,
+            (unsigned long long)field(s, index_metrics[m].off));
     put(o, "},\"latency\":{");
     for (int op = 0; op < COGMEM_OP_COUNT; op++) {
         const cogmem_stats_latency *L = &s->latency[op];
@@ -217,7 +240,7 @@ static void prometheus(struct out *o, const cogmem_stats *s)
         put(o, "cogmem_numa_node{kind=\"%s\",policy=\"%s\"} %d\n", kind_name[k],
             policy_name(s->kind[k].numa_policy), s->kind[k].numa_node);
     for (size_t m = 0; m < N_SHARD_METRICS; m++) {
-        const struct shard_metric *M = &shard_metrics[m];
+        const struct metric *M = &shard_metrics[m];
         put(o, "# HELP cogmem_%s %s\n# TYPE cogmem_%s %s\n", M->name, M->help, M->name,
             M->type);
         for (int k = 0; k < 2; k++)
@@ -250,6 +273,13 @@ static void prometheus(struct out *o, const cogmem_stats *s)
                 (unsigned long long)field(s, m->off));
         else
             put(o, "cogmem_%s %llu\n", m->name, (unsigned long long)field(s, m->off));
+    }
+    for (size_t m = 0; m < N_INDEX_METRICS; m++) {
+        const struct metric *M = &index_metrics[m];
+        const char *sfx = strcmp(M->type, "counter") ? "" : "_total";
+        put(o, "# HELP cogmem_index_%s%s %s\n# TYPE cogmem_index_%s%s %s\ncogmem_index_%s%s %llu\n",
+            M->name, sfx, M->help, M->name, sfx, M->type, M->name, sfx,
+            (unsigned long long)field(s, M->off));
     }
     put(o, "# HELP cogmem_latency_seconds Sampled latency of operations (1 in %u per thread "
            "timed).\n# TYPE cogmem_latency_seconds histogram\n", s->sample_every);
@@ -300,6 +330,11 @@ static void table(struct out *o, const cogmem_stats *s)
         (unsigned long long)s->decay_runs, (unsigned long long)s->bindings_created,
         (unsigned long long)s->bindings_strengthened,
         (unsigned long long)s->bindings_weakened, (unsigned long long)s->bindings_pruned);
+    put(o, "  index: linked %llu, tail %llu, tombstones %llu; visits %llu, repairs %llu, "
+           "fallbacks %llu\n",
+        (unsigned long long)s->index_linked, (unsigned long long)s->index_tail,
+        (unsigned long long)s->index_tombstones, (unsigned long long)s->index_visits,
+        (unsigned long long)s->index_repairs, (unsigned long long)s->index_fallbacks);
     put(o, "  latency, 1 in %-4u timed %10s %9s %9s %9s %9s %9s\n", s->sample_every,
         "samples", "mean ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns");
     for (int op = 0; op < COGMEM_OP_COUNT; op++) {

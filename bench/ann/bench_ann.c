@@ -6,7 +6,11 @@
  * mapped to --dim; queries are further points of the same distribution).
  *
  *   bench_ann [--n N] [--dim D] [--queries Q] [--reps R] [--m M] [--efc E]
- *             [--ef-conc EF] [--spread S]
+ *             [--ef-conc EF] [--spread S] [--peer 0|1] [--conc 0|1] [--churn 0|1]
+ *
+ * --peer 0 leaves hnswlib out (every figure is then cogmem's alone: for
+ * sizes whose two builds would not fit the time), --conc 0 skips step 2
+ * (all points are then built in step 1), --churn 0 skips step 5.
  *
  * Both indexes: M = 16, ef_construction = 200 (defaults), cosine ranking
  * (hnswlib's inner product on unit vectors). In order:
@@ -27,7 +31,9 @@
  *  4. the exact scan's single-query rate, for the speed-up at recall 0.95;
  *  5. churn: 10% of the nodes removed and re-added (same ids and vectors),
  *     recall at ef-conc against the same index before the churn (hnswlib
- *     0.6.2 cannot remove: only a tombstone, so it has no row here).
+ *     0.6.2 cannot remove: only a tombstone, so it has no row here), and
+ *     the removes' latency: mean, the slowest (the one that ran a repair
+ *     pass) and how many took over 1 ms.
  * Every figure comes with the load average (/proc/loadavg) at its start.
  */
 #include <inttypes.h>
@@ -49,9 +55,9 @@
 
 static struct {
     size_t n, nq;
-    unsigned dim, reps, m, efc, ef_conc;
+    unsigned dim, reps, m, efc, ef_conc, peer, conc, churn;
     float spread;
-} opt = {100000, 1000, 128, 3, 16, 200, 64, 1.0f};
+} opt = {100000, 1000, 128, 3, 16, 200, 64, 1, 1, 1, 1.0f};
 
 static float *base, *queries;
 static uint64_t *truth; /* nq x K ids (1-based point index) */
@@ -247,6 +253,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--efc")) opt.efc = (unsigned)v;
         else if (!strcmp(argv[i], "--ef-conc")) opt.ef_conc = (unsigned)v;
         else if (!strcmp(argv[i], "--spread")) opt.spread = strtof(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--peer")) opt.peer = (unsigned)v;
+        else if (!strcmp(argv[i], "--conc")) opt.conc = (unsigned)v;
+        else if (!strcmp(argv[i], "--churn")) opt.churn = (unsigned)v;
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -277,57 +286,63 @@ int main(int argc, char **argv)
     cfg.index_ef_construction = opt.efc;
     if (cogmem_open(&cfg, &cs))
         return 1;
-    hn = hn_new(opt.dim, n, opt.m, opt.efc);
+    hn = opt.peer ? hn_new(opt.dim, n, opt.m, opt.efc) : NULL;
 
-    /* 1. Build. */
+    /* 1. Build (everything when step 2 is skipped). */
     const char *la = loadavg();
-    double tc = build_two(0, n8, 0);
-    double th = build_two(0, n8, 1);
-    printf("## Build of %zu points on 2 threads (load %s)\n\n", n8, la);
+    size_t nb = opt.conc && opt.peer ? n8 : n;
+    double tc = build_two(0, nb, 0);
+    double th = opt.peer ? build_two(0, nb, 1) : 0.0;
+    printf("## Build of %zu points on 2 threads (load %s)\n\n", nb, la);
     printf("| library | seconds | inserts/s | cogmem/hnswlib time |\n|---|---|---|---|\n");
-    printf("| cogmem | %.2f | %.0f | %.3f |\n", tc, n8 / tc, tc / th);
-    printf("| hnswlib | %.2f | %.0f | 1.000 |\n\n", th, n8 / th);
+    printf("| cogmem | %.2f | %.0f | %.3f |\n", tc, nb / tc, th > 0 ? tc / th : 0.0);
+    if (opt.peer)
+        printf("| hnswlib | %.2f | %.0f | 1.000 |\n", th, nb / th);
+    printf("\n");
     fflush(stdout);
 
-    /* 2. Concurrency. */
-    la = loadavg();
-    double idle_r, idle_c, idle_h;
+    /* 2. Concurrency (needs the peer). */
     uint64_t ids[K];
-    double t0 = now_s();
-    for (size_t i = 0; i < opt.nq; i++)
-        (void)c_search(queries + i * opt.dim, opt.ef_conc, ids);
-    idle_c = opt.nq / (now_s() - t0);
-    hn_set_ef(hn, opt.ef_conc);
-    t0 = now_s();
-    for (size_t i = 0; i < opt.nq; i++)
-        (void)hn_search(hn, queries + i * opt.dim, K, ids);
-    idle_h = opt.nq / (now_s() - t0);
-    (void)idle_r;
-    struct mix mc = {0, 0, n8, n9, 0}, mh = {1, 0, n8, n9, 0}, mr = {1, 1, n9, n, 0},
-               mc2 = {0, 0, n9, n, 0};
-    stream(&mc, 1);
-    double c_ins = (n9 - n8) / mc.secs, c_q = atomic_load(&searched) / mc.secs;
-    stream(&mh, 0);
-    double h_solo = (n9 - n8) / mh.secs;
-    stream(&mr, 1);
-    double r_ins = (n - n9) / mr.secs, r_q = atomic_load(&searched) / mr.secs;
-    stream(&mc2, 0);
-    double c_solo = (n - n9) / mc2.secs;
-    printf("## One inserter + one searcher, ef %u (load %s)\n\n", opt.ef_conc, la);
-    printf("| figure | cogmem | hnswlib | ratio | goal |\n|---|---|---|---|---|\n");
-    printf("| solo inserts/s (1 thread) | %.0f | %.0f | %.3f | |\n", c_solo, h_solo,
-           c_solo / h_solo);
-    printf("| idle searches/s | %.0f | %.0f | %.3f | |\n", idle_c, idle_h, idle_c / idle_h);
-    printf("| inserts/s beside a searcher (hnswlib: rwlock) | %.0f | %.0f | %.3f | |\n", c_ins,
-           r_ins, c_ins / r_ins);
-    printf("| searches/s beside an inserter (hnswlib: rwlock) | %.0f | %.0f | %.3f | |\n", c_q,
-           r_q, c_q / r_q);
-    printf("| cogmem concurrent inserts / hnswlib solo inserts | %.3f | | | >= 0.8 |\n",
-           c_ins / h_solo);
-    printf("| cogmem concurrent searches / cogmem idle | %.3f | | | >= 0.7 |\n", c_q / idle_c);
-    printf("| combined ops/s: cogmem / rwlock-hnswlib | %.0f | %.0f | %.3f | >= 1.5 |\n\n",
-           c_ins + c_q, r_ins + r_q, (c_ins + c_q) / (r_ins + r_q));
-    fflush(stdout);
+    double t0;
+    if (opt.conc && opt.peer) {
+        la = loadavg();
+        double idle_r, idle_c, idle_h;
+        t0 = now_s();
+        for (size_t i = 0; i < opt.nq; i++)
+            (void)c_search(queries + i * opt.dim, opt.ef_conc, ids);
+        idle_c = opt.nq / (now_s() - t0);
+        hn_set_ef(hn, opt.ef_conc);
+        t0 = now_s();
+        for (size_t i = 0; i < opt.nq; i++)
+            (void)hn_search(hn, queries + i * opt.dim, K, ids);
+        idle_h = opt.nq / (now_s() - t0);
+        (void)idle_r;
+        struct mix mc = {0, 0, n8, n9, 0}, mh = {1, 0, n8, n9, 0}, mr = {1, 1, n9, n, 0},
+                   mc2 = {0, 0, n9, n, 0};
+        stream(&mc, 1);
+        double c_ins = (n9 - n8) / mc.secs, c_q = atomic_load(&searched) / mc.secs;
+        stream(&mh, 0);
+        double h_solo = (n9 - n8) / mh.secs;
+        stream(&mr, 1);
+        double r_ins = (n - n9) / mr.secs, r_q = atomic_load(&searched) / mr.secs;
+        stream(&mc2, 0);
+        double c_solo = (n - n9) / mc2.secs;
+        printf("## One inserter + one searcher, ef %u (load %s)\n\n", opt.ef_conc, la);
+        printf("| figure | cogmem | hnswlib | ratio | goal |\n|---|---|---|---|---|\n");
+        printf("| solo inserts/s (1 thread) | %.0f | %.0f | %.3f | |\n", c_solo, h_solo,
+               c_solo / h_solo);
+        printf("| idle searches/s | %.0f | %.0f | %.3f | |\n", idle_c, idle_h, idle_c / idle_h);
+        printf("| inserts/s beside a searcher (hnswlib: rwlock) | %.0f | %.0f | %.3f | |\n", c_ins,
+               r_ins, c_ins / r_ins);
+        printf("| searches/s beside an inserter (hnswlib: rwlock) | %.0f | %.0f | %.3f | |\n", c_q,
+               r_q, c_q / r_q);
+        printf("| cogmem concurrent inserts / hnswlib solo inserts | %.3f | | | >= 0.8 |\n",
+               c_ins / h_solo);
+        printf("| cogmem concurrent searches / cogmem idle | %.3f | | | >= 0.7 |\n", c_q / idle_c);
+        printf("| combined ops/s: cogmem / rwlock-hnswlib | %.0f | %.0f | %.3f | >= 1.5 |\n\n",
+               c_ins + c_q, r_ins + r_q, (c_ins + c_q) / (r_ins + r_q));
+        fflush(stdout);
+    }
 
     /* 3. Ground truth and curves. */
     cogmem_recall_params ep;
@@ -344,11 +359,15 @@ int main(int argc, char **argv)
     double rc[NEF], rh[NEF], qc[NEF], qh[NEF];
     double *sc = malloc(sizeof(double) * NEF * opt.reps), *sh = malloc(sizeof(double) * NEF * opt.reps);
     run_queries(0, efs[NEF / 2], &rc[0], &qc[0]); /* warm both up */
-    run_queries(1, efs[NEF / 2], &rh[0], &qh[0]);
+    memset(rh, 0, sizeof rh);
+    memset(sh, 0, sizeof(double) * NEF * opt.reps);
+    if (opt.peer)
+        run_queries(1, efs[NEF / 2], &rh[0], &qh[0]);
     for (unsigned r = 0; r < opt.reps; r++)
         for (int e = 0; e < NEF; e++) {
             run_queries(0, efs[e], &rc[e], &sc[e * opt.reps + r]);
-            run_queries(1, efs[e], &rh[e], &sh[e * opt.reps + r]);
+            if (opt.peer)
+                run_queries(1, efs[e], &rh[e], &sh[e * opt.reps + r]);
         }
     for (int e = 0; e < NEF; e++) {
         qsort(sc + e * opt.reps, opt.reps, sizeof(double), cmp_d);
@@ -379,11 +398,14 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* 5. Churn: 10% removed and re-added. */
+    if (!opt.churn)
+        goto done;
     la = loadavg();
     double before, after, q_;
     run_queries(0, opt.ef_conc, &before, &q_);
     struct clu_rng rr = {12345};
-    size_t nchurn = n / 10;
+    size_t nchurn = n / 10, rm_slow = 0;
+    double rm_sum = 0, rm_max = 0;
     size_t *victims = malloc(sizeof *victims * nchurn);
     char *taken = calloc(n, 1);
     for (size_t i = 0; i < nchurn;) {
@@ -392,8 +414,14 @@ int main(int argc, char **argv)
             continue;
         taken[v] = 1;
         victims[i++] = v;
+        double r0 = now_s();
         if (cogmem_episode_remove(cs, v + 1))
             return 1;
+        double dt = now_s() - r0;
+        rm_sum += dt;
+        if (dt > rm_max)
+            rm_max = dt;
+        rm_slow += dt > 1e-3;
     }
     for (size_t i = 0; i < nchurn; i++)
         if (cogmem_episode_add(cs, victims[i] + 1, pt(victims[i]), victims[i] + 1))
@@ -406,13 +434,18 @@ int main(int argc, char **argv)
            "|---|---|---|---|---|---|\n");
     printf("| %.4f | %.4f | %+.4f | >= -0.01 | %" PRIu64 " | %" PRIu64 " |\n", before, after,
            after - before, st.index_repairs, st.index_tombstones);
+    /* A remove that tips tombstones over 1/10 runs the repair pass. */
+    printf("\n| removes | mean ms | max ms (a repair pass) | removes > 1 ms |\n|---|---|---|---|\n");
+    printf("| %zu | %.4f | %.1f | %zu |\n", nchurn, rm_sum / nchurn * 1e3, rm_max * 1e3, rm_slow);
     free(victims);
     free(taken);
+done:
     free(sc);
     free(sh);
     free(th_hits);
     free(tn);
-    hn_free(hn);
+    if (hn)
+        hn_free(hn);
     cogmem_close(&cs);
     free(base);
     free(queries);

@@ -169,12 +169,17 @@ struct vref {
     float inv;
 };
 
-static inline struct vref vref_load(struct slot *x)
+static inline struct vref hot_vref(struct hot *h)
 {
     /* Acquire: the row's data was published before the pointer (by the
      * node's release, which the storing writer acquired). */
-    return (struct vref){atomic_load_explicit(&x->hot->data, memory_order_acquire),
-                         cogmem__u2f(atomic_load_explicit(&x->hot->inv, memory_order_relaxed))};
+    return (struct vref){atomic_load_explicit(&h->data, memory_order_acquire),
+                         cogmem__u2f(atomic_load_explicit(&h->inv, memory_order_relaxed))};
+}
+
+static inline struct vref vref_load(struct slot *x)
+{
+    return hot_vref(x->hot);
 }
 
 /* Point slot x at vector v (its data through the slab's accessor, which
@@ -249,7 +254,18 @@ uint32_t cogmem__ann_select_nbrs(struct cogmem__ann *a, const struct cand *cands
                                  uint32_t max, uint32_t self, uint32_t *out); /* link.c */
 void cogmem__ann_write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint32_t l,
                             const uint32_t *nb, uint32_t n);
-int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y, int replace);
+int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y);
+/* Link u -> y at level 0 (u reached from the entry point, y not) even
+ * when u's list is full, without cutting anything off: an entry z of u's
+ * list goes into y's list first (or is there already), then y takes z's
+ * place in u's, so every path that ran u -> z runs u -> y -> z. In y's
+ * full list z takes the place of an entry reached[] marks (slots below
+ * nreached: reachable without y), else of y's last. At quiescence the
+ * slots reachable before stay reachable and y joins them; concurrent
+ * writers may undo that (hnsw.h). 1 if y is in u's list. Must not hold
+ * any lock. */
+int cogmem__ann_link_by_swap(struct cogmem__ann *a, uint32_t u, uint32_t y,
+                             const uint8_t *reached, uint32_t nreached);
 void cogmem__ann_ensure_inlink(struct cogmem__ann *a, uint32_t y);
 
 #endif /* COGMEM_SRC_ANN_GRAPH_H */

@@ -59,7 +59,13 @@
  * best reached slot a search finds for it (reconnect), which also catches
  * small islands that in-degrees cannot see. That walk goes through
  * tombstones but not through the slots the pass itself drains (their
- * lists go at its end).
+ * lists go at its end). Reconnect's links never cut a reached slot off:
+ * an append, or, into a full list, a swap (the replaced entry z first
+ * goes into the new node's list, so u -> z becomes u -> y -> z); so at
+ * quiescence every round links at least one more slot into the reached
+ * part, and reconnect walks again until a walk reaches every live slot
+ * (or, with concurrent writers, until a walk finds no fewer unreached
+ * than the one before).
  *
  * What is guaranteed when: in-degrees keep every live node's in-link
  * count above zero at all times, but not a path from the entry point:

@@ -113,13 +113,9 @@ void cogmem__ann_write_list(struct cogmem__ann *a, _Atomic uint32_t *list, uint3
     atomic_store_explicit(&list[0], k, memory_order_release);
 }
 
-/* Link u -> y at level 0 (u live, y not deleted): appended if u's list
- * has room, else (with `replace`) in place of an entry that keeps another
- * in-link or is a tombstone -- which can still cut that entry's part of
- * the graph off (its other in-links may lie inside it), so callers try
- * appending everywhere first. 1 if y is now in u's list. Must not hold
- * any lock. */
-int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y, int replace)
+/* Link u -> y at level 0 (u live, y not deleted) by appending, if u's
+ * list has room. 1 if y is now in u's list. Must not hold any lock. */
+int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y)
 {
     struct slot *U = slot_at(a, u), *Y = slot_at(a, y);
     spin_lock(&U->lock);
@@ -139,20 +135,136 @@ int cogmem__ann_try_link_into(struct cogmem__ann *a, uint32_t u, uint32_t y, int
         at = c + 1;
         atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
     }
-    for (uint32_t j = c; replace && !at && j > 0; j--) {
-        uint32_t z = atomic_load_explicit(&list[j], memory_order_relaxed);
-        struct slot *Z = slot_at(a, z);
-        int zlive = live_state(atomic_load_explicit(&Z->hot->state, memory_order_acquire));
-        if (atomic_fetch_sub_explicit(&Z->indeg, 1, memory_order_relaxed) > 1 || !zlive) {
-            atomic_store_explicit(&list[j], y, memory_order_release);
-            atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
-            at = j;
-        } else {
-            atomic_fetch_add_explicit(&Z->indeg, 1, memory_order_relaxed);
-        }
-    }
     spin_unlock(&U->lock);
     return at != 0;
+}
+
+static int list_has(_Atomic uint32_t *list, uint32_t cap, uint32_t x)
+{
+    uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
+    for (uint32_t j = 1; j <= n && j <= cap; j++)
+        if (atomic_load_explicit(&list[j], memory_order_acquire) == x)
+            return 1;
+    return 0;
+}
+
+/* Put z into y's level-0 list (y not deleted, z live): appended, or in
+ * place of the last entry that reached[] marks (reachable without y, so
+ * it loses nothing; reached covers slots below nreached), else of the
+ * last entry with another in-link, else of the last entry (then left
+ * without in-link: it was not reachable either, and the reconnect round
+ * that called us links it in its turn). 1 if z is now there. Must not
+ * hold any lock. */
+static int give_successor(struct cogmem__ann *a, uint32_t y, uint32_t z, const uint8_t *reached,
+                          uint32_t nreached)
+{
+    struct slot *Y = slot_at(a, y), *Z = slot_at(a, z);
+    spin_lock(&Y->lock);
+    if (atomic_load_explicit(&Y->hot->state, memory_order_acquire) >= S_DELETED ||
+        !live_state(atomic_load_explicit(&Z->hot->state, memory_order_acquire))) {
+        spin_unlock(&Y->lock);
+        return 0;
+    }
+    _Atomic uint32_t *list = Y->l0;
+    uint32_t c = atomic_load_explicit(&list[0], memory_order_relaxed), at = 0;
+    for (uint32_t j = 1; j <= c; j++) {
+        uint32_t x = atomic_load_explicit(&list[j], memory_order_relaxed);
+        if (x == z) {
+            spin_unlock(&Y->lock);
+            return 1; /* there already */
+        }
+        if (x < nreached && reached[x])
+            at = j;
+    }
+    if (c < a->m0) {
+        atomic_store_explicit(&list[1 + c], z, memory_order_release);
+        atomic_store_explicit(&list[0], c + 1, memory_order_release);
+    } else {
+        if (at) /* a reached entry: it keeps another in-link */
+            atomic_fetch_sub_explicit(indeg_of(a, atomic_load_explicit(&list[at],
+                                                                       memory_order_relaxed)),
+                                      1, memory_order_relaxed);
+        /* Else one that keeps another in-link: the in-degree's fetch_sub
+         * decides, as in write_list. */
+        for (uint32_t j = c; !at && j > 0; j--) {
+            uint32_t x = atomic_load_explicit(&list[j], memory_order_relaxed);
+            if (atomic_fetch_sub_explicit(indeg_of(a, x), 1, memory_order_relaxed) > 1)
+                at = j;
+            else
+                atomic_fetch_add_explicit(indeg_of(a, x), 1, memory_order_relaxed);
+        }
+        if (!at) {
+            at = c;
+            atomic_fetch_sub_explicit(indeg_of(a, atomic_load_explicit(&list[at],
+                                                                       memory_order_relaxed)),
+                                      1, memory_order_relaxed);
+        }
+        atomic_store_explicit(&list[at], z, memory_order_release);
+    }
+    atomic_fetch_add_explicit(&Z->indeg, 1, memory_order_relaxed);
+    spin_unlock(&Y->lock);
+    return 1;
+}
+
+int cogmem__ann_link_by_swap(struct cogmem__ann *a, uint32_t u, uint32_t y,
+                             const uint8_t *reached, uint32_t nreached)
+{
+    struct slot *U = slot_at(a, u), *Y = slot_at(a, y);
+    _Atomic uint32_t *list = U->l0;
+    for (int tries = 0; tries < 4; tries++) {
+        spin_lock(&U->lock);
+        if (!live_state(atomic_load_explicit(&U->hot->state, memory_order_acquire)) ||
+            atomic_load_explicit(&Y->hot->state, memory_order_acquire) >= S_DELETED) {
+            spin_unlock(&U->lock);
+            return 0;
+        }
+        uint32_t c = atomic_load_explicit(&list[0], memory_order_relaxed), pick = 0, z = 0;
+        int in_y = 0;
+        for (uint32_t j = c; j > 0; j--) {
+            uint32_t x = atomic_load_explicit(&list[j], memory_order_relaxed);
+            if (x == y) { /* linked meanwhile */
+                spin_unlock(&U->lock);
+                return 1;
+            }
+            if (in_y || !live_state(atomic_load_explicit(&slot_at(a, x)->hot->state,
+                                                         memory_order_acquire)))
+                continue;
+            /* An entry y already links to needs no move; else the last live one. */
+            if (list_has(slot_at(a, y)->l0, a->m0, x))
+                pick = j, z = x, in_y = 1;
+            else if (!pick)
+                pick = j, z = x;
+        }
+        if (c < a->m0) { /* room now: an append cuts nothing */
+            spin_unlock(&U->lock);
+            return cogmem__ann_try_link_into(a, u, y);
+        }
+        if (!pick) { /* no live entry to move under y */
+            spin_unlock(&U->lock);
+            return 0;
+        }
+        if (!in_y) {
+            /* First y -> z (one lock at a time: u's is released), then
+             * u -> y in z's place if u's list did not change meanwhile. */
+            spin_unlock(&U->lock);
+            if (!give_successor(a, y, z, reached, nreached))
+                return 0;
+            spin_lock(&U->lock);
+            if (!live_state(atomic_load_explicit(&U->hot->state, memory_order_acquire)) ||
+                atomic_load_explicit(&Y->hot->state, memory_order_acquire) >= S_DELETED ||
+                atomic_load_explicit(&list[0], memory_order_relaxed) != c ||
+                atomic_load_explicit(&list[pick], memory_order_relaxed) != z) {
+                spin_unlock(&U->lock);
+                continue; /* changed under us: y -> z stays, an extra link */
+            }
+        }
+        atomic_store_explicit(&list[pick], y, memory_order_release);
+        atomic_fetch_add_explicit(&Y->indeg, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(indeg_of(a, z), 1, memory_order_relaxed);
+        spin_unlock(&U->lock);
+        return 1;
+    }
+    return 0;
 }
 
 /* Give live slot y an in-link if it has none (a node linked when every
@@ -177,10 +289,10 @@ void cogmem__ann_ensure_inlink(struct cogmem__ann *a, uint32_t y)
      * graph). Without room anywhere, the next repair pass reconnects y. */
     for (uint32_t i = 1; i <= n; i++)
         if (cogmem__ann_try_link_into(a, atomic_load_explicit(&Y->l0[i], memory_order_acquire),
-                                      y, 0))
+                                      y))
             return;
     if (e != NO_ENTRY)
-        (void)cogmem__ann_try_link_into(a, (uint32_t)e, y, 0);
+        (void)cogmem__ann_try_link_into(a, (uint32_t)e, y);
 }
 
 /* Add link u -> x at level l (x's reverse link), pruning u's list when full. */
@@ -396,10 +508,16 @@ static int tombstone(struct cogmem__ann *a, struct slot *X)
 {
     spin_lock(&X->lock);
     uint32_t st = atomic_load_explicit(&X->hot->state, memory_order_relaxed);
+    /* A CAS, not a store: cogmem__ann_insert_finish turns PENDING into
+     * LINKED without the lock, and a plain store after reading PENDING
+     * lost that (LINKED counted, never uncounted: stress-ann once found
+     * linked 13968 of 13967). Release: a writer that sees the tombstone
+     * under a lock we order against (hnsw.h) skips the link. */
+    while (live_state(st) &&
+           !atomic_compare_exchange_weak_explicit(&X->hot->state, &st, S_DELETED,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
     if (live_state(st)) {
-        /* Release: a writer that sees the tombstone under a lock we
-         * order against (hnsw.h) skips the link. */
-        atomic_store_explicit(&X->hot->state, S_DELETED, memory_order_release);
         if (st == S_LINKED)
             atomic_fetch_sub_explicit(&a->linked, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->deleted, 1, memory_order_relaxed);

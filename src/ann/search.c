@@ -126,10 +126,11 @@ void cogmem__ann_greedy(struct cogmem__ann *a, struct query *q, uint32_t l, uint
             uint32_t nb = atomic_load_explicit(&list[i], memory_order_acquire);
             if (nb >= used)
                 continue;
-            struct slot *y = slot_at(a, nb);
-            if (atomic_load_explicit(&y->hot->state, memory_order_acquire) < S_PENDING)
+            /* The hot entry, not the slot's own line (one miss less). */
+            struct hot *y = hot_at(a, nb);
+            if (atomic_load_explicit(&y->state, memory_order_acquire) < S_PENDING)
                 continue;
-            float s = score(a, q, vref_load(y));
+            float s = score(a, q, hot_vref(y));
             if (s > *cs) {
                 *cs = s;
                 *cur = nb;
@@ -158,7 +159,12 @@ int cogmem__ann_search_layer(struct cogmem__ann *a, struct pool *p, struct query
     const uint32_t cap = cap_of(a, l);
     const size_t pf = (size_t)a->dim * sizeof(float) > 1024 ? 1024 : (size_t)a->dim * sizeof(float);
     uint32_t ep_state = atomic_load_explicit(&hot_at(a, ep)->state, memory_order_acquire);
-    tags[ep] = epoch;
+    /* ep may be newer than the scratch: the greedy descent that found it
+     * read `used` later than cogmem__ann_pool_begin did (ASan: a write
+     * past tags[] in stress-ann). Untagged, it is not walked twice: its
+     * number is at or above `used`, which the walk skips. */
+    if (ep < used)
+        tags[ep] = epoch;
     heap_push(cq, &ncq, (struct cand){eps, ep}, 1);
     if (live_state(ep_state))
         heap_push(res, &nr, (struct cand){eps, ep}, 0);
@@ -176,14 +182,26 @@ int cogmem__ann_search_layer(struct cogmem__ann *a, struct pool *p, struct query
         uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
         if (n > cap)
             n = cap;
-        uint32_t nb_n = 0;
+        /* The entries first, with a prefetch of each one's visit tag and
+         * hot entry (read below: the tags and the hot entries' misses
+         * then overlap instead of stalling one by one). */
+        uint32_t nb_n = 0, all[2 * COGMEM__ANN_M_MAX];
         for (uint32_t i = 1; i <= n; i++) {
             uint32_t nb = atomic_load_explicit(&list[i], memory_order_acquire);
-            if (nb >= used || tags[nb] == epoch)
+            if (nb >= used)
+                continue;
+            all[nb_n++] = nb;
+            __builtin_prefetch(&tags[nb]);
+            __builtin_prefetch(hot_at(a, nb));
+        }
+        uint32_t na = nb_n;
+        nb_n = 0;
+        for (uint32_t i = 0; i < na; i++) {
+            uint32_t nb = all[i];
+            if (tags[nb] == epoch)
                 continue;
             tags[nb] = epoch;
             batch[nb_n++] = nb;
-            __builtin_prefetch(hot_at(a, nb));
         }
         for (uint32_t i = 0; i < nb_n; i++) {
             struct hot *y = hot_at(a, batch[i]);
@@ -218,6 +236,14 @@ int cogmem__ann_search_layer(struct cogmem__ann *a, struct pool *p, struct query
                     cq_cap = p->cq_cap;
                 }
                 heap_push(cq, &ncq, (struct cand){s, batch[i]}, 1);
+                /* Its list, for when it is expanded: the slot's lines are
+                 * apart from the row just scored (hnswlib's are next to
+                 * its vector, so its list comes with it). */
+                if (l == 0) {
+                    const char *ll = (const char *)slot_at(a, batch[i])->l0;
+                    __builtin_prefetch(ll);
+                    __builtin_prefetch(ll + 64);
+                }
                 if (live_state(bst[i])) {
                     heap_push(res, &nr, (struct cand){s, batch[i]}, 0);
                     if (nr > ef)

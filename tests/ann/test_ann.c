@@ -23,16 +23,24 @@
 
 #define DIM 48
 
-static cogmem_store *open_index(int index, const char *path)
+/* A store, with a graph index when `index`, of index_m `m` (0: default). */
+static cogmem_store *open_index_m(int index, const char *path, uint32_t m)
 {
     cogmem_config cfg;
     cogmem_config_init(&cfg);
     cfg.dim = DIM;
     cfg.index = (uint32_t)index;
     cfg.path = path;
+    if (m)
+        cfg.index_m = m;
     cogmem_store *s = NULL;
     assert_int_equal(cogmem_open(&cfg, &s), 0);
     return s;
+}
+
+static cogmem_store *open_index(int index, const char *path)
+{
+    return open_index_m(index, path, 0);
 }
 
 static float *make_points(size_t n, uint64_t seed)
@@ -445,6 +453,228 @@ static void test_reconnect_past_drained_bridge(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* Reconnect when every reached list is full. The level-0 graph becomes a
+ * tree of pairs (a_t, b_t), three children per pair: a_t lists b_t and
+ * its children's a, b_t lists a_t and its ancestors (every list full, 4
+ * links at M 2), so the only way into a pair's subtree is its parent's
+ * a -> a link. ISLANDS further slots, in no list, lie next to inner a_t
+ * (their vectors almost theirs): a link to each must go into a full
+ * list. A link that replaces an entry outright (the reconnect of before)
+ * cuts that entry's subtree off, to be found and linked again in a next
+ * round, each of which can cut again: it left 3-7 of 262 unreachable
+ * after its four rounds (the levels are random; 6 in a run with the bound
+ * raised to a thousand: its rounds stopped once one replaced nothing).
+ * A swap moves the replaced entry
+ * under the island node, so one pass links each island once and nothing
+ * is cut off. */
+#define PAIRS 121u /* 1 + 3 + 9 + 27 + 81: four levels below the root */
+#define ISLANDS 20u
+/* The tree's lists (test_reconnect_full_lists). */
+static void tree_lists(struct cogmem__ann *a, const uint32_t *pa, const uint32_t *pb)
+{
+    for (uint32_t t = 0; t < PAIRS; t++) {
+        uint32_t nb[4], k = 0;
+        nb[k++] = pb[t];
+        for (uint32_t c = 3 * t + 1; c <= 3 * t + 3 && c < PAIRS; c++)
+            nb[k++] = pa[c];
+        /* A leaf's a is full of ancestors, as every b is. */
+        for (uint32_t p = t; k < 4 && p > 0;) {
+            p = (p - 1) / 3;
+            nb[k++] = pa[p];
+            if (k < 4)
+                nb[k++] = pb[p];
+        }
+        set_list(a, pa[t], nb, k);
+        k = 0;
+        nb[k++] = pa[t];
+        for (uint32_t p = t; k < 4 && p > 0;) {
+            p = (p - 1) / 3;
+            nb[k++] = pa[p];
+            if (k < 4)
+                nb[k++] = pb[p];
+        }
+        /* The root's b, and depth 1's: too few ancestors; their own
+         * first children fill up. */
+        for (uint32_t c = 3 * t + 1; k < 4; c++)
+            nb[k++] = pa[c];
+        set_list(a, pb[t], nb, k);
+    }
+}
+
+static void test_reconnect_full_lists(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index_m(1, NULL, 2);
+    const uint32_t n = 2 * PAIRS + ISLANDS;
+    float *x = make_points(n, 41);
+    add_all(s, x, 2 * PAIRS, 1);
+    struct cogmem__ann *a = s->ann[1];
+    assert_int_equal(a->m0, 4);
+    uint64_t entry = atomic_load(&a->entry);
+    uint32_t e = (uint32_t)entry;
+    /* Pair t: a = slot pa[t], b = slot pb[t]; the root's a is the entry. */
+    uint32_t pa[PAIRS], pb[PAIRS], k = 0;
+    pa[0] = e;
+    for (uint32_t t = 0, sl = 0; t < PAIRS; t++) {
+        if (t) {
+            while (sl == e)
+                sl++;
+            pa[t] = sl++;
+        }
+        while (sl == e)
+            sl++;
+        pb[t] = sl++;
+    }
+    tree_lists(a, pa, pb);
+    for (uint32_t u = 0; u < 2 * PAIRS; u++)
+        assert_int_equal(atomic_load(&slot_at(a, u)->l0[0]), 4);
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    /* The islands: next to inner pairs 1..39's a; added with lists, then
+     * every link to them dropped and their own lists emptied. */
+    for (uint32_t i = 0; i < ISLANDS; i++) {
+        float *v = x + (2 * PAIRS + i) * DIM;
+        memcpy(v, x + (size_t)pa[1 + i * 2] * DIM, DIM * sizeof(float));
+        v[i % DIM] += 0.02f;
+        assert_int_equal(cogmem_episode_add(s, 2 * PAIRS + 1 + i, v, 0), 0);
+    }
+    /* An island of a higher level became the entry point: the root's a
+     * stays it (its level's lists are all there). */
+    atomic_store(&a->entry, entry);
+    for (uint32_t u = 0; u < n; u++) {
+        struct slot *U = slot_at(a, u);
+        uint32_t c = atomic_load(&U->l0[0]), nb[4];
+        k = 0;
+        for (uint32_t j = 1; j <= c && u < 2 * PAIRS; j++) {
+            uint32_t y = atomic_load(&U->l0[j]);
+            if (y < 2 * PAIRS)
+                nb[k++] = y;
+        }
+        set_list(a, u, nb, k);
+    }
+    /* Full again: the tree's lists as above (the islands' adds appended
+     * or pruned in them). */
+    tree_lists(a, pa, pb);
+    assert_int_equal(cogmem__ann_unreachable(a, &live), ISLANDS);
+    assert_int_equal(live, n);
+    uint64_t links = cogmem__ann_repair(a, 1);
+    int64_t un = cogmem__ann_unreachable(a, &live);
+    printf("full lists: %llu links, %lld of %llu unreachable after the pass\n",
+           (unsigned long long)links, (long long)un, (unsigned long long)live);
+    assert_int_equal(un, 0);
+    assert_int_equal(links, ISLANDS);
+    /* In-degrees still count the links. */
+    uint32_t indeg[2 * PAIRS + ISLANDS] = {0};
+    for (uint32_t u = 0; u < n; u++) {
+        struct slot *U = slot_at(a, u);
+        for (uint32_t j = 1; j <= atomic_load(&U->l0[0]); j++)
+            indeg[atomic_load(&U->l0[j])]++;
+    }
+    for (uint32_t u = 0; u < n; u++)
+        assert_int_equal(atomic_load(&slot_at(a, u)->indeg), indeg[u]);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+static int reject_all(uint64_t id, int kind, void *arg)
+{
+    (void)id, (void)kind, (void)arg;
+    return 0;
+}
+
+/* The six index statistics in every format of cogmem_stats_format. */
+static void test_stats_format_index(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(300, 43);
+    add_all(s, x, 300, 1);
+    assert_int_equal(cogmem_episode_remove(s, 7), 0);
+    cogmem_recall_params p = approx(32);
+    cogmem_recall_hit h[5];
+    size_t n;
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 5, &p, h, &n), 0);
+    cogmem_stats st;
+    stats_of(s, &st);
+    assert_int_equal(st.index_linked, 299);
+    assert_int_equal(st.index_tombstones, 1);
+    assert_true(st.index_visits > 0);
+    uint64_t links = cogmem__ann_repair(s->ann[1], 1);
+    cogmem__stats_add(s, COGMEM__EV_INDEX_REPAIRS, links);
+    /* A filter that turns everything down: one fallback. */
+    p.filter = reject_all;
+    assert_int_equal(cogmem_recall(s, x, COGMEM_EPISODE, 5, &p, h, &n), 0);
+    assert_int_equal(cogmem_episode_remove(s, 9), 0);
+    stats_of(s, &st);
+    assert_true(st.index_repairs > 0);
+    assert_int_equal(st.index_linked, 298);
+    assert_int_equal(st.index_tombstones, 1);
+    assert_int_equal(st.index_fallbacks, 1);
+    static char buf[1 << 17];
+    char want[512];
+    assert_int_equal(cogmem_stats_format(s, COGMEM_FMT_JSON, buf, sizeof buf, NULL), 0);
+    snprintf(want, sizeof want,
+             "\"index\":{\"linked\":%llu,\"tail\":%llu,\"tombstones\":%llu,\"visits\":%llu,"
+             "\"repairs\":%llu,\"fallbacks\":%llu}",
+             (unsigned long long)st.index_linked, (unsigned long long)st.index_tail,
+             (unsigned long long)st.index_tombstones, (unsigned long long)st.index_visits,
+             (unsigned long long)st.index_repairs, (unsigned long long)st.index_fallbacks);
+    assert_non_null(strstr(buf, want));
+    assert_int_equal(cogmem_stats_format(s, COGMEM_FMT_PROMETHEUS, buf, sizeof buf, NULL), 0);
+    const char *names[6] = {"linked", "tail", "tombstones", "visits_total", "repairs_total",
+                            "fallbacks_total"};
+    const uint64_t vals[6] = {st.index_linked, st.index_tail, st.index_tombstones,
+                              st.index_visits, st.index_repairs, st.index_fallbacks};
+    for (int i = 0; i < 6; i++) {
+        snprintf(want, sizeof want, "\ncogmem_index_%s %llu\n", names[i],
+                 (unsigned long long)vals[i]);
+        assert_non_null(strstr(buf, want));
+        snprintf(want, sizeof want, "# TYPE cogmem_index_%s %s\n", names[i],
+                 i < 3 ? "gauge" : "counter");
+        assert_non_null(strstr(buf, want));
+    }
+    assert_int_equal(cogmem_stats_format(s, COGMEM_FMT_TABLE, buf, sizeof buf, NULL), 0);
+    snprintf(want, sizeof want,
+             "  index: linked %llu, tail %llu, tombstones %llu; visits %llu, repairs %llu, "
+             "fallbacks %llu\n",
+             (unsigned long long)st.index_linked, (unsigned long long)st.index_tail,
+             (unsigned long long)st.index_tombstones, (unsigned long long)st.index_visits,
+             (unsigned long long)st.index_repairs, (unsigned long long)st.index_fallbacks);
+    assert_non_null(strstr(buf, want));
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
+/* A level-0 search from a slot newer than its scratch (a greedy descent
+ * that read `used` after cogmem__ann_pool_begin sized the scratch: adds
+ * ran in between). It must not write past the visit tags (ASan). */
+static void test_search_from_newer_slot(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(1400, 47);
+    add_all(s, x, 100, 1);
+    struct cogmem__ann *a = s->ann[1];
+    struct pool spare, *p = cogmem__ann_pool_get(a, &spare);
+    assert_int_equal(cogmem__ann_pool_begin(a, p, 16), 0);
+    uint32_t cap = p->tags_cap;
+    add_all(s, x + 100 * DIM, 1300, 101);
+    /* Just past the tags and the 64-byte rounding of their allocation:
+     * a write there lands in ASan's red zone. */
+    uint32_t ep = cap + 16;
+    assert_true(ep < atomic_load(&a->used));
+    struct vref r = vref_load(slot_at(a, ep));
+    struct query q = {r.d, r.inv, 1, 0};
+    size_t nr = 0;
+    cogmem__rcu_lock();
+    assert_int_equal(cogmem__ann_search_layer(a, p, &q, ep, 1.0f, 16, 0, &nr), 0);
+    cogmem__rcu_unlock();
+    assert_true(nr >= 1);
+    cogmem__ann_pool_put(a, p);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 static void test_rebuild_on_open(void **state)
 {
     (void)state;
@@ -546,6 +776,9 @@ int main(void)
         cmocka_unit_test(test_replace_relink),
         cmocka_unit_test(test_duplicates_and_reconnect),
         cmocka_unit_test(test_reconnect_past_drained_bridge),
+        cmocka_unit_test(test_reconnect_full_lists),
+        cmocka_unit_test(test_stats_format_index),
+        cmocka_unit_test(test_search_from_newer_slot),
         cmocka_unit_test(test_rebuild_on_open),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_exact_path_without_index),

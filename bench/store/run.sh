@@ -27,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 raw=${BENCH_LOG:-$(mktemp)}
 [ -n "${BENCH_LOG:-}" ] || trap 'rm -f "$raw"' EXIT
 
-python3 "$here/run.py" "$build" --secs "$secs" --reps "$reps" \
+/usr/bin/python3 "$here/run.py" "$build" --secs "$secs" --reps "$reps" \
     --sizes "${BENCH_SIZES:-10000,1000000}" \
     --threads "${BENCH_THREADS:-1,$(nproc)}" \
     --dim "${BENCH_DIM:-16}" --log "$raw" \
@@ -35,4 +35,4 @@ python3 "$here/run.py" "$build" --secs "$secs" --reps "$reps" \
     $(for x in $(echo "${BENCH_ALSO:-}" | tr , ' '); do printf ' --also %s' "$x"; done) \
     >/dev/null
 echo
-python3 "$here/summarize.py" --stat "${BENCH_STAT:-best}" <"$raw"
+/usr/bin/python3 "$here/summarize.py" --stat "${BENCH_STAT:-best}" <"$raw"

@@ -430,8 +430,9 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
  * jemalloc grows an arena's address space by extents of 2 MiB and up
  * (2, 2.5, 3, ... MiB), so this is every growth: a big store's records
  * and map tables sit on huge pages, the tables included (they are
- * allocated first, into the first, smallest extents; a 4 MiB threshold
- * left half of them on 4 KiB pages). The price: a fresh arena faults in
+ * allocated first, into the first, smallest extents: by jemalloc's
+ * growth sizes a 4 MiB threshold would leave about half of the 16 MiB of
+ * tables of a 10^6-key store on 4 KiB pages). The price: a fresh arena faults in
  * and zeroes a whole 2 MiB page at its first touch, up to 6 MiB of
  * resident memory for a store of kilobytes; pooled arenas keep their
  * pages, so a process pays it once per pooled arena. Measured (bench/store,

@@ -74,8 +74,9 @@ void cogmem__kind_init(struct cogmem__kind *k, struct cogmem__mem *mem,
     k->mem = mem;
     k->mem_kind = mem_kind;
     k->counting = counting;
+    for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
+        atomic_init(&k->vec_refs[t].n, 0);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
-        atomic_init(&k->vec_refs[i].n, 0);
         for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
             for (unsigned c = 0; c < 8; c++)
                 atomic_init(&k->ctr[t][i].v[c], 0);
@@ -85,7 +86,7 @@ void cogmem__kind_init(struct cogmem__kind *k, struct cogmem__mem *mem,
 int64_t cogmem__kind_vec_refs(struct cogmem__kind *k)
 {
     int64_t sum = 0;
-    for (unsigned i = 0; i < COGMEM__NSHARDS; i++)
-        sum += atomic_load_explicit(&k->vec_refs[i].n, memory_order_acquire);
+    for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
+        sum += atomic_load_explicit(&k->vec_refs[t].n, memory_order_acquire);
     return sum;
 }

@@ -48,12 +48,18 @@ struct cogmem__shard_ctr {
 _Static_assert(sizeof(struct cogmem__shard_ctr) == 64, "one line per shard's counters");
 _Static_assert(COGMEM__CTR_N <= 8, "counters fit the line");
 
-/* cogmem_vec_get references held now, per shard of the vector's id: a line
- * each, written by every get and put, so never the line a lookup reads. */
-struct cogmem__shard_refs {
+/* cogmem_vec_get references held now: a signed count per counter stripe
+ * (below), a line each. A get adds one in its thread's stripe, a put
+ * subtracts one in its own (maybe another thread's), so a cell may go
+ * negative; only the sum means anything, and it is exact at quiescence
+ * (what cogmem_close checks). As a stripe's only writer a thread counts
+ * with a load and a store, not a locked read-modify-write: get+put used
+ * to pay two RMWs on a per-shard line that every thread touching the
+ * shard bounced between cores. */
+struct cogmem__stripe_refs {
     alignas(64) _Atomic int64_t n;
 };
-_Static_assert(sizeof(struct cogmem__shard_refs) == 64, "one line per shard's refs");
+_Static_assert(sizeof(struct cogmem__stripe_refs) == 64, "one line per stripe's refs");
 
 #define COGMEM__STRIPES 8u
 #define COGMEM__STRIPE_SHARED COGMEM__STRIPES
@@ -72,7 +78,7 @@ static inline unsigned cogmem__stripe(void)
 
 struct cogmem__kind {
     struct cogmem__shard_ctr ctr[COGMEM__STRIPE_SLOTS][COGMEM__NSHARDS];
-    struct cogmem__shard_refs vec_refs[COGMEM__NSHARDS];
+    struct cogmem__stripe_refs vec_refs[COGMEM__STRIPE_SLOTS];
     struct cogmem__slab slab; /* the kind's vectors (cogmem__vec_alloc) */
     struct cogmem__mem *mem;
     enum cogmem__mem_kind mem_kind;
@@ -86,7 +92,9 @@ void cogmem__kind_init(struct cogmem__kind *k, struct cogmem__mem *mem,
                        enum cogmem__mem_kind mem_kind, int counting,
                        uint64_t hash_seed);
 
-/* Sum of the shards' outstanding vector references. */
+/* Sum of the stripes' outstanding vector references. Exact once every
+ * get and put has happened before the call (a racing get+put pair may be
+ * seen half: a transient value, even negative). */
 int64_t cogmem__kind_vec_refs(struct cogmem__kind *k);
 
 /* Add one to a counter cell of the calling thread's slot. Relaxed: a
@@ -116,6 +124,20 @@ static inline void cogmem__ctr_bump_always(struct cogmem__kind *k, unsigned shar
 {
     unsigned t = cogmem__stripe();
     cogmem__ctr_inc(&k->ctr[t][shard].v[c], t);
+}
+
+/* Count a cogmem_vec_get (+1) or cogmem_vec_put (-1) reference in the
+ * calling thread's stripe. Release: a put's reads of the vector happen
+ * before a cogmem_close that sums zero (its loads are acquire). */
+static inline void cogmem__kind_ref(struct cogmem__kind *k, int64_t d)
+{
+    unsigned t = cogmem__stripe();
+    _Atomic int64_t *x = &k->vec_refs[t].n;
+    if (t != COGMEM__STRIPE_SHARED)
+        atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + d,
+                              memory_order_release); /* we are its only writer */
+    else
+        atomic_fetch_add_explicit(x, d, memory_order_release);
 }
 
 #endif /* COGMEM_SHARDS_KIND_H */

@@ -110,7 +110,7 @@ struct cogmem_vec {
     uint32_t dim;            /* 40 */
     float norm;              /* 44 */
     uint32_t version;        /* 48: set before publication, then constant */
-    uint32_t shard;          /* 52: shard of id, for the reference counter */
+    uint32_t shard;          /* 52: shard of id, for the deferred-free counters */
     _Atomic uint32_t state;  /* 56: enum cogmem__row_state (slab.h) */
     uint32_t row;            /* 60: index in the slab: set when first handed out, then fixed */
 };

@@ -24,10 +24,9 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
         if (!v)
             break; /* removed since the lookup */
         if (cogmem__vec_tryget(v)) {
-            /* Relaxed: cogmem_close reads these counters only after the
-             * host has ordered its puts before it (thread join etc.). */
-            atomic_fetch_add_explicit(&v->kind->vec_refs[v->shard].n, 1,
-                                      memory_order_relaxed);
+            /* cogmem_close reads these counters only after the host has
+             * ordered its gets and puts before it (thread join etc.). */
+            cogmem__kind_ref(v->kind, 1);
             *out = v;
             rc = 0;
             break;
@@ -55,10 +54,10 @@ void cogmem_vec_put(const cogmem_vec *cv)
     if (!cv)
         return;
     struct cogmem_vec *v = (struct cogmem_vec *)cv;
-    /* Read the counter's address before dropping the reference: the drop
-     * may let the vector be freed. */
-    _Atomic int64_t *refs = &v->kind->vec_refs[v->shard].n;
+    /* Read the kind before dropping the reference: the drop may let the
+     * vector be freed (the kind outlives it: the store is open). */
+    struct cogmem__kind *k = v->kind;
     cogmem__vec_unref(v);
-    /* Release: the drop above happens before a close that reads zero. */
-    atomic_fetch_sub_explicit(refs, 1, memory_order_release);
+    /* After the drop (release): it happens before a close that reads zero. */
+    cogmem__kind_ref(k, -1);
 }

@@ -12,6 +12,7 @@ made by summarize.py.
 
 usage: run.py BUILDDIR [--secs S] [--warm S] [--reps R] [--sizes 10000,1000000]
               [--threads 1,2] [--dim D] [--log FILE] [--also NAME=BUILDDIR ...]
+              [--workloads info,kind,...]
 
 --also adds the cogmem of another build (e.g. an older commit's, for a
 before/after comparison in one run) as one more map called NAME.
@@ -95,7 +96,13 @@ def main():
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--log")
     ap.add_argument("--also", action="append", default=[])
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
     a = ap.parse_args()
+    workloads = a.workloads.split(",")
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        print(f"run.py: unknown workloads {','.join(unknown)}", file=sys.stderr)
+        return 2
 
     here = os.path.dirname(os.path.abspath(__file__))
     bindir = os.path.join(a.build, "bench", "store")
@@ -142,7 +149,7 @@ def main():
                 procs.append(Map(name, argv + common, emit))
             for rep in range(1, a.reps + 1):
                 print(f"run.py: n={n} rep {rep}/{a.reps}", file=sys.stderr)
-                for wl in WORKLOADS:
+                for wl in workloads:
                     for t in threads:
                         order = procs[k % len(procs):] + procs[:k % len(procs)]
                         k += 1

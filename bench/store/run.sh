@@ -16,6 +16,7 @@
 #   BENCH_ALSO     NAME=BUILDDIR[,NAME=BUILDDIR]: another build's cogmem as
 #                  one more map (a before/after comparison in one run)
 #   BENCH_STAT     best (default) or median: what the tables show per cell
+#   BENCH_WORKLOADS  comma-separated subset of the workloads (default: all)
 # The defaults take about three minutes on a 2-core machine.
 set -eu
 
@@ -26,11 +27,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 raw=${BENCH_LOG:-$(mktemp)}
 [ -n "${BENCH_LOG:-}" ] || trap 'rm -f "$raw"' EXIT
 
-python3 "$here/run.py" "$build" --secs "$secs" --reps "$reps" \
+/usr/bin/python3 "$here/run.py" "$build" --secs "$secs" --reps "$reps" \
     --sizes "${BENCH_SIZES:-10000,1000000}" \
     --threads "${BENCH_THREADS:-1,$(nproc)}" \
     --dim "${BENCH_DIM:-16}" --log "$raw" \
+    ${BENCH_WORKLOADS:+--workloads "$BENCH_WORKLOADS"} \
     $(for x in $(echo "${BENCH_ALSO:-}" | tr , ' '); do printf ' --also %s' "$x"; done) \
     >/dev/null
 echo
-python3 "$here/summarize.py" --stat "${BENCH_STAT:-best}" <"$raw"
+/usr/bin/python3 "$here/summarize.py" --stat "${BENCH_STAT:-best}" <"$raw"

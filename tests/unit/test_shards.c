@@ -440,6 +440,107 @@ static void test_info_tracks_racing_replacements(void **state)
     test_close(&race_store);
 }
 
+/* --- huge pages and vector references ----------------------------------- */
+
+/* Whether the mapping that holds `p` has the MADV_HUGEPAGE flag ("hg" in
+ * /proc/self/smaps' VmFlags): -1 when p is in no mapping listed. */
+static int advised_huge(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    int inside = 0, found = -1;
+    uintptr_t a = (uintptr_t)p;
+    while (fgets(line, sizeof line, f)) {
+        /* A mapping's first line is "lo-hi perms offset ..."; its fields
+         * ("Name:  value") follow, VmFlags last. */
+        uintptr_t lo, hi;
+        char perms[8];
+        if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s", &lo, &hi, perms) == 3) {
+            inside = a >= lo && a < hi;
+            continue;
+        }
+        if (inside && !strncmp(line, "VmFlags:", 8)) {
+            found = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* A store past a few MiB has its records and its map tables on memory
+ * advised for transparent huge pages (numa/mem.c's extent hook): on 4 KiB
+ * pages a lookup at 10^6 keys pays a TLB miss per record. Only with the
+ * jemalloc backend, and where the kernel has THP at all. */
+static void test_big_store_on_huge_pages(void **state)
+{
+    (void)state;
+    if (strcmp(cogmem__mem_backend(), "jemalloc-arenas") != 0 ||
+        access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) != 0)
+        skip();
+    cogmem_config cfg;
+    cogmem_config_init(&cfg);
+    cfg.dim = 4;
+    cfg.expected_concepts = 1u << 17; /* tables of 64 KiB per shard */
+    cogmem_store *s = NULL;
+    assert_int_equal(cogmem_open(&cfg, &s), 0);
+    float v[4] = {1, 2, 3, 4};
+    const uint64_t n = 1u << 16; /* 8 MiB of records */
+    for (uint64_t id = 1; id <= n; id++)
+        assert_int_equal(cogmem_concept_add(s, id, v), 0);
+    uint64_t hash = cogmem__hash(s, n);
+    cogmem__rcu_lock();
+    struct cogmem__node *nd = cogmem__set_find(&s->sets[0], n, hash, COGMEM__FIND_LIVE);
+    struct cogmem__table *t = cogmem__set_table(&s->sets[0], hash);
+    cogmem__rcu_unlock();
+    assert_non_null(nd);
+    assert_int_equal(advised_huge(nd), 1);
+    assert_int_equal(advised_huge(t), 1);
+    test_close(&s);
+}
+
+static cogmem_store *refs_store;
+static const cogmem_vec *refs_vec;
+
+static void *refs_get(void *arg)
+{
+    (void)arg;
+    assert_int_equal(cogmem_vec_get(refs_store, 7, &refs_vec), 0);
+    return NULL;
+}
+
+static void *refs_put(void *arg)
+{
+    (void)arg;
+    cogmem_vec_put(refs_vec);
+    return NULL;
+}
+
+/* References are counted per thread stripe (shards/kind.h): a get on one
+ * thread and its put on another still sum to none, and a reference taken
+ * by a thread that has exited still holds the store open. */
+static void test_vec_refs_across_threads(void **state)
+{
+    (void)state;
+    refs_store = test_open(4);
+    float v[4] = {1, 0, 0, 0};
+    assert_int_equal(cogmem_concept_add(refs_store, 7, v), 0);
+    pthread_t t;
+    assert_int_equal(cogmem_vec_get(refs_store, 7, &refs_vec), 0); /* here ... */
+    assert_int_equal(pthread_create(&t, NULL, refs_put, NULL), 0); /* ... put there */
+    pthread_join(t, NULL);
+    test_close(&refs_store); /* nothing held, though our stripe says +1 */
+    refs_store = test_open(4);
+    assert_int_equal(cogmem_concept_add(refs_store, 7, v), 0);
+    assert_int_equal(pthread_create(&t, NULL, refs_get, NULL), 0); /* got there */
+    pthread_join(t, NULL);
+    assert_int_equal(cogmem_close(&refs_store), -EBUSY); /* our stripe says 0 */
+    assert_non_null(refs_store);
+    cogmem_vec_put(refs_vec); /* ... put here */
+    test_close(&refs_store);
+}
+
 /* --- sizing limits --------------------------------------------------- */
 
 /* Resident memory of this process, bytes (/proc/self/statm). */
@@ -560,6 +661,8 @@ int main(void)
         cmocka_unit_test(test_adversarial_ids_spread),
         cmocka_unit_test(test_fork_during_resize),
         cmocka_unit_test(test_info_tracks_racing_replacements),
+        cmocka_unit_test(test_big_store_on_huge_pages),
+        cmocka_unit_test(test_vec_refs_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,20 +34,40 @@ static struct cogmem__table *table_new(struct cogmem__kind *k, uint64_t slots)
 {
     if (slots > MAX_SLOTS)
         return NULL;
-    struct cogmem__table *t = cogmem__mem_alloc(k->mem, k->mem_kind, table_bytes(slots));
+    /* Zeroed memory is a table of EMPTY slots: no memset where the
+     * allocator knows the block is zero already (fresh pages, or a clean
+     * block back from table_free_clean), so a large pre-sized table costs
+     * only the pages its adds touch. The table is published later with a
+     * release store. */
+    struct cogmem__table *t =
+        cogmem__mem_alloc_zeroed(k->mem, k->mem_kind, table_bytes(slots));
     if (!t)
         return NULL;
     t->kind = k;
     t->mask = slots - 1;
     atomic_init(&t->used, 0);
-    /* Plain zeroing: the table is published later with a release store. */
-    memset((void *)t->slot, 0, (size_t)slots * sizeof(uintptr_t));
     return t;
 }
 
 static void table_free(struct cogmem__table *t)
 {
     cogmem__mem_free(t->kind->mem, t->kind->mem_kind, t, table_bytes(t->mask + 1));
+}
+
+/* Free a quiescent table that no slot was ever claimed in (used == 0) or
+ * that cogmem__set_drain emptied (it resets used): every slot is EMPTY,
+ * i.e. zero, so zeroing the header makes the block clean again and the
+ * allocator may hand it to the next table_new without a memset. */
+static void table_free_clean(struct cogmem__table *t)
+{
+    if (atomic_load_explicit(&t->used, memory_order_relaxed) != 0) {
+        table_free(t);
+        return;
+    }
+    struct cogmem__kind *k = t->kind;
+    size_t bytes = table_bytes(t->mask + 1);
+    memset((void *)t, 0, offsetof(struct cogmem__table, slot));
+    cogmem__mem_free_zeroed(k->mem, k->mem_kind, t, bytes);
 }
 
 static void table_reclaim(struct rcu_head *h)
@@ -82,7 +102,7 @@ int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
 void cogmem__set_fini(struct cogmem__set *s)
 {
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
-        table_free(atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed));
+        table_free_clean(atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed));
         atomic_store_explicit(&s->shard[i].cur, NULL, memory_order_relaxed);
     }
 }
@@ -357,10 +377,18 @@ void cogmem__set_drain(struct cogmem__set *s,
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         struct cogmem__table *t =
             atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed);
+        /* A table no slot was ever claimed in is all EMPTY: skip it, so
+         * closing a store with large pre-sized tables does not read (and
+         * fault in) pages its adds never touched. Quiescent: `used` is
+         * exact (every claim counts itself). */
+        if (atomic_load_explicit(&t->used, memory_order_relaxed) == 0)
+            continue;
         for (uint64_t j = 0; j <= t->mask; j++) {
-            uintptr_t p = atomic_load_explicit(&t->slot[j], memory_order_relaxed) &
-                          COGMEM__SLOT_PTR;
+            uintptr_t w = atomic_load_explicit(&t->slot[j], memory_order_relaxed);
+            if (w == COGMEM__SLOT_EMPTY)
+                continue; /* no store: an untouched page stays untouched */
             atomic_store_explicit(&t->slot[j], COGMEM__SLOT_EMPTY, memory_order_relaxed);
+            uintptr_t p = w & COGMEM__SLOT_PTR;
             if (p == COGMEM__SLOT_EMPTY || p == COGMEM__SLOT_TOMB)
                 continue;
             struct cogmem__node *n = (struct cogmem__node *)p;

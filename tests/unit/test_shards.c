@@ -649,11 +649,51 @@ static void test_slab_rows_lazy_and_clean(void **state)
     }
 }
 
+/* A closed store's tables go back to the allocator clean (drained to
+ * EMPTY, header zeroed) and the next store takes them without a memset
+ * (numa/mem.c's cache in the build without jemalloc): so every slot of a
+ * new store's tables must be EMPTY however the last store left them
+ * (nodes, tombstones, a migration). Tables of 16384 slots are large
+ * enough for the cache. */
+static void test_tables_clean_when_reused(void **state)
+{
+    (void)state;
+    enum { D = 4 };
+    float v[D] = {1, 2, 3, 4};
+    for (int round = 0; round < 4; round++) {
+        cogmem_config cfg;
+        cogmem_config_init(&cfg);
+        cfg.dim = D;
+        cfg.expected_concepts = 16u * 4096u;
+        cogmem_store *s = NULL;
+        assert_int_equal(cogmem_open(&cfg, &s), 0);
+        for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+            struct cogmem__table *t = atomic_load(&s->sets[0].shard[i].cur);
+            assert_true(t->mask + 1 >= 16384);
+            for (uint64_t j = 0; j <= t->mask; j++)
+                if (atomic_load_explicit(&t->slot[j], memory_order_relaxed) !=
+                    COGMEM__SLOT_EMPTY)
+                    fail_msg("round %d: shard %u slot %llu is not EMPTY", round, i,
+                             (unsigned long long)j);
+            assert_int_equal(atomic_load(&t->used), 0);
+        }
+        for (uint64_t id = 1; id <= 3000; id++) {
+            v[0] = (float)id;
+            assert_int_equal(cogmem_concept_add(s, id, v), 0);
+        }
+        for (uint64_t id = 1; id <= 3000; id += 3) /* tombstones */
+            assert_int_equal(cogmem_concept_remove(s, id), 0);
+        test_close(&s);
+        cogmem__rcu_barrier();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_growth_starts_no_threads),
         cmocka_unit_test(test_slab_rows_lazy_and_clean),
+        cmocka_unit_test(test_tables_clean_when_reused),
         cmocka_unit_test(test_growth_enomem),
         cmocka_unit_test(test_migrations_under_traffic),
         cmocka_unit_test(test_sizing_clamped),

@@ -103,7 +103,7 @@ static void scan_only(cogmem_store *st, const float *q, float *scratch)
     blk = blk < 16 ? 16 : blk > 256 ? 256 : blk & ~15u;
     for (uint32_t c = 0; c * rpc < used; c++) {
         uint32_t n = used - c * rpc < rpc ? used - c * rpc : rpc;
-        const char *base = cogmem__slab_chunk(sl, c) + sl->data_base;
+        const char *base = cogmem__slab_chunk_data(sl, c); /* mapped or not */
         for (uint32_t i = 0; i < n; i += blk)
             cogmem_dot_batch(q, (const float *)(base + (size_t)i * sl->stride),
                              n - i < blk ? n - i : blk, sl->dim, sl->stride / sizeof(float),

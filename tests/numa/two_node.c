@@ -77,7 +77,10 @@ static int count(int policy, long counts[2][3])
                 cogmem__set_find(&s->sets[k], id, cogmem__hash(s, id), COGMEM__FIND_LIVE);
             n = pages_of(node, sizeof(struct cogmem__node_mem), pages, n);
             struct cogmem_vec *vec = atomic_load_explicit(&node->vec, memory_order_acquire);
-            n = pages_of(vec, sizeof *vec + DIM * sizeof(float), pages, n);
+            /* The row header, then its data: in the slab they are apart
+             * (headers at the chunk's start, rows after them). */
+            n = pages_of(vec, sizeof *vec, pages, n);
+            n = pages_of(cogmem_vec_data(vec), DIM * sizeof(float), pages, n);
             cogmem__rcu_unlock();
         }
         if (move_pages(0, (unsigned long)n, pages, NULL, status, 0) != 0) {

@@ -98,6 +98,13 @@
 /* Nodes whose insertion may be in flight at once (the tail's size); an
  * adder beyond it waits for a tail entry. */
 #define COGMEM__ANN_TAIL 128u
+/* The work one call that finds repair due does of the pass in progress
+ * (repair.c), in units: a slot collected, a list looked at, a slot the
+ * reconnect walk dequeues, a drained slot's link are 1 each; a list
+ * rewired is COGMEM__ANN_REWIRE_COST more (it scores up to (2M)^2
+ * candidates); a reconnect link costs ef_construction (its search). */
+#define COGMEM__ANN_REPAIR_BUDGET 512u
+#define COGMEM__ANN_REWIRE_COST 16u
 /* Limits of the parameters (validated by the store). */
 #define COGMEM__ANN_M_MIN 2u
 #define COGMEM__ANN_M_MAX 100u

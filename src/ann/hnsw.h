@@ -192,9 +192,15 @@ int cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n);
  * pass is in progress or due, beginning one if none is; with `force`,
  * the pass in progress to its end and then a whole new pass. Returns at
  * once (0) when another caller holds the pass. Returns the lists it
- * rewired plus the links it added to reconnect unreached slots. Must not
- * be called inside a read-side section. Thread-safe. */
+ * rewired plus the links it added to reconnect unreached slots. May be
+ * called inside a read-side section (the pass takes its own, defers its
+ * frees and never waits for a grace period); tests and forced passes call
+ * it outside. Thread-safe. */
 uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force);
+
+/* 1 while a repair pass is in progress (a relaxed hint: adds use it to
+ * run a slice). Thread-safe. */
+int cogmem__ann_pass_open(struct cogmem__ann *a);
 
 /* The ef best non-deleted slots for query q (dim floats; with `cosine`,
  * similarity dot / (qnorm |row|)), best first, plus every tail slot, into

@@ -411,6 +411,11 @@ static uint64_t pass_run(struct cogmem__ann *a, uint64_t budget)
     return fixed;
 }
 
+int cogmem__ann_pass_open(struct cogmem__ann *a)
+{
+    return atomic_load_explicit(&a->pass_active, memory_order_relaxed) != 0;
+}
+
 uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
 {
     if (!force && !repair_due(a))

@@ -212,11 +212,13 @@ typedef struct cogmem_config {
      *    change) made while a pass is due or in progress runs one bounded
      *    slice of it (about 30 lists rewired, or one reconnecting search;
      *    a caller that finds another running a slice skips it, never
-     *    waits), so the pass's work is spread over the removes that
-     *    follow. At 10^5 nodes of dim 128 bench/ann measured REMOVE_NUMBERS;
-     *    the unsliced pass it replaced cost 3.5 s in the one remove that
-     *    ran it. Tombstones are never returned while they wait (a pass
-     *    left unfinished when the removes stop resumes with the next);
+     *    waits), and so does each add while a pass is in progress: the
+     *    pass's work, the same as before, is spread over the calls that
+     *    follow. At 10^5 nodes of dim 128 bench/ann measured the slowest
+     *    remove at 2.7-5.8 ms (a slice) and 1-4% of removes above 1 ms,
+     *    where the unsliced pass took 2.1-2.3 s in the one remove that
+     *    ran it (load 1, 2 cores). Tombstones are never returned while
+     *    they wait;
      *  - a centroid change costs a vector swap, and an add's linking once
      *    the node has drifted 0.2 rad since it was linked. */
     uint32_t index;

@@ -36,12 +36,14 @@
  * neighbours (HNSW's pruning heuristic), moves the entry point off it,
  * reconnects (below), drops its vector reference and, after an RCU grace
  * period, returns it to the free list. The pass is not run by one call:
- * each remove or far centroid change that finds a pass due or in progress
- * runs one slice of it, COGMEM__ANN_REPAIR_BUDGET units (about 30 lists
- * rewired), under a try-lock (a caller that finds it held skips and never
- * waits); the pass's cursors (repair.c) keep its place between slices.
- * At 10^5 slots a pass is some 4000 slices, well under the linked/10
- * removes before the next one is due. Why no list can point to a freed slot
+ * each remove or far centroid change that finds a pass due or in progress,
+ * and each add while one is in progress (src/ann_hooks.h), runs one slice
+ * of it, COGMEM__ANN_REPAIR_BUDGET units (about 30 lists rewired), under
+ * a try-lock (a caller that finds it held skips and never waits); the
+ * pass's cursors (repair.c) keep its place between slices. A pass costs
+ * about 23 units per slot (nearly every list points to one of 10%
+ * tombstones), so it takes about used/20 slices: well under the
+ * linked/10 removes before the next pass is due. Why no list can point to a freed slot
  * afterwards: a writer adds a link to s only under the lock of the list's
  * owner, after checking (under that lock) that s is not DELETED/DRAINING;
  * the pass collects s after its tombstone, then takes each owner's lock,

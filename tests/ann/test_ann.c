@@ -238,6 +238,18 @@ static void test_repair_sliced(void **state)
         for (size_t j = 0; j < n; j++)
             assert_true(h[j].id % 2 == 0); /* never a removed node */
     }
+    /* Adds advance a pass too: one opened by removes that then stop ends
+     * within a bounded number of adds (a pass here is some 60 slices). */
+    for (uint64_t id = 2; id <= 400 && !atomic_load(&a->pass_active); id += 2)
+        assert_int_equal(cogmem_episode_remove(s, id), 0);
+    assert_int_equal(atomic_load(&a->pass_active), 1);
+    size_t adds = 0;
+    while (atomic_load(&a->pass_active) && adds < 1000) {
+        assert_int_equal(cogmem_episode_add(s, 10001 + adds, x + adds * DIM, 0), 0);
+        adds++;
+    }
+    printf("sliced repair: a pass left open by removes ended after %zu adds\n", adds);
+    assert_int_equal(atomic_load(&a->pass_active), 0);
     free(x);
     assert_int_equal(cogmem_close(&s), 0);
 }

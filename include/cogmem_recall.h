@@ -133,11 +133,12 @@ typedef struct cogmem_recall_params {
  *  - Guarantees kept: a node whose remove returned before the call is
  *    never returned; an id appears at most once.
  *  - Reachability: the index repairs itself inside removes and centroid
- *    changes (once tombstones reach 1/10 of the linked nodes); each such
- *    repair pass ends by linking back every live node no walk from the
- *    graph's entry point reaches. Right after a pass that ran with no
- *    concurrent add, remove or centroid change, every live node is
- *    reachable. Adds in between can prune away the only way into a group
+ *    changes (once tombstones reach 1/10 of the linked nodes), a bounded
+ *    slice of a repair pass per call (cogmem.h, cfg.index); each pass
+ *    ends by linking back every live node no walk from the graph's entry
+ *    point reaches. Right after a pass that ran with no concurrent add or
+ *    centroid change, every live node is reachable (the removes that run
+ *    its slices only leave tombstones, which walks go through). Adds in between can prune away the only way into a group
  *    of nodes (with clustered data, a cluster), which searches then miss
  *    until the next pass; the guarantees above hold throughout.
  *  - Blended ranking re-ranks the similarity candidates only (a node far

@@ -3,8 +3,8 @@
  * One line at each place that changes what an index covers: an add
  * reserves a slot before linking its node (so that -ENOMEM changes
  * nothing) and inserts it once the node is LIVE and its row CURRENT; a
- * remove tombstones the slot and, once tombstones are many, runs a repair
- * pass; a centroid replacement hands the slot the new vector. Each is a
+ * remove tombstones the slot and, once tombstones are many, runs a slice
+ * of a repair pass (as does an add while a pass is in progress); a centroid replacement hands the slot the new vector. Each is a
  * no-op on a store without cfg.index (st->ann[] NULL). The graph itself is
  * src/ann/hnsw.h; the approximate recall that searches it src/ann_recall.c.
  */
@@ -37,14 +37,25 @@ static inline void cogmem__ann_add_abort(cogmem_store *st, enum cogmem_kind kind
         cogmem__ann_unreserve(a, slot);
 }
 
-/* The node is LIVE and v CURRENT; inside the add's read-side section. */
+/* Run a slice of the repair pass that is due or in progress and count
+ * its work (index_repairs). Inside or outside a read-side section (the
+ * pass defers its frees, never waits for a grace period). */
+void cogmem__ann_repair_due(cogmem_store *st, enum cogmem_kind kind);
+
+/* The node is LIVE and v CURRENT; inside the add's read-side section.
+ * Links it, then runs a slice of the repair pass if one is in progress:
+ * adds advance a pass too, so one left open when removes stop (after a
+ * churn, say) still ends. */
 static inline void cogmem__ann_add_commit(cogmem_store *st, enum cogmem_kind kind,
                                           uint32_t slot, struct cogmem__node *n,
                                           struct cogmem_vec *v)
 {
     struct cogmem__ann *a = cogmem__ann_of(st, kind);
-    if (a)
-        cogmem__ann_insert(a, slot, n, v);
+    if (!a)
+        return;
+    cogmem__ann_insert(a, slot, n, v);
+    if (cogmem__ann_pass_open(a))
+        cogmem__ann_repair_due(st, kind);
 }
 
 /* After the remove's vector exchange, inside its section: 1 when a repair
@@ -56,8 +67,6 @@ static inline int cogmem__ann_on_remove(cogmem_store *st, enum cogmem_kind kind,
     return a ? cogmem__ann_remove(a, n) : 0;
 }
 
-/* Outside any section: run the due repair pass and count its work. */
-void cogmem__ann_repair_due(cogmem_store *st, enum cogmem_kind kind);
 
 /* After a centroid replacement's publication, inside its section: 1 when
  * a repair pass is due (cogmem__ann_repair_due after the section). */

@@ -84,6 +84,37 @@ struct cand {
     uint32_t slot;
 };
 
+/* The repair pass in progress (repair.c), sliced over the calls that find
+ * repair due: only the holder of cogmem__ann.repairing reads or writes
+ * it (the flag's acquire/release orders one holder's writes before the
+ * next holder's reads). */
+enum pass_phase {
+    P_IDLE = 0,  /* no pass */
+    P_COLLECT,   /* cursor over [0, used): DELETED -> DRAINING */
+    P_REWIRE,    /* cursor over [0, used): lists off DRAINING slots */
+    P_ROUND,     /* a reconnect round begins: walk from the entry point */
+    P_WALK,      /* the breadth-first walk, queue[h..t) to go */
+    P_LINK,      /* cursor over [0, rused): link what the walk missed */
+    P_DROP       /* cursor over the drain list: vectors and lists go */
+};
+
+struct pass {
+    uint32_t phase;
+    uint32_t used;   /* slots the current sweep covers */
+    uint32_t cur;    /* the sweep's cursor */
+    struct drain *dr;
+    size_t dr_cap, dr_bytes;
+    struct cand *buf;
+    size_t bufn;
+    uint64_t best;   /* best entry candidate the rewire sweep saw */
+    uint64_t e;      /* the entry point of the reconnect round */
+    uint32_t *queue; /* reconnect: walk queue and marks over [0, rused) */
+    uint8_t *seen;
+    uint32_t rused;
+    size_t h, t;
+    uint64_t unreached, prev;
+};
+
 struct cogmem__ann {
     struct cogmem__mem *mem;
     struct cogmem__slab *sl;
@@ -99,7 +130,9 @@ struct cogmem__ann {
     alignas(64) _Atomic uint64_t linked;
     _Atomic uint64_t deleted;
     _Atomic uint64_t relinks;
-    _Atomic uint32_t repairing;
+    _Atomic uint32_t repairing; /* try-lock over `pass` */
+    _Atomic uint32_t pass_active; /* a pass is in progress (set by its holder) */
+    struct pass pass;
     alignas(64) _Atomic uint32_t tail[COGMEM__ANN_TAIL];
     struct pool pool[POOL];
     char *_Atomic seg[MAX_SEGS];
@@ -233,14 +266,19 @@ static inline uint64_t entry_load(struct cogmem__ann *a)
     return atomic_load_explicit(&a->entry, memory_order_acquire);
 }
 
+/* A slice of repair is due: a pass is in progress, or tombstones reached
+ * 1/10 of the linked slots (and 16). */
 static inline int repair_due(struct cogmem__ann *a)
 {
+    if (atomic_load_explicit(&a->pass_active, memory_order_relaxed))
+        return 1;
     uint64_t d = atomic_load_explicit(&a->deleted, memory_order_relaxed);
     return d >= 16 && d * 10 >= atomic_load_explicit(&a->linked, memory_order_relaxed);
 }
 
 /* Across the index's files (internal to src/ann/). */
 void cogmem__ann_free_push(struct cogmem__ann *a, uint32_t s);              /* setup.c */
+void cogmem__ann_pass_fini(struct cogmem__ann *a); /* repair.c */
 void cogmem__ann_pool_fini(struct cogmem__ann *a, struct pool *p);          /* search.c */
 struct pool *cogmem__ann_pool_get(struct cogmem__ann *a, struct pool *spare);
 void cogmem__ann_pool_put(struct cogmem__ann *a, struct pool *p);

@@ -31,11 +31,19 @@
  *
  * Remove: the slot becomes DELETED (a tombstone). Searches still walk
  * through it but never return it. Once tombstones reach 1/10 of the linked
- * slots, the remover runs a REPAIR pass: it marks every DELETED slot
- * DRAINING, then rewires every list that points to a DRAINING slot to that
- * slot's own neighbours (HNSW's pruning heuristic), moves the entry point
- * off it, drops its vector reference and, after an RCU grace period,
- * returns it to the free list. Why no list can point to a freed slot
+ * slots, a REPAIR pass begins: it marks every DELETED slot DRAINING, then
+ * rewires every list that points to a DRAINING slot to that slot's own
+ * neighbours (HNSW's pruning heuristic), moves the entry point off it,
+ * reconnects (below), drops its vector reference and, after an RCU grace
+ * period, returns it to the free list. The pass is not run by one call:
+ * each remove or far centroid change that finds a pass due or in progress,
+ * and each add while one is in progress (src/ann_hooks.h), runs one slice
+ * of it, COGMEM__ANN_REPAIR_BUDGET units (about 30 lists rewired), under
+ * a try-lock (a caller that finds it held skips and never waits); the
+ * pass's cursors (repair.c) keep its place between slices. A pass costs
+ * about 23 units per slot (nearly every list points to one of 10%
+ * tombstones), so it takes about used/20 slices: well under the
+ * linked/10 removes before the next pass is due. Why no list can point to a freed slot
  * afterwards: a writer adds a link to s only under the lock of the list's
  * owner, after checking (under that lock) that s is not DELETED/DRAINING;
  * the pass collects s after its tombstone, then takes each owner's lock,
@@ -74,12 +82,18 @@
  * clustered data, a whole cluster: measured 112-461 nodes in stress-ann).
  * Only a pass's reconnect walk finds that. So "every live node is
  * reachable at level 0 from the entry point" holds right after a repair
- * pass that ran with no add, remove or re-link concurrent with it; from
- * then on until the next pass, adds can cut groups off again (searches
- * then miss them; they are not lost: the next pass links them back).
- * Passes run inside removes and far centroid changes (1/10 tombstones),
- * or when asked with force (tests call cogmem__ann_repair(a, 1) at
- * quiescence before checking).
+ * pass that ran with no add or re-link concurrent with it; from then on
+ * until the next pass, adds can cut groups off again (searches then miss
+ * them; they are not lost: the next pass links them back). Passes run in
+ * slices inside removes and far centroid changes (1/10 tombstones). The
+ * removes between a pass's slices cut nothing off (a tombstone keeps its
+ * lists and walks go through it; only the pass rewires and drains), so a
+ * pass whose slices ran beside removes alone gives the guarantee too
+ * (test_repair_sliced checks it); a far centroid change is an add. A
+ * pass asked with force runs whole in one call (tests call
+ * cogmem__ann_repair(a, 1) at quiescence before checking): it ends the
+ * pass in progress, then runs a new one, so every tombstone made before
+ * it is drained when it returns.
  */
 #ifndef COGMEM_SRC_ANN_HNSW_H
 #define COGMEM_SRC_ANN_HNSW_H
@@ -98,6 +112,13 @@
 /* Nodes whose insertion may be in flight at once (the tail's size); an
  * adder beyond it waits for a tail entry. */
 #define COGMEM__ANN_TAIL 128u
+/* The work one call that finds repair due does of the pass in progress
+ * (repair.c), in units: a slot collected, a list looked at, a slot the
+ * reconnect walk dequeues, a drained slot's link are 1 each; a list
+ * rewired is COGMEM__ANN_REWIRE_COST more (it scores up to (2M)^2
+ * candidates); a reconnect link costs ef_construction (its search). */
+#define COGMEM__ANN_REPAIR_BUDGET 512u
+#define COGMEM__ANN_REWIRE_COST 16u
 /* Limits of the parameters (validated by the store). */
 #define COGMEM__ANN_M_MIN 2u
 #define COGMEM__ANN_M_MAX 100u
@@ -158,19 +179,30 @@ void cogmem__ann_insert_finish(struct cogmem__ann *a, uint32_t slot, uint32_t ti
 
 /* Node n has just been turned DEAD and its vector unpublished: tombstone
  * its slot. Caller holds the RCU read lock. Returns 1 when a repair pass
- * is due (call cogmem__ann_repair outside the section). */
+ * is due or in progress (call cogmem__ann_repair outside the section for
+ * a slice of it). */
 int cogmem__ann_remove(struct cogmem__ann *a, struct cogmem__node *n);
 
 /* Node n's vector was replaced (the new one published, CURRENT). Caller
  * holds the RCU read lock. When the slot has drifted far enough the node
  * is re-linked into a new slot and the old one tombstoned; returns 1 when
- * a repair pass is then due (cogmem__ann_repair outside the section). */
+ * a repair pass is then due or in progress (cogmem__ann_repair outside
+ * the section). */
 int cogmem__ann_replaced(struct cogmem__ann *a, struct cogmem__node *n);
 
-/* A repair pass if one is due (or `force`) and none is running; returns
- * the lists it rewired plus the links it added to reconnect unreached
- * slots. Must not be called inside a read-side section. */
+/* One slice of the repair pass (COGMEM__ANN_REPAIR_BUDGET units) if a
+ * pass is in progress or due, beginning one if none is; with `force`,
+ * the pass in progress to its end and then a whole new pass. Returns at
+ * once (0) when another caller holds the pass. Returns the lists it
+ * rewired plus the links it added to reconnect unreached slots. May be
+ * called inside a read-side section (the pass takes its own, defers its
+ * frees and never waits for a grace period); tests and forced passes call
+ * it outside. Thread-safe. */
 uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force);
+
+/* 1 while a repair pass is in progress (a relaxed hint: adds use it to
+ * run a slice). Thread-safe. */
+int cogmem__ann_pass_open(struct cogmem__ann *a);
 
 /* The ef best non-deleted slots for query q (dim floats; with `cosine`,
  * similarity dot / (qnorm |row|)), best first, plus every tail slot, into

@@ -9,16 +9,19 @@
  * it reaches to queue; returns the live slots it dequeued. It walks
  * through tombstones (DELETED: their links stay until a pass drains
  * them) but never through DRAINING slots: the pass that collected them
- * drops their lists (step 5 of cogmem__ann_repair) after its reconnect
+ * drops their lists (its DROP phase, below) after its reconnect
  * walk, so a path through one is gone by the end of the pass. Counting
  * such paths let reconnect pass over whole clusters whose only way in was
  * a drained bridge; cut off by step 5, they stayed unreachable (stress-ann
- * under ASan: 112 of 3999 live nodes). */
+ * under ASan: 112 of 3999 live nodes). At most *budget dequeues, each
+ * taken from it (the pass walks in slices; the queue and marks keep the
+ * walk's place). */
 static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_t *queue,
-                    size_t *h, size_t *t)
+                    size_t *h, size_t *t, uint64_t *budget)
 {
     uint64_t reached = 0;
-    while (*h < *t) {
+    while (*h < *t && *budget) {
+        --*budget;
         struct slot *x = slot_at(a, queue[(*h)++]);
         reached += live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire));
         uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_acquire);
@@ -34,106 +37,6 @@ static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_
         }
     }
     return reached;
-}
-
-/* One round of reconnect (below): walk from the entry point, then link
- * every live slot the walk did not reach from the best reached hit of a
- * search for its vector -- appended where a reached list has room, else
- * by a swap (cogmem__ann_link_by_swap, which cuts nothing off), as a last
- * resort into the entry point's list -- and mark what it reaches.
- * *unreached: the live slots the walk did not reach; *failed: a search
- * had no scratch. Returns the links added. */
-static uint64_t reconnect_round(struct cogmem__ann *a, uint32_t used, uint64_t e, uint32_t *queue,
-                                uint8_t *seen, struct pool *p, uint64_t *unreached, int *failed)
-{
-    uint64_t added = 0;
-    *unreached = 0;
-    memset(seen, 0, (size_t)used);
-    size_t h = 0, t = 0;
-    queue[t++] = (uint32_t)e;
-    seen[(uint32_t)e] = 1;
-    (void)bfs(a, used, seen, queue, &h, &t);
-    for (uint32_t y = 0; y < used; y++) {
-        struct slot *Y = slot_at(a, y);
-        if (seen[y] || !live_state(atomic_load_explicit(&Y->hot->state, memory_order_acquire)))
-            continue;
-        ++*unreached;
-        struct vref yrn = vref_load(Y);
-        struct query q = {yrn.d, yrn.inv, 1, 0};
-        uint32_t cur = (uint32_t)e;
-        float cs = score(a, &q, vref_load(slot_at(a, cur)));
-        for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
-            cogmem__ann_greedy(a, &q, l, &cur, &cs);
-        size_t nr = 0;
-        if (cogmem__ann_pool_begin(a, p, a->efc) ||
-            cogmem__ann_search_layer(a, p, &q, cur, cs, a->efc, 0, &nr)) {
-            *failed = 1;
-            break;
-        }
-        qsort(p->res, nr, sizeof *p->res, cogmem__ann_cmp_desc);
-        int done = 0;
-        for (size_t i = 0; i < nr && !done; i++) {
-            uint32_t u = p->res[i].slot;
-            done = u != y && u < used && seen[u] && cogmem__ann_try_link_into(a, u, y);
-        }
-        for (size_t i = 0; i < nr && !done; i++) {
-            uint32_t u = p->res[i].slot;
-            /* The entry point's list last: it is every search's way in. */
-            done = u != y && u < used && seen[u] && u != (uint32_t)e &&
-                   cogmem__ann_link_by_swap(a, u, y, seen, used);
-        }
-        if (!done)
-            done = cogmem__ann_link_by_swap(a, (uint32_t)e, y, seen, used);
-        if (!done)
-            continue; /* its island's other nodes get their own tries */
-        added++;
-        seen[y] = 1; /* and what it reaches: one link serves its island */
-        queue[t++] = y;
-        (void)bfs(a, used, seen, queue, &h, &t);
-    }
-    return added;
-}
-
-/* Rounds of the above until a walk reaches every live slot. A link never
- * cuts off a reached slot (appends and swaps only), so at quiescence each
- * round with something unreached links at least one slot more into the
- * reached part and the next walk finds fewer unreached: the loop ends
- * with none. It also ends when a round's walk found no fewer than the
- * round before (only concurrent writers can cut slots off again; the next
- * pass links them) or when a search had no scratch. (A bound of four
- * rounds, with links that replaced entries outright and so could cut
- * their part of the graph off, left 1 of 8422 nodes unreachable in 1 of
- * 18 stress-ann runs.) Caller holds the RCU read lock. Returns the links
- * added. */
-static uint64_t reconnect(struct cogmem__ann *a)
-{
-    uint64_t e = entry_load(a), added = 0;
-    if (e == NO_ENTRY)
-        return 0;
-    /* Read after the entry: the entry may be a slot handed out after the
-     * pass began (a new top-level node), and the walk's arrays must cover
-     * it (an older `used` overflowed them). The entry's slot was counted
-     * in `used` before it was published, so this load sees it; the check
-     * only makes that visible here. */
-    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
-    if ((uint32_t)e >= used)
-        used = (uint32_t)e + 1;
-    size_t qb = (size_t)used * sizeof(uint32_t) + 64, sb = (size_t)used + 64;
-    uint32_t *queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, qb);
-    uint8_t *seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, sb);
-    struct pool spare, *p = cogmem__ann_pool_get(a, &spare);
-    uint64_t prev = UINT64_MAX, un = 0;
-    int failed = 0;
-    while (queue && seen && !failed) {
-        added += reconnect_round(a, used, e, queue, seen, p, &un, &failed);
-        if (un == 0 || un >= prev)
-            break;
-        prev = un;
-    }
-    cogmem__ann_pool_put(a, p);
-    cogmem__mem_free(a->mem, COGMEM__MEM_META, queue, qb);
-    cogmem__mem_free(a->mem, COGMEM__MEM_META, seen, sb);
-    return added;
 }
 
 /* -------------------------------------------------------------- repair */
@@ -206,97 +109,332 @@ static int repair_list(struct cogmem__ann *a, uint32_t u, uint32_t l, struct can
     return 1;
 }
 
+/* Link the live slot y, which the walk of the reconnect round did not
+ * reach, from the best reached hit of a search for its vector: appended
+ * where a reached list has room, else by a swap
+ * (cogmem__ann_link_by_swap, which cuts nothing off), as a last resort
+ * into the entry point's list. 1 if linked; *failed: a search had no
+ * scratch. Caller holds the RCU read lock. */
+static int link_unreached(struct cogmem__ann *a, struct pass *ps, uint32_t y, int *failed)
+{
+    uint32_t used = ps->rused;
+    uint64_t e = ps->e;
+    const uint8_t *seen = ps->seen;
+    struct vref yrn = vref_load(slot_at(a, y));
+    struct query q = {yrn.d, yrn.inv, 1, 0};
+    uint32_t cur = (uint32_t)e;
+    float cs = score(a, &q, vref_load(slot_at(a, cur)));
+    for (uint32_t l = (uint32_t)(e >> 32); l > 0; l--)
+        cogmem__ann_greedy(a, &q, l, &cur, &cs);
+    struct pool spare, *p = cogmem__ann_pool_get(a, &spare);
+    size_t nr = 0;
+    int done = 0;
+    if (cogmem__ann_pool_begin(a, p, a->efc) ||
+        cogmem__ann_search_layer(a, p, &q, cur, cs, a->efc, 0, &nr)) {
+        *failed = 1;
+        cogmem__ann_pool_put(a, p);
+        return 0;
+    }
+    qsort(p->res, nr, sizeof *p->res, cogmem__ann_cmp_desc);
+    for (size_t i = 0; i < nr && !done; i++) {
+        uint32_t u = p->res[i].slot;
+        done = u != y && u < used && seen[u] && cogmem__ann_try_link_into(a, u, y);
+    }
+    for (size_t i = 0; i < nr && !done; i++) {
+        uint32_t u = p->res[i].slot;
+        /* The entry point's list last: it is every search's way in. */
+        done = u != y && u < used && seen[u] && u != (uint32_t)e &&
+               cogmem__ann_link_by_swap(a, u, y, seen, used);
+    }
+    if (!done)
+        done = cogmem__ann_link_by_swap(a, (uint32_t)e, y, seen, used);
+    cogmem__ann_pool_put(a, p);
+    return done;
+}
+
+/* ---------------------------------------------------------- the pass */
+
+/* A pass is one sweep of each phase of struct pass (graph.h), in order,
+ * cut into slices of COGMEM__ANN_REPAIR_BUDGET units (hnsw.h), one slice
+ * per call that finds repair due, so that no remove pays for the whole
+ * pass (at 10^5 nodes x 128 the whole pass took 3.5 s inside one remove).
+ * What makes the slicing safe:
+ * - COLLECT before REWIRE: a slot is DRAINING from its collection on, and
+ *   from then on no writer adds a link to it (hnsw.h), so every list that
+ *   points to it belongs to a slot handed out before that, which the
+ *   REWIRE sweep (over `used` read after COLLECT ended) visits.
+ * - A list REWIRE has passed gains no link to a DRAINING slot later, for
+ *   the same reason; so when the sweep ends, no list points to one.
+ * - The entry point moves off a DRAINING slot when REWIRE ends, before
+ *   the reconnect walk (which must not count paths through DRAINING
+ *   slots) and before DROP (which empties their lists). Until then
+ *   searches start from it: its lists are intact.
+ * - DROP after everything, then the grace period, then FREE: as before.
+ * Between slices other threads add, remove and re-link; that only makes
+ * the reconnect walk see a graph that moved under it (what a concurrent
+ * writer did to the unsliced pass too). A forced pass runs every slice
+ * in one call. Only the holder of a->repairing runs a slice. */
+
+static void pass_clear(struct cogmem__ann *a)
+{
+    struct pass *ps = &a->pass;
+    if (ps->dr)
+        cogmem__mem_free(a->mem, COGMEM__MEM_META, ps->dr, ps->dr_bytes);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, ps->buf, ps->bufn * sizeof *ps->buf);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, ps->queue,
+                     (size_t)ps->rused * sizeof(uint32_t) + 64);
+    cogmem__mem_free(a->mem, COGMEM__MEM_META, ps->seen, (size_t)ps->rused + 64);
+    memset(ps, 0, sizeof *ps);
+    atomic_store_explicit(&a->pass_active, 0, memory_order_relaxed);
+}
+
+void cogmem__ann_pass_fini(struct cogmem__ann *a)
+{
+    pass_clear(a); /* the drain list's slots go with the index */
+}
+
+/* A new pass over the tombstones now: 0, or -ENOMEM (they wait). */
+static int pass_start(struct cogmem__ann *a)
+{
+    struct pass *ps = &a->pass;
+    uint64_t d0 = atomic_load_explicit(&a->deleted, memory_order_relaxed);
+    ps->dr_cap = d0 + d0 / 2 + 64;
+    ps->dr_bytes = sizeof(struct drain) + ps->dr_cap * sizeof(uint32_t);
+    ps->bufn = (size_t)a->m0 * (a->m0 + 1) + 1;
+    ps->dr = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, ps->dr_bytes);
+    ps->buf = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, ps->bufn * sizeof *ps->buf);
+    if (!ps->dr || !ps->buf) {
+        pass_clear(a);
+        return -ENOMEM;
+    }
+    ps->dr->a = a;
+    ps->dr->bytes = ps->dr_bytes;
+    ps->dr->n = 0;
+    ps->phase = P_COLLECT;
+    ps->cur = 0;
+    ps->used = atomic_load_explicit(&a->used, memory_order_acquire);
+    atomic_store_explicit(&a->pass_active, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* End of REWIRE: the entry point off a drained slot, onto the live slot
+ * of top level the sweep saw (a full scan only if that one has gone
+ * since), then the reconnect walk's arrays. */
+static void rewire_end(struct cogmem__ann *a, struct pass *ps)
+{
+    spin_lock(&a->entry_lock);
+    uint64_t e = atomic_load_explicit(&a->entry, memory_order_relaxed);
+    if (e != NO_ENTRY &&
+        atomic_load_explicit(&slot_at(a, (uint32_t)e)->hot->state, memory_order_acquire) == S_DRAINING) {
+        uint64_t best = ps->best;
+        if (best == NO_ENTRY ||
+            !live_state(atomic_load_explicit(&slot_at(a, (uint32_t)best)->hot->state,
+                                             memory_order_acquire))) {
+            best = NO_ENTRY;
+            for (uint32_t s = 0; s < ps->used; s++) {
+                struct slot *x = slot_at(a, s);
+                if (!live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire)))
+                    continue;
+                uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
+                if (best == NO_ENTRY || lv > (uint32_t)(best >> 32))
+                    best = (uint64_t)lv << 32 | s;
+            }
+        }
+        atomic_store_explicit(&a->entry, best, memory_order_release);
+    }
+    spin_unlock(&a->entry_lock);
+    ps->rused = atomic_load_explicit(&a->used, memory_order_acquire);
+    ps->queue = cogmem__mem_alloc(a->mem, COGMEM__MEM_META,
+                                  (size_t)ps->rused * sizeof(uint32_t) + 64);
+    ps->seen = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, (size_t)ps->rused + 64);
+    ps->prev = UINT64_MAX;
+    ps->cur = 0;
+    /* No memory: no reconnect this time (the next pass tries again). */
+    ps->phase = ps->queue && ps->seen ? P_ROUND : P_DROP;
+}
+
+/* DROP one drained slot: its vector goes; its level-0 links go with it. */
+static void drop_slot(struct cogmem__ann *a, uint32_t s)
+{
+    struct slot *x = slot_at(a, s);
+    uint32_t orphan[2 * COGMEM__ANN_M_MAX], no = 0;
+    spin_lock(&x->lock);
+    struct cogmem_vec *v = x->vec;
+    x->vec = NULL;
+    uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_relaxed);
+    for (uint32_t j = 1; j <= n && j <= a->m0; j++) {
+        uint32_t y = atomic_load_explicit(&x->l0[j], memory_order_relaxed);
+        if (atomic_fetch_sub_explicit(indeg_of(a, y), 1, memory_order_relaxed) == 1)
+            orphan[no++] = y;
+    }
+    atomic_store_explicit(&x->l0[0], 0, memory_order_release);
+    spin_unlock(&x->lock);
+    if (v)
+        cogmem__vec_unref(v);
+    for (uint32_t j = 0; j < no; j++)
+        cogmem__ann_ensure_inlink(a, orphan[j]);
+}
+
+static void take(uint64_t *budget, uint64_t n)
+{
+    *budget -= n < *budget ? n : *budget;
+}
+
+/* Runs the pass in progress for `budget` units or to its end; returns
+ * the lists rewired plus the links added. Caller holds a->repairing and
+ * no read-side section. */
+static uint64_t pass_run(struct cogmem__ann *a, uint64_t budget)
+{
+    struct pass *ps = &a->pass;
+    uint64_t fixed = 0;
+    int failed = 0, done = 0;
+    cogmem__rcu_lock();
+    while (budget && !done) {
+        switch (ps->phase) {
+        case P_COLLECT: {
+            /* Every tombstone seen now is DRAINING from here on. */
+            if (ps->cur == ps->used) {
+                ps->phase = P_REWIRE;
+                ps->cur = 0;
+                ps->best = NO_ENTRY;
+                ps->used = atomic_load_explicit(&a->used, memory_order_acquire);
+                break;
+            }
+            struct slot *x = slot_at(a, ps->cur);
+            take(&budget, 1);
+            spin_lock(&x->lock);
+            if (atomic_load_explicit(&x->hot->state, memory_order_relaxed) == S_DELETED &&
+                ps->dr->n < ps->dr_cap) {
+                atomic_store_explicit(&x->hot->state, S_DRAINING, memory_order_release);
+                ps->dr->slot[ps->dr->n++] = ps->cur;
+            }
+            spin_unlock(&x->lock);
+            ps->cur++;
+            break;
+        }
+        case P_REWIRE: {
+            /* Every list that points to a drained slot, rewired. */
+            if (ps->cur == ps->used) {
+                rewire_end(a, ps);
+                break;
+            }
+            uint32_t s = ps->cur++;
+            struct slot *x = slot_at(a, s);
+            uint32_t st = atomic_load_explicit(&x->hot->state, memory_order_acquire);
+            take(&budget, 1);
+            if (st < S_PENDING || st == S_DRAINING)
+                break;
+            uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
+            if (live_state(st) && (ps->best == NO_ENTRY || lv > (uint32_t)(ps->best >> 32)))
+                ps->best = (uint64_t)lv << 32 | s;
+            for (uint32_t l = 0; l <= lv; l++)
+                if (repair_list(a, s, l, ps->buf)) {
+                    fixed++;
+                    take(&budget, COGMEM__ANN_REWIRE_COST);
+                }
+            break;
+        }
+        case P_ROUND: {
+            /* Link every live slot the level-0 walk does not reach
+             * (hnsw.h): rounds until a walk reaches them all, or reaches
+             * no more than the round before (concurrent writers), or a
+             * search had no scratch. */
+            uint64_t e = entry_load(a);
+            if (e == NO_ENTRY || (uint32_t)e >= ps->rused || failed) {
+                ps->phase = P_DROP; /* a new top node since: the next pass */
+                ps->cur = 0;
+                break;
+            }
+            ps->e = e;
+            memset(ps->seen, 0, (size_t)ps->rused);
+            ps->h = ps->t = 0;
+            ps->queue[ps->t++] = (uint32_t)e;
+            ps->seen[(uint32_t)e] = 1;
+            ps->unreached = 0;
+            ps->cur = 0;
+            ps->phase = P_WALK;
+            take(&budget, 1);
+            break;
+        }
+        case P_WALK:
+            (void)bfs(a, ps->rused, ps->seen, ps->queue, &ps->h, &ps->t, &budget);
+            if (ps->h == ps->t)
+                ps->phase = P_LINK;
+            break;
+        case P_LINK: {
+            if (ps->cur == ps->rused || failed) {
+                int again = !failed && ps->unreached && ps->unreached < ps->prev;
+                ps->prev = ps->unreached;
+                ps->phase = again ? P_ROUND : P_DROP;
+                ps->cur = 0;
+                break;
+            }
+            uint32_t y = ps->cur++;
+            take(&budget, 1);
+            if (ps->seen[y] ||
+                !live_state(atomic_load_explicit(&slot_at(a, y)->hot->state, memory_order_acquire)))
+                break;
+            ps->unreached++;
+            take(&budget, a->efc);
+            if (!link_unreached(a, ps, y, &failed))
+                break; /* its island's other nodes get their own tries */
+            fixed++;
+            /* And what it reaches: one link serves its island. */
+            ps->seen[y] = 1;
+            ps->queue[ps->t++] = y;
+            ps->phase = P_WALK;
+            break;
+        }
+        case P_DROP:
+            /* The drained slots' vectors go; the slots follow after a
+             * grace period (searches that loaded a link to them are still
+             * running). */
+            if (ps->cur == ps->dr->n) {
+                done = 1;
+                break;
+            }
+            drop_slot(a, ps->dr->slot[ps->cur++]);
+            take(&budget, 1 + a->m0);
+            break;
+        default:
+            done = 1; /* P_IDLE: nothing in progress */
+            break;
+        }
+    }
+    cogmem__rcu_unlock();
+    if (done && ps->phase == P_DROP) {
+        atomic_fetch_sub_explicit(&a->deleted, ps->dr->n, memory_order_relaxed);
+        cogmem__rcu_defer(a->mem, &ps->dr->rcu, drain_reclaim);
+        ps->dr = NULL;
+        pass_clear(a);
+    }
+    return fixed;
+}
+
+int cogmem__ann_pass_open(struct cogmem__ann *a)
+{
+    return atomic_load_explicit(&a->pass_active, memory_order_relaxed) != 0;
+}
+
 uint64_t cogmem__ann_repair(struct cogmem__ann *a, int force)
 {
-    uint64_t d0 = atomic_load_explicit(&a->deleted, memory_order_relaxed);
     if (!force && !repair_due(a))
         return 0;
     uint32_t z = 0;
     if (!atomic_compare_exchange_strong_explicit(&a->repairing, &z, 1, memory_order_acquire,
                                                  memory_order_relaxed))
-        return 0; /* another pass runs */
-    uint32_t used = atomic_load_explicit(&a->used, memory_order_acquire);
-    size_t cap = d0 + d0 / 2 + 64;
-    size_t bytes = sizeof(struct drain) + cap * sizeof(uint32_t);
-    size_t bufn = (size_t)a->m0 * (a->m0 + 1) + 1;
-    struct drain *dr = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bytes);
-    struct cand *buf = cogmem__mem_alloc(a->mem, COGMEM__MEM_META, bufn * sizeof *buf);
+        return 0; /* another caller holds the pass: skip, never wait */
     uint64_t fixed = 0;
-    if (!dr || !buf)
-        goto out; /* no memory: the tombstones wait for the next remove */
-    dr->a = a;
-    dr->bytes = bytes;
-    dr->n = 0;
-    cogmem__rcu_lock();
-    /* 1. Collect: every tombstone seen now is DRAINING from here on. */
-    for (uint32_t s = 0; s < used && dr->n < cap; s++) {
-        struct slot *x = slot_at(a, s);
-        spin_lock(&x->lock);
-        if (atomic_load_explicit(&x->hot->state, memory_order_relaxed) == S_DELETED) {
-            atomic_store_explicit(&x->hot->state, S_DRAINING, memory_order_release);
-            dr->slot[dr->n++] = s;
-        }
-        spin_unlock(&x->lock);
+    if (force) {
+        /* The pass in progress to its end, then a whole new one: every
+         * tombstone made before this call is drained when it returns. */
+        if (a->pass.phase != P_IDLE)
+            fixed += pass_run(a, UINT64_MAX);
+        if (pass_start(a) == 0)
+            fixed += pass_run(a, UINT64_MAX);
+    } else if (a->pass.phase != P_IDLE || pass_start(a) == 0) {
+        fixed = pass_run(a, COGMEM__ANN_REPAIR_BUDGET);
     }
-    /* 2. The entry point off a drained slot: the live slot of top level. */
-    spin_lock(&a->entry_lock);
-    uint64_t e = atomic_load_explicit(&a->entry, memory_order_relaxed);
-    if (e != NO_ENTRY &&
-        atomic_load_explicit(&slot_at(a, (uint32_t)e)->hot->state, memory_order_acquire) == S_DRAINING) {
-        uint64_t best = NO_ENTRY;
-        for (uint32_t s = 0; s < used; s++) {
-            struct slot *x = slot_at(a, s);
-            if (!live_state(atomic_load_explicit(&x->hot->state, memory_order_acquire)))
-                continue;
-            uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
-            if (best == NO_ENTRY || lv > (uint32_t)(best >> 32))
-                best = (uint64_t)lv << 32 | s;
-        }
-        atomic_store_explicit(&a->entry, best, memory_order_release);
-    }
-    spin_unlock(&a->entry_lock);
-    /* 3. Rewire every list that points to a drained slot. */
-    for (uint32_t s = 0; s < used; s++) {
-        struct slot *x = slot_at(a, s);
-        uint32_t st = atomic_load_explicit(&x->hot->state, memory_order_acquire);
-        if (st < S_PENDING || st == S_DRAINING)
-            continue;
-        uint32_t lv = atomic_load_explicit(&x->level, memory_order_relaxed);
-        for (uint32_t l = 0; l <= lv; l++)
-            fixed += (uint64_t)repair_list(a, s, l, buf);
-    }
-    /* 4. Link every live slot the level-0 walk does not reach (hnsw.h). */
-    fixed += reconnect(a);
-    /* 5. Drop the drained slots' vectors; the slots follow after a grace
-     * period (searches that loaded a link to them are still running). */
-    for (size_t i = 0; i < dr->n; i++) {
-        struct slot *x = slot_at(a, dr->slot[i]);
-        uint32_t orphan[2 * COGMEM__ANN_M_MAX], no = 0;
-        spin_lock(&x->lock);
-        struct cogmem_vec *v = x->vec;
-        x->vec = NULL;
-        /* Its level-0 links go with it. */
-        uint32_t n = atomic_load_explicit(&x->l0[0], memory_order_relaxed);
-        for (uint32_t j = 1; j <= n && j <= a->m0; j++) {
-            uint32_t y = atomic_load_explicit(&x->l0[j], memory_order_relaxed);
-            if (atomic_fetch_sub_explicit(indeg_of(a, y), 1, memory_order_relaxed) == 1)
-                orphan[no++] = y;
-        }
-        atomic_store_explicit(&x->l0[0], 0, memory_order_release);
-        spin_unlock(&x->lock);
-        if (v)
-            cogmem__vec_unref(v);
-        for (uint32_t j = 0; j < no; j++)
-            cogmem__ann_ensure_inlink(a, orphan[j]);
-    }
-    cogmem__rcu_unlock();
-    atomic_fetch_sub_explicit(&a->deleted, dr->n, memory_order_relaxed);
-    cogmem__rcu_defer(a->mem, &dr->rcu, drain_reclaim);
-    dr = NULL;
-out:
-    if (dr)
-        cogmem__mem_free(a->mem, COGMEM__MEM_META, dr, bytes);
-    cogmem__mem_free(a->mem, COGMEM__MEM_META, buf, bufn * sizeof *buf);
     atomic_store_explicit(&a->repairing, 0, memory_order_release);
     return fixed;
 }
@@ -335,7 +473,8 @@ int64_t cogmem__ann_unreachable(struct cogmem__ann *a, uint64_t *live)
         queue[t++] = (uint32_t)e;
         seen[(uint32_t)e] = 1;
         cogmem__rcu_lock();
-        uint64_t reached = bfs(a, used, seen, queue, &h, &t);
+        uint64_t all = UINT64_MAX;
+        uint64_t reached = bfs(a, used, seen, queue, &h, &t, &all);
         cogmem__rcu_unlock();
         rc = (int64_t)(nlive - reached);
     }

@@ -59,6 +59,7 @@ void cogmem__ann_free(struct cogmem__ann *a)
 {
     if (!a)
         return;
+    cogmem__ann_pass_fini(a);
     for (uint32_t i = 0; i < MAX_SEGS; i++) {
         char *seg = atomic_load_explicit(&a->seg[i], memory_order_acquire);
         if (!seg)

@@ -179,6 +179,81 @@ static void test_tail(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* No single remove does more than a slice of the repair pass: at 2000
+ * nodes the whole pass rewires about 1900 lists, a slice at most
+ * COGMEM__ANN_REPAIR_BUDGET / COGMEM__ANN_REWIRE_COST (plus the levels of
+ * the slot it stopped on). A pass stays in progress across removes, the
+ * removes that follow finish it, and a forced pass then drains every
+ * tombstone and leaves every live node reachable. */
+static void test_repair_sliced(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    struct cogmem__ann *a = s->ann[1];
+    float *x = make_points(2000, 21);
+    add_all(s, x, 2000, 1);
+    const uint64_t bound = COGMEM__ANN_REPAIR_BUDGET / COGMEM__ANN_REWIRE_COST + MAX_LEVEL + 1;
+    cogmem_stats st;
+    stats_of(s, &st);
+    uint64_t before = st.index_repairs, most = 0, slices = 0, left_open = 0;
+    for (uint64_t id = 1; id <= 2000; id += 2) {
+        assert_int_equal(cogmem_episode_remove(s, id), 0);
+        stats_of(s, &st);
+        uint64_t did = st.index_repairs - before;
+        before = st.index_repairs;
+        most = did > most ? did : most;
+        slices += did > 0;
+        left_open += atomic_load(&a->pass_active) != 0;
+    }
+    printf("sliced repair: at most %llu of %llu per remove, %llu removes repaired, "
+           "%llu left a pass open\n", (unsigned long long)most, (unsigned long long)bound,
+           (unsigned long long)slices, (unsigned long long)left_open);
+    assert_true(most <= bound);
+    assert_true(slices > 1);
+    assert_true(left_open > 0);
+    /* Further calls (as further removes would make) end the pass. */
+    while (atomic_load(&a->pass_active)) {
+        uint64_t did = cogmem__ann_repair(a, 0);
+        assert_true(did <= bound);
+    }
+    stats_of(s, &st);
+    assert_true(st.index_tombstones * 10 < st.index_linked + 10 * 16);
+    /* Only removes ran beside that pass: they cut nothing off. */
+    uint64_t live;
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    assert_int_equal(live, 1000);
+    /* A forced pass does the whole pass in one call. */
+    (void)cogmem__ann_repair(a, 1);
+    assert_int_equal(atomic_load(&a->pass_active), 0);
+    stats_of(s, &st);
+    assert_int_equal(st.index_tombstones, 0);
+    assert_int_equal(st.index_linked, 1000);
+    assert_int_equal(cogmem__ann_unreachable(a, &live), 0);
+    assert_int_equal(live, 1000);
+    cogmem_recall_params p = approx(100);
+    cogmem_recall_hit h[20];
+    size_t n;
+    for (size_t i = 0; i < 2000; i += 9) {
+        assert_int_equal(cogmem_recall(s, x + i * DIM, COGMEM_EPISODE, 20, &p, h, &n), 0);
+        for (size_t j = 0; j < n; j++)
+            assert_true(h[j].id % 2 == 0); /* never a removed node */
+    }
+    /* Adds advance a pass too: one opened by removes that then stop ends
+     * within a bounded number of adds (a pass here is some 60 slices). */
+    for (uint64_t id = 2; id <= 400 && !atomic_load(&a->pass_active); id += 2)
+        assert_int_equal(cogmem_episode_remove(s, id), 0);
+    assert_int_equal(atomic_load(&a->pass_active), 1);
+    size_t adds = 0;
+    while (atomic_load(&a->pass_active) && adds < 1000) {
+        assert_int_equal(cogmem_episode_add(s, 10001 + adds, x + adds * DIM, 0), 0);
+        adds++;
+    }
+    printf("sliced repair: a pass left open by removes ended after %zu adds\n", adds);
+    assert_int_equal(atomic_load(&a->pass_active), 0);
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 static void test_tombstones_and_repair(void **state)
 {
     (void)state;
@@ -188,6 +263,10 @@ static void test_tombstones_and_repair(void **state)
     /* Remove every third node: past 1/10 tombstones, repairs run. */
     for (uint64_t id = 1; id <= 3000; id += 3)
         assert_int_equal(cogmem_episode_remove(s, id), 0);
+    /* A pass runs in slices, one per remove: the calls further removes
+     * would make end the one in progress. */
+    while (repair_due(s->ann[1]))
+        (void)cogmem__ann_repair(s->ann[1], 0);
     cogmem_stats st;
     stats_of(s, &st);
     assert_true(st.index_repairs > 0);
@@ -771,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_recall_vs_exact),
         cmocka_unit_test(test_tail),
         cmocka_unit_test(test_tombstones_and_repair),
+        cmocka_unit_test(test_repair_sliced),
         cmocka_unit_test(test_filter_fallback),
         cmocka_unit_test(test_blend_and_kinds),
         cmocka_unit_test(test_replace_relink),

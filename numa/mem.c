@@ -311,6 +311,16 @@ static void block_release(void *p)
     free(raw);
 }
 
+/* Free a block taken out of the cache (its first word: size | CLEAN). */
+static void cache_drop(void *p)
+{
+    size_t word;
+    memcpy(&word, p, sizeof word);
+    atomic_fetch_sub_explicit(&cache_bytes, word & ~CLEAN, memory_order_relaxed);
+    UNPOISON((char *)p + COGMEM__ALIGN, poisoned(word & ~CLEAN));
+    block_release(p);
+}
+
 /* A cached block of `bytes`, clean if `clean` (then with its first word
  * zeroed again, so all of it is zero), or NULL. */
 static void *cache_take(size_t bytes, int clean)
@@ -334,11 +344,8 @@ static void *cache_take(size_t bytes, int clean)
         void *none = NULL;
         if (!atomic_compare_exchange_strong_explicit(&cache[i], &none, p,
                                                      memory_order_release,
-                                                     memory_order_relaxed)) {
-            atomic_fetch_sub_explicit(&cache_bytes, have & ~CLEAN, memory_order_relaxed);
-            UNPOISON((char *)p + COGMEM__ALIGN, poisoned(have & ~CLEAN));
-            block_release(p);
-        }
+                                                     memory_order_relaxed))
+            cache_drop(p);
     }
     return NULL;
 }
@@ -369,26 +376,16 @@ static void cache_put(void *p, size_t bytes, int clean)
     static _Atomic unsigned evict;
     unsigned i = atomic_fetch_add_explicit(&evict, 1, memory_order_relaxed) % CACHE_SLOTS;
     p = atomic_exchange_explicit(&cache[i], p, memory_order_acq_rel);
-    if (!p)
-        return;
-    memcpy(&word, p, sizeof word);
-    bytes = word & ~CLEAN;
-    UNPOISON((char *)p + COGMEM__ALIGN, poisoned(bytes));
-    atomic_fetch_sub_explicit(&cache_bytes, bytes, memory_order_relaxed);
-    block_release(p);
+    if (p)
+        cache_drop(p);
 }
 
 static void cache_flush(void)
 {
     for (int i = 0; i < CACHE_SLOTS; i++) {
         void *p = atomic_exchange_explicit(&cache[i], NULL, memory_order_acquire);
-        if (p) {
-            size_t have;
-            memcpy(&have, p, sizeof have);
-            atomic_fetch_sub_explicit(&cache_bytes, have & ~CLEAN, memory_order_relaxed);
-            UNPOISON((char *)p + COGMEM__ALIGN, poisoned(have & ~CLEAN));
-            block_release(p);
-        }
+        if (p)
+            cache_drop(p);
     }
 }
 
@@ -412,6 +409,22 @@ void cogmem__mem_fini(struct cogmem__mem *m, int keep_pages)
         cache_flush();
 }
 
+/* Every allocation of this backend: a cacheable size from the cache (a
+ * clean block if `zeroed`) or else fresh zero pages (block_fresh), so a
+ * block that comes back clean (cogmem__mem_free_zeroed) is reused from
+ * then on; any other size from libc, zeroed here if asked. */
+static void *block_alloc(size_t bytes, int zeroed)
+{
+    if (cacheable(bytes)) {
+        void *p = cache_take(bytes, zeroed);
+        return p ? p : block_fresh(bytes);
+    }
+    void *p = aligned_alloc(COGMEM__ALIGN, bytes);
+    if (p && zeroed)
+        memset(p, 0, bytes);
+    return p;
+}
+
 void *cogmem__mem_alloc(struct cogmem__mem *m, enum cogmem__mem_kind kind,
                         size_t size)
 {
@@ -419,12 +432,7 @@ void *cogmem__mem_alloc(struct cogmem__mem *m, enum cogmem__mem_kind kind,
     (void)kind;
     if (should_fail() || size == 0)
         return NULL;
-    size_t bytes = round_up(size);
-    if (cacheable(bytes)) {
-        void *p = cache_take(bytes, 0);
-        return p ? p : block_fresh(bytes);
-    }
-    return aligned_alloc(COGMEM__ALIGN, bytes);
+    return block_alloc(round_up(size), 0);
 }
 
 void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind,
@@ -434,17 +442,7 @@ void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind
     (void)kind;
     if (should_fail() || size == 0)
         return NULL;
-    size_t bytes = round_up(size);
-    if (cacheable(bytes)) {
-        /* A miss is fresh zero pages (block_fresh); a block that comes
-         * back clean (cogmem__mem_free_zeroed) is reused from then on. */
-        void *p = cache_take(bytes, 1);
-        return p ? p : block_fresh(bytes);
-    }
-    void *p = aligned_alloc(COGMEM__ALIGN, bytes);
-    if (p)
-        memset(p, 0, bytes);
-    return p;
+    return block_alloc(round_up(size), 1);
 }
 
 /* Every free of this backend: into the cache (clean or not) or to libc. */
@@ -479,12 +477,7 @@ void *cogmem__mem_boot_alloc(size_t size)
 {
     if (should_fail())
         return NULL;
-    size_t bytes = round_up(size);
-    if (cacheable(bytes)) {
-        void *p = cache_take(bytes, 0);
-        return p ? p : block_fresh(bytes);
-    }
-    return aligned_alloc(COGMEM__ALIGN, bytes);
+    return block_alloc(round_up(size), 0);
 }
 
 void cogmem__mem_boot_free(void *p, size_t size) { block_free(p, size, 0); }

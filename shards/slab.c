@@ -85,7 +85,7 @@ void cogmem__slab_fini(struct cogmem__slab *sl)
      * clean, so the next small store's slab costs only what it touches
      * (numa/mem.c's cache). A larger one frees as is: its memory goes back
      * to the system (src/store.c), and zeroing it would be wasted. */
-    int clean = used <= sl->rows_per_chunk && !sl->mapped_chunks;
+    int clean = cogmem__slab_small(sl) && !sl->mapped_chunks;
     for (uint32_t c = 0; c <= last && c < COGMEM__SLAB_MAX_CHUNKS; c++) {
         char *ch = atomic_load_explicit(&sl->dir[c], memory_order_relaxed);
         if (ch && c < sl->mapped_chunks)

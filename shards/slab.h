@@ -196,6 +196,15 @@ static inline uint32_t cogmem__slab_used(struct cogmem__slab *sl)
     return atomic_load_explicit(&sl->used, memory_order_acquire);
 }
 
+/* 1 when the slab never handed out more rows than its first chunk holds:
+ * a small store, whose memory is worth keeping for the next one (its
+ * slab's blocks go back clean, its arenas keep their pages). For teardown
+ * (relaxed: no other thread uses the slab). */
+static inline int cogmem__slab_small(struct cogmem__slab *sl)
+{
+    return atomic_load_explicit(&sl->used, memory_order_relaxed) <= sl->rows_per_chunk;
+}
+
 /* The f32 data of the row whose header is `row`, with index `index`
  * (its header's `row` field): slot s of a chunk has its header at
  * chunk + 64 s and its data at chunk + data_base + s * stride; a mapped

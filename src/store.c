@@ -140,7 +140,7 @@ static void store_release(struct cogmem__mem *m)
     int small = 1;
     for (int k = 0; k < 2; k++) {
         struct cogmem__slab *sl = &st->sets[k].kind.slab;
-        small &= atomic_load_explicit(&sl->used, memory_order_relaxed) <= sl->rows_per_chunk;
+        small &= cogmem__slab_small(sl);
         cogmem__slab_fini(sl);
     }
     cogmem__mem_fini(&st->mem, small);

@@ -45,6 +45,14 @@ static size_t round_up(size_t size)
     return (size + COGMEM__ALIGN - 1) & ~(size_t)(COGMEM__ALIGN - 1);
 }
 
+char *cogmem__mem_huge_place(void *raw, size_t bytes)
+{
+    char *p = (char *)(((uintptr_t)raw + COGMEM__HUGE_PAGE - 1) &
+                       ~(uintptr_t)(COGMEM__HUGE_PAGE - 1));
+    (void)madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+}
+
 #if COGMEM_HAVE_JEMALLOC
 
 /* The pool of idle arenas. Creating and destroying a store's three arenas
@@ -563,7 +571,6 @@ static extent_hooks_t *default_hooks;
 static extent_hooks_t cogmem_hooks;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
-#define HUGE_PAGE ((size_t)2 << 20)
 /* Extents from this size on are 2 MiB aligned and advised for huge pages.
  * jemalloc grows an arena's address space by extents of 2 MiB and up
  * (2, 2.5, 3, ... MiB), so this is every growth: a big store's records
@@ -578,13 +585,13 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
  * on huge pages: on 4 KiB pages nearly every record miss is also a TLB
  * miss (128 MiB of records), and this machine is a VM, where a TLB miss
  * walks two page tables. */
-#define THP_MIN ((size_t)2 << 20)
+#define THP_MIN COGMEM__HUGE_PAGE
 
 /* Advice only: refused (harmlessly) where THP is off or "never". */
 static void thp_advise(void *p, size_t size)
 {
-    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t lo = ((uintptr_t)p + COGMEM__HUGE_PAGE - 1) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
     if (hi > lo)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
@@ -603,8 +610,8 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size,
     /* Only where we choose the address: a 2 MiB aligned extent is huge
      * pages from end to end. A larger alignment is still "at least
      * `alignment`" for jemalloc; if it fails, ask again as jemalloc did. */
-    if (big && !new_addr && alignment < HUGE_PAGE)
-        p = default_hooks->alloc(default_hooks, NULL, size, HUGE_PAGE, zero, commit,
+    if (big && !new_addr && alignment < COGMEM__HUGE_PAGE)
+        p = default_hooks->alloc(default_hooks, NULL, size, COGMEM__HUGE_PAGE, zero, commit,
                                  arena_ind);
     if (!p)
         p = default_hooks->alloc(default_hooks, new_addr, size, alignment, zero,

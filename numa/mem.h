@@ -56,6 +56,19 @@ int cogmem__mem_init(struct cogmem__mem *m, void (*release)(struct cogmem__mem *
  * their unused pages are returned to the system first. */
 void cogmem__mem_fini(struct cogmem__mem *m, int keep_pages);
 
+/* A transparent huge page (x86-64). */
+#define COGMEM__HUGE_PAGE ((size_t)2 << 20)
+
+/* For a block over-allocated by one huge page (`raw`, from
+ * cogmem__mem_alloc or cogmem__mem_alloc_zeroed): the first huge-page
+ * boundary at or after raw, with the `bytes` from there (whole huge pages,
+ * which then fit in the block) advised MADV_HUGEPAGE before their first
+ * touch, so that their first faults map huge pages. Advice only: refused,
+ * harmlessly, where THP is off. What lies before the boundary and after
+ * `bytes` is address space only, never touched, never resident.
+ * Thread-safe; touches no memory. */
+char *cogmem__mem_huge_place(void *raw, size_t bytes);
+
 /* Free the pooled arenas (jemalloc) or the cached blocks (aligned_alloc):
  * called once by the library's destructor, after the last deferred free
  * has released its store into them (shards/rcu.c). */

@@ -2,14 +2,12 @@
 #include "shards/bpool.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
 /* A chunk: 2 MiB on one huge page. cogmem__mem_alloc gives 64-byte
  * alignment only, so each is over-allocated by 2 MiB and placed at its
- * first 2 MiB boundary (as shards/slab.c does for rows): the part before
- * the boundary and after the chunk is address space only, never touched,
- * never resident. The chunk's first line is its header. */
-#define CHUNK ((size_t)2 << 20)
+ * first 2 MiB boundary (cogmem__mem_huge_place, as shards/slab.c does for
+ * rows). The chunk's first line is its header. */
+#define CHUNK COGMEM__HUGE_PAGE
 
 struct chunk_head {
     void *raw;  /* what cogmem__mem_alloc returned */
@@ -30,10 +28,7 @@ static int chunk_new(struct cogmem__bpool *p, struct cogmem__mem *mem,
     char *raw = cogmem__mem_alloc(mem, kind, 2 * CHUNK);
     if (!raw)
         return -1;
-    char *ch = (char *)(((uintptr_t)raw + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1));
-    /* Advice only: refused (harmlessly) where THP is off. Before the
-     * first touch, so that the first fault maps a huge page. */
-    (void)madvise(ch, CHUNK, MADV_HUGEPAGE);
+    char *ch = cogmem__mem_huge_place(raw, CHUNK);
     struct chunk_head *h = (struct chunk_head *)(void *)ch;
     h->raw = raw;
     h->prev = p->chunks;

@@ -114,11 +114,10 @@ void cogmem__slab_fini(struct cogmem__slab *sl)
  * over 4 KiB pages took 1.5-5x as long as over huge pages, the TLB misses
  * (two-dimensional page walks under a hypervisor) costing more than the
  * arithmetic. A 64-byte aligned block from cogmem__mem_alloc is therefore
- * over-allocated by 2 MiB and the rows placed at its first 2 MiB boundary;
- * the part before the boundary and after the last huge page is address
- * space only (never touched, so never resident); the word after the rows
- * remembers the block's start. */
-#define HUGE_PAGE ((size_t)2 << 20)
+ * over-allocated by 2 MiB and the rows placed at its first 2 MiB boundary
+ * (cogmem__mem_huge_place); the word after the rows remembers the block's
+ * start. */
+#define HUGE_PAGE COGMEM__HUGE_PAGE
 
 /* The chunk rounded up to whole huge pages: a huge page is used only where
  * the advised range covers all of its 2 MiB (advising just the rows, which
@@ -144,10 +143,8 @@ static char *chunk_new(struct cogmem__slab *sl)
     char *raw = cogmem__mem_alloc_zeroed(sl->mem, sl->mem_kind, block_bytes(sl));
     if (!raw)
         return NULL;
-    char *ch = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    char *ch = cogmem__mem_huge_place(raw, huge_bytes(sl));
     size_t bytes = chunk_bytes(sl);
-    /* Advice only: refused (harmlessly) where THP is off. */
-    (void)madvise(ch, huge_bytes(sl), MADV_HUGEPAGE);
     memcpy(ch + bytes, &raw, sizeof raw); /* after the rows, in the last huge page */
     return ch;
 }

@@ -4,8 +4,9 @@
  * reserves a slot before linking its node (so that -ENOMEM changes
  * nothing) and inserts it once the node is LIVE and its row CURRENT; a
  * remove tombstones the slot and, once tombstones are many, runs a slice
- * of a repair pass (as does an add while a pass is in progress); a centroid replacement hands the slot the new vector. Each is a
- * no-op on a store without cfg.index (st->ann[] NULL). The graph itself is
+ * of a repair pass (as does an add while a pass is in progress); a
+ * centroid replacement hands the slot the new vector. Each is a no-op on
+ * a store without cfg.index (st->ann[] NULL). The graph itself is
  * src/ann/hnsw.h; the approximate recall that searches it src/ann_recall.c.
  */
 #ifndef COGMEM_SRC_ANN_HOOKS_H

@@ -12,8 +12,8 @@
  * drops their lists (its DROP phase, below) after its reconnect
  * walk, so a path through one is gone by the end of the pass. Counting
  * such paths let reconnect pass over whole clusters whose only way in was
- * a drained bridge; cut off by step 5, they stayed unreachable (stress-ann
- * under ASan: 112 of 3999 live nodes). At most *budget dequeues, each
+ * a drained bridge; cut off by the DROP phase, they stayed unreachable
+ * (stress-ann under ASan: 112 of 3999 live nodes). At most *budget dequeues, each
  * taken from it (the pass walks in slices; the queue and marks keep the
  * walk's place). */
 static uint64_t bfs(struct cogmem__ann *a, uint32_t used, uint8_t *seen, uint32_t *queue,

@@ -266,12 +266,14 @@ COGMEM_API size_t cogmem_rerank_f32(const float *q, const float *rows,
  *
  * Why not nq calls of cogmem_dot_batch: those read every row nq times
  * and each row load feeds one FMA per query pass. This kernel scores a
- * register tile of queries x rows per step (AVX-512: 4 x 4, AVX2: 2 x 4),
- * so each load feeds several FMAs, and it blocks rows and queries for the
- * caches (rows in chunks of ~128 KiB, queries of ~256 KiB), so rows come
- * from memory once per 256 KiB of queries. Edges that do not fill a tile
- * (nq or n not a multiple of the tile) run through cogmem_dot_batch's
- * kernels. nq == 0 or n == 0 writes nothing (q, rows, out may then be
+ * register tile of queries x rows per step (AVX-512: 4 x 6, with a 4 x 4
+ * tile for 4 or 5 leftover rows; AVX2: 2 x 4), so each load feeds several
+ * FMAs, and it blocks rows and queries for the caches (rows in chunks of
+ * ~128 KiB, queries of ~256 KiB), so rows come from memory once per
+ * 256 KiB of queries. Edges that do not fill a tile (nq or n not a
+ * multiple of the tile) run through cogmem_dot_batch's kernels; every
+ * pair has cogmem_dot_batch's bits on the same ISA, whichever path took
+ * it. nq == 0 or n == 0 writes nothing (q, rows, out may then be
  * NULL); dim == 0 writes zeros.
  *
  * Tolerance, NaN and Inf: per (query, row) pair exactly as

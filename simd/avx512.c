@@ -582,40 +582,158 @@ static void hv_permute(const uint8_t *in, size_t nbytes, uint64_t shift,
 
 /* ------------------------------------------------------ multi-query dot */
 
-/* A 4-query x 4-row tile: 16 accumulators (plus 4 row and 1 query
- * register of the 32), 8 loads per 16 FMAs, so the FMA pipes rather than
- * the load ports set the pace; one reduce16 turns the 16 accumulators into
- * the tile's 16 results. Same FMA order per pair as dot_batch's passes
- * (lane-wise, then a tree): the tolerance is dot_batch's. */
-static void dot_tile44(const float *q, size_t qs, const float *r, size_t rs,
-                       size_t dim, float *out, size_t os)
+/* Eight accumulators to [sum x0, ..., sum x7] (the low half of the
+ * result), each summed in exactly reduce16()'s and reduce1()'s order
+ * (quarters q0+q2 and q1+q3, their sum, then (t0+t1) + (t2+t3)), so a
+ * pair's score has dot_batch's bits. */
+static inline __m256 reduce8(__m512 x0, __m512 x1, __m512 x2, __m512 x3,
+                             __m512 x4, __m512 x5, __m512 x6, __m512 x7)
 {
-    __m512 acc[16];
-    for (int k = 0; k < 16; k++)
-        acc[k] = _mm512_setzero_ps();
+    __m512 l2a = pair_h(pair_q(x0, x1), pair_q(x2, x3));
+    __m512 l2b = pair_h(pair_q(x4, x5), pair_q(x6, x7));
+    /* l2a/l2b: quarter k holds 4 partial sums of row k / row 4 + k */
+    __m512 l3 = pair_e(l2a, l2b);
+    /* quarter k = [row k (2), row 4+k (2)] */
+    __m512 l4 = pair_e(l3, l3);
+    /* quarter k = [row k, row 4+k, row k, row 4+k] */
+    const __m512i perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0,
+                                           0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(perm, l4));
+}
+
+/* A 4-query x 6-row tile: 24 accumulators, 6 row registers and 1 query
+ * register (31 of the 32 zmm), 10 loads per 24 FMAs where a 4 x 4 tile
+ * needs 8 per 16, so the FMA pipes rather than the load ports set the
+ * pace. The accumulators are named variables, not an array: the former
+ * array-based 4 x 4 tile had GCC 12 write its accumulators to the stack
+ * around the masked tail (26 zmm stores per call); with names neither
+ * tile stores a zmm to the stack (objdump). Each accumulator sees dot_batch's FMA sequence (full 16-float
+ * chunks, then the masked tail) and is reduced in its order, so every
+ * pair has dot_batch's bits (cogmem-checkasm's block and position tests).
+ *
+ * With `pf`, each step also prefetches the matching line of each of the
+ * next tile's 6 rows: one line per row per step, so the next tile is in
+ * L1 by the time this one ends. The driver asks for it only in a row
+ * tile's first query group: the later groups find the rows in L1. */
+static inline __attribute__((always_inline)) void
+tile46(const float *q, size_t qs, const float *r, size_t rs, size_t dim,
+       float *out, size_t os, const float *nx, const int pf)
+{
+    const float *q0 = q, *q1 = q + qs, *q2 = q + 2 * qs, *q3 = q + 3 * qs;
+    const float *r0 = r, *r1 = r + rs, *r2 = r + 2 * rs, *r3 = r + 3 * rs,
+                *r4 = r + 4 * rs, *r5 = r + 5 * rs;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00,
+           c04 = c00, c05 = c00;
+    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00, c24 = c00, c25 = c00;
+    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00, c34 = c00, c35 = c00;
     size_t j = 0;
+#define TILE46_Q(LOAD, qp, c0, c1, c2, c3, c4, c5)                             \
+    do {                                                                       \
+        __m512 qv = LOAD(qp + j);                                              \
+        c0 = _mm512_fmadd_ps(v0, qv, c0);                                      \
+        c1 = _mm512_fmadd_ps(v1, qv, c1);                                      \
+        c2 = _mm512_fmadd_ps(v2, qv, c2);                                      \
+        c3 = _mm512_fmadd_ps(v3, qv, c3);                                      \
+        c4 = _mm512_fmadd_ps(v4, qv, c4);                                      \
+        c5 = _mm512_fmadd_ps(v5, qv, c5);                                      \
+    } while (0)
+#define TILE46_STEP(LOAD)                                                      \
+    do {                                                                       \
+        __m512 v0 = LOAD(r0 + j), v1 = LOAD(r1 + j), v2 = LOAD(r2 + j),        \
+               v3 = LOAD(r3 + j), v4 = LOAD(r4 + j), v5 = LOAD(r5 + j);        \
+        TILE46_Q(LOAD, q0, c00, c01, c02, c03, c04, c05);                      \
+        TILE46_Q(LOAD, q1, c10, c11, c12, c13, c14, c15);                      \
+        TILE46_Q(LOAD, q2, c20, c21, c22, c23, c24, c25);                      \
+        TILE46_Q(LOAD, q3, c30, c31, c32, c33, c34, c35);                      \
+    } while (0)
     for (; j + 16 <= dim; j += 16) {
-        __m512 rv[4];
-        for (int b = 0; b < 4; b++)
-            rv[b] = _mm512_loadu_ps(r + (size_t)b * rs + j);
-        for (int a = 0; a < 4; a++) {
-            __m512 qv = _mm512_loadu_ps(q + (size_t)a * qs + j);
-            for (int b = 0; b < 4; b++)
-                acc[4 * a + b] = _mm512_fmadd_ps(rv[b], qv, acc[4 * a + b]);
-        }
+        if (pf)
+            for (int b = 0; b < 6; b++)
+                _mm_prefetch((const char *)(nx + (size_t)b * rs + j), _MM_HINT_T0);
+        TILE46_STEP(_mm512_loadu_ps);
     }
     if (j < dim) {
         __mmask16 m = mask16(dim - j);
-        __m512 rv[4];
-        for (int b = 0; b < 4; b++)
-            rv[b] = _mm512_maskz_loadu_ps(m, r + (size_t)b * rs + j);
-        for (int a = 0; a < 4; a++) {
-            __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)a * qs + j);
-            for (int b = 0; b < 4; b++)
-                acc[4 * a + b] = _mm512_fmadd_ps(rv[b], qv, acc[4 * a + b]);
-        }
+        if (pf)
+            for (int b = 0; b < 6; b++)
+                _mm_prefetch((const char *)(nx + (size_t)b * rs + j), _MM_HINT_T0);
+#define TILE46_MASKED(p) _mm512_maskz_loadu_ps(m, (p))
+        TILE46_STEP(TILE46_MASKED);
+#undef TILE46_MASKED
     }
+#undef TILE46_STEP
+#undef TILE46_Q
+    /* Rows 0-3: lane 4a + b = query a . row b. Rows 4-5: lane 2a + b - 4. */
+    const __m512 lo[16] = {c00, c01, c02, c03, c10, c11, c12, c13,
+                           c20, c21, c22, c23, c30, c31, c32, c33};
+    __m512 s = reduce16(lo);
+    __m256 t = reduce8(c04, c05, c14, c15, c24, c25, c34, c35);
+    __m128 t01 = _mm256_castps256_ps128(t), t23 = _mm256_extractf128_ps(t, 1);
+    _mm_storeu_ps(out, _mm512_castps512_ps128(s));
+    _mm_storel_pi((__m64 *)(out + 4), t01);
+    _mm_storeu_ps(out + os, _mm512_extractf32x4_ps(s, 1));
+    _mm_storeh_pi((__m64 *)(out + os + 4), t01);
+    _mm_storeu_ps(out + 2 * os, _mm512_extractf32x4_ps(s, 2));
+    _mm_storel_pi((__m64 *)(out + 2 * os + 4), t23);
+    _mm_storeu_ps(out + 3 * os, _mm512_extractf32x4_ps(s, 3));
+    _mm_storeh_pi((__m64 *)(out + 3 * os + 4), t23);
+}
+
+static void tile46_plain(const float *q, size_t qs, const float *r, size_t rs,
+                         size_t dim, float *out, size_t os)
+{
+    tile46(q, qs, r, rs, dim, out, os, NULL, 0);
+}
+
+static void tile46_pf(const float *q, size_t qs, const float *r, size_t rs,
+                      size_t dim, float *out, size_t os, const float *nx)
+{
+    tile46(q, qs, r, rs, dim, out, os, nx, 1);
+}
+
+/* The edge tile, 4 queries x 4 rows, for a chunk's last 4 or 5 rows: 16
+ * accumulators, one reduce16; bits as dot_batch's, as for tile46. */
+static void tile44(const float *q, size_t qs, const float *r, size_t rs,
+                   size_t dim, float *out, size_t os)
+{
+    const float *q0 = q, *q1 = q + qs, *q2 = q + 2 * qs, *q3 = q + 3 * qs;
+    const float *r0 = r, *r1 = r + rs, *r2 = r + 2 * rs, *r3 = r + 3 * rs;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    size_t j = 0;
+#define TILE44_Q(LOAD, qp, c0, c1, c2, c3)                                     \
+    do {                                                                       \
+        __m512 qv = LOAD(qp + j);                                              \
+        c0 = _mm512_fmadd_ps(v0, qv, c0);                                      \
+        c1 = _mm512_fmadd_ps(v1, qv, c1);                                      \
+        c2 = _mm512_fmadd_ps(v2, qv, c2);                                      \
+        c3 = _mm512_fmadd_ps(v3, qv, c3);                                      \
+    } while (0)
+#define TILE44_STEP(LOAD)                                                      \
+    do {                                                                       \
+        __m512 v0 = LOAD(r0 + j), v1 = LOAD(r1 + j), v2 = LOAD(r2 + j),        \
+               v3 = LOAD(r3 + j);                                              \
+        TILE44_Q(LOAD, q0, c00, c01, c02, c03);                                \
+        TILE44_Q(LOAD, q1, c10, c11, c12, c13);                                \
+        TILE44_Q(LOAD, q2, c20, c21, c22, c23);                                \
+        TILE44_Q(LOAD, q3, c30, c31, c32, c33);                                \
+    } while (0)
+    for (; j + 16 <= dim; j += 16)
+        TILE44_STEP(_mm512_loadu_ps);
+    if (j < dim) {
+        __mmask16 m = mask16(dim - j);
+#define TILE44_MASKED(p) _mm512_maskz_loadu_ps(m, (p))
+        TILE44_STEP(TILE44_MASKED);
+#undef TILE44_MASKED
+    }
+#undef TILE44_STEP
+#undef TILE44_Q
     /* lane 4a + b = query a . row b */
+    const __m512 acc[16] = {c00, c01, c02, c03, c10, c11, c12, c13,
+                            c20, c21, c22, c23, c30, c31, c32, c33};
     __m512 s = reduce16(acc);
     _mm_storeu_ps(out, _mm512_castps512_ps128(s));
     _mm_storeu_ps(out + os, _mm512_extractf32x4_ps(s, 1));
@@ -623,11 +741,49 @@ static void dot_tile44(const float *q, size_t qs, const float *r, size_t rs,
     _mm_storeu_ps(out + 3 * os, _mm512_extractf32x4_ps(s, 3));
 }
 
+/* cogmem__dot_block_drive's loop nest (simd_internal.h: cache chunks of
+ * rows and queries) with two row tiles: 4 x 6 for a chunk's rows in sixes,
+ * then 4 x 4 for 4 or 5 leftover rows, then dot_batch for the last 1-3
+ * rows and for the last nq % 4 queries. A row chunk (128 KiB: 42 rows of
+ * 768 floats) is a multiple of 6 rows, so only the array's last chunk has
+ * an edge; recall's blocks are multiples of 12 rows for the same reason. */
 static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
                       size_t n, size_t dim, size_t rs, float *out, size_t os)
 {
-    cogmem__dot_block_drive(q, nq, qs, rows, n, dim, rs, out, os, 4, 4,
-                            dot_tile44, dot_batch);
+    const size_t rc = cogmem__block_chunk(COGMEM__BLOCK_ROW_BYTES, rs, 6);
+    const size_t qc = cogmem__block_chunk(COGMEM__BLOCK_Q_BYTES, qs, 4);
+    const size_t nq_full = nq - nq % 4;
+    for (size_t r0 = 0; r0 < n; r0 += rc) {
+        const size_t rn = n - r0 < rc ? n - r0 : rc;
+        const size_t n6 = rn - rn % 6, n4 = rn - n6 >= 4 ? n6 + 4 : n6;
+        const float *rb = rows + r0 * rs;
+        for (size_t q0 = 0; q0 < nq_full; q0 += qc) {
+            const size_t qe = q0 + qc < nq_full ? q0 + qc : nq_full;
+            for (size_t i = 0; i < n6; i += 6) {
+                const float *r = rb + i * rs;
+                float *o = out + r0 + i;
+                size_t a = q0;
+                /* The next six rows, in this chunk or the next, if they
+                 * exist (a prefetch never faults, but stays in bounds). */
+                if (r0 + i + 12 <= n) {
+                    tile46_pf(q + a * qs, qs, r, rs, dim, o + a * os, os, r + 6 * rs);
+                    a += 4;
+                }
+                for (; a < qe; a += 4)
+                    tile46_plain(q + a * qs, qs, r, rs, dim, o + a * os, os);
+            }
+            if (n4 > n6)
+                for (size_t a = q0; a < qe; a += 4)
+                    tile44(q + a * qs, qs, rb + n6 * rs, rs, dim,
+                           out + a * os + r0 + n6, os);
+            if (n4 < rn) /* the last rows of the chunk, per query */
+                for (size_t a = q0; a < qe; a++)
+                    dot_batch(q + a * qs, rb + n4 * rs, rn - n4, dim, rs,
+                              out + a * os + r0 + n4);
+        }
+        for (size_t a = nq_full; a < nq; a++) /* the last queries */
+            dot_batch(q + a * qs, rb, rn, dim, rs, out + a * os + r0);
+    }
 }
 
 void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)

@@ -1014,7 +1014,9 @@ static void test_dispatch(void)
 
 /* cogmem_dot_block: the scalar oracle against the scalar dot_batch (bit
  * for bit: same dot1 per pair), every ISA against the oracle within
- * dot_batch's tolerance, every query/row/output pitch honoured (gaps in
+ * dot_batch's tolerance and against its own dot_batch bit for bit (its
+ * tiles sum each pair in dot_batch's order, whichever tile or edge path
+ * the pair took), every query/row/output pitch honoured (gaps in
  * q and rows are NaN-poisoned, gaps in out must keep their sentinel), the
  * public entry, and q == rows (pairwise similarities of one set). */
 static void check_block(size_t nq, size_t n, size_t dim, size_t qstride,
@@ -1086,6 +1088,19 @@ static void check_block(size_t nq, size_t n, size_t dim, size_t qstride,
             isa_tab[t]->dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
         }
         int bad = 0;
+        for (size_t a = 0; a < nq && !bad && t < COGMEM__ISA_COUNT; a++) {
+            isa_tab[t]->dot_batch(q + a * qstride, rows, n, dim, stride, one);
+            for (size_t i = 0; i < n; i++) {
+                checks++;
+                if (bits_of(one[i]) != bits_of(out[a * ostride + i]) &&
+                    !(isnan(one[i]) && isnan(out[a * ostride + i]))) {
+                    FAIL("dot_block vs dot_batch %s a=%zu i=%zu got %.9g want %.9g",
+                         tag, a, i, out[a * ostride + i], one[i]);
+                    bad = 1;
+                    break;
+                }
+            }
+        }
         for (size_t a = 0; a < nq && !bad; a++) {
             for (size_t i = 0; i < n; i++) {
                 checks++;
@@ -1112,8 +1127,13 @@ static void check_block(size_t nq, size_t n, size_t dim, size_t qstride,
 
 static void test_dot_block(void)
 {
-    static const size_t nqs[] = {1, 2, 3, 4, 5, 7, 8, 9};
-    static const size_t ns[] = {1, 3, 4, 5, 8, 15, 17};
+    static const size_t nqs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    /* AVX-512 tiles are 4 x 6 with a 4 x 4 edge, then dot_batch for the
+     * last 1-3 rows: 6 and 12 take only the 6-row tile, 4 and 10 end with
+     * the 4-row edge, 13 with a dot_batch row, 52 = 8 x 6 + 4 with the
+     * edge after several tiles (the other ISAs' 4-row tiles see the
+     * same shapes). */
+    static const size_t ns[] = {1, 3, 4, 5, 6, 8, 10, 11, 12, 13, 15, 17, 52};
     static const size_t dims[] = {0, 1, 7, 8, 15, 16, 17, 33, 100, 768};
     for (size_t a = 0; a < sizeof nqs / sizeof nqs[0]; a++)
         for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)

@@ -580,6 +580,27 @@ static void hv_permute(const uint8_t *in, size_t nbytes, uint64_t shift,
     rot_seg(out + 8 * (w + 1), in + 8, in, W - w - 1, b);
 }
 
+/* --------------------------------------------------------------- ge_mask */
+
+/* Sixteen scores per compare: the valid bits are the load's and the
+ * compare's mask, so lanes the caller never wrote are not read. */
+static void ge_mask(const float *s, size_t n, float bar, const uint64_t *valid,
+                    uint64_t *out)
+{
+    const __m512 bv = _mm512_set1_ps(bar);
+    for (size_t w = 0; w * 64 < n; w++) {
+        uint64_t v = valid[w], r = 0;
+        if (n - w * 64 < 64)
+            v &= ((uint64_t)1 << (n - w * 64)) - 1;
+        for (unsigned g = 0; g < 4 && v >> (16 * g); g++) {
+            __mmask16 m = (__mmask16)(v >> (16 * g));
+            __m512 x = _mm512_maskz_loadu_ps(m, s + w * 64 + 16 * g);
+            r |= (uint64_t)_mm512_mask_cmp_ps_mask(m, x, bv, _CMP_GE_OQ) << (16 * g);
+        }
+        out[w] = r;
+    }
+}
+
 /* ------------------------------------------------------ multi-query dot */
 
 /* Eight accumulators to [sum x0, ..., sum x7] (the low half of the
@@ -801,4 +822,5 @@ void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)
     ops->hv_bundle = hv_bundle;
     ops->hv_permute = hv_permute;
     ops->dot_block = dot_block;
+    ops->ge_mask = ge_mask;
 }

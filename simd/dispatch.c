@@ -20,6 +20,7 @@
 #endif
 
 #include "cosine_wide.h"
+#include "ge_mask.h"
 #include "simd_internal.h"
 
 /* Set by simd/meson.build for the per-ISA libraries the compiler could
@@ -508,6 +509,12 @@ COGMEM_API void cogmem_dot_block(const float *q, size_t nq, size_t qstride,
 {
     if (nq && n)
         ops()->dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
+}
+
+void cogmem__ge_mask(const float *s, size_t n, float bar, const uint64_t *valid,
+                     uint64_t *out)
+{
+    ops()->ge_mask(s, n, bar, valid, out);
 }
 
 #if !COGMEM_SIMD_HAVE_AVX512

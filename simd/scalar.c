@@ -197,6 +197,17 @@ static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
             out[a * os + i] = dot1(q + a * qs, rows + i * rs, dim);
 }
 
+/* The oracle of cogmem__ge_mask: one score at a time. */
+static void ge_mask(const float *s, size_t n, float bar, const uint64_t *valid,
+                    uint64_t *out)
+{
+    for (size_t w = 0; w < (n + 63) / 64; w++)
+        out[w] = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((valid[i / 64] >> (i % 64) & 1u) && s[i] >= bar)
+            out[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
 void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
 {
     ops->name = "scalar";
@@ -213,4 +224,5 @@ void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
     ops->hv_permute = hv_permute;
     ops->dot_bf16 = dot_bf16;
     ops->dot_block = dot_block;
+    ops->ge_mask = ge_mask;
 }

@@ -59,6 +59,9 @@ typedef struct cogmem__simd_ops {
     void (*dot_block)(const float *q, size_t nq, size_t qstride,
                       const float *rows, size_t n, size_t dim, size_t stride,
                       float *out, size_t ostride);
+    /* cogmem__ge_mask (ge_mask.h). */
+    void (*ge_mask)(const float *s, size_t n, float bar, const uint64_t *valid,
+                    uint64_t *out);
 } cogmem__simd_ops;
 
 /* The last step of a cosine, identical on every ISA: dot / (qn * rn), or 0

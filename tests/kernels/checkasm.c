@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cogmem_simd.h"
+#include "simd/ge_mask.h"
 #include "simd/simd_internal.h"
 
 int cogmem__kernels_bench(int argc, char **argv);
@@ -1159,6 +1160,79 @@ static void test_dot_block(void)
     check_block(7, 1100, 100, 101, 100, 1100, FILL_RANDOM, FILL_WIDE, 0);
 }
 
+/* -------------------------------------------------------------- ge_mask */
+
+/* cogmem__ge_mask (recall's batched offer filter): every ISA against the
+ * scalar oracle bit for bit, over sizes around the 16-lane groups and the
+ * 64-bit words, with NaN, infinities, scores equal to the bar and a NaN
+ * bar; valid masks empty, full, random and sparse. The scores end at the
+ * last valid one, against a guard page, so a read of a lane that is not
+ * valid (the caller never wrote it) faults. */
+static void test_ge_mask(void)
+{
+    static const size_t ns[] = {1, 15, 16, 17, 52, 63, 64, 65, 100, 128, 200, 252, 256};
+    const float bars[] = {-INFINITY, 0.0f, 0.25f, INFINITY, NAN};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (int vm = 0; vm < 4; vm++)
+            for (size_t b = 0; b < sizeof bars / sizeof bars[0]; b++) {
+                size_t n = ns[a], nw = (n + 63) / 64;
+                uint64_t valid[4] = {0}, want[4], got[4];
+                for (size_t w = 0; w < 4; w++)
+                    valid[w] = vm == 0   ? 0
+                               : vm == 1 ? ~(uint64_t)0
+                               : vm == 2 ? rnd64()
+                                         : rnd64() & rnd64() & rnd64();
+                size_t hi = 0; /* one past the last valid score */
+                for (size_t i = 0; i < n; i++)
+                    if (valid[i / 64] >> (i % 64) & 1u)
+                        hi = i + 1;
+                float *sc = galloc(hi * sizeof(float));
+                for (size_t i = 0; i < hi; i++) {
+                    uint64_t r = rnd64() % 16;
+                    sc[i] = r == 0   ? NAN
+                            : r == 1 ? INFINITY
+                            : r == 2 ? -INFINITY
+                            : r == 3 ? 0.25f
+                            : r == 4 ? -0.0f
+                                     : rnd_unit();
+                }
+                cur_isa = "scalar";
+                memset(want, 0xa5, sizeof want);
+                isa_tab[0]->ge_mask(sc, n, bars[b], valid, want);
+                for (int t = 1; t <= COGMEM__ISA_COUNT; t++) {
+                    if (t < COGMEM__ISA_COUNT && !isa_tab[t])
+                        continue;
+                    memset(got, 0x5a, sizeof got);
+                    if (t == COGMEM__ISA_COUNT) {
+                        cur_isa = "public";
+                        cogmem__ge_mask(sc, n, bars[b], valid, got);
+                    } else {
+                        cur_isa = isa_label[t];
+                        isa_tab[t]->ge_mask(sc, n, bars[b], valid, got);
+                    }
+                    for (size_t w = 0; w < nw; w++) {
+                        checks++;
+                        if (got[w] != want[w]) {
+                            FAIL("ge_mask n=%zu bar=%g valid#%d word %zu: %016" PRIx64
+                                 " want %016" PRIx64, n, (double)bars[b], vm, w,
+                                 got[w], want[w]);
+                            break;
+                        }
+                    }
+                }
+                /* the oracle itself, against the definition */
+                for (size_t i = 0; i < n; i++) {
+                    checks++;
+                    int in = (valid[i / 64] >> (i % 64) & 1u) && sc[i] >= bars[b];
+                    if ((int)(want[i / 64] >> (i % 64) & 1u) != in) {
+                        FAIL("ge_mask oracle n=%zu bar=%g bit %zu", n, (double)bars[b], i);
+                        break;
+                    }
+                }
+                gfree_all();
+            }
+}
+
 /* ------------------------------------------------------------- position */
 
 /* Within one ISA a row's score has the same bits whichever path computed
@@ -1356,7 +1430,8 @@ int main(int argc, char **argv)
     } tests[] = {{"dot/cosine", test_dot}, {"topk", test_topk},
                  {"decay/prune", test_decay}, {"fan", test_fan},
                  {"hypervectors", test_hv}, {"bf16/rerank", test_bf16},
-                 {"dot_block", test_dot_block}, {"position", test_position},
+                 {"dot_block", test_dot_block}, {"ge_mask", test_ge_mask},
+                 {"position", test_position},
                  {"null/count 0", test_null_counts}};
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
         int f0 = failures, c0 = checks;

@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "simd/cosine_wide.h"
+#include "simd/ge_mask.h"
 #include "src/recall.h"
 
 /* Rows per block: the state words, run list and scores of a block stay in
@@ -376,6 +377,8 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     const size_t stride = sl->stride, hs = sizeof(struct cogmem_vec);
     uint8_t state[BLOCK_MAX];
     uint16_t run_at[BLOCK_MAX], run_len[BLOCK_MAX];
+    /* Bit i: row i is CURRENT, i.e. dot[][i] was written. */
+    uint64_t cur[BLOCK_MAX / 64] = {0};
     float dot[QGROUP][BLOCK_MAX];
     size_t nruns = 0, nstale = 0;
     size_t pc = SINGLE_BLOCK_BYTES / stride;
@@ -388,6 +391,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
         uint32_t s = atomic_load_explicit(&v->state, memory_order_acquire);
         state[i] = (uint8_t)s;
         if (s == COGMEM__ROW_CURRENT) {
+            cur[i / 64] |= (uint64_t)1 << (i % 64);
             if (nruns && run_at[nruns - 1] + run_len[nruns - 1] == i)
                 run_len[nruns - 1]++;
             else {
@@ -427,14 +431,33 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
              * (rare after the first k), so the common row costs one
              * compare (offer_row makes the exact decision). */
             float bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
-            for (size_t r = 0; r < nruns; r++) {
-                for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
-                    struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
-                    float sim = similarity(sc, d[i], rq, v);
-                    if (!sc->blend && !(sim >= bar))
-                        continue;
-                    offer_row(sc, rq, set, kind, v, sim);
-                    bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+            if (!sc->blend && sc->p.metric == COGMEM_METRIC_DOT) {
+                /* The similarity is the dot: one 16-lane compare per 16
+                 * rows against the bar at the block's start, and only
+                 * the rows it passes are looked at. The bar only rises
+                 * during the block, so each is tested again against the
+                 * current one: the rows offered are the loop's below. */
+                uint64_t pass[BLOCK_MAX / 64];
+                cogmem__ge_mask(d, nrows, bar, cur, pass);
+                for (uint32_t w = 0; w * 64 < nrows; w++)
+                    for (uint64_t bits = pass[w]; bits; bits &= bits - 1) {
+                        uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                        if (!(d[i] >= bar))
+                            continue;
+                        offer_row(sc, rq, set, kind,
+                                  (struct cogmem_vec *)(first + i * hs), d[i]);
+                        bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+                    }
+            } else {
+                for (size_t r = 0; r < nruns; r++) {
+                    for (uint32_t i = run_at[r]; i < (uint32_t)run_at[r] + run_len[r]; i++) {
+                        struct cogmem_vec *v = (struct cogmem_vec *)(first + i * hs);
+                        float sim = similarity(sc, d[i], rq, v);
+                        if (!sc->blend && !(sim >= bar))
+                            continue;
+                        offer_row(sc, rq, set, kind, v, sim);
+                        bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+                    }
                 }
             }
             if (nstale) {
@@ -471,9 +494,13 @@ void cogmem__recall_scan(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
     uint32_t rpc = sl->rows_per_chunk;
     /* One query: SINGLE_BLOCK_ROWS rows (their headers: 4 KiB of state
      * words read as one stream, then the rows' data). A batch: blocks that stay in L2 while
-     * every query is scored against them, whole 4-row tiles of
-     * cogmem_dot_block. */
-    size_t b = nq == 1 ? SINGLE_BLOCK_ROWS : (BLOCK_BYTES / sl->stride) & ~(size_t)3;
+     * every query is scored against them, a multiple of 12 rows so that
+     * a full block of CURRENT rows runs cogmem_dot_block's 6-row tiles
+     * only (its 4-row edge and single rows are for runs cut by other
+     * rows and a chunk's last block). */
+    size_t b = nq == 1 ? SINGLE_BLOCK_ROWS : BLOCK_BYTES / sl->stride;
+    if (nq > 1) /* whole pairs of the 6-row AVX-512 tile (simd/avx512.c) */
+        b = b < 12 ? 12 : b > BLOCK_MAX ? BLOCK_MAX - BLOCK_MAX % 12 : b - b % 12;
     uint32_t block = b < 8 ? 8 : b > BLOCK_MAX ? BLOCK_MAX : (uint32_t)b;
     for (uint32_t at = lo; at < hi;) {
         uint32_t c = at / rpc, slot = at % rpc;

@@ -510,6 +510,55 @@ static void test_batch_equals_single(void **state)
     test_close(&s);
 }
 
+/* A batch over one run of 52 rows (8 of cogmem_dot_block's 6-row AVX-512
+ * tiles, then its 4-row edge tile) and, after two removes, runs of 19, 13
+ * and 18 rows (the edge and single rows): every hit, k = all rows, has
+ * the bits of the single recall (dot_batch) and the reference's ranking.
+ * Five queries: a 4-query tile group and one through dot_batch. */
+static void test_batch_edge_run(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    const size_t n = 52, nq = 5, k = 52;
+    struct node nodes[52];
+    for (size_t j = 0; j < n; j++) {
+        nodes[j].id = 500 + j;
+        nodes[j].kind = COGMEM_CONCEPT;
+        nodes[j].live = 1;
+        for (int i = 0; i < DIM; i++)
+            nodes[j].v[i] = frand();
+        assert_int_equal(cogmem_concept_add(s, nodes[j].id, nodes[j].v), 0);
+    }
+    float qs[5 * DIM];
+    for (size_t j = 0; j < nq * DIM; j++)
+        qs[j] = frand();
+    cogmem_recall_hit bh[5 * 52], one[52];
+    size_t nhs[5], n1;
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) /* cut the run: rows 19 and 33 go */
+            for (size_t j = 19; j <= 33; j += 14) {
+                assert_int_equal(cogmem_concept_remove(s, nodes[j].id), 0);
+                nodes[j].live = 0;
+            }
+        cogmem_recall_params p;
+        cogmem_recall_params_init(&p);
+        p.metric = COGMEM_METRIC_DOT;
+        assert_int_equal(cogmem_recall_batch(s, qs, nq, COGMEM_CONCEPT, k, &p, bh, nhs), 0);
+        for (size_t j = 0; j < nq; j++) {
+            assert_int_equal(cogmem_recall(s, qs + j * DIM, COGMEM_CONCEPT, k, &p, one, &n1), 0);
+            assert_int_equal(nhs[j], n1);
+            assert_int_equal(n1, round == 0 ? n : n - 2);
+            for (size_t h = 0; h < n1; h++) {
+                assert_int_equal(bh[j * k + h].id, one[h].id);
+                assert_true(bh[j * k + h].score == one[h].score);
+            }
+            check_result(nodes, n, qs + j * DIM, COGMEM_CONCEPT, k, p.metric, -INFINITY,
+                         NULL, NULL, bh + j * k, nhs[j]);
+        }
+    }
+    test_close(&s);
+}
+
 /* Rows spread over several slab chunks (4 MiB each): a wide dim, with
  * holes from removes, single and batched, against a double reference. */
 static void test_many_chunks(void **state)
@@ -755,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_updates_and_reuse),
         cmocka_unit_test(test_blended_ranking),
         cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_batch_edge_run),
         cmocka_unit_test(test_many_chunks),
         cmocka_unit_test(test_bf16_rows),
         cmocka_unit_test(test_bf16_rerank_is_exact),

@@ -189,8 +189,16 @@ static void check_resize(void)
     struct cogmem__home *nw = home_of(s, sh);
     CHECK(nw != old);
     CHECK(nw->mask + 1 == 2 * old_slots);
-    CHECK(pos_in(nw, node_of(s, id)) >= 0 || pos_in(old, node_of(s, id)) >= 0 ||
-          cogmem__node_mem_of(node_of(s, id))->home == NULL);
+    /* The growing add took its position before its link grew the table:
+     * in the old array, if it was free there. */
+    CHECK(pos_in(nw, node_of(s, id)) == -1);
+    if (pos_in(old, node_of(s, id)) >= 0) {
+        ids[n] = id;
+        nodes[n++] = node_of(s, id);
+        placed++;
+    } else {
+        CHECK(cogmem__node_mem_of(node_of(s, id))->home == NULL);
+    }
     for (unsigned i = 0; i < n; i++) {
         CHECK(node_of(s, ids[i]) == nodes[i]); /* same record, same address */
         struct cogmem_concept_info info;

@@ -128,9 +128,9 @@ _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line")
  * records placed there use 128 MiB that they no longer take from the
  * allocator. Zeroed on allocation (fresh pages: touched only by claims).
  *
- * AddressSanitizer: a FREE position is poisoned except its state word
- * (the claim's CAS reads it), so a use of a freed placed record is still
- * reported. */
+ * AddressSanitizer: a position whose record was freed is poisoned except
+ * its state word (the claim's CAS reads it), so a use of a freed placed
+ * record is still reported. */
 struct cogmem__home {
     struct cogmem__mem *mem;
     int mem_kind; /* enum cogmem__mem_kind */

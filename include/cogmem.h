@@ -133,8 +133,14 @@ typedef struct cogmem_config {
      * memory. Any value is accepted (10^8, 2^40, UINT64_MAX: the cap);
      * a hint never makes cogmem_open fail, except with -ENOMEM if the
      * capped tables cannot be allocated. 0 means a small default (64
-     * slots a shard). Rows (the embeddings) are never pre-allocated: a
-     * kind's rows come in chunks of about 4 MiB as adds need them. */
+     * slots a shard). Each table slot also has a 128-byte home position
+     * for a node record (so that a lookup fetches the record together
+     * with its slot): 16 times the table's bytes, up to 256 MiB a kind,
+     * address space whose pages are touched as records are placed there
+     * (records placed there take no memory elsewhere); its allocation
+     * failing fails nothing (records then come from the allocator). Rows
+     * (the embeddings) are never pre-allocated: a kind's rows come in
+     * chunks of about 4 MiB as adds need them. */
     uint64_t expected_concepts;
     uint64_t expected_episodes;
     /* --- bindings and activation (cogmem_bind.h) --- */

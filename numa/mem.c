@@ -300,7 +300,7 @@ static int cacheable(size_t bytes) { return bytes >= CACHE_MIN && bytes <= CACHE
  * secondary allocator), which calloc knows are zero, so a new block is
  * zero without being written, and costs only the pages a store touches
  * (measured: the memset of a 4 MiB chunk missed by the cache was a fifth
- * of the API fuzzer's time). Only cacheable blocks are made so; every
+ * of the API fuzzer's time). Only cacheable and big blocks are made so; every
  * free of one goes through block_release. */
 static void *block_fresh(size_t bytes)
 {
@@ -417,16 +417,27 @@ void cogmem__mem_fini(struct cogmem__mem *m, int keep_pages)
         cache_flush();
 }
 
+/* Larger than any cached block: a shard's home array of records (16
+ * MiB and up, shards/node.h), a big table. Always fresh zero pages
+ * (block_fresh), zeroed or not: a memset would commit all of a block that
+ * is touched only as records are placed in it (measured: 512 MiB resident
+ * at the open of a store pre-sized for 2^19 nodes a kind, in this
+ * backend's ASan build, and a forked child too slow to finish). */
+static int big(size_t bytes) { return bytes > CACHE_MAX; }
+
 /* Every allocation of this backend: a cacheable size from the cache (a
  * clean block if `zeroed`) or else fresh zero pages (block_fresh), so a
  * block that comes back clean (cogmem__mem_free_zeroed) is reused from
- * then on; any other size from libc, zeroed here if asked. */
+ * then on; a big one fresh; any other size from libc, zeroed here if
+ * asked. */
 static void *block_alloc(size_t bytes, int zeroed)
 {
     if (cacheable(bytes)) {
         void *p = cache_take(bytes, zeroed);
         return p ? p : block_fresh(bytes);
     }
+    if (big(bytes))
+        return block_fresh(bytes);
     void *p = aligned_alloc(COGMEM__ALIGN, bytes);
     if (p && zeroed)
         memset(p, 0, bytes);
@@ -453,11 +464,14 @@ void *cogmem__mem_alloc_zeroed(struct cogmem__mem *m, enum cogmem__mem_kind kind
     return block_alloc(round_up(size), 1);
 }
 
-/* Every free of this backend: into the cache (clean or not) or to libc. */
+/* Every free of this backend: into the cache (clean or not), back to
+ * block_fresh's calloc (big), or to libc. */
 static void block_free(void *p, size_t size, int clean)
 {
     if (p && cacheable(round_up(size)))
         cache_put(p, round_up(size), clean);
+    else if (p && big(round_up(size)))
+        block_release(p);
     else
         free(p);
 }

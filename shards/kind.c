@@ -77,6 +77,7 @@ void cogmem__kind_init(struct cogmem__kind *k, struct cogmem__mem *mem,
     for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
         atomic_init(&k->vec_refs[t].n, 0);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+        atomic_init(&k->home[i], NULL);
         for (unsigned t = 0; t < COGMEM__STRIPE_SLOTS; t++)
             for (unsigned c = 0; c < 8; c++)
                 atomic_init(&k->ctr[t][i].v[c], 0);

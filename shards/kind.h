@@ -76,8 +76,17 @@ static inline unsigned cogmem__stripe(void)
     return s - 1;
 }
 
+struct cogmem__home;
+
 struct cogmem__kind {
     struct cogmem__shard_ctr ctr[COGMEM__STRIPE_SLOTS][COGMEM__NSHARDS];
+    /* Each shard's current home array (shards/node.h), where new records
+     * go: the one its current table names, or NULL (none could be
+     * allocated). Written by the map when a table is replaced (shards/set.c),
+     * before the old table's deferred free; read by cogmem__node_new inside
+     * a read-side section, so the array it reads stays referenced until
+     * its claim has taken a reference of its own. */
+    struct cogmem__home *_Atomic home[COGMEM__NSHARDS];
     struct cogmem__stripe_refs vec_refs[COGMEM__STRIPE_SLOTS];
     struct cogmem__slab slab; /* the kind's vectors (cogmem__vec_alloc) */
     struct cogmem__mem *mem;

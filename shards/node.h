@@ -26,11 +26,16 @@ struct cogmem_vec;
 struct cogmem__kind;
 struct cogmem__blist;
 struct cogmem__presentations;
+struct cogmem__home;
 
 /* Node life cycle. PENDING: linked, but an add of the same id in the other
  * kind may still veto it; invisible to lookups. LIVE: visible. DEAD: removed
- * or vetoed, about to be unlinked; invisible. Transitions are one-way. */
+ * or vetoed, about to be unlinked; invisible. Transitions are one-way.
+ * FREE (0) is a home position no record occupies (below): a claim takes it
+ * FREE -> PENDING by compare-and-swap, the record's free (a grace period
+ * after its unlink) stores FREE again. */
 enum cogmem__state {
+    COGMEM__FREE = 0,
     COGMEM__PENDING = 1,
     COGMEM__LIVE = 2,
     COGMEM__DEAD = 3
@@ -89,8 +94,65 @@ struct cogmem__node_mem {
      * slot + 1. Written only by the index's hooks; in the cold line, since
      * lookups do not read it. */
     _Atomic uint32_t ann_slot;
+    /* The home array the record sits in, or NULL: it came from the kind's
+     * allocator. Set by cogmem__node_new, read by its free. */
+    struct cogmem__home *home;
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
+
+/* Home positions: where a shard's records live when they can.
+ *
+ * A lookup reads the table slot the hash names, then the record the slot
+ * points to: two dependent misses at sizes beyond the cache. A shard's
+ * home array has one 128-byte record position per table slot (same size,
+ * same mask: shards/set.h), and an add puts its record at position
+ * hash & mask, or the one after it, when that position is FREE; else the
+ * record comes from the allocator as before. So a lookup can compute the
+ * likely record address from the hash alone and fetch it together with the
+ * slot: the two misses overlap. The slot still says which record is the
+ * key's; the home position is only where to look first.
+ *
+ * Positions are claimed by a compare-and-swap of the record's own `state`
+ * word, FREE -> PENDING (node life cycle above), so a position has one
+ * owner at a time and adders of one shard never lock. A record keeps its
+ * position for its whole life, also after the table grows: the new table
+ * gets a new (larger) array, and the old array lives on while any record
+ * sits in it. `refs` counts the tables that name the array (for their
+ * readers' prefetches and for new claims) plus the records placed in it;
+ * the last unref frees it. A record's free (node_free_now: never linked,
+ * or a grace period after its unlink, or a store being closed) gives its
+ * position back, so the array outlives every deferred free into it.
+ *
+ * Memory: positions x 128 bytes, i.e. twice the table's load-1/2 slots:
+ * 256 MiB for 10^6 keys of one kind (2^21 positions), of which the
+ * records placed there use 128 MiB that they no longer take from the
+ * allocator. Zeroed on allocation (fresh pages: touched only by claims).
+ *
+ * AddressSanitizer: a position whose record was freed is poisoned except
+ * its state word (the claim's CAS reads it), so a use of a freed placed
+ * record is still reported. */
+struct cogmem__home {
+    struct cogmem__mem *mem;
+    int mem_kind; /* enum cogmem__mem_kind */
+    uint64_t mask;
+    alignas(64) _Atomic uint64_t refs; /* its own line: every claim and free writes it */
+    alignas(64) struct cogmem__node_mem pos[];
+};
+
+/* A home array of `slots` FREE positions with one reference (the table's
+ * that will name it), or NULL when out of memory. */
+struct cogmem__home *cogmem__home_new(struct cogmem__mem *mem, int mem_kind,
+                                      uint64_t slots);
+
+/* One more table names h (a rehash at the same size keeps the array). */
+void cogmem__home_ref(struct cogmem__home *h);
+
+/* Drop a reference; the last one frees the array. */
+void cogmem__home_unref(struct cogmem__home *h);
+
+/* Give a record's two lines back: to its home position (FREE again) or to
+ * the allocator. Only where no reader can reach the record any more. */
+void cogmem__node_mem_free(struct cogmem__node_mem *m);
 
 static inline uint64_t cogmem__normver(uint32_t version, float norm)
 {
@@ -118,9 +180,12 @@ static inline uint64_t cogmem__node_normver(struct cogmem__node *n)
 }
 
 /* A zeroed PENDING record with `vec` (owned by the node from now on); id is
- * NOT yet published. NULL when out of memory. */
+ * NOT yet published. `hash` is its id's hash: the record goes to its home
+ * position in the shard's current home array when that is FREE (see
+ * above). NULL when out of memory. Any thread, inside a read-side section
+ * or not. */
 struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
-                                      struct cogmem_vec *vec);
+                                      struct cogmem_vec *vec, uint64_t hash);
 
 /* Publish the id: the release store every reader's acquire pairs with. */
 static inline void cogmem__node_publish(struct cogmem__node *n, uint64_t id)

@@ -16,7 +16,7 @@ void cogmem__node_free_now(struct cogmem__node *n)
     if (v)
         cogmem__vec_unref_quiesced(v);
     cogmem__side_free_now(m, m->kind->mem);
-    cogmem__mem_free(m->kind->mem, m->kind->mem_kind, m, sizeof *m);
+    cogmem__node_mem_free(m); /* its home position, or the allocator */
 }
 
 /* Count a node's deferred free in its id's shard. */

@@ -30,7 +30,10 @@ static size_t table_bytes(uint64_t slots)
     return sizeof(struct cogmem__table) + (size_t)slots * sizeof(uintptr_t);
 }
 
-static struct cogmem__table *table_new(struct cogmem__kind *k, uint64_t slots)
+/* A table of `slots` EMPTY slots naming `home` (whose reference it takes
+ * over; NULL: none), or NULL (the reference is the caller's again). */
+static struct cogmem__table *table_new(struct cogmem__kind *k, uint64_t slots,
+                                       struct cogmem__home *home)
 {
     if (slots > MAX_SLOTS)
         return NULL;
@@ -45,12 +48,30 @@ static struct cogmem__table *table_new(struct cogmem__kind *k, uint64_t slots)
         return NULL;
     t->kind = k;
     t->mask = slots - 1;
+    t->home = home;
     atomic_init(&t->used, 0);
     return t;
 }
 
+/* A new home array for a table of `slots`, or NULL: records then come from
+ * the allocator, which is all a home array saves (no add fails for it). */
+static struct cogmem__home *home_new(struct cogmem__kind *k, uint64_t slots)
+{
+    return slots > MAX_SLOTS ? NULL : cogmem__home_new(k->mem, (int)k->mem_kind, slots);
+}
+
+/* Drop the table's reference to its home array: the array goes once no
+ * record sits in it either (node.h). */
+static void table_drop_home(struct cogmem__table *t)
+{
+    if (t->home)
+        cogmem__home_unref(t->home);
+    t->home = NULL;
+}
+
 static void table_free(struct cogmem__table *t)
 {
+    table_drop_home(t);
     cogmem__mem_free(t->kind->mem, t->kind->mem_kind, t, table_bytes(t->mask + 1));
 }
 
@@ -66,6 +87,7 @@ static void table_free_clean(struct cogmem__table *t)
     }
     struct cogmem__kind *k = t->kind;
     size_t bytes = table_bytes(t->mask + 1);
+    table_drop_home(t);
     memset((void *)t, 0, offsetof(struct cogmem__table, slot));
     cogmem__mem_free_zeroed(k->mem, k->mem_kind, t, bytes);
 }
@@ -84,13 +106,18 @@ int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
     uint64_t slots = slots_for(expected / COGMEM__NSHARDS + 1);
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
         struct cogmem__shard *sh = &s->shard[i];
-        struct cogmem__table *t = table_new(&s->kind, slots);
+        struct cogmem__table *t = table_new(&s->kind, slots, NULL);
         if (!t) {
-            while (i--)
+            while (i--) {
                 table_free(atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed));
+                atomic_store_explicit(&s->kind.home[i], NULL, memory_order_relaxed);
+            }
             return -ENOMEM;
         }
+        /* After the table: only the table's failure fails the open. */
+        t->home = home_new(&s->kind, slots);
         atomic_init(&sh->cur, t);
+        atomic_store_explicit(&s->kind.home[i], t->home, memory_order_relaxed); /* published with the store */
         atomic_init(&sh->count, 0);
         atomic_init(&sh->slots, slots);
         atomic_init(&sh->add_handshake, 0);
@@ -102,6 +129,9 @@ int cogmem__set_init(struct cogmem__set *s, uint64_t expected)
 void cogmem__set_fini(struct cogmem__set *s)
 {
     for (unsigned i = 0; i < COGMEM__NSHARDS; i++) {
+        /* The home arrays go when the last record in them is freed too
+         * (deferred frees of this store may still be queued: node.h). */
+        atomic_store_explicit(&s->kind.home[i], NULL, memory_order_relaxed);
         table_free_clean(atomic_load_explicit(&s->shard[i].cur, memory_order_relaxed));
         atomic_store_explicit(&s->shard[i].cur, NULL, memory_order_relaxed);
     }
@@ -172,11 +202,26 @@ static int migrate(struct cogmem__set *s, struct cogmem__shard *sh,
             goto done;
         want = target;
     }
-    struct cogmem__table *nt = table_new(&s->kind, want);
+    /* Same size (a rehash of tombstones): the positions are the same, so
+     * the array is too. Larger: a new array; the records placed in the old
+     * one stay there (their addresses are what slots, readers and
+     * bindings hold) and keep it alive until they are freed. */
+    struct cogmem__table *nt = table_new(&s->kind, want, NULL);
     if (!nt) {
         rc = -ENOMEM;
         goto done;
     }
+    /* After the table: the add fails only for the table, never for its
+     * array. */
+    struct cogmem__home *nh;
+    if (want == slots) {
+        nh = t->home;
+        if (nh)
+            cogmem__home_ref(nh);
+    } else {
+        nh = home_new(&s->kind, want);
+    }
+    nt->home = nh;
     /* Freeze first, then copy: once every slot is FROZEN no writer can
      * change the old table, so the copy is exact. acq_rel: the acquire
      * side makes each node's initialisation visible to the copy (and from
@@ -195,6 +240,11 @@ static int migrate(struct cogmem__set *s, struct cogmem__shard *sh,
     atomic_store_explicit(&sh->slots, want, memory_order_relaxed);
     /* Release: the copied slots happen before any reader of nt. */
     atomic_store_explicit(&sh->cur, nt, memory_order_release);
+    /* New records go to nt's array from now on. Release: its positions'
+     * zeroed state happens before a claim. Before t's deferral: an add
+     * that read t's array in its read-side section has taken its
+     * reference before t's drops. */
+    atomic_store_explicit(&s->kind.home[(unsigned)(sh - s->shard)], nh, memory_order_release);
     /* Readers that loaded t before the store may still be probing it. */
     cogmem__rcu_defer(t->kind->mem, &t->rcu, table_reclaim);
 done:

@@ -26,7 +26,9 @@
  * migrations are fork-exclusion sections (shards/rcu.h).
  *
  * Lookups are lock-free and need no thread registration: acquire loads of
- * `cur` and of the slots, then the node's `id` (node.h).
+ * `cur` and of the slots, then the node's `id` (node.h). Before the first
+ * slot load a lookup prefetches the key's home position (node.h): the
+ * record is most likely there, so its miss overlaps the slot's.
  */
 #ifndef COGMEM_SHARDS_SET_H
 #define COGMEM_SHARDS_SET_H
@@ -52,6 +54,11 @@ struct cogmem__table {
     struct rcu_head rcu;       /* freed after a grace period once replaced */
     struct cogmem__kind *kind; /* its memory's allocator */
     uint64_t mask;             /* slots - 1 */
+    /* The home array of this table's size (node.h), of which the table
+     * holds a reference, or NULL (it could not be allocated: records then
+     * come from the allocator). Lookups fetch position hash & mask while
+     * they fetch the slot. */
+    struct cogmem__home *home;
     /* Slots ever claimed in this table (nodes and tombstones): growth is
      * due when it passes half the slots. Its own line: adders write it,
      * readers read only the line above. Relaxed, approximate under races. */
@@ -117,6 +124,10 @@ static inline struct cogmem__node *cogmem__set_find(struct cogmem__set *s, uint6
     struct cogmem__table *t = cogmem__set_table(s, hash);
     uintptr_t tag = cogmem__slot_tag(hash);
     uint64_t m = t->mask;
+    /* Only an address: nothing of the array is read, and a prefetch never
+     * faults, so it needs no more than the table's reference. */
+    if (t->home)
+        __builtin_prefetch(&t->home->pos[hash & m]);
     for (uint64_t i = hash & m, k = 0; k <= m; k++, i = (i + 1) & m) {
         /* Acquire: pairs with the claiming CAS (or the copy's publication),
          * so the node's memory is initialised when we read it. */
@@ -137,7 +148,11 @@ static inline struct cogmem__node *cogmem__set_find(struct cogmem__set *s, uint6
     return NULL;
 }
 
-/* For a batch (stage 1 of 3): fetch the line of the id's first slot. */
+/* For a batch (stage 1 of 3): fetch the line of the id's first slot.
+ * Not the home position too: stage 2 fetches the record the slot names,
+ * and with both, a group of 32 ids had twice the misses in flight
+ * (measured at 10^6 keys, two runs: 0.62x, 0.78x, 0.74x and 1.20x the
+ * batch without, 1 and 2 threads). */
 static inline void cogmem__set_prefetch_slots(struct cogmem__set *s, uint64_t hash)
 {
     struct cogmem__table *t = cogmem__set_table(s, hash);

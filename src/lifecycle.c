@@ -97,7 +97,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     struct cogmem_vec *v = cogmem__vec_from(st, own, id, hash, data, &rc);
     if (!v)
         return rc;
-    struct cogmem__node *n = cogmem__node_new(&own->kind, v);
+    struct cogmem__node *n = cogmem__node_new(&own->kind, v, hash);
     if (!n) {
         cogmem__vec_free_now(v);
         return -ENOMEM;

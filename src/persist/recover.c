@@ -246,7 +246,7 @@ static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__
     cogmem__vec_init(&own->kind, v, id, hash);
     v->norm = sn->norm;
     v->version = sn->vec_version;
-    struct cogmem__node *n = cogmem__node_new(&own->kind, v);
+    struct cogmem__node *n = cogmem__node_new(&own->kind, v, hash);
     if (!n) {
         cogmem__vec_free_now(v);
         return -ENOMEM;

@@ -384,7 +384,7 @@ static void test_close_right_after_backed_out_nodes(void **state)
             int rc;
             struct cogmem_vec *vec = cogmem__vec_from(s, set, id, hash, v, &rc);
             assert_non_null(vec);
-            struct cogmem__node *n = cogmem__node_new(&set->kind, vec);
+            struct cogmem__node *n = cogmem__node_new(&set->kind, vec, hash);
             assert_non_null(n);
             cogmem__node_publish(n, id);
             cogmem__rcu_lock();

@@ -70,7 +70,11 @@ struct cogmem__breg;
 struct cogmem__blist {
     alignas(64) _Atomic uint32_t lock;
     uint32_t dead;       /* set once, under the lock, by the node's removal */
-    uint32_t n;          /* bindings */
+    /* Bindings. Written under the lock only (relaxed stores: the lock
+     * orders them); atomic so that the registry walk may read it unlocked
+     * to size its prefetch of the decay arrays (a hint, like the array
+     * pointers below). Reads under the lock are plain movs on x86. */
+    _Atomic uint32_t n;
     uint32_t hmask;      /* hash index size - 1, or 0 without an index */
     /* The array pointers are atomic (always read under the lock, where
      * the implicit loads cost a plain mov on x86) only so that the

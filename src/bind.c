@@ -61,7 +61,7 @@ void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
         for (uint32_t i = 0; i < bl->n; i++)
             cogmem__drop_episode_side(st, id, bl->peer[i]);
         cogmem__bind_count(st, id, -(int64_t)bl->n);
-        bl->n = 0;
+        atomic_store_explicit(&bl->n, 0, memory_order_relaxed); /* under the lock */
         cogmem__set_fan(n, 0);
         cogmem__spin_unlock(&bl->lock);
     } else {

@@ -38,8 +38,7 @@ void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
 
 static uint32_t hash_peer(uint64_t id)
 {
-    /* Fibonacci hashing: ids are the host's, often sequential. */
-    return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
+    return cogmem__blist_hash_peer(id);
 }
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
@@ -446,7 +445,7 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     size_t o_touch = 0, o_cre = 0, o_h = 0;
     size_t bytes = align64((size_t)cap * 8);
     if (bl->values) {
-        o_touch = bytes;
+        o_touch = bytes; /* cogmem__blist_touched_of (bindex.h) */
         bytes += align64((size_t)cap * 8);
         o_cre = bytes;
         bytes += align64((size_t)cap * 8);
@@ -490,6 +489,16 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     bl->cap = cap;
     bl->hmask = hsize ? hsize - 1 : 0;
     bl->hslot = hsize ? (uint32_t *)(void *)(b + o_h) : NULL;
+    /* The owner's hints follow the arrays (shards/node.h). Relaxed: a
+     * reader only prefetches through them, and until it sees these it
+     * prefetches the old, still mapped or harmlessly wrong, lines. Only
+     * the list published in the node grows (a list that lost the race
+     * to be published never gets arrays), so this writes its own node's
+     * hints only. */
+    struct cogmem__node_mem *om = cogmem__node_mem_of(bl->owner);
+    atomic_store_explicit(&om->bl_peer, peer, memory_order_relaxed);
+    atomic_store_explicit(&om->bl_strength, str, memory_order_relaxed);
+    atomic_store_explicit(&om->bl_cap, cap, memory_order_relaxed);
     if (hsize) {
         memset(bl->hslot, 0, (size_t)hsize * 4);
         for (uint32_t i = 0; i < bl->n; i++)

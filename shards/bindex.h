@@ -296,8 +296,25 @@ void cogmem__breg_fini(struct cogmem__breg *reg);
 /* The slot of `peer`, or -1. Caller holds the list's lock. */
 int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer);
 
-/* Make room for one more entry. 0 or -ENOMEM (the list is unchanged). */
+/* Make room for one more entry. 0 or -ENOMEM (the list is unchanged).
+ * When the arrays move, the owner's cold-line hints (shards/node.h:
+ * bl_peer, bl_strength, bl_cap) move with them. */
 int cogmem__blist_reserve(struct cogmem__blist *bl);
+
+/* The index's hash of a peer id (slot = hash & hmask). Fibonacci hashing:
+ * ids are the host's, often sequential. */
+static inline uint32_t cogmem__blist_hash_peer(uint64_t id)
+{
+    return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+/* Where a concept list of capacity cap keeps touched[], given its peer[]:
+ * the next line after the peer ids, in the same block (blist_reserve's
+ * layout). For the adjust's prefetch from the node's hints. */
+static inline uint64_t *cogmem__blist_touched_of(uint64_t *peer, uint32_t cap)
+{
+    return (uint64_t *)(void *)((char *)peer + (((size_t)cap * 8 + 63) & ~(size_t)63));
+}
 
 /* Append (after a successful reserve); returns the new slot. */
 uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,

@@ -25,5 +25,8 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
     atomic_init(&m->pres, NULL);
     atomic_init(&n->normver, vec ? cogmem__normver(vec->version, vec->norm) : 0);
     atomic_init(&m->ann_slot, 0);
+    atomic_init(&m->bl_peer, NULL);
+    atomic_init(&m->bl_strength, NULL);
+    atomic_init(&m->bl_cap, 0);
     return n;
 }

@@ -388,16 +388,6 @@ struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n)
     return bl == COGMEM__SIDE_GONE ? NULL : bl;
 }
 
-static uint32_t *hprobe(const struct cogmem__blist *bl, uint64_t peer)
-{
-    uint32_t h = hash_peer(peer) & bl->hmask;
-    for (;; h = (h + 1) & bl->hmask) {
-        uint32_t s = bl->hslot[h];
-        if (s == 0 || bl->peer[s - 1] == peer)
-            return &bl->hslot[h];
-    }
-}
-
 /* The index entry that points at `slot` (whose peer is `peer`): a list may
  * briefly hold one peer id twice (an id removed and re-added while the old
  * node's removal is still unbinding), so match the slot, not the id. */
@@ -408,18 +398,6 @@ static uint32_t *hprobe_slot(const struct cogmem__blist *bl, uint64_t peer,
     while (bl->hslot[h] != slot + 1)
         h = (h + 1) & bl->hmask;
     return &bl->hslot[h];
-}
-
-int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer)
-{
-    if (bl->hmask) {
-        uint32_t s = *hprobe(bl, peer);
-        return (int32_t)s - 1;
-    }
-    for (uint32_t i = 0; i < bl->n; i++)
-        if (bl->peer[i] == peer)
-            return (int32_t)i;
-    return -1;
 }
 
 static void hinsert(struct cogmem__blist *bl, uint64_t peer, uint32_t slot)

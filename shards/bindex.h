@@ -293,8 +293,6 @@ uint64_t cogmem__breg_count(struct cogmem__breg *reg);
  * gone). */
 void cogmem__breg_fini(struct cogmem__breg *reg);
 
-/* The slot of `peer`, or -1. Caller holds the list's lock. */
-int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer);
 
 /* Make room for one more entry. 0 or -ENOMEM (the list is unchanged).
  * When the arrays move, the owner's cold-line hints (shards/node.h:
@@ -306,6 +304,30 @@ int cogmem__blist_reserve(struct cogmem__blist *bl);
 static inline uint32_t cogmem__blist_hash_peer(uint64_t id)
 {
     return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+/* The slot of `peer`, or -1. Caller holds the list's lock. Inline, and
+ * the array pointer and count read once into locals (relaxed: the lock
+ * orders them), so that a binding adjust's scan of a short list is a few
+ * compares in registers and no call. */
+static inline int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer)
+{
+    const uint64_t *p = atomic_load_explicit(&bl->peer, memory_order_relaxed);
+    uint32_t hmask = bl->hmask;
+    if (hmask) {
+        /* Linear probing; the index is at most half full, so a probe
+         * always ends at an empty entry. */
+        for (uint32_t h = cogmem__blist_hash_peer(peer) & hmask;; h = (h + 1) & hmask) {
+            uint32_t s = bl->hslot[h];
+            if (s == 0 || p[s - 1] == peer)
+                return (int32_t)s - 1;
+        }
+    }
+    uint32_t n = atomic_load_explicit(&bl->n, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++)
+        if (p[i] == peer)
+            return (int32_t)i;
+    return -1;
 }
 
 /* Where a concept list of capacity cap keeps touched[], given its peer[]:

@@ -278,8 +278,9 @@ struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n);
 void cogmem__blist_retire(struct cogmem__blist *bl);
 
 /* Call fn(list, arg) for every list registered in `reg` when the walk
- * reaches its slot (prefetching the next lists' first line and the start
- * of their strengths and decay times, what a decay pass reads first): each list registered for the whole walk exactly once,
+ * reaches its slot (prefetching the next lists' first line and their
+ * strengths and decay times, what a decay pass reads: bindex.c,
+ * WALK_AHEAD): each list registered for the whole walk exactly once,
  * lists registered or retired meanwhile at most once. fn runs inside a
  * read-side section (one per registry shard) and must lock the list and
  * check `dead` before using it. Caller holds no read lock. */

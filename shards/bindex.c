@@ -38,8 +38,7 @@ void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
 
 static uint32_t hash_peer(uint64_t id)
 {
-    /* Fibonacci hashing: ids are the host's, often sequential. */
-    return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
+    return cogmem__blist_hash_peer(id);
 }
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
@@ -148,8 +147,30 @@ static void reg_leave(struct cogmem__blist *bl)
     bl->reg = NULL;
 }
 
-/* Prefetch distance of the registry walk, in lists. */
+/* Prefetch distances of the registry walk, in lists: the first line of
+ * the list WALK_AHEAD slots on, and the decay arrays of the list
+ * WALK_VALUES slots on (whose first line the first prefetch made present
+ * by then). */
 #define WALK_AHEAD 8u
+#define WALK_VALUES 4u
+
+/* Lines of one array the walk asks for ahead of a list, at most: 4 KiB,
+ * so that the WALK_VALUES lists in flight stay well inside L1 with the
+ * kernels' buffers; a longer list's later lines are decay's own
+ * prefetch_run and the hardware prefetcher's (a stream by then). */
+#define WALK_LINES 64u
+
+/* Ask for the lines of a[0, bytes) (write intent: decay writes them), at
+ * most WALK_LINES. */
+static inline void walk_prefetch(const void *a, size_t bytes)
+{
+    const char *p = a;
+    size_t lines = (bytes + 63) / 64;
+    if (lines > WALK_LINES)
+        lines = WALK_LINES;
+    for (size_t l = 0; l < lines; l++)
+        __builtin_prefetch(p + l * 64, 1, 3);
+}
 
 void cogmem__breg_walk(struct cogmem__breg *reg,
                        void (*fn)(struct cogmem__blist *bl, void *arg), void *arg)
@@ -168,32 +189,38 @@ void cogmem__breg_walk(struct cogmem__breg *reg,
             for (uint32_t i = 0; i < m; i++) {
                 /* The list WALK_AHEAD slots on: its first line (lock,
                  * counts, arrays) is on its way while fn works on this
-                 * one; and for the list half as far, whose line that made
-                 * present, the start of its values. Measured: without
-                 * them a decay pass over lists of 100 bindings waited on
-                 * those first touches most of the time. Registered lists
-                 * are not freed during our section; a prefetch of arrays
-                 * replaced meanwhile is harmless (the pointers are read
-                 * relaxed: a hint, not a use). */
+                 * one; and for the list WALK_VALUES on, whose line that
+                 * made present, every line of its strength[] and
+                 * decayed[] up to n (capped: walk_prefetch), so that a
+                 * short list's pass finds them all in L1 instead of
+                 * waiting for its first lines and then for the hardware
+                 * prefetcher's ramp-up. Measured: without them a decay
+                 * pass over lists of 100 bindings waited on those first
+                 * touches most of the time. Registered lists are not
+                 * freed during our section; a prefetch of arrays
+                 * replaced meanwhile is harmless (the pointers and the
+                 * count are read relaxed and unlocked: a hint, not a
+                 * use). */
                 if (i + WALK_AHEAD < m) {
                     struct cogmem__blist *nx =
                         atomic_load_explicit(&a->slot[i + WALK_AHEAD], memory_order_relaxed);
                     if (nx)
                         __builtin_prefetch(nx, 1);
                 }
-                if (i + WALK_AHEAD / 2 < m) {
+                if (i + WALK_VALUES < m) {
                     /* Acquire (pairs with reg_enter's release): the list's
                      * initialisation happens before our reads of it. */
                     struct cogmem__blist *nx =
-                        atomic_load_explicit(&a->slot[i + WALK_AHEAD / 2], memory_order_acquire);
+                        atomic_load_explicit(&a->slot[i + WALK_VALUES], memory_order_acquire);
                     if (nx) {
                         float *sv = atomic_load_explicit(&nx->strength, memory_order_relaxed);
                         uint64_t *dv = atomic_load_explicit(&nx->decayed, memory_order_relaxed);
-                        if (sv)
-                            __builtin_prefetch(sv, 1);
-                        if (dv) {
-                            __builtin_prefetch(dv, 1);
-                            __builtin_prefetch(dv + 8, 1);
+                        /* Unlocked, relaxed (bindex.h: n): it only
+                         * sizes the hint. */
+                        uint32_t nb = atomic_load_explicit(&nx->n, memory_order_relaxed);
+                        if (sv && dv) {
+                            walk_prefetch(sv, (size_t)nb * sizeof(float));
+                            walk_prefetch(dv, (size_t)nb * sizeof(uint64_t));
                         }
                     }
                 }
@@ -361,16 +388,6 @@ struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n)
     return bl == COGMEM__SIDE_GONE ? NULL : bl;
 }
 
-static uint32_t *hprobe(const struct cogmem__blist *bl, uint64_t peer)
-{
-    uint32_t h = hash_peer(peer) & bl->hmask;
-    for (;; h = (h + 1) & bl->hmask) {
-        uint32_t s = bl->hslot[h];
-        if (s == 0 || bl->peer[s - 1] == peer)
-            return &bl->hslot[h];
-    }
-}
-
 /* The index entry that points at `slot` (whose peer is `peer`): a list may
  * briefly hold one peer id twice (an id removed and re-added while the old
  * node's removal is still unbinding), so match the slot, not the id. */
@@ -381,18 +398,6 @@ static uint32_t *hprobe_slot(const struct cogmem__blist *bl, uint64_t peer,
     while (bl->hslot[h] != slot + 1)
         h = (h + 1) & bl->hmask;
     return &bl->hslot[h];
-}
-
-int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer)
-{
-    if (bl->hmask) {
-        uint32_t s = *hprobe(bl, peer);
-        return (int32_t)s - 1;
-    }
-    for (uint32_t i = 0; i < bl->n; i++)
-        if (bl->peer[i] == peer)
-            return (int32_t)i;
-    return -1;
 }
 
 static void hinsert(struct cogmem__blist *bl, uint64_t peer, uint32_t slot)
@@ -418,7 +423,7 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     size_t o_touch = 0, o_cre = 0, o_h = 0;
     size_t bytes = align64((size_t)cap * 8);
     if (bl->values) {
-        o_touch = bytes;
+        o_touch = bytes; /* cogmem__blist_touched_of (bindex.h) */
         bytes += align64((size_t)cap * 8);
         o_cre = bytes;
         bytes += align64((size_t)cap * 8);
@@ -462,6 +467,16 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     bl->cap = cap;
     bl->hmask = hsize ? hsize - 1 : 0;
     bl->hslot = hsize ? (uint32_t *)(void *)(b + o_h) : NULL;
+    /* The owner's hints follow the arrays (shards/node.h). Relaxed: a
+     * reader only prefetches through them, and until it sees these it
+     * prefetches the old, still mapped or harmlessly wrong, lines. Only
+     * the list published in the node grows (a list that lost the race
+     * to be published never gets arrays), so this writes its own node's
+     * hints only. */
+    struct cogmem__node_mem *om = cogmem__node_mem_of(bl->owner);
+    atomic_store_explicit(&om->bl_peer, peer, memory_order_relaxed);
+    atomic_store_explicit(&om->bl_strength, str, memory_order_relaxed);
+    atomic_store_explicit(&om->bl_cap, cap, memory_order_relaxed);
     if (hsize) {
         memset(bl->hslot, 0, (size_t)hsize * 4);
         for (uint32_t i = 0; i < bl->n; i++)
@@ -473,7 +488,8 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
 uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,
                               float strength, uint64_t now_ns)
 {
-    uint32_t i = bl->n++;
+    uint32_t i = bl->n;
+    atomic_store_explicit(&bl->n, i + 1, memory_order_relaxed); /* under the lock */
     bl->peer[i] = peer;
     if (bl->values) {
         bl->strength[i] = strength;
@@ -525,7 +541,7 @@ void cogmem__blist_del(struct cogmem__blist *bl, uint32_t i)
             bl->created[i] = bl->created[last];
         }
     }
-    bl->n = last;
+    atomic_store_explicit(&bl->n, last, memory_order_relaxed); /* under the lock */
 }
 
 struct cogmem__presentations *cogmem__pres_get(struct cogmem__node *n,

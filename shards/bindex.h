@@ -70,7 +70,11 @@ struct cogmem__breg;
 struct cogmem__blist {
     alignas(64) _Atomic uint32_t lock;
     uint32_t dead;       /* set once, under the lock, by the node's removal */
-    uint32_t n;          /* bindings */
+    /* Bindings. Written under the lock only (relaxed stores: the lock
+     * orders them); atomic so that the registry walk may read it unlocked
+     * to size its prefetch of the decay arrays (a hint, like the array
+     * pointers below). Reads under the lock are plain movs on x86. */
+    _Atomic uint32_t n;
     uint32_t hmask;      /* hash index size - 1, or 0 without an index */
     /* The array pointers are atomic (always read under the lock, where
      * the implicit loads cost a plain mov on x86) only so that the
@@ -274,8 +278,9 @@ struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n);
 void cogmem__blist_retire(struct cogmem__blist *bl);
 
 /* Call fn(list, arg) for every list registered in `reg` when the walk
- * reaches its slot (prefetching the next lists' first line and the start
- * of their strengths and decay times, what a decay pass reads first): each list registered for the whole walk exactly once,
+ * reaches its slot (prefetching the next lists' first line and their
+ * strengths and decay times, what a decay pass reads: bindex.c,
+ * WALK_AHEAD): each list registered for the whole walk exactly once,
  * lists registered or retired meanwhile at most once. fn runs inside a
  * read-side section (one per registry shard) and must lock the list and
  * check `dead` before using it. Caller holds no read lock. */
@@ -289,11 +294,50 @@ uint64_t cogmem__breg_count(struct cogmem__breg *reg);
  * gone). */
 void cogmem__breg_fini(struct cogmem__breg *reg);
 
-/* The slot of `peer`, or -1. Caller holds the list's lock. */
-int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer);
 
-/* Make room for one more entry. 0 or -ENOMEM (the list is unchanged). */
+/* Make room for one more entry. 0 or -ENOMEM (the list is unchanged).
+ * When the arrays move, the owner's cold-line hints (shards/node.h:
+ * bl_peer, bl_strength, bl_cap) move with them. */
 int cogmem__blist_reserve(struct cogmem__blist *bl);
+
+/* The index's hash of a peer id (slot = hash & hmask). Fibonacci hashing:
+ * ids are the host's, often sequential. */
+static inline uint32_t cogmem__blist_hash_peer(uint64_t id)
+{
+    return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+/* The slot of `peer`, or -1. Caller holds the list's lock. Inline, and
+ * the array pointer and count read once into locals (relaxed: the lock
+ * orders them), so that a binding adjust's scan of a short list is a few
+ * compares in registers and no call. */
+static inline int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_t peer)
+{
+    const uint64_t *p = atomic_load_explicit(&bl->peer, memory_order_relaxed);
+    uint32_t hmask = bl->hmask;
+    if (hmask) {
+        /* Linear probing; the index is at most half full, so a probe
+         * always ends at an empty entry. */
+        for (uint32_t h = cogmem__blist_hash_peer(peer) & hmask;; h = (h + 1) & hmask) {
+            uint32_t s = bl->hslot[h];
+            if (s == 0 || p[s - 1] == peer)
+                return (int32_t)s - 1;
+        }
+    }
+    uint32_t n = atomic_load_explicit(&bl->n, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++)
+        if (p[i] == peer)
+            return (int32_t)i;
+    return -1;
+}
+
+/* Where a concept list of capacity cap keeps touched[], given its peer[]:
+ * the next line after the peer ids, in the same block (blist_reserve's
+ * layout). For the adjust's prefetch from the node's hints. */
+static inline uint64_t *cogmem__blist_touched_of(uint64_t *peer, uint32_t cap)
+{
+    return (uint64_t *)(void *)((char *)peer + (((size_t)cap * 8 + 63) & ~(size_t)63));
+}
 
 /* Append (after a successful reserve); returns the new slot. */
 uint32_t cogmem__blist_append(struct cogmem__blist *bl, uint64_t peer,

@@ -95,7 +95,7 @@ static struct cogmem__node_mem *home_claim(struct cogmem__home *h, uint64_t hash
                                                     memory_order_relaxed)) {
             pos_unpoison(m);
             cogmem__home_ref(h); /* ours now; the caller's RCU section covered h until here */
-            m->home = h;
+            m->rec.home = h;
             return m;
         }
     }
@@ -104,7 +104,7 @@ static struct cogmem__node_mem *home_claim(struct cogmem__home *h, uint64_t hash
 
 void cogmem__node_mem_free(struct cogmem__node_mem *m)
 {
-    struct cogmem__home *h = m->home;
+    struct cogmem__home *h = m->rec.home;
     if (!h) {
         cogmem__mem_free(m->kind->mem, m->kind->mem_kind, m, sizeof *m);
         return;
@@ -134,7 +134,7 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
         m = cogmem__mem_alloc(k->mem, k->mem_kind, sizeof *m);
         if (!m)
             return NULL;
-        m->home = NULL;
+        m->rec.home = NULL;
         atomic_init(&m->rec.state, COGMEM__PENDING);
     }
     struct cogmem__node *n = &m->rec;
@@ -150,5 +150,8 @@ struct cogmem__node *cogmem__node_new(struct cogmem__kind *k,
     atomic_init(&m->pres, NULL);
     atomic_init(&n->normver, vec ? cogmem__normver(vec->version, vec->norm) : 0);
     atomic_init(&m->ann_slot, 0);
+    atomic_init(&m->bl_peer, NULL);
+    atomic_init(&m->bl_strength, NULL);
+    atomic_init(&m->bl_cap, 0);
     return n;
 }

@@ -57,11 +57,18 @@ struct cogmem__node {
     };
     _Atomic uint64_t stamp;               /* 40: concept created_ns / episode time_ns */
     _Atomic uint64_t touched_ns;          /* 48: last centroid change */
-};                                        /* 56-63: alignment padding */
+    /* 56: the home array the record sits in (below), or NULL: it came from
+     * the kind's allocator. Set by cogmem__node_new before the record is
+     * published, read only by its free. Cold, but here rather than in the
+     * second line: these are the record line's last free bytes, and the
+     * second line is full (binding-list hints). Lookups never read it. */
+    struct cogmem__home *home;
+};
 
 _Static_assert(sizeof(struct cogmem__node) == 64, "node record is one cache line");
 _Static_assert(alignof(struct cogmem__node) == 64, "records never straddle lines");
 _Static_assert(offsetof(struct cogmem__node, touched_ns) == 48, "layout");
+_Static_assert(offsetof(struct cogmem__node, home) == 56, "layout");
 
 static inline uint32_t cogmem__f2u(float f)
 {
@@ -89,16 +96,28 @@ struct cogmem__node_mem {
      * node is removed; whatever is still attached is freed with the node. */
     struct cogmem__blist *_Atomic bind;
     struct cogmem__presentations *_Atomic pres;
+    /* Hints for the binding list `bind`: its peer[] and strength[] arrays
+     * and their capacity (shards/bindex.h, struct cogmem__blist; the other
+     * arrays sit at offsets of these fixed by cap: cogmem__blist_touched_of,
+     * cogmem__bpool_dec_off). A binding adjust reads them with `bind`, from
+     * this line it has to read anyway, and asks for every line it will use
+     * at once, instead of waiting for the list's first line to learn where
+     * the arrays are. Written (relaxed) only by cogmem__blist_reserve under
+     * the list's lock when the arrays move; read relaxed and unlocked, for
+     * prefetches only, never to access the arrays. NULL / 0 until the
+     * list's first growth. */
+    uint64_t *_Atomic bl_peer;
+    float *_Atomic bl_strength;
     /* The node's slot in its kind's graph index (src/ann/hnsw.h): 0 none
      * (no index, or not inserted yet), UINT32_MAX once removed, else
      * slot + 1. Written only by the index's hooks; in the cold line, since
      * lookups do not read it. */
     _Atomic uint32_t ann_slot;
-    /* The home array the record sits in, or NULL: it came from the kind's
-     * allocator. Set by cogmem__node_new, read by its free. */
-    struct cogmem__home *home;
+    _Atomic uint32_t bl_cap; /* the hints' capacity (above) */
 };
 _Static_assert(sizeof(struct cogmem__node_mem) == 128, "record + one cold line");
+_Static_assert(offsetof(struct cogmem__node_mem, bl_cap) + sizeof(uint32_t) == 128,
+               "the binding list's hints fill the cold line, nothing past it");
 
 /* Home positions: where a shard's records live when they can.
  *

@@ -61,7 +61,7 @@ void cogmem__bind_node_removed(cogmem_store *st, enum cogmem_kind kind,
         for (uint32_t i = 0; i < bl->n; i++)
             cogmem__drop_episode_side(st, id, bl->peer[i]);
         cogmem__bind_count(st, id, -(int64_t)bl->n);
-        bl->n = 0;
+        atomic_store_explicit(&bl->n, 0, memory_order_relaxed); /* under the lock */
         cogmem__set_fan(n, 0);
         cogmem__spin_unlock(&bl->lock);
     } else {
@@ -135,37 +135,75 @@ int cogmem_bind(cogmem_store *store, uint64_t episode, uint64_t concept,
     return rc;
 }
 
+/* Ask for every line a locked access of the concept list `cl` (node m)
+ * will touch, all at once, from the node's cold-line hints (shards/node.h)
+ * rather than from the list's first line: the list's first line itself,
+ * the peer ids a short list is scanned through (or, with an index, the
+ * index slot of `episode`) and, for a write, the lines of the values
+ * where the write lands (strength, touch and decay time; for a short list
+ * all of them, since the slot is not known yet). Issued before the lock,
+ * whose exchange (a full barrier on x86) would hold them back. The hints
+ * are read relaxed: a list that grows meanwhile just wastes them. */
+static inline void locate_prefetch(struct cogmem__node_mem *m, struct cogmem__blist *cl,
+                                   uint64_t episode, int for_write)
+{
+    __builtin_prefetch(cl, 1);
+    uint64_t *peer = atomic_load_explicit(&m->bl_peer, memory_order_relaxed);
+    if (!peer)
+        return; /* no arrays yet: an empty list */
+    uint32_t cap = atomic_load_explicit(&m->bl_cap, memory_order_relaxed);
+    float *str = atomic_load_explicit(&m->bl_strength, memory_order_relaxed);
+    uint64_t *touch = cogmem__blist_touched_of(peer, cap);
+    uint64_t *dec = str ? (uint64_t *)(void *)((char *)str + cogmem__bpool_dec_off(cap)) : NULL;
+    if (cap < COGMEM__BLIST_HASH_MIN) {
+        /* At most 8 entries a line for the ids and times, 16 for the
+         * strengths: two lines each at most. */
+        __builtin_prefetch(peer);
+        if (cap > 8)
+            __builtin_prefetch(peer + 8);
+        if (for_write && str) {
+            __builtin_prefetch(str, 1);
+            __builtin_prefetch(touch, 1);
+            __builtin_prefetch(dec, 1);
+            if (cap > 8) {
+                __builtin_prefetch(touch + 8, 1);
+                __builtin_prefetch(dec + 8, 1);
+            }
+        }
+        return;
+    }
+    /* The index follows touched[] and created[] (blist_reserve's layout):
+     * the probe's first slot, where the search starts. */
+    uint32_t *hslot = (uint32_t *)(void *)((char *)touch + ((char *)touch - (char *)peer) * 2);
+    __builtin_prefetch(hslot + (cogmem__blist_hash_peer(episode) & (cap * 2 - 1)));
+}
+
 /* Lock the concept's list and find the binding. On success returns the
  * slot with the list locked (*out_cl) and the RCU read lock held; on error
- * returns a negative errno with neither held. */
+ * returns a negative errno with neither held. When `now` is given, the
+ * coarse clock is read into it while the prefetches are in flight. */
 static int32_t locate(cogmem_store *st, uint64_t episode, uint64_t concept,
-                      struct cogmem__blist **out_cl, int for_write)
+                      struct cogmem__blist **out_cl, int for_write, uint64_t *now)
 {
-    int enomem = 0;
     cogmem__rcu_lock();
     struct cogmem__node *cn = cogmem__find_live(st, COGMEM_CONCEPT, concept);
-    struct cogmem__blist *cl = cn ? cogmem__clist(st, cn, 0, &enomem) : NULL;
-    if (cl) {
-        /* Before the lock, whose exchange (a full barrier on x86) would
-         * hold these back until it completes: the peer ids a short list
-         * is scanned through and the lines of its first values, where the
-         * write lands, all asked for as soon as the list's first line is
-         * here, in parallel. Relaxed loads of the pointers, a hint only
-         * (a list that grows meanwhile just wastes them); for a list with
-         * an index the first lines are a guess that costs little. */
-        __builtin_prefetch(atomic_load_explicit(&cl->peer, memory_order_relaxed));
-        if (for_write) {
-            __builtin_prefetch(atomic_load_explicit(&cl->strength, memory_order_relaxed), 1);
-            __builtin_prefetch(atomic_load_explicit(&cl->touched, memory_order_relaxed), 1);
-            __builtin_prefetch(atomic_load_explicit(&cl->decayed, memory_order_relaxed), 1);
+    if (cn) {
+        struct cogmem__node_mem *m = cogmem__node_mem_of(cn);
+        /* Acquire: as cogmem__blist_get_in (the list's fields were
+         * initialised before its publication). */
+        struct cogmem__blist *cl = atomic_load_explicit(&m->bind, memory_order_acquire);
+        if (cl && cl != COGMEM__SIDE_GONE) {
+            locate_prefetch(m, cl, episode, for_write);
+            if (now)
+                *now = cogmem__coarse_ns();
+            cogmem__spin_lock(&cl->lock);
+            int32_t i = cl->dead ? -1 : cogmem__blist_find(cl, episode);
+            if (i >= 0) {
+                *out_cl = cl;
+                return i;
+            }
+            cogmem__spin_unlock(&cl->lock);
         }
-        cogmem__spin_lock(&cl->lock);
-        int32_t i = cl->dead ? -1 : cogmem__blist_find(cl, episode);
-        if (i >= 0) {
-            *out_cl = cl;
-            return i;
-        }
-        cogmem__spin_unlock(&cl->lock);
     }
     cogmem__rcu_unlock();
     return -ENOENT;
@@ -183,9 +221,9 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     if (!store || episode == 0 || concept == 0 || !isfinite(delta))
         return -EINVAL;
     COGMEM__PERSIST_GATE(store, cogmem__pj_adjust(store, episode, concept, delta, new_strength));
-    uint64_t now = cogmem__coarse_ns();
+    uint64_t now;
     struct cogmem__blist *cl;
-    int32_t i = locate(store, episode, concept, &cl, 1);
+    int32_t i = locate(store, episode, concept, &cl, 1, &now);
     if (i < 0)
         return i;
     float s = cl->strength[i] + delta;
@@ -194,10 +232,15 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     /* The strength is now current as of `now`: see cogmem_decay(). */
     cogmem__blist_set_times(cl, (uint32_t)i, now, now);
     cogmem__jr_adjust(store, episode, concept, s, now);
-    release(cl);
+    /* Counted on the stripe the lock counted on (the thread's own,
+     * bindex.h: cogmem__spin_tls), read from the lock's initial-exec
+     * record instead of a second general-dynamic TLS lookup. */
     if (delta != 0.0f)
-        cogmem__stats_event(store, delta > 0.0f ? COGMEM__EV_BIND_STRENGTHENED
-                                                : COGMEM__EV_BIND_WEAKENED);
+        cogmem__stats_event_on(store,
+                               delta > 0.0f ? COGMEM__EV_BIND_STRENGTHENED
+                                            : COGMEM__EV_BIND_WEAKENED,
+                               cogmem__spin_tls.slot);
+    release(cl);
     if (new_strength)
         *new_strength = s;
     return 0;
@@ -209,7 +252,7 @@ int cogmem_binding_get(cogmem_store *store, uint64_t episode, uint64_t concept,
     if (!store || episode == 0 || concept == 0 || !strength)
         return -EINVAL;
     struct cogmem__blist *cl;
-    int32_t i = locate(store, episode, concept, &cl, 0);
+    int32_t i = locate(store, episode, concept, &cl, 0, NULL);
     if (i < 0)
         return i;
     float s = cl->strength[i];
@@ -224,7 +267,7 @@ int cogmem_binding_info(cogmem_store *store, uint64_t episode, uint64_t concept,
     if (!store || episode == 0 || concept == 0 || !out)
         return -EINVAL;
     struct cogmem__blist *cl;
-    int32_t i = locate(store, episode, concept, &cl, 0);
+    int32_t i = locate(store, episode, concept, &cl, 0, NULL);
     if (i < 0)
         return i;
     struct cogmem_binding_info b = {

@@ -48,6 +48,16 @@ static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
     }
 }
 
+/* The same on stripe `slot`, which must be the calling thread's own
+ * (what cogmem__stripe() returns it, e.g. the slot its outermost list
+ * lock counted on: cogmem__spin_tls.slot while it holds one). */
+static inline void cogmem__stats_event_on(cogmem_store *st, enum cogmem__event ev,
+                                          unsigned slot)
+{
+    if (st->stats.flags & COGMEM_STATS_COUNTERS)
+        cogmem__ctr_inc(&st->stats.ev[slot].v[ev], slot);
+}
+
 /* The same, n events at once. */
 static inline void cogmem__stats_add(cogmem_store *st, enum cogmem__event ev, uint64_t n)
 {

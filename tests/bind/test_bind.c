@@ -394,6 +394,68 @@ static void test_pool_alloc_fails(void **state)
     test_close(&s);
 }
 
+/* The node's cold-line hints (shards/node.h: bl_peer, bl_strength,
+ * bl_cap) name the list's current arrays after every growth, through the
+ * short-list sizes and past the index threshold, and after unbinds and
+ * adjusts; and the arrays a binding adjust prefetches from them are where
+ * the list keeps its touch and decay times. A stale hint costs only
+ * misses, so nothing else would notice it. */
+static void check_hints(cogmem_store *s, uint64_t c, uint32_t want_n)
+{
+    cogmem__rcu_lock();
+    struct cogmem__node *cn = cogmem__find_live(s, COGMEM_CONCEPT, c);
+    assert_non_null(cn);
+    struct cogmem__node_mem *m = cogmem__node_mem_of(cn);
+    int enomem = 0;
+    struct cogmem__blist *cl = cogmem__clist(s, cn, 0, &enomem);
+    assert_non_null(cl);
+    cogmem__spin_lock(&cl->lock);
+    assert_int_equal(cl->n, want_n);
+    uint64_t *peer = atomic_load_explicit(&m->bl_peer, memory_order_relaxed);
+    float *str = atomic_load_explicit(&m->bl_strength, memory_order_relaxed);
+    uint32_t cap = atomic_load_explicit(&m->bl_cap, memory_order_relaxed);
+    assert_ptr_equal(peer, cl->peer);
+    assert_ptr_equal(str, cl->strength);
+    assert_int_equal(cap, cl->cap);
+    assert_ptr_equal(cogmem__blist_touched_of(peer, cap), cl->touched);
+    assert_ptr_equal((char *)str + cogmem__bpool_dec_off(cap), (char *)cl->decayed);
+    if (cap >= COGMEM__BLIST_HASH_MIN)
+        assert_ptr_equal((char *)cogmem__blist_touched_of(peer, cap) +
+                             ((char *)cl->touched - (char *)cl->peer) * 2,
+                         (char *)cl->hslot);
+    cogmem__spin_unlock(&cl->lock);
+    cogmem__rcu_unlock();
+}
+
+static void test_cold_line_hints(void **state)
+{
+    (void)state;
+    cogmem_store *s = test_open(DIM);
+    add_c(s, 1);
+    /* A node without a list yet: no hints. */
+    cogmem__rcu_lock();
+    struct cogmem__node_mem *m =
+        cogmem__node_mem_of(cogmem__find_live(s, COGMEM_CONCEPT, 1));
+    assert_null(atomic_load_explicit(&m->bl_peer, memory_order_relaxed));
+    assert_null(atomic_load_explicit(&m->bl_strength, memory_order_relaxed));
+    assert_int_equal(atomic_load_explicit(&m->bl_cap, memory_order_relaxed), 0);
+    cogmem__rcu_unlock();
+    enum { N = 100 };
+    for (uint64_t e = 1; e <= N; e++) {
+        add_e(s, 1000 + e);
+        assert_int_equal(cogmem_bind(s, 1000 + e, 1, 0.5f), 0);
+        check_hints(s, 1, (uint32_t)e);
+        assert_int_equal(cogmem_binding_adjust(s, 1000 + e, 1, 0.25f, NULL), 0);
+    }
+    for (uint64_t e = 1; e <= N; e += 3)
+        assert_int_equal(cogmem_unbind(s, 1000 + e, 1), 0);
+    check_hints(s, 1, N - (N + 2) / 3);
+    float x;
+    assert_int_equal(cogmem_binding_adjust(s, 1000 + 2, 1, 0.125f, &x), 0);
+    assert_true(x == 0.875f);
+    cogmem_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_adjust_no_lost_update),
         cmocka_unit_test(test_decay_arrays_pooled),
         cmocka_unit_test(test_pool_alloc_fails),
+        cmocka_unit_test(test_cold_line_hints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,48 @@ static void test_exp(void **state)
     test_close(&s);
 }
 
+/* Lists whose decay times differ from one list to the next, met in one
+ * pass: each must get the factor of its own decay time (the pass caches
+ * the last factor for lists that share one: decay.c, exp_factor). Half
+ * the lists decayed once to t1, the other half bound afterwards, at the
+ * real time: two decay times, interleaved in the registry's walk order. */
+static void test_exp_factor_per_time(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    cogmem_store *s = test_open(DIM);
+    cogmem_decay_params p;
+    cogmem_decay_params_init(&p);
+    p.half_life_ns = 10 * SEC;
+    p.prune_below = 0.0f;
+    for (uint64_t c = 1; c <= N / 2; c++) {
+        add_c(s, c);
+        add_e(s, 100 + c);
+        assert_int_equal(cogmem_bind(s, 100 + c, c, 1.0f), 0);
+    }
+    uint64_t t1 = t_ref(s, 101, 1) + 10 * SEC;
+    cogmem_decay_result r = result();
+    assert_int_equal(cogmem_decay(s, &p, t1, &r), 0);
+    for (uint64_t c = N / 2 + 1; c <= N; c++) {
+        add_c(s, c);
+        add_e(s, 100 + c);
+        assert_int_equal(cogmem_bind(s, 100 + c, c, 1.0f), 0);
+    }
+    double want[N + 1];
+    uint64_t t2 = t1 + 10 * SEC;
+    for (uint64_t c = 1; c <= N; c++) {
+        uint64_t d = t_ref(s, 100 + c, c);
+        double s0 = get(s, 100 + c, c);
+        want[c] = s0 * exp2(-(double)(t2 - d) / (double)(10 * SEC));
+    }
+    r = result();
+    assert_int_equal(cogmem_decay(s, &p, t2, &r), 0);
+    assert_int_equal(r.decayed, N);
+    for (uint64_t c = 1; c <= N; c++)
+        near(get(s, 100 + c, c), want[c]);
+    cogmem_close(&s);
+}
+
 static void test_power(void **state)
 {
     (void)state;
@@ -296,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp),
+        cmocka_unit_test(test_exp_factor_per_time),
         cmocka_unit_test(test_power),
         cmocka_unit_test(test_factor_and_prune),
         cmocka_unit_test(test_prune_many),

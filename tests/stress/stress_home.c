@@ -136,7 +136,7 @@ static void check_fallback(void)
     CHECK(pos_in(h, node_of(s, ids[0])) == (int64_t)p);
     CHECK(pos_in(h, node_of(s, ids[1])) == (int64_t)((p + 1) & h->mask));
     CHECK(pos_in(h, node_of(s, ids[2])) == -1);
-    CHECK(cogmem__node_mem_of(node_of(s, ids[2]))->home == NULL);
+    CHECK(cogmem__node_mem_of(node_of(s, ids[2]))->rec.home == NULL);
     CHECK(refs(h) == 3);
     for (int i = 0; i < 3; i++) {
         struct cogmem_concept_info info;
@@ -197,7 +197,7 @@ static void check_resize(void)
         nodes[n++] = node_of(s, id);
         placed++;
     } else {
-        CHECK(cogmem__node_mem_of(node_of(s, id))->home == NULL);
+        CHECK(cogmem__node_mem_of(node_of(s, id))->rec.home == NULL);
     }
     for (unsigned i = 0; i < n; i++) {
         CHECK(node_of(s, ids[i]) == nodes[i]); /* same record, same address */
@@ -234,7 +234,7 @@ static void check_resize(void)
         fresh++;
     add(s, fresh);
     struct cogmem__node *fn = node_of(s, fresh);
-    CHECK(pos_in(nw, fn) >= 0 || cogmem__node_mem_of(fn)->home == NULL);
+    CHECK(pos_in(nw, fn) >= 0 || cogmem__node_mem_of(fn)->rec.home == NULL);
     CHECK(cogmem_close(&s) == 0);
 }
 

@@ -228,6 +228,46 @@ static void test_fork_during_binds(void **state)
     test_close(&s);
 }
 
+/* Decay passes back to back: the registry walk holds a fork-gate count
+ * for a whole registry shard and takes every list lock inside it as an
+ * inner one (shards/bindex.c, cogmem__breg_walk). */
+static void *decayer(void *arg)
+{
+    cogmem_store *s = arg;
+    cogmem_decay_params dp;
+    cogmem_decay_params_init(&dp);
+    dp.prune_below = 0.0f;
+    while (!atomic_load_explicit(&binders_stop, memory_order_relaxed))
+        if (cogmem_decay(s, &dp, cogmem__now_ns(), NULL) != 0)
+            abort();
+    return NULL;
+}
+
+/* fork() while other threads decay (walking the registry) and bind:
+ * every child can use the lists the walk was locking. */
+static void test_fork_during_decay(void **state)
+{
+    (void)state;
+    cogmem_store *s = bound_store();
+    atomic_store(&binders_stop, 0);
+    pthread_t t[2];
+    assert_int_equal(pthread_create(&t[0], NULL, decayer, s), 0);
+    assert_int_equal(pthread_create(&t[1], NULL, binder, s), 0);
+    for (int round = 0; round < 40; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            cogmem_unbind(s, 101, 2); /* whichever state the binder left */
+            _exit(binding_work(s));
+        }
+        assert_int_equal(wait_child(pid), 0);
+    }
+    atomic_store(&binders_stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    test_close(&s);
+}
+
 /* --- signals -------------------------------------------------------------- */
 
 /* SigBlk of thread `tid` from /proc, as a bit mask (bit n-1 = signal n). */
@@ -405,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_fork_child_can_synchronise),
         cmocka_unit_test(test_fork_while_list_locked),
         cmocka_unit_test(test_fork_during_binds),
+        cmocka_unit_test(test_fork_during_decay),
         cmocka_unit_test(test_worker_threads_block_signals),
         cmocka_unit_test(test_bulk_load_grows_every_shard),
         cmocka_unit_test(test_reserve_and_hint),

@@ -203,16 +203,15 @@ static void *binder(void *arg)
     return NULL;
 }
 
-/* fork() while other threads bind and adjust on the same lists, many
- * times: every child can use those lists. */
-static void test_fork_during_binds(void **state)
+/* fork() 40 times while threads a and b run on the store's lists (until
+ * binders_stop): every child can still use those lists. */
+static void fork_beside(void *(*a)(void *), void *(*b)(void *))
 {
-    (void)state;
     cogmem_store *s = bound_store();
     atomic_store(&binders_stop, 0);
     pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, binder, s), 0);
+    assert_int_equal(pthread_create(&t[0], NULL, a, s), 0);
+    assert_int_equal(pthread_create(&t[1], NULL, b, s), 0);
     for (int round = 0; round < 40; round++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -226,6 +225,14 @@ static void test_fork_during_binds(void **state)
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     test_close(&s);
+}
+
+/* fork() while other threads bind and adjust on the same lists, many
+ * times: every child can use those lists. */
+static void test_fork_during_binds(void **state)
+{
+    (void)state;
+    fork_beside(binder, binder);
 }
 
 /* Decay passes back to back: the registry walk holds a fork-gate count
@@ -248,24 +255,7 @@ static void *decayer(void *arg)
 static void test_fork_during_decay(void **state)
 {
     (void)state;
-    cogmem_store *s = bound_store();
-    atomic_store(&binders_stop, 0);
-    pthread_t t[2];
-    assert_int_equal(pthread_create(&t[0], NULL, decayer, s), 0);
-    assert_int_equal(pthread_create(&t[1], NULL, binder, s), 0);
-    for (int round = 0; round < 40; round++) {
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            cogmem_unbind(s, 101, 2); /* whichever state the binder left */
-            _exit(binding_work(s));
-        }
-        assert_int_equal(wait_child(pid), 0);
-    }
-    atomic_store(&binders_stop, 1);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
-    test_close(&s);
+    fork_beside(decayer, binder);
 }
 
 /* --- signals -------------------------------------------------------------- */

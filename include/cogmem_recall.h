@@ -159,6 +159,9 @@ COGMEM_API void cogmem_recall_params_init(cogmem_recall_params *p);
  * over the kinds in `kinds` (COGMEM_CONCEPT, COGMEM_EPISODE or both). Writes
  * up to k hits to out[], best first, equal scores by lower id, and their
  * number to *n_out: min(k, nodes that pass min_score and the filter).
+ * A NaN score passes no min_score: with the dot metric, a row whose
+ * product with the query overflows float to inf - inf (huge vectors of
+ * both signs) is not returned; one that overflows to +-inf scores +-inf.
  * p may be NULL (defaults). Runs on the calling thread.
  * Scratch: a heap of min(k, rows) 16-byte entries, rows being the slab
  * rows of the kinds in use when the scan starts (on the stack up to 64),

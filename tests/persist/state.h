@@ -16,14 +16,8 @@
 #include "cogmem.h"
 #include "shards/bindex.h"
 #include "src/store.h"
+#include "tests/check.h"
 
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
 #define CHECK_RC(e, want)                                                      \
     do {                                                                       \
         int rc_ = (e);                                                         \

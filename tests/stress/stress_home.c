@@ -19,16 +19,9 @@
 #include <string.h>
 
 #include "src/store.h"
+#include "tests/check.h"
 
 #define DIM 4
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            exit(1);                                                           \
-        }                                                                      \
-    } while (0)
 
 static cogmem_store *open_store(void)
 {

@@ -639,7 +639,7 @@ static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
                       size_t n, size_t dim, size_t rs, float *out, size_t os)
 {
     cogmem__dot_block_drive(q, nq, qs, rows, n, dim, rs, out, os, 2, 4,
-                            dot_tile24, dot_batch);
+                            dot_tile24, NULL, 0, NULL, dot_batch);
 }
 
 void cogmem__simd_fill_avx2(cogmem__simd_ops *ops)

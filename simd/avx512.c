@@ -762,49 +762,17 @@ static void tile44(const float *q, size_t qs, const float *r, size_t rs,
     _mm_storeu_ps(out + 3 * os, _mm512_extractf32x4_ps(s, 3));
 }
 
-/* cogmem__dot_block_drive's loop nest (simd_internal.h: cache chunks of
- * rows and queries) with two row tiles: 4 x 6 for a chunk's rows in sixes,
- * then 4 x 4 for 4 or 5 leftover rows, then dot_batch for the last 1-3
- * rows and for the last nq % 4 queries. A row chunk (128 KiB: 42 rows of
- * 768 floats) is a multiple of 6 rows, so only the array's last chunk has
- * an edge; recall's blocks are multiples of 12 rows for the same reason. */
+/* cogmem__dot_block_drive (simd_internal.h) with two row tiles: 4 x 6
+ * (prefetching the next six rows in a row tile's first query group), then
+ * 4 x 4 for 4 or 5 leftover rows, then dot_batch for the last 1-3 rows
+ * and for the last nq % 4 queries. A row chunk (128 KiB: 42 rows of 768
+ * floats) is a multiple of 6 rows, so only the array's last chunk has an
+ * edge; recall's blocks are multiples of 12 rows for the same reason. */
 static void dot_block(const float *q, size_t nq, size_t qs, const float *rows,
                       size_t n, size_t dim, size_t rs, float *out, size_t os)
 {
-    const size_t rc = cogmem__block_chunk(COGMEM__BLOCK_ROW_BYTES, rs, 6);
-    const size_t qc = cogmem__block_chunk(COGMEM__BLOCK_Q_BYTES, qs, 4);
-    const size_t nq_full = nq - nq % 4;
-    for (size_t r0 = 0; r0 < n; r0 += rc) {
-        const size_t rn = n - r0 < rc ? n - r0 : rc;
-        const size_t n6 = rn - rn % 6, n4 = rn - n6 >= 4 ? n6 + 4 : n6;
-        const float *rb = rows + r0 * rs;
-        for (size_t q0 = 0; q0 < nq_full; q0 += qc) {
-            const size_t qe = q0 + qc < nq_full ? q0 + qc : nq_full;
-            for (size_t i = 0; i < n6; i += 6) {
-                const float *r = rb + i * rs;
-                float *o = out + r0 + i;
-                size_t a = q0;
-                /* The next six rows, in this chunk or the next, if they
-                 * exist (a prefetch never faults, but stays in bounds). */
-                if (r0 + i + 12 <= n) {
-                    tile46_pf(q + a * qs, qs, r, rs, dim, o + a * os, os, r + 6 * rs);
-                    a += 4;
-                }
-                for (; a < qe; a += 4)
-                    tile46_plain(q + a * qs, qs, r, rs, dim, o + a * os, os);
-            }
-            if (n4 > n6)
-                for (size_t a = q0; a < qe; a += 4)
-                    tile44(q + a * qs, qs, rb + n6 * rs, rs, dim,
-                           out + a * os + r0 + n6, os);
-            if (n4 < rn) /* the last rows of the chunk, per query */
-                for (size_t a = q0; a < qe; a++)
-                    dot_batch(q + a * qs, rb + n4 * rs, rn - n4, dim, rs,
-                              out + a * os + r0 + n4);
-        }
-        for (size_t a = nq_full; a < nq; a++) /* the last queries */
-            dot_batch(q + a * qs, rb, rn, dim, rs, out + a * os + r0);
-    }
+    cogmem__dot_block_drive(q, nq, qs, rows, n, dim, rs, out, os, 4, 6, tile46_plain,
+                            tile46_pf, 4, tile44, dot_batch);
 }
 
 void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)

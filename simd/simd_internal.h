@@ -321,7 +321,8 @@ static inline float cogmem__bf16_to_f32(uint16_t h)
 /* ------------------------------------------------ multi-query dot block
  *
  * The loop nest of cogmem_dot_block shared by the SIMD levels; each passes
- * its register tile (MQ queries x NR rows, `tile`) and its dot_batch for
+ * its register tile (MQ queries x NR rows, `tile`), optionally a
+ * prefetching twin of it and a narrower edge tile, and its dot_batch for
  * the ragged edges. Inlined with the constant arguments, so every level
  * gets its own copy.
  *
@@ -335,6 +336,13 @@ typedef void (*cogmem__dot_tile_fn)(const float *q, size_t qstride,
                                     const float *rows, size_t stride,
                                     size_t dim, float *out, size_t ostride);
 
+/* A tile that also prefetches the next tile's rows (`next`, NR rows at the
+ * same stride) while it works. */
+typedef void (*cogmem__dot_tile_pf_fn)(const float *q, size_t qstride,
+                                       const float *rows, size_t stride,
+                                       size_t dim, float *out, size_t ostride,
+                                       const float *next);
+
 #define COGMEM__BLOCK_ROW_BYTES ((size_t)128 << 10)
 #define COGMEM__BLOCK_Q_BYTES ((size_t)256 << 10)
 
@@ -347,10 +355,18 @@ static inline size_t cogmem__block_chunk(size_t bytes, size_t stride,
     return c ? c : unit;
 }
 
+/* tile: MQ queries x NR rows. tile_pf (or NULL): the same tile, also
+ * prefetching the next NR rows; it runs a row tile's first query group
+ * when those rows exist (the later groups find the rows in L1). edge (or
+ * NULL): MQ queries x NE rows (NE < NR), once per chunk for NE to NR - 1
+ * leftover rows. A row chunk is a multiple of NR rows, so only the
+ * array's last chunk has leftovers; the rows no tile takes, and the last
+ * nq % MQ queries, go through dot_batch. */
 static inline __attribute__((always_inline)) void cogmem__dot_block_drive(
     const float *q, size_t nq, size_t qstride, const float *rows, size_t n,
     size_t dim, size_t stride, float *out, size_t ostride, const size_t MQ,
-    const size_t NR, cogmem__dot_tile_fn tile, cogmem__dot_fn dot_batch)
+    const size_t NR, cogmem__dot_tile_fn tile, cogmem__dot_tile_pf_fn tile_pf,
+    const size_t NE, cogmem__dot_tile_fn edge, cogmem__dot_fn dot_batch)
 {
     const size_t rc = cogmem__block_chunk(COGMEM__BLOCK_ROW_BYTES, stride, NR);
     const size_t qc = cogmem__block_chunk(COGMEM__BLOCK_Q_BYTES, qstride, MQ);
@@ -358,18 +374,33 @@ static inline __attribute__((always_inline)) void cogmem__dot_block_drive(
     for (size_t r0 = 0; r0 < n; r0 += rc) {
         const size_t rn = n - r0 < rc ? n - r0 : rc;
         const size_t rn_full = rn - rn % NR;
+        const size_t rn_edge = edge && rn - rn_full >= NE ? rn_full + NE : rn_full;
         const float *rb = rows + r0 * stride;
         for (size_t q0 = 0; q0 < nq_full; q0 += qc) {
             const size_t qe = q0 + qc < nq_full ? q0 + qc : nq_full;
-            for (size_t i = 0; i < rn_full; i += NR)
+            for (size_t i = 0; i < rn_full; i += NR) {
+                const float *r = rb + i * stride;
+                float *o = out + r0 + i;
+                size_t a = q0;
+                /* The next NR rows, in this chunk or the next, if they
+                 * exist (a prefetch never faults, but stays in bounds). */
+                if (tile_pf && r0 + i + 2 * NR <= n) {
+                    tile_pf(q + a * qstride, qstride, r, stride, dim, o + a * ostride,
+                            ostride, r + NR * stride);
+                    a += MQ;
+                }
+                for (; a < qe; a += MQ)
+                    tile(q + a * qstride, qstride, r, stride, dim, o + a * ostride, ostride);
+            }
+            if (rn_edge > rn_full)
                 for (size_t a = q0; a < qe; a += MQ)
-                    tile(q + a * qstride, qstride, rb + i * stride, stride, dim,
-                         out + a * ostride + r0 + i, ostride);
-            if (rn_full < rn) /* the last rows of the chunk, per query */
+                    edge(q + a * qstride, qstride, rb + rn_full * stride, stride, dim,
+                         out + a * ostride + r0 + rn_full, ostride);
+            if (rn_edge < rn) /* the last rows of the chunk, per query */
                 for (size_t a = q0; a < qe; a++)
-                    dot_batch(q + a * qstride, rb + rn_full * stride,
-                              rn - rn_full, dim, stride,
-                              out + a * ostride + r0 + rn_full);
+                    dot_batch(q + a * qstride, rb + rn_edge * stride,
+                              rn - rn_edge, dim, stride,
+                              out + a * ostride + r0 + rn_edge);
         }
         for (size_t a = nq_full; a < nq; a++) /* the last queries */
             dot_batch(q + a * qstride, rb, rn, dim, stride,

@@ -1013,6 +1013,30 @@ static void test_dispatch(void)
 
 /* ------------------------------------------------------ multi-query dot */
 
+/* Whether the nq x n scores `got` (query a's at got + a * ostride) have,
+ * bit for bit (any NaN matching any NaN), what ISA o's dot_batch gives
+ * each query over the rows; `one` holds n scores of scratch. The first
+ * difference is reported as a failure of `what` and ends the check. */
+static int block_is_batch(const cogmem__simd_ops *o, const float *q, size_t nq,
+                          size_t qstride, const float *rows, size_t n, size_t dim,
+                          size_t stride, const float *got, size_t ostride, float *one,
+                          const char *what, const char *tag)
+{
+    for (size_t a = 0; a < nq; a++) {
+        o->dot_batch(q + a * qstride, rows, n, dim, stride, one);
+        for (size_t i = 0; i < n; i++) {
+            checks++;
+            float g = got[a * ostride + i];
+            if (bits_of(one[i]) != bits_of(g) && !(isnan(one[i]) && isnan(g))) {
+                FAIL("%s vs dot_batch %s a=%zu i=%zu got %.9g want %.9g", what, tag, a, i,
+                     g, one[i]);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* cogmem_dot_block: the scalar oracle against the scalar dot_batch (bit
  * for bit: same dot1 per pair), every ISA against the oracle within
  * dot_batch's tolerance and against its own dot_batch bit for bit (its
@@ -1063,19 +1087,8 @@ static void check_block(size_t nq, size_t n, size_t dim, size_t qstride,
     for (size_t x = 0; x < olen; x++)
         ref[x] = sentinel;
     isa_tab[0]->dot_block(q, nq, qstride, rows, n, dim, stride, ref, ostride);
-    for (size_t a = 0; a < nq; a++) {
-        isa_tab[0]->dot_batch(q + a * qstride, rows, n, dim, stride, one);
-        for (size_t i = 0; i < n; i++) {
-            checks++;
-            if (bits_of(one[i]) != bits_of(ref[a * ostride + i]) &&
-                !(isnan(one[i]) && isnan(ref[a * ostride + i]))) {
-                FAIL("dot_block oracle vs dot_batch %s a=%zu i=%zu got %.9g want %.9g",
-                     tag, a, i, ref[a * ostride + i], one[i]);
-                a = nq;
-                break;
-            }
-        }
-    }
+    (void)block_is_batch(isa_tab[0], q, nq, qstride, rows, n, dim, stride, ref, ostride,
+                         one, "dot_block oracle", tag);
     for (int t = 0; t < COGMEM__ISA_COUNT + 1; t++) {
         if (t == 0 || (t < COGMEM__ISA_COUNT && !isa_tab[t]))
             continue;
@@ -1088,20 +1101,9 @@ static void check_block(size_t nq, size_t n, size_t dim, size_t qstride,
             cur_isa = isa_label[t];
             isa_tab[t]->dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
         }
-        int bad = 0;
-        for (size_t a = 0; a < nq && !bad && t < COGMEM__ISA_COUNT; a++) {
-            isa_tab[t]->dot_batch(q + a * qstride, rows, n, dim, stride, one);
-            for (size_t i = 0; i < n; i++) {
-                checks++;
-                if (bits_of(one[i]) != bits_of(out[a * ostride + i]) &&
-                    !(isnan(one[i]) && isnan(out[a * ostride + i]))) {
-                    FAIL("dot_block vs dot_batch %s a=%zu i=%zu got %.9g want %.9g",
-                         tag, a, i, out[a * ostride + i], one[i]);
-                    bad = 1;
-                    break;
-                }
-            }
-        }
+        int bad = t < COGMEM__ISA_COUNT &&
+                  !block_is_batch(isa_tab[t], q, nq, qstride, rows, n, dim, stride, out,
+                                  ostride, one, "dot_block", tag);
         for (size_t a = 0; a < nq && !bad; a++) {
             for (size_t i = 0; i < n; i++) {
                 checks++;

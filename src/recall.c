@@ -129,6 +129,13 @@ static inline int worse(float as, uint64_t aid, float bs, uint64_t bid)
     return as < bs || (as == bs && aid > bid);
 }
 
+/* The score a row must reach to be worth offering: any while the heap is
+ * not full, else the worst kept (offer_row makes the exact decision). */
+static inline float top_bar(const struct cogmem__topk *t)
+{
+    return t->n < t->k ? -INFINITY : t->h[0].score;
+}
+
 /* Would (s, id) enter the heap? NaN never does (and min_score has been
  * applied by the caller). */
 static inline int admits(const struct cogmem__topk *t, float s, uint64_t id)
@@ -430,7 +437,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
              * the heap; the bound is refreshed only when a row gets in
              * (rare after the first k), so the common row costs one
              * compare (offer_row makes the exact decision). */
-            float bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+            float bar = top_bar(&rq->top);
             if (!sc->blend && sc->p.metric == COGMEM_METRIC_DOT) {
                 /* The similarity is the dot: one 16-lane compare per 16
                  * rows against the bar at the block's start, and only
@@ -446,7 +453,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                             continue;
                         offer_row(sc, rq, set, kind,
                                   (struct cogmem_vec *)(first + i * hs), d[i]);
-                        bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+                        bar = top_bar(&rq->top);
                     }
             } else {
                 for (size_t r = 0; r < nruns; r++) {
@@ -456,7 +463,7 @@ static void scan_block(const struct cogmem__rscan *sc, struct cogmem__rq *qs,
                         if (!sc->blend && !(sim >= bar))
                             continue;
                         offer_row(sc, rq, set, kind, v, sim);
-                        bar = rq->top.n < rq->top.k ? -INFINITY : rq->top.h[0].score;
+                        bar = top_bar(&rq->top);
                     }
                 }
             }

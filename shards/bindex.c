@@ -36,11 +36,6 @@ void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
     }
 }
 
-static uint32_t hash_peer(uint64_t id)
-{
-    return cogmem__blist_hash_peer(id);
-}
-
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
 /* ------------------------------------------------------------ registry */
@@ -394,7 +389,7 @@ struct cogmem__blist *cogmem__blist_detach(struct cogmem__node *n)
 static uint32_t *hprobe_slot(const struct cogmem__blist *bl, uint64_t peer,
                              uint32_t slot)
 {
-    uint32_t h = hash_peer(peer) & bl->hmask;
+    uint32_t h = cogmem__blist_hash_peer(peer) & bl->hmask;
     while (bl->hslot[h] != slot + 1)
         h = (h + 1) & bl->hmask;
     return &bl->hslot[h];
@@ -402,7 +397,7 @@ static uint32_t *hprobe_slot(const struct cogmem__blist *bl, uint64_t peer,
 
 static void hinsert(struct cogmem__blist *bl, uint64_t peer, uint32_t slot)
 {
-    uint32_t h = hash_peer(peer) & bl->hmask;
+    uint32_t h = cogmem__blist_hash_peer(peer) & bl->hmask;
     while (bl->hslot[h])
         h = (h + 1) & bl->hmask;
     bl->hslot[h] = slot + 1;
@@ -415,21 +410,13 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     if (bl->cap >= (UINT32_MAX >> 2))
         return -ENOMEM;
     uint32_t cap = bl->cap ? bl->cap * 2 : 4;
-    /* Index at most half full; none for short lists (a scan is faster). */
-    uint32_t hsize = cap >= COGMEM__BLIST_HASH_MIN ? cap * 2 : 0;
+    uint32_t hsize = cogmem__blist_index_size(cap);
     /* One block for the peer ids, the touch and creation times and the
-     * index; strength and decayed, what a decay pass reads and writes, in
-     * one block of their own from the pool (bpool.h), side by side. */
-    size_t o_touch = 0, o_cre = 0, o_h = 0;
-    size_t bytes = align64((size_t)cap * 8);
-    if (bl->values) {
-        o_touch = bytes; /* cogmem__blist_touched_of (bindex.h) */
-        bytes += align64((size_t)cap * 8);
-        o_cre = bytes;
-        bytes += align64((size_t)cap * 8);
-    }
-    o_h = bytes;
-    bytes += align64((size_t)hsize * 4);
+     * index (bindex.h: cogmem__blist_index_of); strength and decayed, what
+     * a decay pass reads and writes, in one block of their own from the
+     * pool (bpool.h), side by side. */
+    const size_t arr = cogmem__blist_array_bytes(cap);
+    size_t bytes = (bl->values ? 3 : 1) * arr + align64((size_t)hsize * 4);
     char *b = cogmem__mem_alloc(bl->mem, bl->kind, bytes);
     if (!b)
         return -ENOMEM;
@@ -444,8 +431,8 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     uint64_t *touch = NULL, *dec = NULL, *cre = NULL;
     if (bl->values) {
         dec = (uint64_t *)(void *)((char *)str + cogmem__bpool_dec_off(cap));
-        touch = (uint64_t *)(void *)(b + o_touch);
-        cre = (uint64_t *)(void *)(b + o_cre);
+        touch = cogmem__blist_touched_of(peer, cap);
+        cre = (uint64_t *)(void *)(b + 2 * arr);
         if (bl->n) {
             memcpy(str, bl->strength, (size_t)bl->n * 4);
             memcpy(touch, bl->touched, (size_t)bl->n * 8);
@@ -466,7 +453,7 @@ int cogmem__blist_reserve(struct cogmem__blist *bl)
     bl->bytes = bytes;
     bl->cap = cap;
     bl->hmask = hsize ? hsize - 1 : 0;
-    bl->hslot = hsize ? (uint32_t *)(void *)(b + o_h) : NULL;
+    bl->hslot = hsize ? cogmem__blist_index_of(peer, cap, bl->values) : NULL;
     /* The owner's hints follow the arrays (shards/node.h). Relaxed: a
      * reader only prefetches through them, and until it sees these it
      * prefetches the old, still mapped or harmlessly wrong, lines. Only
@@ -512,7 +499,7 @@ static void hremove(struct cogmem__blist *bl, uint32_t *hole)
         uint32_t s = bl->hslot[j];
         if (s == 0)
             break;
-        uint32_t home = hash_peer(bl->peer[s - 1]) & bl->hmask;
+        uint32_t home = cogmem__blist_hash_peer(bl->peer[s - 1]) & bl->hmask;
         /* Move s back into the hole unless its home lies cyclically in
          * (i, j]: then it would become unreachable. */
         int keep = i <= j ? (home > i && home <= j) : (home > i || home <= j);

@@ -331,12 +331,34 @@ static inline int32_t cogmem__blist_find(const struct cogmem__blist *bl, uint64_
     return -1;
 }
 
-/* Where a concept list of capacity cap keeps touched[], given its peer[]:
- * the next line after the peer ids, in the same block (blist_reserve's
- * layout). For the adjust's prefetch from the node's hints. */
+/* The block of a list of capacity cap (cogmem__blist_reserve makes it;
+ * a binding adjust finds its arrays from the node's hints by the same
+ * rules): peer ids, then for a list with values the touch and creation
+ * times, then the index; each array starts on a line. */
+static inline size_t cogmem__blist_array_bytes(uint32_t cap)
+{
+    return ((size_t)cap * 8 + 63) & ~(size_t)63;
+}
+
+/* Entries of the index of a list of capacity cap: at most half full, and
+ * none for a short list (a scan is faster). */
+static inline uint32_t cogmem__blist_index_size(uint32_t cap)
+{
+    return cap >= COGMEM__BLIST_HASH_MIN ? cap * 2 : 0;
+}
+
+/* touched[] of a list with values, given its peer[]. */
 static inline uint64_t *cogmem__blist_touched_of(uint64_t *peer, uint32_t cap)
 {
-    return (uint64_t *)(void *)((char *)peer + (((size_t)cap * 8 + 63) & ~(size_t)63));
+    return (uint64_t *)(void *)((char *)peer + cogmem__blist_array_bytes(cap));
+}
+
+/* The index (hslot[]) of a list, given its peer[] (meaningful when
+ * cogmem__blist_index_size(cap) is not 0). */
+static inline uint32_t *cogmem__blist_index_of(uint64_t *peer, uint32_t cap, int values)
+{
+    return (uint32_t *)(void *)((char *)peer +
+                                (values ? 3 : 1) * cogmem__blist_array_bytes(cap));
 }
 
 /* Append (after a successful reserve); returns the new slot. */

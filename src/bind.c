@@ -155,7 +155,8 @@ static inline void locate_prefetch(struct cogmem__node_mem *m, struct cogmem__bl
     float *str = atomic_load_explicit(&m->bl_strength, memory_order_relaxed);
     uint64_t *touch = cogmem__blist_touched_of(peer, cap);
     uint64_t *dec = str ? (uint64_t *)(void *)((char *)str + cogmem__bpool_dec_off(cap)) : NULL;
-    if (cap < COGMEM__BLIST_HASH_MIN) {
+    uint32_t hsize = cogmem__blist_index_size(cap);
+    if (!hsize) {
         /* At most 8 entries a line for the ids and times, 16 for the
          * strengths: two lines each at most. */
         __builtin_prefetch(peer);
@@ -172,10 +173,9 @@ static inline void locate_prefetch(struct cogmem__node_mem *m, struct cogmem__bl
         }
         return;
     }
-    /* The index follows touched[] and created[] (blist_reserve's layout):
-     * the probe's first slot, where the search starts. */
-    uint32_t *hslot = (uint32_t *)(void *)((char *)touch + ((char *)touch - (char *)peer) * 2);
-    __builtin_prefetch(hslot + (cogmem__blist_hash_peer(episode) & (cap * 2 - 1)));
+    /* The probe's first slot, where the search starts. */
+    __builtin_prefetch(cogmem__blist_index_of(peer, cap, 1) +
+                       (cogmem__blist_hash_peer(episode) & (hsize - 1)));
 }
 
 /* Lock the concept's list and find the binding. On success returns the

@@ -35,27 +35,30 @@ struct cogmem_store {
     struct cogmem__ann *ann[2]; /* graph indexes per kind, NULL without cfg.index (src/ann_hooks.c) */
 };
 
-/* Statistics hooks (see src/stats_cells.h): one line at each counted place. */
-static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
-{
-    /* A plain increment of the calling thread's own stripe (shards/kind.h:
-     * cogmem__ctr_inc; a locked add only on the shared overflow stripe): a
-     * locked add here waited for the caller's stores to drain, which
-     * measured as a tenth of a binding adjust. Exact at quiescence. */
-    if (st->stats.flags & COGMEM_STATS_COUNTERS) {
-        unsigned t = cogmem__stripe();
-        cogmem__ctr_inc(&st->stats.ev[t].v[ev], t);
-    }
-}
-
-/* The same on stripe `slot`, which must be the calling thread's own
- * (what cogmem__stripe() returns it, e.g. the slot its outermost list
- * lock counted on: cogmem__spin_tls.slot while it holds one). */
+/* Statistics hooks (see src/stats_cells.h): one line at each counted place.
+ *
+ * Count ev, if counters are on, on stripe `slot`, which must be the
+ * calling thread's own (what cogmem__stripe() returns it, e.g. the slot
+ * its outermost list lock counted on: cogmem__spin_tls.slot while it
+ * holds one). A plain increment of the thread's own stripe
+ * (shards/kind.h: cogmem__ctr_inc; a locked add only on the shared
+ * overflow stripe): a locked add here waited for the caller's stores to
+ * drain, which measured as a tenth of a binding adjust. Exact at
+ * quiescence. */
 static inline void cogmem__stats_event_on(cogmem_store *st, enum cogmem__event ev,
                                           unsigned slot)
 {
     if (st->stats.flags & COGMEM_STATS_COUNTERS)
         cogmem__ctr_inc(&st->stats.ev[slot].v[ev], slot);
+}
+
+/* The same on the calling thread's stripe. The flag is tested first so
+ * that a store without counters does not look its stripe up (the second
+ * test, of the same plain field, folds away). */
+static inline void cogmem__stats_event(cogmem_store *st, enum cogmem__event ev)
+{
+    if (st->stats.flags & COGMEM_STATS_COUNTERS)
+        cogmem__stats_event_on(st, ev, cogmem__stripe());
 }
 
 /* The same, n events at once. */

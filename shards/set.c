@@ -53,11 +53,12 @@ static struct cogmem__table *table_new(struct cogmem__kind *k, uint64_t slots,
     return t;
 }
 
-/* A new home array for a table of `slots`, or NULL: records then come from
- * the allocator, which is all a home array saves (no add fails for it). */
+/* A new home array for a table of `slots` (one table_new made: at most
+ * MAX_SLOTS), or NULL: records then come from the allocator, which is all
+ * a home array saves (no add fails for it). */
 static struct cogmem__home *home_new(struct cogmem__kind *k, uint64_t slots)
 {
-    return slots > MAX_SLOTS ? NULL : cogmem__home_new(k->mem, (int)k->mem_kind, slots);
+    return cogmem__home_new(k->mem, (int)k->mem_kind, slots);
 }
 
 /* Drop the table's reference to its home array: the array goes once no

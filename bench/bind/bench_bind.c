@@ -7,7 +7,9 @@
  *    cache-resident store (1000 concepts x 8 bindings), each as a ratio to
  *    a bare node lookup (cogmem_kind_of) measured in the same run; and the
  *    floor of a per-binding atomic adjust (the lookup, then one locked RMW
- *    of a line per concept: see floor_line).
+ *    of a line per concept: see floor_line; and, the floor of any list kept
+ *    outside the record, the lookup then a lock of a list found through it:
+ *    see floor_list).
  * 2. Decay of 10^6 bindings (1000 concepts x 1000; --decay-shape C:B for
  *    C concepts of B bindings), exponential model, as a
  *    ratio of its effective bandwidth (bytes a decay must read and write)
@@ -98,9 +100,10 @@ static void add(cogmem_store *s, uint64_t id, int episode)
 enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
-enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR };
+enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST };
 static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
-                                 "floor: lookup + 1 atomic RMW"};
+                                 "floor: lookup + 1 atomic RMW",
+                                 "floor: lookup, then lock a list found through it"};
 
 /* The floor of any adjust that is atomic per binding (a lock, or a CAS on
  * the value): the same lookup, then one locked read-modify-write of a line
@@ -111,6 +114,29 @@ static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "bindi
 static struct {
     _Alignas(64) _Atomic uint32_t w;
 } floor_line[LAT_C];
+
+/* The floor of an adjust whose bindings live outside the record, as any
+ * concept's unbounded list must: the same lookup, then the list reached
+ * through it (a pointer per concept, read at an index that depends on the
+ * lookup's result, as cogmem's list pointer is read from the record the
+ * lookup found), locked with one exchange, one strength in the list's own
+ * line updated, unlocked. Leaner than any real list: the lock, the count
+ * and the strengths share one line, nothing is searched, no clock is read,
+ * no counter or journal is written. Each list a separate 64-byte block;
+ * the pointers sit in one array of LAT_C + 1 (the last is never used). */
+struct floor_list {
+    _Alignas(64) _Atomic uint32_t lock;
+    float strength[LAT_B];
+};
+static struct floor_list *floor_lists[LAT_C + 1];
+
+static void floor_list_adjust(struct floor_list *l, unsigned b, float d)
+{
+    while (atomic_exchange_explicit(&l->lock, 1, memory_order_acquire))
+        ;
+    l->strength[b] += d;
+    atomic_store_explicit(&l->lock, 0, memory_order_release);
+}
 
 struct lat_arg {
     cogmem_store *s;
@@ -154,6 +180,14 @@ static void *lat_run(void *p)
             sink += (uint64_t)cogmem_kind_of(a->s, c[k]);
             atomic_fetch_add_explicit(&floor_line[c[k] - 1].w, 1, memory_order_relaxed);
             break;
+        case L_FLOOR_LIST: {
+            int rc = cogmem_kind_of(a->s, c[k]);
+            /* rc is always COGMEM_CONCEPT: the index is c - 1, but only
+             * once the lookup has returned. */
+            floor_list_adjust(floor_lists[c[k] - 1 + (rc != COGMEM_CONCEPT)],
+                              (unsigned)((e[k] - EP0) % LAT_B), (i & 1) ? 1e-3f : -1e-3f);
+            break;
+        }
         case L_GET:
             cogmem_binding_get(a->s, e[k], c[k], &x);
             sink += (uint64_t)x;
@@ -201,7 +235,7 @@ static double median(double *v, int n, double *lo, double *hi)
     return v[n / 2];
 }
 
-enum { LAT_NOPS = L_FLOOR + 1, LAT_MAXREPS = 63 };
+enum { LAT_NOPS = L_FLOOR_LIST + 1, LAT_MAXREPS = 63 };
 
 static void bench_latency(unsigned nproc, int reps)
 {
@@ -216,6 +250,12 @@ static void bench_latency(unsigned nproc, int reps)
             if (rc)
                 die("bind", rc);
         }
+    for (unsigned c = 0; c <= LAT_C; c++) {
+        floor_lists[c] = aligned_alloc(64, sizeof *floor_lists[c]);
+        if (!floor_lists[c])
+            die("aligned_alloc", -ENOMEM);
+        memset(floor_lists[c], 0, sizeof *floor_lists[c]);
+    }
     /* Repetitions interleave the operations (lookup, adjust, ... then
      * again), so that a neighbour's load on a shared machine hits them
      * alike; each ratio is taken within one repetition, then the median
@@ -247,6 +287,8 @@ static void bench_latency(unsigned nproc, int reps)
         printf("| %s | %.1f | %.2f | %.2f-%.2f | %.1f | %.2f | %.2f-%.2f |\n", lat_name[op],
                t1, r1, lo1, hi1, tn, rn, lon, hin);
     }
+    for (unsigned c = 0; c <= LAT_C; c++)
+        free(floor_lists[c]);
     cogmem_close(&s);
 }
 

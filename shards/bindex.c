@@ -7,8 +7,7 @@
 
 _Static_assert(COGMEM__FORK_CELLS == COGMEM__STRIPE_SLOTS, "a fork cell per stripe slot");
 
-_Thread_local struct cogmem__spin_tls cogmem__spin_tls
-    __attribute__((tls_model("initial-exec")));
+_Thread_local struct cogmem__spin_tls cogmem__spin_tls;
 
 void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
 {

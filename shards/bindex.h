@@ -164,16 +164,16 @@ static inline struct cogmem__node_mem *cogmem__node_mem_of(struct cogmem__node *
  * gate), so that fork() waits until none is held and a child can use
  * every list. `slot` is the stripe the outermost lock counted on, so that
  * its unlock takes the count off the same cell (a thread's stripe changes
- * at its exit). One thread-local record, initial-exec: a binding adjust
- * locks and unlocks once each, and every general-dynamic access was a
+ * at its exit). One thread-local record, initial-exec as all of the
+ * library's TLS (meson.build, tls_args): a binding adjust locks and
+ * unlocks once each, and every general-dynamic access was a
  * TLS-descriptor call (measured: a tenth of an adjust with the stripe's
- * own lookups); 8 bytes fit glibc's static TLS reserve for dlopen(). */
+ * own lookups). */
 struct cogmem__spin_tls {
     unsigned depth;
     unsigned slot;
 };
-extern _Thread_local struct cogmem__spin_tls cogmem__spin_tls
-    __attribute__((tls_model("initial-exec")));
+extern _Thread_local struct cogmem__spin_tls cogmem__spin_tls;
 
 /* One more (+1) or one fewer (-1) list lock held on the stripe `slot`. A
  * plain load and store where the thread owns the stripe (its only

@@ -65,7 +65,9 @@ _Static_assert(sizeof(struct cogmem__stripe_refs) == 64, "one line per stripe's 
 #define COGMEM__STRIPE_SHARED COGMEM__STRIPES
 #define COGMEM__STRIPE_SLOTS (COGMEM__STRIPES + 1u)
 
-extern _Thread_local unsigned cogmem__stripe_tls; /* slot + 1; 0: not drawn */
+/* slot + 1; 0: not drawn. Initial-exec, as all of the library's TLS
+ * (meson.build, tls_args): every counted lookup reads it. */
+extern _Thread_local unsigned cogmem__stripe_tls;
 unsigned cogmem__stripe_draw(void);
 
 static inline unsigned cogmem__stripe(void)

@@ -233,8 +233,8 @@ int cogmem_binding_adjust(cogmem_store *store, uint64_t episode,
     cogmem__blist_set_times(cl, (uint32_t)i, now, now);
     cogmem__jr_adjust(store, episode, concept, s, now);
     /* Counted on the stripe the lock counted on (the thread's own,
-     * bindex.h: cogmem__spin_tls), read from the lock's initial-exec
-     * record instead of a second general-dynamic TLS lookup. */
+     * bindex.h: cogmem__spin_tls), read from the lock's record instead
+     * of a second TLS read and the stripe's drawn-yet test. */
     if (delta != 0.0f)
         cogmem__stats_event_on(store,
                                delta > 0.0f ? COGMEM__EV_BIND_STRENGTHENED

@@ -75,7 +75,9 @@ struct cogmem__stats {
     unsigned flags; /* COGMEM_STATS_* */
 };
 
-/* Per thread: the sampling tick (its stripe is shards' cogmem__stripe()). */
+/* Per thread: the sampling tick (its stripe is shards' cogmem__stripe()).
+ * Initial-exec, as all of the library's TLS (meson.build, tls_args):
+ * every timed operation bumps it. */
 extern _Thread_local uint32_t cogmem__stats_tick;
 
 /* Bucket of a latency, and the exclusive upper edge of a bucket. */

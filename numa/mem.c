@@ -577,15 +577,18 @@ int cogmem__mem_check_policy(int *policy, int *concept_node, int *episode_node)
 
 /* Every arena of a store gets our extent hooks (cogmem__mem_place): they
  * are jemalloc's defaults except `alloc`, which
- *  - advises transparent huge pages for big extents (thp_advise), and
- *  - mbind()s the extent when the store asked for a NUMA placement.
+ *  - advises transparent huge pages for big extents (thp_advise), mapping
+ *    them to the next 2 MiB boundary (slack, below), and
+ *  - mbind()s the extent when the store asked for a NUMA placement,
+ * and `dalloc` and `destroy`, which unmap that slack with its extent.
  * The hooks are process-wide and stay with an arena that goes back to the
  * pool; what differs per arena (its placement) is in arena_place[]. */
 static extent_hooks_t *default_hooks;
 static extent_hooks_t cogmem_hooks;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
-/* Extents from this size on are 2 MiB aligned and advised for huge pages.
+/* Extents from this size on are 2 MiB aligned and advised for huge pages,
+ * to their last byte (see slack below).
  * jemalloc grows an arena's address space by extents of 2 MiB and up
  * (2, 2.5, 3, ... MiB), so this is every growth: a big store's records
  * and map tables sit on huge pages, the tables included (they are
@@ -610,6 +613,68 @@ static void thp_advise(void *p, size_t size)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
+static uintptr_t huge_up(uintptr_t x)
+{
+    return (x + COGMEM__HUGE_PAGE - 1) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
+}
+
+/* Slack. Not every growth size is whole huge pages: jemalloc's page size
+ * classes below 8 MiB include 2.5, 3, 3.5, 5 and 7 MiB, and a 7 MiB extent
+ * on a 2 MiB boundary ends 1 MiB into a huge page that is not all its own.
+ * The kernel maps a huge page only where one mapping with the advice
+ * covers all of its 2 MiB, so that last MiB stayed on 4 KiB pages, and
+ * whatever jemalloc carved from it (a shard's table, a home array of
+ * records) with it: seen as 1 in 6 runs of test_shards' huge-page test
+ * failing, the table or the record in an unadvised 1 MiB mapping. Such an
+ * extent is therefore mapped up to the next boundary, all of it advised;
+ * the slack after it is ours, never jemalloc's, and is unmapped when
+ * jemalloc unmaps the extent that ends where it begins (slack_drop). Its
+ * cost: up to 1.5 MiB of address space per such extent, resident only as
+ * part of a huge page whose other part jemalloc touched -- a few per arena,
+ * as only the first growth steps have such sizes.
+ *
+ * A slot holds the end of an extent followed by slack (the slack runs to
+ * the next boundary, so the end says it all), SLACK_CLAIMED while the
+ * extent is being mapped, or 0. Atomic slots, no lock: a hook runs on any
+ * thread, and a child after fork() finds the registry consistent. Full,
+ * an extent is mapped as asked and only its whole huge pages advised. */
+#define SLACK_SLOTS 1024
+#define SLACK_CLAIMED ((uintptr_t)1)
+static _Atomic uintptr_t slack_end[SLACK_SLOTS];
+
+/* A free slot, now SLACK_CLAIMED, or -1. */
+static int slack_claim(void)
+{
+    for (int i = 0; i < SLACK_SLOTS; i++) {
+        uintptr_t none = 0;
+        if (atomic_compare_exchange_strong_explicit(&slack_end[i], &none, SLACK_CLAIMED,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed))
+            return i;
+    }
+    return -1;
+}
+
+/* jemalloc unmapped [addr, addr + size): the slack after it goes too.
+ * Relaxed: the slot only names address space, and the unmap that made it
+ * free again is ordered by the kernel, not by us. */
+static void slack_drop(void *addr, size_t size)
+{
+    uintptr_t end = (uintptr_t)addr + size;
+    if (end == huge_up(end))
+        return;
+    for (int i = 0; i < SLACK_SLOTS; i++) {
+        uintptr_t e = end;
+        if (atomic_load_explicit(&slack_end[i], memory_order_relaxed) == end &&
+            atomic_compare_exchange_strong_explicit(&slack_end[i], &e, 0,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed)) {
+            (void)munmap((void *)end, huge_up(end) - end);
+            return;
+        }
+    }
+}
+
 #if COGMEM_HAVE_NUMA
 static void bind_range(void *p, size_t size, unsigned arena);
 #endif
@@ -621,23 +686,56 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size,
     (void)h;
     void *p = NULL;
     int big = size >= THP_MIN;
+    size_t span = size; /* what is mapped: the extent and its slack */
     /* Only where we choose the address: a 2 MiB aligned extent is huge
-     * pages from end to end. A larger alignment is still "at least
-     * `alignment`" for jemalloc; if it fails, ask again as jemalloc did. */
-    if (big && !new_addr && alignment < COGMEM__HUGE_PAGE)
-        p = default_hooks->alloc(default_hooks, NULL, size, COGMEM__HUGE_PAGE, zero, commit,
+     * pages from end to end, its slack included. A larger alignment is
+     * still "at least `alignment`" for jemalloc; if it fails, ask again as
+     * jemalloc did. */
+    if (big && !new_addr && alignment <= COGMEM__HUGE_PAGE) {
+        int slot = huge_up(size) != size ? slack_claim() : -1;
+        if (slot >= 0)
+            span = huge_up(size);
+        p = default_hooks->alloc(default_hooks, NULL, span, COGMEM__HUGE_PAGE, zero, commit,
                                  arena_ind);
+        if (slot >= 0)
+            atomic_store_explicit(&slack_end[slot], p ? (uintptr_t)p + size : 0,
+                                  memory_order_relaxed);
+        if (!p)
+            span = size;
+    }
     if (!p)
         p = default_hooks->alloc(default_hooks, new_addr, size, alignment, zero,
                                  commit, arena_ind);
     if (!p)
         return NULL;
     if (big)
-        thp_advise(p, size);
+        thp_advise(p, span);
 #if COGMEM_HAVE_NUMA
-    bind_range(p, size, arena_ind);
+    /* The slack too: a huge page spans both, and a mapping with two
+     * policies is two mappings, neither of which covers it. */
+    bind_range(p, span, arena_ind);
 #endif
     return p;
+}
+
+/* The default hooks unmap an extent here (dalloc: only without opt.retain;
+ * false when it did) or at an arena's destroy: its slack with it. */
+static bool hook_dalloc(extent_hooks_t *h, void *addr, size_t size, bool committed,
+                        unsigned arena_ind)
+{
+    (void)h;
+    bool kept = default_hooks->dalloc(default_hooks, addr, size, committed, arena_ind);
+    if (!kept)
+        slack_drop(addr, size);
+    return kept;
+}
+
+static void hook_destroy(extent_hooks_t *h, void *addr, size_t size, bool committed,
+                         unsigned arena_ind)
+{
+    (void)h;
+    default_hooks->destroy(default_hooks, addr, size, committed, arena_ind);
+    slack_drop(addr, size);
 }
 
 static void hooks_init(void)
@@ -650,6 +748,8 @@ static void hooks_init(void)
     }
     cogmem_hooks = *default_hooks;
     cogmem_hooks.alloc = hook_alloc;
+    cogmem_hooks.dalloc = hook_dalloc;
+    cogmem_hooks.destroy = hook_destroy;
 }
 
 /* Install our hooks on arena a (again: harmless when they are already

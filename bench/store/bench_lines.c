@@ -20,6 +20,11 @@
  *   pair    home[h] and home[h + 1]           two lines 128 B apart (one page)
  *   dep     slot[h], then home[slot value]    cogmem's, no prefetch
  *   three   slot[h], home[h] and home[h + 1]  two positions and the slot
+ *   hdep    slot[h], then home[h] once the slot has arrived (the address
+ *           made to wait for the slot's value): cogmem's, record at home,
+ *           with the record read only after the slot confirms it
+ *   pfdep   hdep with home[h] prefetched before the slot is read: cogmem's
+ *           lookup as shards/set.c makes it
  *
  * By default ops are independent of one another (as in bench/store: the
  * next key does not wait for the last), so the out-of-order core overlaps
@@ -46,8 +51,8 @@
 #define MASK (LINES - 1)
 #define HUGE ((size_t)2 << 20)
 
-enum op { OP_ONE, OP_TWO, OP_PAIR, OP_DEP, OP_THREE, OP_N };
-static const char *const op_name[OP_N] = {"one", "two", "pair", "dep", "three"};
+enum op { OP_ONE, OP_TWO, OP_PAIR, OP_DEP, OP_THREE, OP_HDEP, OP_PFDEP, OP_N };
+static const char *const op_name[OP_N] = {"one", "two", "pair", "dep", "three", "hdep", "pfdep"};
 
 struct line { uint64_t w[8]; };
 struct pos { uint64_t w[16]; };
@@ -109,6 +114,17 @@ static inline uint64_t op_read(enum op op, uint64_t h)
         return home[slot[h & MASK] & MASK].w[1];
     case OP_THREE:
         return slot[h & MASK] + home[h & MASK].w[1] + home[(h + 1) & MASK].w[1];
+    case OP_HDEP: {
+        /* Every slot value is below 2^62: v >> 62 is 0, but the load of
+         * home[] cannot start before v is known. */
+        uint64_t v = slot[h & MASK];
+        return v + home[(h + (v >> 62)) & MASK].w[1];
+    }
+    case OP_PFDEP: {
+        __builtin_prefetch(&home[h & MASK]);
+        uint64_t v = slot[h & MASK];
+        return v + home[(h + (v >> 62)) & MASK].w[1];
+    }
     default:
         return 0;
     }

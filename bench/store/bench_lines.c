@@ -8,10 +8,10 @@
  * at all, so that a ratio in bench/store/README.md can be read against
  * the floor the hardware sets.
  *
- * Three arrays shaped as the store's at 10^6 keys: `rec`, 2^21 lines of
+ * Four arrays shaped as the store's at 10^6 keys: `rec`, 2^21 lines of
  * 64 B (128 MiB, the rwlock peer's table); `slot`, 2^21 words (16 MiB,
  * cogmem's slots); `home`, 2^21 positions of 128 B (256 MiB, cogmem's home
- * positions). All on transparent huge pages (MADV_HUGEPAGE, 2 MiB
+ * positions); `hdr`, 2^21 lines (128 MiB, vector headers). All on transparent huge pages (MADV_HUGEPAGE, 2 MiB
  * aligned, as the store's), touched before timing. Each op draws a random
  * 64-bit hash (splitmix64 of a counter) and reads:
  *
@@ -25,6 +25,13 @@
  *           with the record read only after the slot confirms it
  *   pfdep   hdep with home[h] prefetched before the slot is read: cogmem's
  *           lookup as shards/set.c makes it
+ *   pvec    rec[h], then hdr[the record's word]   a vector read of the
+ *           rwlock peer: its record, then the vector header it names
+ *   cvec    pfdep, then hdr[the home record's word]   cogmem's vector
+ *           read: the lookup, then the header the record names
+ *
+ * (The vector reads leave out the header's reference count RMWs, one up
+ * and one down in cogmem and in the peer alike.)
  *
  * By default ops are independent of one another (as in bench/store: the
  * next key does not wait for the last), so the out-of-order core overlaps
@@ -51,8 +58,9 @@
 #define MASK (LINES - 1)
 #define HUGE ((size_t)2 << 20)
 
-enum op { OP_ONE, OP_TWO, OP_PAIR, OP_DEP, OP_THREE, OP_HDEP, OP_PFDEP, OP_N };
-static const char *const op_name[OP_N] = {"one", "two", "pair", "dep", "three", "hdep", "pfdep"};
+enum op { OP_ONE, OP_TWO, OP_PAIR, OP_DEP, OP_THREE, OP_HDEP, OP_PFDEP, OP_PVEC, OP_CVEC, OP_N };
+static const char *const op_name[OP_N] = {"one",  "two",   "pair", "dep", "three",
+                                          "hdep", "pfdep", "pvec", "cvec"};
 
 struct line { uint64_t w[8]; };
 struct pos { uint64_t w[16]; };
@@ -60,6 +68,7 @@ struct pos { uint64_t w[16]; };
 static struct line *rec;
 static uint64_t *slot;
 static struct pos *home;
+static struct line *hdr; /* vector headers, named by rec[].w[0] and home[].w[0] */
 
 /* 2 MiB aligned, advised for huge pages before the first touch, touched. */
 static void *huge_alloc(size_t bytes)
@@ -124,6 +133,16 @@ static inline uint64_t op_read(enum op op, uint64_t h)
         __builtin_prefetch(&home[h & MASK]);
         uint64_t v = slot[h & MASK];
         return v + home[(h + (v >> 62)) & MASK].w[1];
+    }
+    case OP_PVEC: {
+        uint64_t r = rec[h & MASK].w[0];
+        return hdr[r & MASK].w[1];
+    }
+    case OP_CVEC: {
+        __builtin_prefetch(&home[h & MASK]);
+        uint64_t v = slot[h & MASK];
+        uint64_t r = home[(h + (v >> 62)) & MASK].w[0];
+        return hdr[r & MASK].w[1];
     }
     default:
         return 0;
@@ -231,10 +250,15 @@ int main(int argc, char **argv)
     rec = huge_alloc(LINES * sizeof *rec);
     slot = huge_alloc(LINES * sizeof *slot);
     home = huge_alloc(LINES * sizeof *home);
+    hdr = huge_alloc(LINES * sizeof *hdr);
     /* The dependent op's chain: each slot names a random position. Every
      * value read is below 2^62 (the chained mode relies on it). */
-    for (uint64_t i = 0; i < LINES; i++)
+    for (uint64_t i = 0; i < LINES; i++) {
         slot[i] = mix(i ^ 0x5bd1e995u) >> 2;
+        /* Each record names a random vector header. */
+        rec[i].w[0] = mix(i ^ 0x27d4eb2fu) >> 2;
+        home[i].w[0] = mix(i ^ 0x165667b1u) >> 2;
+    }
 
     double ns[OP_N][99], ratio[OP_N][99];
     uint64_t sink = 0;

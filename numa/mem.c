@@ -45,10 +45,15 @@ static size_t round_up(size_t size)
     return (size + COGMEM__ALIGN - 1) & ~(size_t)(COGMEM__ALIGN - 1);
 }
 
+/* x rounded up to a huge-page boundary. */
+static uintptr_t huge_up(uintptr_t x)
+{
+    return (x + COGMEM__HUGE_PAGE - 1) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
+}
+
 char *cogmem__mem_huge_place(void *raw, size_t bytes)
 {
-    char *p = (char *)(((uintptr_t)raw + COGMEM__HUGE_PAGE - 1) &
-                       ~(uintptr_t)(COGMEM__HUGE_PAGE - 1));
+    char *p = (char *)huge_up((uintptr_t)raw);
     (void)madvise(p, bytes, MADV_HUGEPAGE);
     return p;
 }
@@ -607,15 +612,10 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 /* Advice only: refused (harmlessly) where THP is off or "never". */
 static void thp_advise(void *p, size_t size)
 {
-    uintptr_t lo = ((uintptr_t)p + COGMEM__HUGE_PAGE - 1) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
+    uintptr_t lo = huge_up((uintptr_t)p);
     uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
     if (hi > lo)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-}
-
-static uintptr_t huge_up(uintptr_t x)
-{
-    return (x + COGMEM__HUGE_PAGE - 1) & ~(uintptr_t)(COGMEM__HUGE_PAGE - 1);
 }
 
 /* Slack. Not every growth size is whole huge pages: jemalloc's page size

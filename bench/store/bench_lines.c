@@ -11,8 +11,9 @@
  * Four arrays shaped as the store's at 10^6 keys: `rec`, 2^21 lines of
  * 64 B (128 MiB, the rwlock peer's table); `slot`, 2^21 words (16 MiB,
  * cogmem's slots); `home`, 2^21 positions of 128 B (256 MiB, cogmem's home
- * positions); `hdr`, 2^21 lines (128 MiB, vector headers). All on transparent huge pages (MADV_HUGEPAGE, 2 MiB
- * aligned, as the store's), touched before timing. Each op draws a random
+ * positions); `hdr`, 2^21 lines (128 MiB, vector headers). All on
+ * transparent huge pages (MADV_HUGEPAGE, 2 MiB aligned, as the store's),
+ * touched before timing. Each op draws a random
  * 64-bit hash (splitmix64 of a counter) and reads:
  *
  *   one     rec[h]                            the rwlock peer's lookup

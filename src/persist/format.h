@@ -84,7 +84,8 @@ struct cogmem__snap_header {
     uint64_t table_off;
     uint32_t nsections, pad;
     uint64_t file_bytes;
-    /* The journal's next LSN when the copy ended. Records in
+    /* The journal's next LSN when the copy ended (after it had waited
+     * for every call under way during its walk). Records in
      * [begin_lsn, end_lsn) may name nodes the copy missed because they
      * were removed while it ran: replay treats those as no-ops. */
     uint64_t end_lsn;

@@ -484,6 +484,17 @@ static void prune_old(const char *dir, uint64_t keep_lsn, uint64_t keep_seq)
     closedir(d);
 }
 
+/* Lock and unlock each stripe in turn, holding none of them together
+ * (the caller holds no other lock but snap_mu, which no stripe holder
+ * takes): returns once every call that held a stripe on entry is done. */
+static void wait_stripes(struct cogmem__persist *p)
+{
+    for (unsigned i = 0; i < COGMEM__PSTRIPES; i++) {
+        pthread_mutex_lock(&p->stripe[i]);
+        pthread_mutex_unlock(&p->stripe[i]);
+    }
+}
+
 int cogmem__snapshot_write(cogmem_store *st)
 {
     struct cogmem__persist *p = st->persist;
@@ -525,7 +536,13 @@ int cogmem__snapshot_write(cogmem_store *st)
     char tmp[PATH_MAX], fin[PATH_MAX];
     snprintf(fin, sizeof fin, "%s/snap-%016llx.cgs", p->dir, (unsigned long long)begin);
     snprintf(tmp, sizeof tmp, "%s/snap-%016llx.cgs.tmp", p->dir, (unsigned long long)begin);
-    /* Every record about a node the walk missed is below this. */
+    /* The walks skip a node whose removal is under way (DEAD, or already
+     * unlinked) though its REMOVE, appended at the end of that call, is
+     * still to come; no copy took its stripe, so nothing waited for it.
+     * Taking every stripe once waits for each call that held one during
+     * the walks: their records are all below `end` then, where replay
+     * expects records about nodes the copy does not hold. */
+    wait_stripes(p);
     uint64_t end = atomic_load_explicit(&p->jr.next_lsn, memory_order_acquire);
     if (rc == 0)
         rc = write_file(st, &cp, tmp, begin, end);

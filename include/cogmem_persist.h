@@ -195,7 +195,9 @@ COGMEM_API int cogmem_open_report(const cogmem_config *cfg, cogmem_store **out,
  * threads go on reading and writing (no fork, no pause: each node is
  * copied under its own short lock, together with its bindings and
  * history, so every record is consistent; the whole is fuzzy, and the
- * journal after the snapshot's start makes the recovered state exact).
+ * journal after the snapshot's start makes the recovered state exact;
+ * at the end of the copy it waits for the mutating calls then under way,
+ * taking each id stripe once, never all of them together).
  * The journal rotates to a new segment first. The file is written under a
  * temporary name, fsync()ed, renamed into place and the directory
  * fsync()ed; only then are the older snapshot and segments deleted. The

@@ -254,6 +254,32 @@ static inline char *test_tmpdir(const char *tag)
     return p;
 }
 
+/* test_open_store(), or the test ends here (exit status 1) once the open
+ * has printed why. */
+static inline cogmem_store *test_open_or_exit(const char *dir, uint32_t dim, int durability)
+{
+    cogmem_store *s = test_open_store(dir, dim, durability);
+    if (!s)
+        exit(1);
+    return s;
+}
+
+/* The next state of a xorshift64 generator (x non-zero). */
+static inline uint64_t test_xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* `dim` components in [1, 5) drawn from x: distinct x, distinct vectors. */
+static inline void test_vec(float *v, uint32_t dim, uint64_t x)
+{
+    for (uint32_t i = 0; i < dim; i++)
+        v[i] = 1.0f + (float)((x * 2654435761u + (uint64_t)i * 40503u) % 1000) / 250.0f;
+}
+
 /* Remove a directory of plain files (what a store directory holds). */
 static inline void test_rmdir(const char *dir)
 {

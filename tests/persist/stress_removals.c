@@ -27,12 +27,6 @@ static cogmem_store *st;
 static atomic_int stop;
 static atomic_ulong removals;
 
-static void vec(float *v, uint64_t x)
-{
-    for (int i = 0; i < DIM; i++)
-        v[i] = 1.0f + (float)((x * 2654435761u + (uint64_t)i * 40503u) % 1000) / 250.0f;
-}
-
 static void *writer(void *arg)
 {
     unsigned w = (unsigned)(uintptr_t)arg;
@@ -40,11 +34,9 @@ static void *writer(void *arg)
     float v[DIM];
     unsigned long n = 0;
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        test_xorshift(&x);
         uint64_t e = EBASE + (uint64_t)w * EPW + x % EPW;
-        vec(v, x);
+        test_vec(v, DIM, x);
         int rc = cogmem_episode_add(st, e, v, x >> 40);
         CHECK(rc == 0 || rc == -EEXIST);
         for (uint64_t c = 1; c <= NC && rc == 0; c++) {
@@ -58,20 +50,12 @@ static void *writer(void *arg)
         uint64_t c = 1 + (x >> 20) % NC;
         if ((x >> 32) % 8 == 0 && cogmem_concept_remove(st, c) == 0) {
             n++;
-            vec(v, c);
+            test_vec(v, DIM, c);
             CHECK_RC(cogmem_concept_add(st, c, v), 0);
         }
     }
     atomic_fetch_add(&removals, n);
     return NULL;
-}
-
-static cogmem_store *open_dir(const char *dir)
-{
-    cogmem_store *s = test_open_store(dir, DIM, COGMEM_DURABLE_PROCESS);
-    if (!s)
-        exit(1);
-    return s;
 }
 
 static void sleep_ms(long ms)
@@ -93,10 +77,10 @@ int main(void)
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     int nw = np < 2 ? 2 : np > MAXW ? MAXW : (int)np;
     char *dir = test_tmpdir("stress-removals");
-    st = open_dir(dir);
+    st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
     float v[DIM];
     for (uint64_t c = 1; c <= NC; c++) {
-        vec(v, c);
+        test_vec(v, DIM, c);
         CHECK_RC(cogmem_concept_add(st, c, v), 0);
     }
     struct sbuf model = {0}, got = {0};
@@ -116,7 +100,7 @@ int main(void)
         model.n = 0;
         state_dump(st, &model, NULL, 0);
         CHECK_RC(cogmem_close(&st), 0);
-        st = open_dir(dir);
+        st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
         got.n = 0;
         state_dump(st, &got, NULL, 0);
         if (state_diff(&model, &got, "reopen after a snapshot amid removals"))

@@ -20,31 +20,23 @@ static cogmem_store *st;
 static atomic_int stop, stop_snap;
 static atomic_ulong snaps, ops;
 
-static void vec(float *v, uint64_t x)
-{
-    for (int i = 0; i < DIM; i++)
-        v[i] = 1.0f + (float)((x * 2654435761u + (uint64_t)i * 40503u) % 1000) / 250.0f;
-}
-
 static void *writer(void *arg)
 {
     uint64_t x = (uint64_t)(uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
     float v[DIM];
     unsigned long n = 0;
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        test_xorshift(&x);
         uint64_t c = 1 + x % NC, e = EBASE + 1 + (x >> 16) % NE;
         int rc;
         switch ((x >> 32) % 12) {
         case 0:
-            vec(v, x);
+            test_vec(v, DIM, x);
             rc = cogmem_concept_add(st, c, v);
             CHECK(rc == 0 || rc == -EEXIST);
             break;
         case 1:
-            vec(v, x);
+            test_vec(v, DIM, x);
             rc = cogmem_episode_add(st, e, v, x >> 40);
             CHECK(rc == 0 || rc == -EEXIST);
             break;
@@ -57,12 +49,12 @@ static void *writer(void *arg)
             CHECK(rc == 0 || rc == -ENOENT);
             break;
         case 4:
-            vec(v, x);
+            test_vec(v, DIM, x);
             rc = cogmem_concept_set_centroid(st, c, v);
             CHECK(rc == 0 || rc == -ENOENT);
             break;
         case 5:
-            vec(v, x);
+            test_vec(v, DIM, x);
             rc = cogmem_concept_blend(st, c, v, 0.25f);
             CHECK(rc == 0 || rc == -ENOENT);
             break;
@@ -121,21 +113,13 @@ static void *snapshotter(void *arg)
     return NULL;
 }
 
-static cogmem_store *open_dir(const char *dir)
-{
-    cogmem_store *s = test_open_store(dir, DIM, COGMEM_DURABLE_PROCESS);
-    if (!s)
-        exit(1);
-    return s;
-}
-
 int main(void)
 {
     double secs = getenv("COGMEM_STRESS_SECONDS") ? atof(getenv("COGMEM_STRESS_SECONDS")) : 5;
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     int nw = np < 2 ? 2 : (int)np;
     char *dir = test_tmpdir("stress-snap");
-    st = open_dir(dir);
+    st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
     pthread_t th[64];
     int nt = 0;
     for (int i = 0; i < nw && nt < 62; i++)
@@ -158,13 +142,13 @@ int main(void)
     struct sbuf model = {0}, got = {0};
     state_dump(st, &model, NULL, 0);
     CHECK_RC(cogmem_close(&st), 0);
-    st = open_dir(dir);
+    st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
     state_dump(st, &got, NULL, 0);
     if (state_diff(&model, &got, "reopen after online snapshots"))
         return 1;
     CHECK_RC(cogmem_snapshot(st), 0);
     CHECK_RC(cogmem_close(&st), 0);
-    st = open_dir(dir);
+    st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
     got.n = 0;
     state_dump(st, &got, NULL, 0);
     if (state_diff(&model, &got, "reopen after a final snapshot"))

@@ -20,10 +20,11 @@
  *    and stores the journal's next LSN read there: every record about that
  *    node with a smaller LSN is in the copy, every later one is not. Replay
  *    skips the former (struct cogmem__snap_node.lsn). A node the walk did
- *    not see (added after it, or being removed during it) has all its
- *    records from the snapshot's first LSN on: the copy then takes every
- *    stripe once, so a call under way during the walk has appended before
- *    the copy's end LSN is read (format.h: struct cogmem__snap_header.end_lsn).
+ *    not see was either added after the journal rotated (its ADD follows
+ *    the snapshot's first LSN) or being removed: the copy then takes every
+ *    stripe once, so such a removal has appended its REMOVE before the
+ *    copy's end LSN is read, and replay takes the records below that end
+ *    about absent nodes as no-ops (struct cogmem__snap_header.end_lsn).
  * Waiting for durability (write / fdatasync) happens in the wrapper after
  * every lock is released.
  *

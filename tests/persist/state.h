@@ -264,6 +264,20 @@ static inline cogmem_store *test_open_or_exit(const char *dir, uint32_t dim, int
     return s;
 }
 
+/* Close *st, reopen dir into *st (test_open_or_exit) and dump it into
+ * `got` (emptied first): 0 if that equals `model`, else 1 with the
+ * difference printed (state_diff). */
+static inline int test_reopen_same(cogmem_store **st, const char *dir, uint32_t dim,
+                                   int durability, const struct sbuf *model,
+                                   struct sbuf *got, const char *what)
+{
+    CHECK_RC(cogmem_close(st), 0);
+    *st = test_open_or_exit(dir, dim, durability);
+    got->n = 0;
+    state_dump(*st, got, NULL, 0);
+    return state_diff(model, got, what);
+}
+
 /* The next state of a xorshift64 generator (x non-zero). */
 static inline uint64_t test_xorshift(uint64_t *x)
 {

@@ -99,11 +99,8 @@ int main(void)
             pthread_join(th[i], NULL);
         model.n = 0;
         state_dump(st, &model, NULL, 0);
-        CHECK_RC(cogmem_close(&st), 0);
-        st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
-        got.n = 0;
-        state_dump(st, &got, NULL, 0);
-        if (state_diff(&model, &got, "reopen after a snapshot amid removals"))
+        if (test_reopen_same(&st, dir, DIM, COGMEM_DURABLE_PROCESS, &model, &got,
+                             "reopen after a snapshot amid removals"))
             return 1;
         rounds++;
     } while (now_s() < t_end && rounds < 1000);

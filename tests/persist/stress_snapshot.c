@@ -141,17 +141,12 @@ int main(void)
     CHECK(atomic_load(&snaps) > 0);
     struct sbuf model = {0}, got = {0};
     state_dump(st, &model, NULL, 0);
-    CHECK_RC(cogmem_close(&st), 0);
-    st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
-    state_dump(st, &got, NULL, 0);
-    if (state_diff(&model, &got, "reopen after online snapshots"))
+    if (test_reopen_same(&st, dir, DIM, COGMEM_DURABLE_PROCESS, &model, &got,
+                         "reopen after online snapshots"))
         return 1;
     CHECK_RC(cogmem_snapshot(st), 0);
-    CHECK_RC(cogmem_close(&st), 0);
-    st = test_open_or_exit(dir, DIM, COGMEM_DURABLE_PROCESS);
-    got.n = 0;
-    state_dump(st, &got, NULL, 0);
-    if (state_diff(&model, &got, "reopen after a final snapshot"))
+    if (test_reopen_same(&st, dir, DIM, COGMEM_DURABLE_PROCESS, &model, &got,
+                         "reopen after a final snapshot"))
         return 1;
     CHECK_RC(cogmem_close(&st), 0);
     test_rmdir(dir);

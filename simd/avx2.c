@@ -282,6 +282,23 @@ static void scale(float *x, size_t n, float f)
         x[i] *= f;
 }
 
+/* See avx512.c: the same, 32 bytes a store, the tail one u64 at a time. */
+static void splat_u64(uint64_t *d, size_t n, uint64_t v)
+{
+    __m256i x = _mm256_set1_epi64x((long long)v);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256((__m256i *)(d + i), x);
+        _mm256_storeu_si256((__m256i *)(d + i + 4), x);
+        _mm256_storeu_si256((__m256i *)(d + i + 8), x);
+        _mm256_storeu_si256((__m256i *)(d + i + 12), x);
+    }
+    for (; i + 4 <= n; i += 4)
+        _mm256_storeu_si256((__m256i *)(d + i), x);
+    for (; i < n; i++)
+        d[i] = v;
+}
+
 /* exp(t) for f32 lanes: t = n ln2 + r with |r| <= ln2/2 (Cody-Waite split
  * of ln2 so r is exact), e^r by the Cephes expf polynomial (1.7e-7
  * relative), and 2^n applied as two factors so that results down in the
@@ -657,4 +674,5 @@ void cogmem__simd_fill_avx2(cogmem__simd_ops *ops)
     ops->hv_bundle = hv_bundle;
     ops->hv_permute = hv_permute;
     ops->dot_block = dot_block;
+    ops->splat_u64 = splat_u64;
 }

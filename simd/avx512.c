@@ -308,6 +308,25 @@ static void scale(float *x, size_t n, float f)
     }
 }
 
+/* A decay pass's stamp of the new decay time over a whole list: four
+ * 64-byte stores a step, then one masked store for the tail (no scalar
+ * loop, nothing written past d + n). */
+static void splat_u64(uint64_t *d, size_t n, uint64_t v)
+{
+    __m512i x = _mm512_set1_epi64((long long)v);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_si512(d + i, x);
+        _mm512_storeu_si512(d + i + 8, x);
+        _mm512_storeu_si512(d + i + 16, x);
+        _mm512_storeu_si512(d + i + 24, x);
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm512_storeu_si512(d + i, x);
+    if (i < n)
+        _mm512_mask_storeu_epi64(d + i, (__mmask8)((1u << (n - i)) - 1u), x);
+}
+
 /* Same algorithm as exp_ps in avx2.c (see there): Cody-Waite reduction,
  * Cephes polynomial, 2^n as two factors; NaN passes the clamp. */
 static inline __m512 exp_ps(__m512 t)
@@ -791,4 +810,5 @@ void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)
     ops->hv_permute = hv_permute;
     ops->dot_block = dot_block;
     ops->ge_mask = ge_mask;
+    ops->splat_u64 = splat_u64;
 }

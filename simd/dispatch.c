@@ -21,6 +21,7 @@
 
 #include "cosine_wide.h"
 #include "ge_mask.h"
+#include "splat.h"
 #include "simd_internal.h"
 
 /* Set by simd/meson.build for the per-ISA libraries the compiler could
@@ -515,6 +516,11 @@ void cogmem__ge_mask(const float *s, size_t n, float bar, const uint64_t *valid,
                      uint64_t *out)
 {
     ops()->ge_mask(s, n, bar, valid, out);
+}
+
+void cogmem__splat_u64(uint64_t *d, size_t n, uint64_t v)
+{
+    ops()->splat_u64(d, n, v);
 }
 
 #if !COGMEM_SIMD_HAVE_AVX512

@@ -208,6 +208,13 @@ static void ge_mask(const float *s, size_t n, float bar, const uint64_t *valid,
             out[i / 64] |= (uint64_t)1 << (i % 64);
 }
 
+/* The oracle of cogmem__splat_u64. */
+static void splat_u64(uint64_t *d, size_t n, uint64_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = v;
+}
+
 void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
 {
     ops->name = "scalar";
@@ -225,4 +232,5 @@ void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
     ops->dot_bf16 = dot_bf16;
     ops->dot_block = dot_block;
     ops->ge_mask = ge_mask;
+    ops->splat_u64 = splat_u64;
 }

@@ -62,6 +62,8 @@ typedef struct cogmem__simd_ops {
     /* cogmem__ge_mask (ge_mask.h). */
     void (*ge_mask)(const float *s, size_t n, float bar, const uint64_t *valid,
                     uint64_t *out);
+    /* cogmem__splat_u64 (splat.h). */
+    void (*splat_u64)(uint64_t *d, size_t n, uint64_t v);
 } cogmem__simd_ops;
 
 /* The last step of a cosine, identical on every ISA: dot / (qn * rn), or 0

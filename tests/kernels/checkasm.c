@@ -28,6 +28,7 @@
 
 #include "cogmem_simd.h"
 #include "simd/ge_mask.h"
+#include "simd/splat.h"
 #include "simd/simd_internal.h"
 
 int cogmem__kernels_bench(int argc, char **argv);
@@ -1235,6 +1236,49 @@ static void test_ge_mask(void)
             }
 }
 
+/* ---------------------------------------------------------------- splat */
+
+/* cogmem__splat_u64 (decay's stamp of a list's decay times): every ISA and
+ * the public entry, over sizes around the 4- and 8-lane stores and their
+ * 32-element steps, at every u64 offset from a 64-byte boundary (the
+ * `pad` canary words after d shift its start). A canary word precedes d,
+ * `pad` more follow it and then the guard page, so a store outside d[0, n)
+ * is seen or faults; every element must be v afterwards. */
+static void test_splat(void)
+{
+    static const size_t ns[] = {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33,
+                                63, 64, 65, 100, 255, 256, 1000, 1025};
+    const uint64_t canary = 0x5a5aa5a5c3c33c3cull;
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t pad = 0; pad < 8; pad++)
+            for (int t = 0; t <= COGMEM__ISA_COUNT; t++) {
+                if (t < COGMEM__ISA_COUNT && !isa_tab[t])
+                    continue;
+                size_t n = ns[a], words = n + 1 + pad;
+                uint64_t *buf = galloc(words * sizeof(uint64_t)), *d = buf + 1;
+                uint64_t v = t == 0 ? ~(uint64_t)0 : rnd64();
+                for (size_t i = 0; i < words; i++)
+                    buf[i] = canary;
+                if (t == COGMEM__ISA_COUNT) {
+                    cur_isa = "public";
+                    cogmem__splat_u64(d, n, v);
+                } else {
+                    cur_isa = isa_label[t];
+                    isa_tab[t]->splat_u64(d, n, v);
+                }
+                for (size_t i = 0; i < words; i++) {
+                    checks++;
+                    uint64_t want = i >= 1 && i <= n ? v : canary;
+                    if (buf[i] != want) {
+                        FAIL("splat_u64 n=%zu pad=%zu word %zu: %016" PRIx64
+                             " want %016" PRIx64, n, pad, i, buf[i], want);
+                        break;
+                    }
+                }
+                gfree_all();
+            }
+}
+
 /* ------------------------------------------------------------- position */
 
 /* Within one ISA a row's score has the same bits whichever path computed
@@ -1433,7 +1477,7 @@ int main(int argc, char **argv)
                  {"decay/prune", test_decay}, {"fan", test_fan},
                  {"hypervectors", test_hv}, {"bf16/rerank", test_bf16},
                  {"dot_block", test_dot_block}, {"ge_mask", test_ge_mask},
-                 {"position", test_position},
+                 {"splat", test_splat}, {"position", test_position},
                  {"null/count 0", test_null_counts}};
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
         int f0 = failures, c0 = checks;

@@ -15,6 +15,7 @@
 
 #include "src/bind.h"
 #include "src/persist/hooks.h"
+#include "simd/splat.h"
 
 /* Bindings per kernel call: the dt[] and idx[] buffers (4 KiB each) stay
  * in L1, and a chunk's decay times (8 KiB) are still there when the pass
@@ -97,17 +98,6 @@ static inline void prefetch_run(const float *s, const uint64_t *dec, uint32_t m)
     }
 }
 
-/* d[0, n) = v, eight at a time (vectorised stores). */
-static void fill_u64(uint64_t *d, uint32_t n, uint64_t v)
-{
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (uint32_t j = 0; j < 8; j++)
-            d[i + j] = v;
-    for (; i < n; i++)
-        d[i] = v;
-}
-
 /* Decay entries [base, base + m) of a locked list to r->now. Returns
  * non-zero when one of them has a decay time later than now (left as it
  * is, so the list's decay times may differ afterwards). */
@@ -131,7 +121,7 @@ static int decay_chunk(struct run *r, struct cogmem__blist *cl, uint32_t base,
             if (now <= d0)
                 return now < d0;
             cogmem_decay_f32(s, m, exp_factor(r, d0));
-            fill_u64(dec, m, now);
+            cogmem__splat_u64(dec, m, now);
             return 0;
         }
         for (uint32_t i = 0; i < m; i++)
@@ -178,7 +168,7 @@ static void decay_concept(struct run *r, struct cogmem__blist *cl)
             uint64_t *dec = cl->decayed;
             prefetch_run(s, dec, n);
             cogmem_decay_f32(s, n, exp_factor(r, d0));
-            fill_u64(dec, n, now);
+            cogmem__splat_u64(dec, n, now);
             cl->dec_same = now;
         }
     } else {

@@ -22,13 +22,16 @@
  *    issue asks for absolute time here), with the edges visited per query.
  * Latency and decay are medians of R interleaved repetitions (--reps,
  * default 7), ratios taken within a repetition, each pass timed in the
- * CPU time of its thread (see cpu_s); --only picks sections.
+ * CPU time of its thread (see cpu_s) on a pinned CPU (see pin_self: a
+ * repetition's single-thread runs share one CPU, the repetitions rotate
+ * over the CPUs); --only picks sections.
  * Public API only, through the shared library, as a host links it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,46 @@ static double cpu_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Placement. The CPUs of a shared VM are not alike: on the machine these
+ * numbers come from, one ran every op of section 1 about 1.7x slower
+ * than the other, so an unpinned run priced each op on whichever CPU its
+ * thread landed on, and a ratio taken "within a repetition" could compare
+ * an op on the fast CPU with its reference on the slow one. So every
+ * timed thread is pinned: in repetition r, all the single-thread runs
+ * (every op, the reference included) and the decay pass with its
+ * baseline run on CPU r mod N of the process's own affinity mask
+ * (taskset is respected), and the N-thread runs put thread i on CPU
+ * i mod N; the medians then cover every CPU alike. */
+static int cpus[64], ncpus;
+static cpu_set_t cpus_orig;
+
+static void cpus_init(void)
+{
+    if (pthread_getaffinity_np(pthread_self(), sizeof cpus_orig, &cpus_orig) != 0)
+        return; /* no pinning: ncpus stays 0 */
+    for (int c = 0; c < CPU_SETSIZE && ncpus < 64; c++)
+        if (CPU_ISSET(c, &cpus_orig))
+            cpus[ncpus++] = c;
+}
+
+/* Pin the calling thread to the k-th CPU (mod N) of the mask. */
+static void pin_self(unsigned k)
+{
+    if (ncpus == 0)
+        return;
+    cpu_set_t m;
+    CPU_ZERO(&m);
+    CPU_SET(cpus[k % (unsigned)ncpus], &m);
+    (void)pthread_setaffinity_np(pthread_self(), sizeof m, &m);
+}
+
+/* Undo pin_self: the mask the process started with. */
+static void unpin_self(void)
+{
+    if (ncpus)
+        (void)pthread_setaffinity_np(pthread_self(), sizeof cpus_orig, &cpus_orig);
 }
 
 static uint64_t rnd(uint64_t *s)
@@ -100,10 +143,11 @@ static void add(cogmem_store *s, uint64_t id, int episode)
 enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
-enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST };
+enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST, L_FLOOR_CHAIN };
 static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
                                  "floor: lookup + 1 atomic RMW",
-                                 "floor: lookup, then lock a list found through it"};
+                                 "floor: lookup, then lock a list found through it",
+                                 "floor: adjust's lines in cogmem's layout, no code"};
 
 /* The floor of any adjust that is atomic per binding (a lock, or a CAS on
  * the value): the same lookup, then one locked read-modify-write of a line
@@ -138,10 +182,102 @@ static void floor_list_adjust(struct floor_list *l, unsigned b, float d)
     atomic_store_explicit(&l->lock, 0, memory_order_release);
 }
 
+/* The floor of adjust in cogmem's own layout: the lines adjust touches,
+ * in the same order of dependence, with none of its code (no read-side
+ * section, clock, counter, journal or gate test). Per concept, each a
+ * separate allocation as in the store: the node's cold line (the list
+ * pointer and the hints: peer and value arrays, shards/node.h), the
+ * list's first line (lock, count), the peer ids with the touch times
+ * after them (one block) and the strengths with the decay times after
+ * them (one block, shards/bpool.h). The op: the same lookup; then the
+ * cold line, at an index that waits for it; from its hints, all the other
+ * lines asked for at once (as locate_prefetch does); the exchange on the
+ * list's lock; the scan of the 8 ids for the episode; strength, touch
+ * and decay time written; the release. What adjust costs above this row
+ * is its code; what this row costs above the lookup is the layout. One
+ * difference, against this row: the store's cold line is the second line
+ * of the record's 128 bytes (shards/node.h), which the L2's adjacent-line
+ * prefetch may bring with the record, where here it is a line of its own. */
+struct chain_list {
+    _Alignas(64) _Atomic uint32_t lock;
+    uint32_t n;
+    uint64_t *peer;
+    float *strength;
+};
+struct chain_cold {
+    _Alignas(64) struct chain_list *list;
+    uint64_t *peer; /* peer[LAT_B], then touched[LAT_B] */
+    float *strength; /* strength[LAT_B], padded to a line, then decayed[LAT_B] */
+};
+static struct chain_cold *chain_colds[LAT_C + 1];
+enum { CHAIN_DEC_OFF = 64 }; /* bytes from the strengths to the decay times */
+
+static void *chain_block(size_t bytes)
+{
+    void *p = aligned_alloc(64, bytes);
+    if (!p)
+        die("aligned_alloc", -ENOMEM);
+    memset(p, 0, bytes);
+    return p;
+}
+
+/* Concept c's chain (c in [0, LAT_C], the last never used), its peers the
+ * ids the store binds to concept c + 1. Allocated in the order the store
+ * creates them: the node, then at its first bind the list and its arrays. */
+static void chain_build(unsigned c)
+{
+    struct chain_cold *k = chain_block(sizeof *k);
+    k->list = chain_block(sizeof *k->list);
+    k->peer = chain_block(2 * LAT_B * sizeof(uint64_t));
+    k->strength = chain_block(CHAIN_DEC_OFF + LAT_B * sizeof(uint64_t));
+    k->list->n = LAT_B;
+    k->list->peer = k->peer;
+    k->list->strength = k->strength;
+    for (unsigned b = 0; b < LAT_B; b++) {
+        k->peer[b] = EP0 + (uint64_t)c * LAT_B + b;
+        k->strength[b] = 0.5f;
+    }
+    chain_colds[c] = k;
+}
+
+static void chain_free(unsigned c)
+{
+    struct chain_cold *k = chain_colds[c];
+    free(k->strength);
+    free(k->peer);
+    free(k->list);
+    free(k);
+}
+
+static void chain_adjust(struct chain_cold *k, uint64_t episode, float d, uint64_t now)
+{
+    struct chain_list *l = k->list;
+    uint64_t *peer = k->peer;
+    float *str = k->strength;
+    uint64_t *touch = peer + LAT_B;
+    uint64_t *dec = (uint64_t *)(void *)((char *)str + CHAIN_DEC_OFF);
+    __builtin_prefetch(l, 1);
+    __builtin_prefetch(peer);
+    __builtin_prefetch(str, 1);
+    __builtin_prefetch(touch, 1);
+    __builtin_prefetch(dec, 1);
+    while (atomic_exchange_explicit(&l->lock, 1, memory_order_acquire))
+        ;
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->peer[i] == episode) {
+            l->strength[i] += d;
+            touch[i] = now;
+            dec[i] = now;
+            break;
+        }
+    atomic_store_explicit(&l->lock, 0, memory_order_release);
+}
+
 struct lat_arg {
     cogmem_store *s;
     enum lat_op op;
     unsigned idx;
+    unsigned cpu; /* pin_self's k */
     pthread_barrier_t *bar;
     double secs;
 };
@@ -149,6 +285,7 @@ struct lat_arg {
 static void *lat_run(void *p)
 {
     struct lat_arg *a = p;
+    pin_self(a->cpu);
     uint64_t r = 77 + a->idx;
     /* a pre-drawn pair stream: the RNG stays out of the timed loop */
     enum { NP = 4096 };
@@ -188,6 +325,12 @@ static void *lat_run(void *p)
                               (unsigned)((e[k] - EP0) % LAT_B), (i & 1) ? 1e-3f : -1e-3f);
             break;
         }
+        case L_FLOOR_CHAIN: {
+            int rc = cogmem_kind_of(a->s, c[k]); /* as above: the index waits for it */
+            chain_adjust(chain_colds[c[k] - 1 + (rc != COGMEM_CONCEPT)], e[k],
+                         (i & 1) ? 1e-3f : -1e-3f, (uint64_t)i);
+            break;
+        }
         case L_GET:
             cogmem_binding_get(a->s, e[k], c[k], &x);
             sink += (uint64_t)x;
@@ -199,14 +342,16 @@ static void *lat_run(void *p)
     return NULL;
 }
 
-static double lat_measure(cogmem_store *s, enum lat_op op, unsigned threads)
+/* One timed run of `op` on `threads` threads; repetition `rep` picks the
+ * CPU of a single-thread run (placement, above). */
+static double lat_measure(cogmem_store *s, enum lat_op op, unsigned threads, int rep)
 {
     pthread_t t[64];
     struct lat_arg a[64];
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, threads);
     for (unsigned i = 0; i < threads; i++) {
-        a[i] = (struct lat_arg){s, op, i, &bar, 0};
+        a[i] = (struct lat_arg){s, op, i, threads == 1 ? (unsigned)rep : i, &bar, 0};
         pthread_create(&t[i], NULL, lat_run, &a[i]);
     }
     double sum = 0;
@@ -235,7 +380,7 @@ static double median(double *v, int n, double *lo, double *hi)
     return v[n / 2];
 }
 
-enum { LAT_NOPS = L_FLOOR_LIST + 1, LAT_MAXREPS = 63 };
+enum { LAT_NOPS = L_FLOOR_CHAIN + 1, LAT_MAXREPS = 63 };
 
 static void bench_latency(unsigned nproc, int reps)
 {
@@ -255,6 +400,7 @@ static void bench_latency(unsigned nproc, int reps)
         if (!floor_lists[c])
             die("aligned_alloc", -ENOMEM);
         memset(floor_lists[c], 0, sizeof *floor_lists[c]);
+        chain_build(c);
     }
     /* Repetitions interleave the operations (lookup, adjust, ... then
      * again), so that a neighbour's load on a shared machine hits them
@@ -265,8 +411,8 @@ static void bench_latency(unsigned nproc, int reps)
         reps = LAT_MAXREPS;
     for (int rep = 0; rep < reps; rep++)
         for (int op = L_LOOKUP; op < LAT_NOPS; op++) {
-            t[0][op][rep] = lat_measure(s, (enum lat_op)op, 1);
-            t[1][op][rep] = lat_measure(s, (enum lat_op)op, nproc);
+            t[0][op][rep] = lat_measure(s, (enum lat_op)op, 1, rep);
+            t[1][op][rep] = lat_measure(s, (enum lat_op)op, nproc, rep);
         }
     for (int w = 0; w < 2; w++)
         for (int op = L_LOOKUP; op < LAT_NOPS; op++)
@@ -287,8 +433,10 @@ static void bench_latency(unsigned nproc, int reps)
         printf("| %s | %.1f | %.2f | %.2f-%.2f | %.1f | %.2f | %.2f-%.2f |\n", lat_name[op],
                t1, r1, lo1, hi1, tn, rn, lon, hin);
     }
-    for (unsigned c = 0; c <= LAT_C; c++)
+    for (unsigned c = 0; c <= LAT_C; c++) {
         free(floor_lists[c]);
+        chain_free(c);
+    }
     cogmem_close(&s);
 }
 
@@ -388,6 +536,7 @@ static void bench_decay(uint64_t nc, uint64_t per, int reps)
     /* Interleaved: decay, then the baseline, in each repetition; the ratio
      * is taken within a repetition, then the median over repetitions. */
     for (int rep = 0; rep < reps; rep++) {
+        pin_self((unsigned)rep); /* both passes of a repetition on one CPU */
         t += 1000000000ull;
         memset(&res, 0, sizeof res);
         res.struct_size = sizeof res;
@@ -404,6 +553,7 @@ static void bench_decay(uint64_t nc, uint64_t per, int reps)
         tb[rep] = d;
         rr[rep] = tb[rep] / td[rep];
     }
+    unpin_self();
     double lo, hi;
     double ratio = median(rr, reps, &lo, &hi);
     double md = median(td, reps, NULL, NULL), mb = median(tb, reps, NULL, NULL);
@@ -535,7 +685,9 @@ int main(int argc, char **argv)
     }
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned nproc = np < 1 ? 1 : np > 64 ? 64 : (unsigned)np;
-    printf("bench_bind: ISA %s, nproc %u\n", cogmem_simd_isa(), nproc);
+    cpus_init();
+    printf("bench_bind: ISA %s, nproc %u, timed threads pinned over %d CPUs\n",
+           cogmem_simd_isa(), nproc, ncpus);
     if (reps < 1)
         reps = 1;
     if (strstr(only, "latency"))

@@ -2,6 +2,7 @@
  *
  *   bench_bind [--quick] [--concepts C] [--episodes E] [--per-episode B]
  *              [--reps R] [--only latency,decay,spread] [--decay-shape C:B]
+ *              [--decay-cpu K]
  *
  * 1. Binding adjust and fan-out query latency, 1 and nproc threads, on a
  *    cache-resident store (1000 concepts x 8 bindings), each as a ratio to
@@ -22,9 +23,8 @@
  *    issue asks for absolute time here), with the edges visited per query.
  * Latency and decay are medians of R interleaved repetitions (--reps,
  * default 7), ratios taken within a repetition, each pass timed in the
- * CPU time of its thread (see cpu_s) on a pinned CPU (see pin_self: a
- * repetition's single-thread runs share one CPU, the repetitions rotate
- * over the CPUs); --only picks sections.
+ * CPU time of its thread (see cpu_s) on a pinned CPU (see pin_self);
+ * --only picks sections.
  * Public API only, through the shared library, as a host links it.
  */
 #include <errno.h>
@@ -67,12 +67,14 @@ static double cpu_s(void)
  * than the other, so an unpinned run priced each op on whichever CPU its
  * thread landed on, and a ratio taken "within a repetition" could compare
  * an op on the fast CPU with its reference on the slow one. So every
- * timed thread is pinned: in repetition r, all the single-thread runs
- * (every op, the reference included) and the decay pass with its
- * baseline run on CPU r mod N of the process's own affinity mask
- * (taskset is respected), and the N-thread runs put thread i on CPU
- * i mod N; the medians then cover every CPU alike. */
+ * timed thread is pinned, to CPUs counted in the process's own affinity
+ * mask (taskset is respected): in repetition r of section 1, all the
+ * single-thread runs (every op, the reference included) run on CPU
+ * r mod N, and the N-thread runs put thread i on CPU i mod N, so the
+ * medians cover every CPU alike; section 2 runs on one CPU throughout
+ * (--decay-cpu K, default 0: see bench_decay). */
 static int cpus[64], ncpus;
+static unsigned decay_cpu; /* --decay-cpu K: the decay section's pin_self(K) */
 static cpu_set_t cpus_orig;
 
 static void cpus_init(void)
@@ -498,6 +500,12 @@ static base_pass_fn base_pass_pick(const char **isa)
 
 static void bench_decay(uint64_t nc, uint64_t per, int reps)
 {
+    /* The whole section, store and baseline built included, on one CPU:
+     * a pass that moves to another CPU first pulls its 24 MB from the old
+     * one's cache (measured: rotating the CPU per repetition made both
+     * passes 2-3x slower, and the first pass of each repetition, cogmem's,
+     * paid most of it). */
+    pin_self(decay_cpu);
     uint64_t n = nc * per;
     cogmem_store *s = open_store(nc, n);
     for (uint64_t c = 1; c <= nc; c++)
@@ -536,7 +544,6 @@ static void bench_decay(uint64_t nc, uint64_t per, int reps)
     /* Interleaved: decay, then the baseline, in each repetition; the ratio
      * is taken within a repetition, then the median over repetitions. */
     for (int rep = 0; rep < reps; rep++) {
-        pin_self((unsigned)rep); /* both passes of a repetition on one CPU */
         t += 1000000000ull;
         memset(&res, 0, sizeof res);
         res.struct_size = sizeof res;
@@ -671,6 +678,8 @@ int main(int argc, char **argv)
             ne = strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(argv[i], "--per-episode"))
             per = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (i + 1 < argc && !strcmp(argv[i], "--decay-cpu"))
+            decay_cpu = (unsigned)atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--reps"))
             reps = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--only"))
@@ -679,7 +688,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: bench_bind [--quick] [--concepts C] [--episodes E] "
                             "[--per-episode B]\n"
                             "                  [--reps R] [--only latency,decay,spread] "
-                            "[--decay-shape C:B]\n");
+                            "[--decay-shape C:B] [--decay-cpu K]\n");
             return 2;
         }
     }

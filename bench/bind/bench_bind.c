@@ -149,7 +149,7 @@ enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST, L_FLOOR_C
 static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
                                  "floor: lookup + 1 atomic RMW",
                                  "floor: lookup, then lock a list found through it",
-                                 "floor: adjust's lines in cogmem's layout, no code"};
+                                 "floor: adjust's lines and clock in cogmem's layout, no code"};
 
 /* The floor of any adjust that is atomic per binding (a lock, or a CAS on
  * the value): the same lookup, then one locked read-modify-write of a line
@@ -185,17 +185,18 @@ static void floor_list_adjust(struct floor_list *l, unsigned b, float d)
 }
 
 /* The floor of adjust in cogmem's own layout: the lines adjust touches,
- * in the same order of dependence, with none of its code (no read-side
- * section, clock, counter, journal or gate test). Per concept, each a
+ * in the same order of dependence, and the time stamp every adjust must
+ * write (the same coarse clock, read at the same point), with none of its
+ * other code (no read-side section, counter, journal or gate test). Per concept, each a
  * separate allocation as in the store: the node's cold line (the list
  * pointer and the hints: peer and value arrays, shards/node.h), the
  * list's first line (lock, count), the peer ids with the touch times
  * after them (one block) and the strengths with the decay times after
  * them (one block, shards/bpool.h). The op: the same lookup; then the
  * cold line, at an index that waits for it; from its hints, all the other
- * lines asked for at once (as locate_prefetch does); the exchange on the
- * list's lock; the scan of the 8 ids for the episode; strength, touch
- * and decay time written; the release. What adjust costs above this row
+ * lines asked for at once (as locate_prefetch does); the clock read while
+ * they arrive; the exchange on the list's lock; the scan of the 8 ids for
+ * the episode; strength, touch and decay time written; the release. What adjust costs above this row
  * is its code; what this row costs above the lookup is the layout. One
  * difference, against this row: the store's cold line is the second line
  * of the record's 128 bytes (shards/node.h), which the L2's adjacent-line
@@ -251,7 +252,7 @@ static void chain_free(unsigned c)
     free(k);
 }
 
-static void chain_adjust(struct chain_cold *k, uint64_t episode, float d, uint64_t now)
+static void chain_adjust(struct chain_cold *k, uint64_t episode, float d)
 {
     struct chain_list *l = k->list;
     uint64_t *peer = k->peer;
@@ -263,6 +264,9 @@ static void chain_adjust(struct chain_cold *k, uint64_t episode, float d, uint64
     __builtin_prefetch(str, 1);
     __builtin_prefetch(touch, 1);
     __builtin_prefetch(dec, 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* as cogmem__coarse_ns */
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     while (atomic_exchange_explicit(&l->lock, 1, memory_order_acquire))
         ;
     for (uint32_t i = 0; i < l->n; i++)
@@ -330,7 +334,7 @@ static void *lat_run(void *p)
         case L_FLOOR_CHAIN: {
             int rc = cogmem_kind_of(a->s, c[k]); /* as above: the index waits for it */
             chain_adjust(chain_colds[c[k] - 1 + (rc != COGMEM_CONCEPT)], e[k],
-                         (i & 1) ? 1e-3f : -1e-3f, (uint64_t)i);
+                         (i & 1) ? 1e-3f : -1e-3f);
             break;
         }
         case L_GET:

@@ -23,7 +23,7 @@
  *    issue asks for absolute time here), with the edges visited per query.
  * Latency and decay are medians of R interleaved repetitions (--reps,
  * default 7), ratios taken within a repetition, each pass timed in the
- * CPU time of its thread (see cpu_s) on a pinned CPU (see pin_self);
+ * CPU time of its thread (see cpu_s) on a pinned CPU (see Placement, bench/pin.h);
  * --only picks sections.
  * Public API only, through the shared library, as a host links it.
  */
@@ -31,7 +31,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "cogmem.h"
+#include "../pin.h"
 
 #define DIM 4
 
@@ -62,47 +62,13 @@ static double cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Placement. The CPUs of a shared VM are not alike: on the machine these
- * numbers come from, one ran every op of section 1 about 1.7x slower
- * than the other, so an unpinned run priced each op on whichever CPU its
- * thread landed on, and a ratio taken "within a repetition" could compare
- * an op on the fast CPU with its reference on the slow one. So every
- * timed thread is pinned, to CPUs counted in the process's own affinity
- * mask (taskset is respected): in repetition r of section 1, all the
+/* Placement (why: bench/pin.h). In repetition r of section 1 all the
  * single-thread runs (every op, the reference included) run on CPU
- * r mod N, and the N-thread runs put thread i on CPU i mod N, so the
- * medians cover every CPU alike; section 2 runs on one CPU throughout
- * (--decay-cpu K, default 0: see bench_decay). */
-static int cpus[64], ncpus;
-static unsigned decay_cpu; /* --decay-cpu K: the decay section's pin_self(K) */
-static cpu_set_t cpus_orig;
-
-static void cpus_init(void)
-{
-    if (pthread_getaffinity_np(pthread_self(), sizeof cpus_orig, &cpus_orig) != 0)
-        return; /* no pinning: ncpus stays 0 */
-    for (int c = 0; c < CPU_SETSIZE && ncpus < 64; c++)
-        if (CPU_ISSET(c, &cpus_orig))
-            cpus[ncpus++] = c;
-}
-
-/* Pin the calling thread to the k-th CPU (mod N) of the mask. */
-static void pin_self(unsigned k)
-{
-    if (ncpus == 0)
-        return;
-    cpu_set_t m;
-    CPU_ZERO(&m);
-    CPU_SET(cpus[k % (unsigned)ncpus], &m);
-    (void)pthread_setaffinity_np(pthread_self(), sizeof m, &m);
-}
-
-/* Undo pin_self: the mask the process started with. */
-static void unpin_self(void)
-{
-    if (ncpus)
-        (void)pthread_setaffinity_np(pthread_self(), sizeof cpus_orig, &cpus_orig);
-}
+ * r mod N, so that a ratio within a repetition compares ops on one CPU,
+ * and the N-thread runs put thread i on CPU i mod N; the medians cover
+ * every CPU alike. Section 2 runs on one CPU throughout (--decay-cpu K,
+ * default 0: see bench_decay). */
+static unsigned decay_cpu; /* --decay-cpu K: the decay section's bench_pin_self(K) */
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -283,7 +249,7 @@ struct lat_arg {
     cogmem_store *s;
     enum lat_op op;
     unsigned idx;
-    unsigned cpu; /* pin_self's k */
+    unsigned cpu; /* bench_pin_self's k */
     pthread_barrier_t *bar;
     double secs;
 };
@@ -291,7 +257,7 @@ struct lat_arg {
 static void *lat_run(void *p)
 {
     struct lat_arg *a = p;
-    pin_self(a->cpu);
+    bench_pin_self(a->cpu);
     uint64_t r = 77 + a->idx;
     /* a pre-drawn pair stream: the RNG stays out of the timed loop */
     enum { NP = 4096 };
@@ -509,7 +475,7 @@ static void bench_decay(uint64_t nc, uint64_t per, int reps)
      * one's cache (measured: rotating the CPU per repetition made both
      * passes 2-3x slower, and the first pass of each repetition, cogmem's,
      * paid most of it). */
-    pin_self(decay_cpu);
+    bench_pin_self(decay_cpu);
     uint64_t n = nc * per;
     cogmem_store *s = open_store(nc, n);
     for (uint64_t c = 1; c <= nc; c++)
@@ -564,7 +530,7 @@ static void bench_decay(uint64_t nc, uint64_t per, int reps)
         tb[rep] = d;
         rr[rep] = tb[rep] / td[rep];
     }
-    unpin_self();
+    bench_unpin_self();
     double lo, hi;
     double ratio = median(rr, reps, &lo, &hi);
     double md = median(td, reps, NULL, NULL), mb = median(tb, reps, NULL, NULL);
@@ -698,9 +664,9 @@ int main(int argc, char **argv)
     }
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned nproc = np < 1 ? 1 : np > 64 ? 64 : (unsigned)np;
-    cpus_init();
+    bench_cpus_init();
     printf("bench_bind: ISA %s, nproc %u, timed threads pinned over %d CPUs\n",
-           cogmem_simd_isa(), nproc, ncpus);
+           cogmem_simd_isa(), nproc, bench_ncpus);
     if (reps < 1)
         reps = 1;
     if (strstr(only, "latency"))

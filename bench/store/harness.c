@@ -29,13 +29,13 @@
  *          ops=.. mops=.. ns_op=.. errors=.. rep=..
  * where mops is the sum over threads of each thread's ops/s and ns_op the
  * mean time one thread spends per op (threads * 1000 / mops). Worker t of
- * repetition r runs pinned to CPU (t + r) mod N (see pin_self).
+ * repetition r runs pinned to CPU (t + r) mod N (see Placement).
  */
 #include "harness.h"
+#include "../pin.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,39 +94,13 @@ struct worker {
     void *out;            /* MAX_BATCH * BENCH_INFO_MAX bytes, 64-aligned */
     uint64_t ops, errors;
     double secs;
-    unsigned cpu;         /* pin_self's k: thread + repetition */
+    unsigned cpu;         /* bench_pin_self's k: thread + repetition */
     pthread_t tid;
 };
 
-/* Placement. This VM's CPUs are not alike (one ran a 1-thread `info` cell
- * 1.4-1.5x slower than the other, both maps alike), so an unpinned
- * 1-thread cell was priced on whichever CPU it landed, and a ratio of two
- * maps' cells could compare CPUs rather than maps. Workers are pinned:
- * thread t of repetition r to CPU (t + r) mod N of the process's own
- * affinity mask (taskset is respected), the same for every map, so every
- * map's cell r runs on the same CPUs and the repetitions cover all of
- * them. */
-static int cpus[MAX_THREADS], ncpus;
-
-static void cpus_init(void)
-{
-    cpu_set_t m;
-    if (pthread_getaffinity_np(pthread_self(), sizeof m, &m) != 0)
-        return; /* no pinning: ncpus stays 0 */
-    for (int c = 0; c < CPU_SETSIZE && ncpus < (int)MAX_THREADS; c++)
-        if (CPU_ISSET(c, &m))
-            cpus[ncpus++] = c;
-}
-
-static void pin_self(unsigned k)
-{
-    if (ncpus == 0)
-        return;
-    cpu_set_t m;
-    CPU_ZERO(&m);
-    CPU_SET(cpus[k % (unsigned)ncpus], &m);
-    (void)pthread_setaffinity_np(pthread_self(), sizeof m, &m);
-}
+/* Placement (why: bench/pin.h). Worker t of repetition r runs on CPU
+ * (t + r) mod N, the same for every map, so every map's cell r runs on
+ * the same CPUs and the repetitions cover all of them. */
 
 static double now_s(void)
 {
@@ -251,7 +225,7 @@ static void *worker_main(void *arg)
     struct cell *c = w->c;
     size_t pos = 0;
     uint64_t ops = 0;
-    pin_self(w->cpu);
+    bench_pin_self(w->cpu);
     pthread_barrier_wait(&c->start);
     /* Relaxed loads of the phase: it publishes no data (the results travel
      * back through pthread_join), and a late look only lengthens a phase by
@@ -469,7 +443,7 @@ int bench_main(int argc, char **argv, const struct bench_map *const *maps,
 {
     struct opts o;
     parse(argc, argv, &o, maps, n_maps);
-    cpus_init();
+    bench_cpus_init();
     const struct bench_map *map = NULL;
     for (size_t i = 0; i < n_maps; i++)
         if (!strcmp(maps[i]->name, o.map))

@@ -23,8 +23,8 @@
  *    issue asks for absolute time here), with the edges visited per query.
  * Latency and decay are medians of R interleaved repetitions (--reps,
  * default 7), ratios taken within a repetition, each pass timed in the
- * CPU time of its thread (see cpu_s) on a pinned CPU (see Placement, bench/pin.h);
- * --only picks sections.
+ * CPU time of its thread (see cpu_s) on a pinned CPU (see Placement and
+ * bench/pin.h); --only picks sections.
  * Public API only, through the shared library, as a host links it.
  */
 #include <errno.h>
@@ -153,20 +153,24 @@ static void floor_list_adjust(struct floor_list *l, unsigned b, float d)
 /* The floor of adjust in cogmem's own layout: the lines adjust touches,
  * in the same order of dependence, and the time stamp every adjust must
  * write (the same coarse clock, read at the same point), with none of its
- * other code (no read-side section, counter, journal or gate test). Per concept, each a
- * separate allocation as in the store: the node's cold line (the list
- * pointer and the hints: peer and value arrays, shards/node.h), the
- * list's first line (lock, count), the peer ids with the touch times
- * after them (one block) and the strengths with the decay times after
- * them (one block, shards/bpool.h). The op: the same lookup; then the
- * cold line, at an index that waits for it; from its hints, all the other
- * lines asked for at once (as locate_prefetch does); the clock read while
- * they arrive; the exchange on the list's lock; the scan of the 8 ids for
- * the episode; strength, touch and decay time written; the release. What adjust costs above this row
- * is its code; what this row costs above the lookup is the layout. One
- * difference, against this row: the store's cold line is the second line
- * of the record's 128 bytes (shards/node.h), which the L2's adjacent-line
- * prefetch may bring with the record, where here it is a line of its own. */
+ * other code (no read-side section, counter, journal or gate test).
+ *
+ * Per concept, each a separate allocation as in the store: the node's
+ * cold line (the list pointer and the hints: peer and value arrays,
+ * shards/node.h), the list's first line (lock, count), the peer ids with
+ * the touch times after them (one block) and the strengths with the decay
+ * times after them (one block, shards/bpool.h).
+ *
+ * The op: the same lookup; then the cold line, at an index that waits for
+ * it; from its hints, all the other lines asked for at once (as
+ * locate_prefetch does); the clock read while they arrive; the exchange
+ * on the list's lock; the scan of the 8 ids for the episode; strength,
+ * touch and decay time written; the release. What adjust costs above this
+ * row is its code; what this row costs above the lookup is the layout.
+ * One difference, against this row: the store's cold line is the second
+ * line of the record's 128 bytes (shards/node.h), which the L2's
+ * adjacent-line prefetch may bring with the record, where here it is a
+ * line of its own. */
 struct chain_list {
     _Alignas(64) _Atomic uint32_t lock;
     uint32_t n;

@@ -111,21 +111,33 @@ static void add(cogmem_store *s, uint64_t id, int episode)
 enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
-enum lat_op { L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST, L_FLOOR_CHAIN };
+enum lat_op {
+    L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST, L_FLOOR_CHAIN, L_FLOOR_STAMP
+};
 static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
                                  "floor: lookup + 1 atomic RMW",
                                  "floor: lookup, then lock a list found through it",
-                                 "floor: adjust's lines and clock in cogmem's layout, no code"};
+                                 "floor: adjust's lines and clock in cogmem's layout, no code",
+                                 "floor: lookup + clock + 1 atomic RMW, stamp in its line"};
 
 /* The floor of any adjust that is atomic per binding (a lock, or a CAS on
  * the value): the same lookup, then one locked read-modify-write of a line
  * of the concept's own (LAT_C lines, each 64 bytes, none shared by two
  * concepts). On 2 threads the line was last written by the other core
  * about half the time, so this row measures what that coherence transfer
- * costs on the machine; adjust cannot be cheaper. */
+ * costs on the machine; adjust cannot be cheaper.
+ *
+ * The same with the time stamp (L_FLOOR_STAMP): the coarse clock read
+ * after the lookup, then the RMW and the stamp stored in the same line.
+ * The least any adjust can do that stamps the time, as the API requires
+ * (touch and decay time: cogmem_binding_adjust), in any layout: the
+ * binding, its lock or value and its times all in one line of the
+ * concept's, nothing searched. If this row is above a ratio, no layout
+ * meets that ratio on this machine. */
 static struct {
     _Alignas(64) _Atomic uint32_t w;
-} floor_line[LAT_C];
+    _Atomic uint64_t t;
+} floor_line[LAT_C + 1]; /* the last is never used (L_FLOOR_STAMP's index) */
 
 /* The floor of an adjust whose bindings live outside the record, as any
  * concept's unbounded list must: the same lookup, then the list reached
@@ -307,6 +319,17 @@ static void *lat_run(void *p)
                          (i & 1) ? 1e-3f : -1e-3f);
             break;
         }
+        case L_FLOOR_STAMP: {
+            int rc = cogmem_kind_of(a->s, c[k]);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* as cogmem__coarse_ns */
+            uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+            /* the index waits for the lookup, as in L_FLOOR_LIST */
+            unsigned w = (unsigned)(c[k] - 1) + (rc != COGMEM_CONCEPT);
+            atomic_fetch_add_explicit(&floor_line[w].w, 1, memory_order_relaxed);
+            atomic_store_explicit(&floor_line[w].t, now, memory_order_relaxed);
+            break;
+        }
         case L_GET:
             cogmem_binding_get(a->s, e[k], c[k], &x);
             sink += (uint64_t)x;
@@ -356,7 +379,7 @@ static double median(double *v, int n, double *lo, double *hi)
     return v[n / 2];
 }
 
-enum { LAT_NOPS = L_FLOOR_CHAIN + 1, LAT_MAXREPS = 63 };
+enum { LAT_NOPS = L_FLOOR_STAMP + 1, LAT_MAXREPS = 63 };
 
 static void bench_latency(unsigned nproc, int reps)
 {

@@ -236,11 +236,9 @@ int cogmem__pj_decay(cogmem_store *st, const cogmem_decay_params *p, uint64_t no
 
 /* --------------------------------------------------------------- hooks */
 
-void cogmem__jr_bind(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
+void cogmem__jr_bind_rec(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
                      uint64_t c, float s, uint64_t now_ns)
 {
-    if (!st->persist)
-        return;
     struct cogmem__jp_bind b = {
         .episode = e, .concept = c, .strength = s,
         .bind_version = atomic_load_explicit(&cn->bind_version, memory_order_relaxed),
@@ -248,38 +246,32 @@ void cogmem__jr_bind(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
     cogmem__jr_append(&st->persist->jr, COGMEM__J_BIND, &b, sizeof b, NULL, 0);
 }
 
-void cogmem__jr_adjust(cogmem_store *st, uint64_t e, uint64_t c, float s,
+void cogmem__jr_adjust_rec(cogmem_store *st, uint64_t e, uint64_t c, float s,
                        uint64_t now_ns)
 {
-    if (!st->persist)
-        return;
     struct cogmem__jp_bind b = {.episode = e, .concept = c, .strength = s, .now_ns = now_ns};
     cogmem__jr_append(&st->persist->jr, COGMEM__J_ADJUST, &b, sizeof b, NULL, 0);
 }
 
-void cogmem__jr_unbind(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
+void cogmem__jr_unbind_rec(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
                        uint64_t c)
 {
-    if (!st->persist)
-        return;
     struct cogmem__jp_bind b = {
         .episode = e, .concept = c,
         .bind_version = atomic_load_explicit(&cn->bind_version, memory_order_relaxed)};
     cogmem__jr_append(&st->persist->jr, COGMEM__J_UNBIND, &b, sizeof b, NULL, 0);
 }
 
-void cogmem__jr_edrop(cogmem_store *st, uint64_t e, uint64_t concept)
+void cogmem__jr_edrop_rec(cogmem_store *st, uint64_t e, uint64_t concept)
 {
-    if (!st->persist)
-        return;
     struct cogmem__jp_bind b = {.episode = e, .concept = concept};
     cogmem__jr_append(&st->persist->jr, COGMEM__J_EDROP, &b, sizeof b, NULL, 0);
 }
 
-void cogmem__jr_clist(cogmem_store *st, struct cogmem__node *cn,
+void cogmem__jr_clist_rec(cogmem_store *st, struct cogmem__node *cn,
                       const struct cogmem__blist *cl)
 {
-    if (!st->persist || !st->persist->jr.on)
+    if (!st->persist->jr.on)
         return;
     size_t bytes = (size_t)cl->n * sizeof(struct cogmem__snap_bind);
     struct cogmem__snap_bind *e = bytes ? malloc(bytes) : NULL;

@@ -46,8 +46,9 @@
  *     CPU 1, so each ratio of the table compares one CPU with itself;
  *  3. repetition r of the curves on CPU r mod N, both libraries, each
  *     first warmed up on it untimed (bench_bind measured that a pass
- *     moved to another CPU first pulls its data from the old one's cache:
- *     at --n 20000 an index is cache-sized); the ground truth before it,
+ *     moved to another CPU first pulls its data from the old one's cache,
+ *     and at --n 20000 --dim 128 a library's vectors are 10 MB, which a
+ *     cache may hold); the ground truth before it,
  *     untimed, runs cogmem_recall_batch on 2 threads with the main thread
  *     unpinned: its workers are threads the library creates per call
  *     (src/recall_batch.c), not ours to place, and they inherit the

@@ -35,6 +35,28 @@
  *     the removes' latency: mean, the slowest (the one that ran a repair
  *     pass) and how many took over 1 ms.
  * Every figure comes with the load average (/proc/loadavg) at its start.
+ *
+ * Placement (why: bench/pin.h; CPU k is the k-th of the process's own,
+ * mod their number). Both libraries run each step on the same CPUs, so a
+ * cogmem/hnswlib ratio compares code, not CPUs:
+ *  1. the build's two threads: the one adding the even points on CPU 0,
+ *     the other (the main thread) on CPU 1;
+ *  2. a role keeps its CPU: every insert stream (solo or beside a
+ *     searcher) on CPU 0, every search (idle or beside the inserter) on
+ *     CPU 1, so each ratio of the table compares one CPU with itself;
+ *  3. repetition r of the curves on CPU r mod N, both libraries, each
+ *     first warmed up on it untimed (bench_bind measured that a pass
+ *     moved to another CPU first pulls its data from the old one's cache,
+ *     and at --n 20000 --dim 128 a library's vectors are 10 MB, which a
+ *     cache may hold); the ground truth before it,
+ *     untimed, runs cogmem_recall_batch on 2 threads with the main thread
+ *     unpinned: its workers are threads the library creates per call
+ *     (src/recall_batch.c), not ours to place, and they inherit the
+ *     caller's mask, so a pinned caller would put them on its one CPU;
+ *  4. and 5. (cogmem alone) on CPU 0: cogmem/exact is the curves' median
+ *     over every CPU against one pass on CPU 0.
+ * The library's call_rcu worker is created by cogmem_open, which runs
+ * before anything is pinned, so it keeps the process's mask.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -46,6 +68,7 @@
 #include <time.h>
 
 #include "bench/ann/peer_hnswlib.h"
+#include "bench/pin.h"
 #include "cogmem.h"
 #include "cogmem_recall.h"
 #include "cogmem_stats.h"
@@ -94,11 +117,13 @@ static const float *pt(size_t i) { return base + i * opt.dim; }
 struct range {
     size_t lo, hi, step;
     int peer;
+    unsigned cpu; /* bench_pin_self's k (see Placement) */
 };
 
 static void *add_range(void *arg)
 {
     struct range *r = arg;
+    bench_pin_self(r->cpu);
     for (size_t i = r->lo; i < r->hi; i += r->step) {
         if (r->peer)
             hn_add(hn, pt(i), i + 1);
@@ -113,7 +138,7 @@ static void *add_range(void *arg)
 static double build_two(size_t lo, size_t hi, int peer)
 {
     pthread_t t;
-    struct range a = {lo, hi, 2, peer}, b = {lo + 1, hi, 2, peer};
+    struct range a = {lo, hi, 2, peer, 0}, b = {lo + 1, hi, 2, peer, 1};
     double t0 = now_s();
     pthread_create(&t, NULL, add_range, &a);
     add_range(&b);
@@ -166,6 +191,9 @@ static void run_queries(int peer, unsigned ef, double *recall, double *qps)
 
 /* ------------------------------------------------------- concurrency */
 
+/* Step 2's CPUs (see Placement). */
+enum { CPU_INSERT = 0, CPU_SEARCH = 1 };
+
 static _Atomic int stream_done;
 static _Atomic uint64_t searched;
 
@@ -179,6 +207,7 @@ static void *searcher(void *arg)
 {
     struct mix *m = arg;
     uint64_t ids[K], n = 0;
+    bench_pin_self(CPU_SEARCH);
     while (!atomic_load_explicit(&stream_done, memory_order_acquire)) {
         const float *q = queries + (n % opt.nq) * opt.dim;
         if (m->peer)
@@ -195,6 +224,7 @@ static void *searcher(void *arg)
 static void stream(struct mix *m, int with_searcher)
 {
     pthread_t t;
+    bench_pin_self(CPU_INSERT);
     atomic_store(&stream_done, 0);
     atomic_store(&searched, 0);
     if (with_searcher)
@@ -262,6 +292,7 @@ int main(int argc, char **argv)
         }
     }
     size_t n = opt.n, n8 = n * 8 / 10, n9 = n * 9 / 10;
+    bench_cpus_init();
     printf("# bench/ann: n %zu, dim %u, %zu queries, M %u, ef_construction %u, %u reps; "
            "ISA %s; load %s\n\n", n, opt.dim, opt.nq, opt.m, opt.efc, opt.reps,
            cogmem_simd_isa(), loadavg());
@@ -307,6 +338,7 @@ int main(int argc, char **argv)
     if (opt.conc && opt.peer) {
         la = loadavg();
         double idle_r, idle_c, idle_h;
+        bench_pin_self(CPU_SEARCH);
         t0 = now_s();
         for (size_t i = 0; i < opt.nq; i++)
             (void)c_search(queries + i * opt.dim, opt.ef_conc, ids);
@@ -348,6 +380,7 @@ int main(int argc, char **argv)
     cogmem_recall_params ep;
     cogmem_recall_params_init(&ep);
     ep.threads = 2;
+    bench_unpin_self(); /* see Placement, 3. */
     cogmem_recall_hit *th_hits = malloc(sizeof *th_hits * opt.nq * K);
     size_t *tn = malloc(sizeof *tn * opt.nq);
     if (!th_hits || !tn ||
@@ -358,17 +391,20 @@ int main(int argc, char **argv)
     la = loadavg();
     double rc[NEF], rh[NEF], qc[NEF], qh[NEF];
     double *sc = malloc(sizeof(double) * NEF * opt.reps), *sh = malloc(sizeof(double) * NEF * opt.reps);
-    run_queries(0, efs[NEF / 2], &rc[0], &qc[0]); /* warm both up */
     memset(rh, 0, sizeof rh);
     memset(sh, 0, sizeof(double) * NEF * opt.reps);
-    if (opt.peer)
-        run_queries(1, efs[NEF / 2], &rh[0], &qh[0]);
-    for (unsigned r = 0; r < opt.reps; r++)
+    for (unsigned r = 0; r < opt.reps; r++) {
+        double wr, wq;
+        bench_pin_self(r);
+        run_queries(0, efs[NEF / 2], &wr, &wq); /* warm both up on this CPU */
+        if (opt.peer)
+            run_queries(1, efs[NEF / 2], &wr, &wq);
         for (int e = 0; e < NEF; e++) {
             run_queries(0, efs[e], &rc[e], &sc[e * opt.reps + r]);
             if (opt.peer)
                 run_queries(1, efs[e], &rh[e], &sh[e * opt.reps + r]);
         }
+    }
     for (int e = 0; e < NEF; e++) {
         qsort(sc + e * opt.reps, opt.reps, sizeof(double), cmp_d);
         qsort(sh + e * opt.reps, opt.reps, sizeof(double), cmp_d);
@@ -382,6 +418,7 @@ int main(int argc, char **argv)
         printf("| %u | %.4f | %.0f | %.4f | %.0f |\n", efs[e], rc[e], qc[e], rh[e], qh[e]);
     /* 4. Exact. */
     size_t nx = opt.nq < 50 ? opt.nq : 50;
+    bench_pin_self(0); /* 4. and 5.: see Placement */
     t0 = now_s();
     for (size_t i = 0; i < nx; i++)
         (void)c_search(queries + i * opt.dim, 0, ids);

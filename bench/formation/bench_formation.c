@@ -4,28 +4,43 @@
  *
  *   bench_formation gen N DIM K SPREAD NOISE SEED OUTDIR
  *       write OUTDIR/data.f32 and OUTDIR/truth.i32 (tests/form/gen.h)
- *   bench_formation form DATA N DIM TAU METHOD THREADS LABELS [REPS]
+ *   bench_formation form DATA N DIM TAU METHOD THREADS LABELS [REPS [CPU]]
  *       load DATA as episodes (ids 1..N, shuffled insertion order), time
  *       REPS cogmem_form_concepts calls (dry run: the selection, the
  *       clustering, the means and contributions; nothing written), print
  *       the median, write the raw labels
- *   bench_formation sgemm DATA N DIM THREADS
+ *   bench_formation sgemm DATA N DIM THREADS [CPU]
  *       time OpenBLAS cblas_sgemm of the N x N product X X^T alone (the
  *       pairwise similarities; THREADS BLAS threads)
- *   bench_formation consolidate C DIM REPS
+ *   bench_formation consolidate C DIM REPS [CPU]
  *       C concepts (random unit centroids), REPS fresh episodes each near
  *       a concept: time each cogmem_consolidate (recall top-1 + bind +
  *       blend) against one exact top-1 cogmem_recall (dot) over the
  *       concepts with the same query, interleaved; print both medians
  *
  * Every mode prints "key=value" lines; times are wall-clock ns of the timed
- * call only (CLOCK_MONOTONIC). */
+ * call only (CLOCK_MONOTONIC).
+ *
+ * Placement (why: bench/pin.h). A timed piece on one thread runs pinned,
+ * its data built and every call timed on the CPU given as CPU (default
+ * 0, counted in the process's own CPUs): consolidate always, on one CPU
+ * throughout (its two sides alternate op by op over the same concepts;
+ * rotating CPUs would have each op first pull them from the other CPU's
+ * cache, which made bench_bind's decay pass 2-3x slower), form and sgemm
+ * when THREADS is 1 (so run.py can put both sides of a repetition on one
+ * CPU). With more threads nothing is pinned: form's workers are threads
+ * cogmem_form_concepts creates per call (src/life/common.c) and OpenBLAS's
+ * are created when it loads, neither with a hook to place them, and the
+ * library's inherit the caller's mask, so a pinned caller would put them
+ * all on its one CPU. The store is opened before the pin, so the call_rcu
+ * worker cogmem_open creates keeps the process's mask. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../pin.h"
 #include "cogmem.h"
 #include "form/gen.h"
 
@@ -100,12 +115,15 @@ static int mode_gen(char **a)
     return bad;
 }
 
-static int mode_form(char **a)
+static int mode_form(char **a, unsigned cpu)
 {
     size_t n = strtoull(a[1], NULL, 10);
     uint32_t dim = (uint32_t)atoi(a[2]);
-    float *x = load(a[0], n, dim);
+    uint32_t threads = (uint32_t)atoi(a[5]);
     cogmem_store *s = open_store(dim, n);
+    if (threads == 1)
+        bench_pin_self(cpu); /* see Placement */
+    float *x = load(a[0], n, dim);
     size_t *order = malloc(n * sizeof *order);
     gen_shuffle(12345, order, n);
     for (size_t q = 0; q < n; q++)
@@ -115,7 +133,7 @@ static int mode_form(char **a)
     cogmem_form_params_init(&p);
     p.min_similarity = strtof(a[3], NULL);
     p.method = atoi(a[4]);
-    p.threads = (uint32_t)atoi(a[5]);
+    p.threads = threads;
     p.dry_run = 1;
     p.next_id = n + 1;
     cogmem_form_result r;
@@ -148,11 +166,13 @@ static int mode_form(char **a)
     return bad;
 }
 
-static int mode_sgemm(char **a)
+static int mode_sgemm(char **a, unsigned cpu)
 {
 #if defined(COGMEM_HAVE_OPENBLAS) && COGMEM_HAVE_OPENBLAS
     size_t n = strtoull(a[1], NULL, 10);
     uint32_t dim = (uint32_t)atoi(a[2]);
+    if (atoi(a[3]) == 1)
+        bench_pin_self(cpu); /* see Placement */
     float *x = load(a[0], n, dim);
     float *c = malloc(n * n * sizeof *c);
     openblas_set_num_threads(atoi(a[3]));
@@ -166,16 +186,18 @@ static int mode_sgemm(char **a)
     return 0;
 #else
     (void)a;
+    (void)cpu;
     fprintf(stderr, "built without OpenBLAS\n");
     return 1;
 #endif
 }
 
-static int mode_consolidate(char **a)
+static int mode_consolidate(char **a, unsigned cpu)
 {
     size_t c = strtoull(a[0], NULL, 10), reps = strtoull(a[2], NULL, 10);
     uint32_t dim = (uint32_t)atoi(a[1]);
     cogmem_store *s = open_store(dim, c + reps);
+    bench_pin_self(cpu); /* see Placement */
     uint64_t rng = 777;
     float *v = malloc(dim * sizeof *v), *cen = malloc(c * dim * sizeof *cen);
     for (size_t i = 0; i < c; i++) {
@@ -233,16 +255,23 @@ static int mode_consolidate(char **a)
     return 0;
 }
 
+/* The optional CPU argument, argv[i]: bench_pin_self's k, default 0. */
+static unsigned cpu_arg(int argc, char **argv, int i)
+{
+    return i < argc ? (unsigned)strtoul(argv[i], NULL, 10) : 0;
+}
+
 int main(int argc, char **argv)
 {
+    bench_cpus_init();
     if (argc >= 9 && !strcmp(argv[1], "gen"))
         return mode_gen(argv + 2);
     if (argc >= 9 && !strcmp(argv[1], "form")) /* argv[argc] is NULL: REPS optional */
-        return mode_form(argv + 2);
+        return mode_form(argv + 2, cpu_arg(argc, argv, 10));
     if (argc >= 6 && !strcmp(argv[1], "sgemm"))
-        return mode_sgemm(argv + 2);
+        return mode_sgemm(argv + 2, cpu_arg(argc, argv, 6));
     if (argc >= 5 && !strcmp(argv[1], "consolidate"))
-        return mode_consolidate(argv + 2);
+        return mode_consolidate(argv + 2, cpu_arg(argc, argv, 5));
     fprintf(stderr, "usage: see the top of bench/formation/bench_formation.c\n");
     return 2;
 }

@@ -27,6 +27,21 @@
  * The contiguous copy sits on transparent huge pages, as the slab chunks
  * do (shards/slab.c): on this VM a scan over 4 KiB pages measured 1.5-5x
  * slower, and a peer must not lose for a reason the store avoids.
+ * Placement (why: bench/pin.h): every 1-thread method of repetition r
+ * runs on CPU r mod N, so a ratio within a repetition (recall/flat, the
+ * peers, the top-k overhead) compares code on one CPU and the medians
+ * cover every CPU alike. The nproc methods run with the caller unpinned:
+ * cogmem_recall_batch's workers are plain pthreads it creates per call
+ * (src/recall_batch.c), with no hook to place them, and they inherit the
+ * caller's mask, so a pinned caller would put them all on its one CPU;
+ * OpenBLAS's (openblas-pthread) are created when it loads, with the
+ * process's mask, and are not ours to pin either. The scheduler places
+ * every thread of those runs. Moving CPU each repetition (bench_bind
+ * found that costly for a cache-resident pass) costs the timed passes
+ * little here: the default sizes stream from memory (10^4 x 768 floats
+ * is 30 MB a copy, and a repetition cycles through three copies), and
+ * each 1-thread scan's untimed pass runs first on the CPU it is timed
+ * on, so whatever is pulled from the other CPU's cache is pulled untimed.
  * Speed claims are the ratios; absolute numbers depend on the machine.
  * The table is also drawn to bench_recall.png (--png PATH) by plot.py.
  */
@@ -41,6 +56,7 @@
 
 #include "cogmem.h"
 #include "src/store.h"
+#include "../pin.h"
 
 #ifdef COGMEM_HAVE_OPENBLAS
 #include <cblas.h>
@@ -198,6 +214,10 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
             int slow = mth == BATCH1 || mth == BATCH_NP || mth == SGEMM1 || mth == SGEMM_NP;
             if (slow && rep >= breps)
                 continue;
+            if (mth == RECALL_NP || mth == BATCH_NP || mth == SGEMM_NP)
+                bench_unpin_self(); /* see Placement in the header */
+            else
+                bench_pin_self((unsigned)rep);
             /* Each single-query method runs once untimed right before its
              * timed run: measured on this machine, whichever scan came first
              * after another buffer's ran up to 2x slower, whatever it was. */
@@ -239,6 +259,7 @@ static void run(size_t n, unsigned dim, size_t k, size_t nb, int reps, int breps
             }
         }
     }
+    bench_unpin_self();
 #ifdef COGMEM_HAVE_OPENBLAS
     /* The peers must agree with us: same k best ids (ties aside). */
     cogmem_recall(st, qs, COGMEM_CONCEPT, k, &p, hits, nh);
@@ -335,6 +356,7 @@ int main(int argc, char **argv)
     }
     if (nb == 0 || nb > 1024 || k == 0)
         return 2;
+    bench_cpus_init();
     printf("cogmem recall benchmark: ISA %s, nproc %ld, k %zu, batch %zu, %s\n",
            cogmem_simd_isa(), sysconf(_SC_NPROCESSORS_ONLN), k, nb,
 #ifdef COGMEM_HAVE_OPENBLAS

@@ -44,6 +44,12 @@
  * every repetition and the median over `--reps` repetitions is printed,
  * with each cell's ratio to `one` in the same repetition.
  *
+ * Placement (why: bench/pin.h): thread i of repetition r runs pinned to
+ * CPU (i + r) mod N, every cell of the repetition alike, so that a ratio
+ * to `one` compares ops on the same CPUs and the repetitions cover all of
+ * them. The arrays (528 MiB) are far bigger than any cache, so a thread
+ * that moves CPU between repetitions finds nothing warm left behind.
+ *
  * usage: bench_lines [--threads T] [--secs S] [--reps R] [--chain]
  */
 #include <pthread.h>
@@ -53,6 +59,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+
+#include "../pin.h"
 
 #define LINES_BITS 21
 #define LINES ((uint64_t)1 << LINES_BITS)
@@ -106,6 +114,7 @@ struct job {
     double secs;
     uint64_t seed, ops, sink;
     int chain;
+    unsigned cpu; /* bench_pin_self's k: thread + repetition */
     double ns_op;
     pthread_barrier_t *go;
 };
@@ -175,6 +184,7 @@ static void *run(void *arg)
 {
     struct job *j = arg;
     uint64_t ctr = j->seed, sum = 0, ops = 0, prev = 0;
+    bench_pin_self(j->cpu);
     pthread_barrier_wait(j->go);
     double t0 = now(), t;
     do {
@@ -188,8 +198,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-/* Mean ns per op per thread of one cell. */
-static double cell(enum op op, int threads, double secs, int chain, uint64_t *sink)
+/* Mean ns per op per thread of one cell of repetition `rep`. */
+static double cell(enum op op, int threads, double secs, int chain, int rep, uint64_t *sink)
 {
     pthread_t th[64];
     struct job job[64];
@@ -198,7 +208,7 @@ static double cell(enum op op, int threads, double secs, int chain, uint64_t *si
     for (int i = 0; i < threads; i++) {
         job[i] = (struct job){.op = op, .secs = secs,
                               .seed = mix((uint64_t)op * 1000003u + (uint64_t)i),
-                              .chain = chain, .go = &go};
+                              .chain = chain, .cpu = (unsigned)(i + rep), .go = &go};
         if (pthread_create(&th[i], NULL, run, &job[i]) != 0) {
             perror("pthread_create");
             exit(1);
@@ -248,6 +258,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: threads 1-64, reps 1-99, secs > 0\n", argv[0]);
         return 2;
     }
+    bench_cpus_init();
     rec = huge_alloc(LINES * sizeof *rec);
     slot = huge_alloc(LINES * sizeof *slot);
     home = huge_alloc(LINES * sizeof *home);
@@ -267,7 +278,7 @@ int main(int argc, char **argv)
         double t[OP_N];
         for (int k = 0; k < OP_N; k++) {
             enum op op = (enum op)((k + r) % OP_N); /* rotate the order */
-            t[op] = cell(op, threads, secs, chain, &sink);
+            t[op] = cell(op, threads, secs, chain, r, &sink);
         }
         for (int op = 0; op < OP_N; op++) {
             ns[op][r] = t[op];

@@ -237,7 +237,7 @@ int cogmem__pj_decay(cogmem_store *st, const cogmem_decay_params *p, uint64_t no
 /* --------------------------------------------------------------- hooks */
 
 void cogmem__jr_bind_rec(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
-                     uint64_t c, float s, uint64_t now_ns)
+                         uint64_t c, float s, uint64_t now_ns)
 {
     struct cogmem__jp_bind b = {
         .episode = e, .concept = c, .strength = s,
@@ -247,14 +247,14 @@ void cogmem__jr_bind_rec(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
 }
 
 void cogmem__jr_adjust_rec(cogmem_store *st, uint64_t e, uint64_t c, float s,
-                       uint64_t now_ns)
+                           uint64_t now_ns)
 {
     struct cogmem__jp_bind b = {.episode = e, .concept = c, .strength = s, .now_ns = now_ns};
     cogmem__jr_append(&st->persist->jr, COGMEM__J_ADJUST, &b, sizeof b, NULL, 0);
 }
 
 void cogmem__jr_unbind_rec(cogmem_store *st, struct cogmem__node *cn, uint64_t e,
-                       uint64_t c)
+                           uint64_t c)
 {
     struct cogmem__jp_bind b = {
         .episode = e, .concept = c,
@@ -269,7 +269,7 @@ void cogmem__jr_edrop_rec(cogmem_store *st, uint64_t e, uint64_t concept)
 }
 
 void cogmem__jr_clist_rec(cogmem_store *st, struct cogmem__node *cn,
-                      const struct cogmem__blist *cl)
+                          const struct cogmem__blist *cl)
 {
     if (!st->persist->jr.on)
         return;

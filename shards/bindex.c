@@ -14,7 +14,7 @@ void cogmem__spin_lock_slow(_Atomic uint32_t *l, int outer, int held)
     for (unsigned spins = 0;;) {
         if (held) {
             if (!outer ||
-                !atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_seq_cst))
+                !atomic_load_explicit(&cogmem__fork_lists.closed, memory_order_seq_cst))
                 return;
             /* A fork waits for every held list lock: step out of its way. */
             atomic_store_explicit(l, 0, memory_order_release);

@@ -215,7 +215,7 @@ static inline void cogmem__spin_lock(_Atomic uint32_t *l)
      * cell's store before the gate's load (rcu.c, lists_close). */
     int held = !atomic_exchange_explicit(l, 1, memory_order_seq_cst);
     if (__builtin_expect(held, 1) &&
-        (!outer || __builtin_expect(!atomic_load_explicit(&cogmem__fork_lists_closed,
+        (!outer || __builtin_expect(!atomic_load_explicit(&cogmem__fork_lists.closed,
                                                           memory_order_seq_cst), 1)))
         return;
     cogmem__spin_lock_slow(l, outer, held);

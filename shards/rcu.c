@@ -84,12 +84,12 @@ static void gate_open(void)
 }
 
 struct cogmem__fork_cell cogmem__fork_cells[COGMEM__FORK_CELLS];
-_Atomic uint32_t cogmem__fork_lists_closed;
+struct cogmem__fork_gate cogmem__fork_lists;
 
 void cogmem__fork_lists_wait(void)
 {
     /* Acquire: what the fork handlers did happens before our section. */
-    while (atomic_load_explicit(&cogmem__fork_lists_closed, memory_order_acquire))
+    while (atomic_load_explicit(&cogmem__fork_lists.closed, memory_order_acquire))
         sched_yield();
 }
 
@@ -100,7 +100,7 @@ void cogmem__fork_lists_wait(void)
  * lock words) happen before the copy of the memory. */
 static void lists_close(void)
 {
-    atomic_store_explicit(&cogmem__fork_lists_closed, 1, memory_order_seq_cst);
+    atomic_store_explicit(&cogmem__fork_lists.closed, 1, memory_order_seq_cst);
     for (;;) {
         uint64_t held = 0;
         for (unsigned i = 0; i < COGMEM__FORK_CELLS; i++)
@@ -113,7 +113,7 @@ static void lists_close(void)
 
 static void lists_open(void)
 {
-    atomic_store_explicit(&cogmem__fork_lists_closed, 0, memory_order_release);
+    atomic_store_explicit(&cogmem__fork_lists.closed, 0, memory_order_release);
 }
 
 static void before_fork(void)

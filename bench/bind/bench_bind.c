@@ -10,7 +10,8 @@
  *    floor of a per-binding atomic adjust (the lookup, then one locked RMW
  *    of a line per concept: see floor_line; and, the floor of any list kept
  *    outside the record, the lookup then a lock of a list found through it:
- *    see floor_list).
+ *    see floor_list). And adjust on one CPU while a writer on the next
+ *    replaces centroids, as a ratio to adjust alone (see writer_run).
  * 2. Decay of 10^6 bindings (1000 concepts x 1000; --decay-shape C:B for
  *    C concepts of B bindings), exponential model, as a
  *    ratio of its effective bandwidth (bytes a decay must read and write)
@@ -112,7 +113,8 @@ enum { LAT_C = 1000, LAT_B = 8, LAT_OPS = 1000000 };
 #define EP0 10000000ull
 
 enum lat_op {
-    L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST, L_FLOOR_CHAIN, L_FLOOR_STAMP
+    L_LOOKUP, L_ADJUST, L_FAN, L_GET, L_FLOOR, L_FLOOR_LIST, L_FLOOR_CHAIN, L_FLOOR_STAMP,
+    L_ADJUST_BESIDE /* not in the table: its own line, against adjust */
 };
 static const char *lat_name[] = {"lookup (kind_of)", "adjust", "fan_out", "binding_get",
                                  "floor: lookup + 1 atomic RMW",
@@ -261,6 +263,35 @@ static void chain_adjust(struct chain_cold *k, uint64_t episode, float d)
     atomic_store_explicit(&l->lock, 0, memory_order_release);
 }
 
+/* "adjust beside a centroid writer": one adjuster as the adjust row's,
+ * while a writer on the next CPU replaces the centroids of LAT_W concepts
+ * of its own (ids past the bound ones, never adjusted): each replacement
+ * is a deferred free of the old vector. Nothing the two touch is shared
+ * but what the library shares behind them, so the ratio to adjust alone
+ * prices that (it found the fork gate's word in the line every deferred
+ * free writes: shards/rcu.h, struct cogmem__fork_gate). */
+enum { LAT_W = 64 };
+static _Atomic int writer_stop;
+
+struct writer_arg {
+    cogmem_store *s;
+    unsigned cpu; /* bench_pin_self's k */
+};
+
+static void *writer_run(void *p)
+{
+    struct writer_arg *w = p;
+    bench_pin_self(w->cpu);
+    float v[DIM] = {1, 2, 3, 4};
+    for (uint64_t n = 0; !atomic_load_explicit(&writer_stop, memory_order_relaxed); n++) {
+        v[3] = (float)(n % 7 + 1);
+        int rc = cogmem_concept_set_centroid(w->s, LAT_C + 1 + n % LAT_W, v);
+        if (rc)
+            die("set_centroid", rc);
+    }
+    return NULL;
+}
+
 struct lat_arg {
     cogmem_store *s;
     enum lat_op op;
@@ -294,6 +325,7 @@ static void *lat_run(void *p)
             sink += (uint64_t)cogmem_kind_of(a->s, c[k]);
             break;
         case L_ADJUST:
+        case L_ADJUST_BESIDE:
             /* +/- alternate: the strength stays away from the clamp */
             cogmem_binding_adjust(a->s, e[k], c[k], (i & 1) ? 1e-3f : -1e-3f, NULL);
             break;
@@ -342,12 +374,19 @@ static void *lat_run(void *p)
 }
 
 /* One timed run of `op` on `threads` threads; repetition `rep` picks the
- * CPU of a single-thread run (placement, above). */
+ * CPU of a single-thread run (placement, above). L_ADJUST_BESIDE: one
+ * thread, and the writer (writer_run) on the next CPU, started first and
+ * stopped after. */
 static double lat_measure(cogmem_store *s, enum lat_op op, unsigned threads, int rep)
 {
-    pthread_t t[64];
+    pthread_t t[64], wt;
     struct lat_arg a[64];
+    struct writer_arg w = {s, (unsigned)rep + 1};
     pthread_barrier_t bar;
+    if (op == L_ADJUST_BESIDE) {
+        atomic_store_explicit(&writer_stop, 0, memory_order_relaxed);
+        pthread_create(&wt, NULL, writer_run, &w);
+    }
     pthread_barrier_init(&bar, NULL, threads);
     for (unsigned i = 0; i < threads; i++) {
         a[i] = (struct lat_arg){s, op, i, threads == 1 ? (unsigned)rep : i, &bar, 0};
@@ -357,6 +396,10 @@ static double lat_measure(cogmem_store *s, enum lat_op op, unsigned threads, int
     for (unsigned i = 0; i < threads; i++) {
         pthread_join(t[i], NULL);
         sum += a[i].secs;
+    }
+    if (op == L_ADJUST_BESIDE) {
+        atomic_store_explicit(&writer_stop, 1, memory_order_relaxed);
+        pthread_join(wt, NULL);
     }
     pthread_barrier_destroy(&bar);
     return sum / threads / LAT_OPS * 1e9; /* ns per op per thread */
@@ -384,7 +427,7 @@ enum { LAT_NOPS = L_FLOOR_STAMP + 1, LAT_MAXREPS = 63 };
 static void bench_latency(unsigned nproc, int reps)
 {
     cogmem_store *s = open_store(LAT_C, LAT_C * LAT_B);
-    for (uint64_t c = 1; c <= LAT_C; c++)
+    for (uint64_t c = 1; c <= LAT_C + LAT_W; c++)
         add(s, c, 0);
     for (uint64_t c = 1; c <= LAT_C; c++)
         for (uint64_t b = 0; b < LAT_B; b++) {
@@ -406,13 +449,19 @@ static void bench_latency(unsigned nproc, int reps)
      * alike; each ratio is taken within one repetition, then the median
      * (with its range) over repetitions. */
     static double t[2][LAT_NOPS][LAT_MAXREPS], ratio[2][LAT_NOPS][LAT_MAXREPS];
+    static double beside[LAT_MAXREPS], beside_ratio[LAT_MAXREPS];
     if (reps > LAT_MAXREPS)
         reps = LAT_MAXREPS;
-    for (int rep = 0; rep < reps; rep++)
+    for (int rep = 0; rep < reps; rep++) {
         for (int op = L_LOOKUP; op < LAT_NOPS; op++) {
             t[0][op][rep] = lat_measure(s, (enum lat_op)op, 1, rep);
             t[1][op][rep] = lat_measure(s, (enum lat_op)op, nproc, rep);
         }
+        if (nproc > 1) {
+            beside[rep] = lat_measure(s, L_ADJUST_BESIDE, 1, rep);
+            beside_ratio[rep] = beside[rep] / t[0][L_ADJUST][rep];
+        }
+    }
     for (int w = 0; w < 2; w++)
         for (int op = L_LOOKUP; op < LAT_NOPS; op++)
             for (int rep = 0; rep < reps; rep++)
@@ -431,6 +480,13 @@ static void bench_latency(unsigned nproc, int reps)
         double rn = median(ratio[1][op], reps, &lon, &hin);
         printf("| %s | %.1f | %.2f | %.2f-%.2f | %.1f | %.2f | %.2f-%.2f |\n", lat_name[op],
                t1, r1, lo1, hi1, tn, rn, lon, hin);
+    }
+    if (nproc > 1) {
+        double lo, hi, tb = median(beside, reps, NULL, NULL);
+        double rb = median(beside_ratio, reps, &lo, &hi);
+        printf("\nadjust beside a centroid writer (1 adjuster; on the next CPU, %u concepts'\n"
+               "centroids replaced in a loop): %.1f ns/op, ratio to adjust alone %.2f (%.2f-%.2f)\n",
+               (unsigned)LAT_W, tb, rb, lo, hi);
     }
     for (unsigned c = 0; c <= LAT_C; c++) {
         free(floor_lists[c]);

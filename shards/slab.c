@@ -279,8 +279,15 @@ static void *pop_free(struct cogmem__slab *sl)
          * happens before our writes to it. */
         if (atomic_compare_exchange_weak_explicit(&sl->free_head, &head, nh,
                                                   memory_order_acquire,
-                                                  memory_order_acquire))
+                                                  memory_order_acquire)) {
+            /* The CAS succeeded, so `next` was the link (a row or NONE),
+             * not a stale read. Its header is what the next pop reads
+             * first, and rows come back from the call_rcu worker's
+             * batches cold: ask for it now. */
+            if ((uint32_t)next != COGMEM__ROW_NONE)
+                __builtin_prefetch(row_of(sl, (uint32_t)next), 1);
             return v;
+        }
     }
 }
 

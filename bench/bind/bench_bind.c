@@ -63,6 +63,16 @@ static double cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The clock every adjust stamps its binding with, read as the library
+ * reads it (src/bind.c: cogmem__coarse_ns, internal): the floors that
+ * price the stamp read this. */
+static uint64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Placement (why: bench/pin.h). In repetition r of section 1 all the
  * single-thread runs (every op, the reference included) run on CPU
  * r mod N, so that a ratio within a repetition compares ops on one CPU,
@@ -248,9 +258,7 @@ static void chain_adjust(struct chain_cold *k, uint64_t episode, float d)
     __builtin_prefetch(str, 1);
     __builtin_prefetch(touch, 1);
     __builtin_prefetch(dec, 1);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* as cogmem__coarse_ns */
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t now = coarse_ns();
     while (atomic_exchange_explicit(&l->lock, 1, memory_order_acquire))
         ;
     for (uint32_t i = 0; i < l->n; i++)
@@ -353,9 +361,7 @@ static void *lat_run(void *p)
         }
         case L_FLOOR_STAMP: {
             int rc = cogmem_kind_of(a->s, c[k]);
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* as cogmem__coarse_ns */
-            uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+            uint64_t now = coarse_ns();
             /* the index waits for the lookup, as in L_FLOOR_LIST */
             unsigned w = (unsigned)(c[k] - 1) + (rc != COGMEM_CONCEPT);
             atomic_fetch_add_explicit(&floor_line[w].w, 1, memory_order_relaxed);

@@ -167,9 +167,9 @@ extern struct cogmem__fork_cell cogmem__fork_cells[COGMEM__FORK_CELLS];
  * it (bindex.h), so a word written often beside it would cost each of
  * them a miss. The linker had put it in the line of cogmem__rcu_queued,
  * which every deferred free increments: an adjust on one CPU beside
- * centroid replacements on the other took 1.33-1.42x its time alone, and
- * 0.97-1.02x with the line its own (bench_bind's "adjust beside a
- * centroid writer" row). */
+ * centroid replacements on the other took 1.37-1.47x its time alone, and
+ * 1.00-1.01x with the line its own (bench_bind's "adjust beside a
+ * centroid writer" line, three alternating rounds). */
 struct cogmem__fork_gate {
     alignas(64) _Atomic uint32_t closed;
 };

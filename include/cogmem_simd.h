@@ -61,6 +61,27 @@ COGMEM_API const char *cogmem_simd_isa(void);
  * (the CPU, the OS or the build lacks it; nothing changes). Thread-safe. */
 COGMEM_API int cogmem_simd_force(const char *isa);
 
+/* ---------------------------------------------------------------- norms */
+
+/* The sum of x[i]^2 for i < n, accumulated in double: the store's norm of
+ * a vector is (float)sqrt(cogmem_sum_squares(v, dim)), computed once when
+ * the vector is written (cogmem_concept_info.norm, cogmem_vec_norm), and
+ * a cosine recall's query norm is computed the same way.
+ *
+ * Bit-identical on every ISA (not a tolerance: the scalar kernel and the
+ * SIMD ones add the same terms in the same order). The order is fixed:
+ * 32 running sums, sum j adding x[i]^2 for the i with i % 32 == j in
+ * increasing i, then folded pairwise (sum j += sum j + 16 for j < 16,
+ * then j + 8 for j < 8, ... down to one). Each square of a float is exact
+ * in double, so only the additions round; the result is within
+ * n * 2^-53 * (the exact sum) of the exact sum, which makes the float
+ * norm correctly rounded or one ulp off.
+ *
+ * Finite floats never overflow it (n * FLT_MAX^2 < DBL_MAX for any n that
+ * fits in memory). NaN if any x[i] is NaN, else +Inf if any is +-Inf, else
+ * finite and >= 0 (+0.0 for n == 0, where x may be NULL). */
+COGMEM_API double cogmem_sum_squares(const float *x, size_t n);
+
 /* ------------------------------------------------------- batch similarity */
 
 /* out[i] = sum_{j < dim} q[j] * rows[i * stride + j], for i < n.

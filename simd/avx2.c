@@ -282,6 +282,25 @@ static void scale(float *x, size_t n, float f)
         x[i] *= f;
 }
 
+/* cogmem_sum_squares: lanes 4k..4k+3 in accumulator k (see avx512.c). */
+static double sum_squares(const float *x, size_t n)
+{
+    __m256d acc[8];
+    for (int k = 0; k < 8; k++)
+        acc[k] = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + COGMEM__SUMSQ_LANES <= n; i += COGMEM__SUMSQ_LANES)
+        for (int k = 0; k < 8; k++) {
+            __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * k));
+            acc[k] = _mm256_fmadd_pd(v, v, acc[k]);
+        }
+    double l[COGMEM__SUMSQ_LANES];
+    for (int k = 0; k < 8; k++)
+        _mm256_storeu_pd(l + 4 * k, acc[k]);
+    cogmem__sumsq_tail(l, x + i, n - i);
+    return cogmem__sumsq_fold(l);
+}
+
 /* See avx512.c: the same, 32 bytes a store, the tail one u64 at a time. */
 static void splat_u64(uint64_t *d, size_t n, uint64_t v)
 {
@@ -675,4 +694,5 @@ void cogmem__simd_fill_avx2(cogmem__simd_ops *ops)
     ops->hv_permute = hv_permute;
     ops->dot_block = dot_block;
     ops->splat_u64 = splat_u64;
+    ops->sum_squares = sum_squares;
 }

@@ -327,6 +327,26 @@ static void splat_u64(uint64_t *d, size_t n, uint64_t v)
         _mm512_mask_storeu_epi64(d + i, (__mmask8)((1u << (n - i)) - 1u), x);
 }
 
+/* cogmem_sum_squares: lanes 8k..8k+7 in accumulator k (the order fixed in
+ * simd_internal.h); each float is widened to double before the FMA. */
+static double sum_squares(const float *x, size_t n)
+{
+    __m512d acc[4];
+    for (int k = 0; k < 4; k++)
+        acc[k] = _mm512_setzero_pd();
+    size_t i = 0;
+    for (; i + COGMEM__SUMSQ_LANES <= n; i += COGMEM__SUMSQ_LANES)
+        for (int k = 0; k < 4; k++) {
+            __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8 * k));
+            acc[k] = _mm512_fmadd_pd(v, v, acc[k]);
+        }
+    double l[COGMEM__SUMSQ_LANES];
+    for (int k = 0; k < 4; k++)
+        _mm512_storeu_pd(l + 8 * k, acc[k]);
+    cogmem__sumsq_tail(l, x + i, n - i);
+    return cogmem__sumsq_fold(l);
+}
+
 /* Same algorithm as exp_ps in avx2.c (see there): Cody-Waite reduction,
  * Cephes polynomial, 2^n as two factors; NaN passes the clamp. */
 static inline __m512 exp_ps(__m512 t)
@@ -811,4 +831,5 @@ void cogmem__simd_fill_avx512(cogmem__simd_ops *ops)
     ops->dot_block = dot_block;
     ops->ge_mask = ge_mask;
     ops->splat_u64 = splat_u64;
+    ops->sum_squares = sum_squares;
 }

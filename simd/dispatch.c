@@ -512,6 +512,11 @@ COGMEM_API void cogmem_dot_block(const float *q, size_t nq, size_t qstride,
         ops()->dot_block(q, nq, qstride, rows, n, dim, stride, out, ostride);
 }
 
+COGMEM_API double cogmem_sum_squares(const float *x, size_t n)
+{
+    return n ? ops()->sum_squares(x, n) : 0.0;
+}
+
 void cogmem__ge_mask(const float *s, size_t n, float bar, const uint64_t *valid,
                      uint64_t *out)
 {

@@ -215,6 +215,18 @@ static void splat_u64(uint64_t *d, size_t n, uint64_t v)
         d[i] = v;
 }
 
+/* The oracle of cogmem_sum_squares: the fixed lane order, one element at
+ * a time. */
+static double sum_squares(const float *x, size_t n)
+{
+    double l[COGMEM__SUMSQ_LANES] = {0};
+    for (size_t i = 0; i < n; i += COGMEM__SUMSQ_LANES) {
+        size_t m = n - i < COGMEM__SUMSQ_LANES ? n - i : COGMEM__SUMSQ_LANES;
+        cogmem__sumsq_tail(l, x + i, m);
+    }
+    return cogmem__sumsq_fold(l);
+}
+
 void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
 {
     ops->name = "scalar";
@@ -233,4 +245,5 @@ void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)
     ops->dot_block = dot_block;
     ops->ge_mask = ge_mask;
     ops->splat_u64 = splat_u64;
+    ops->sum_squares = sum_squares;
 }

@@ -11,7 +11,7 @@ if [ -n "$bad$internal" ]; then
     exit 1
 fi
 for want in cogmem_open cogmem_close cogmem_concept_add cogmem_vec_get \
-            cogmem_dot_block \
+            cogmem_dot_block cogmem_sum_squares \
             cogmem_dot_batch cogmem_simd_isa \
             cogmem_open_report cogmem_snapshot cogmem_sync cogmem_snapshot_verify \
             cogmem_form_params_init cogmem_form_concepts cogmem_form_result_free \

@@ -1279,6 +1279,85 @@ static void test_splat(void)
             }
 }
 
+/* ---------------------------------------------------------- sum_squares */
+
+/* cogmem_sum_squares as its header spells the order out, written here
+ * independently of simd/: 32 running sums, i % 32 picks one, folded
+ * pairwise. Every ISA, the public entry and the scalar oracle must give
+ * exactly these bits. */
+static double sumsq_spec(const float *x, size_t n)
+{
+    double l[32] = {0};
+    for (size_t i = 0; i < n; i++)
+        l[i % 32] += (double)x[i] * (double)x[i];
+    for (size_t w = 16; w >= 1; w /= 2)
+        for (size_t j = 0; j < w; j++)
+            l[j] += l[j + w];
+    return l[0];
+}
+
+static int same_double(double a, double b)
+{
+    return (a != a && b != b) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Sizes around the 32-lane rounds, inputs ending at a guard page (off 0:
+ * a read past x + n faults) or up to 15 floats before it, so the sizes
+ * start at many float offsets from a 64-byte boundary (every one for
+ * n <= 100); values of one scale, of mixed scales (so that the order of
+ * the additions shows in the low bits), and with extremes: FLT_MAX (no
+ * overflow in double), denormals, and a NaN or an Inf in a random lane of
+ * the last round (NaN, resp. +Inf, however the lanes fold). */
+static void test_sum_squares(void)
+{
+    static const size_t ns[] = {0, 1, 2, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64,
+                                65, 95, 96, 97, 128, 255, 768, 1000, 1025};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t off = 0; off < 16; off += (ns[a] > 100 ? 5 : 1))
+            for (int kind = 0; kind < 5; kind++) {
+                size_t n = ns[a];
+                /* x + n is `off` floats before the guard page. */
+                float *x = (float *)galloc((n + off) * sizeof(float));
+                for (size_t i = 0; i < n; i++) {
+                    float u = rnd_unit();
+                    x[i] = kind == 0   ? u
+                           : kind == 1 ? u * ldexpf(1.0f, (int)(rnd64() % 80) - 40)
+                           : kind == 2 ? (i % 5 == 0 ? FLT_MAX : u * 1e-40f)
+                                       : u;
+                }
+                size_t bad = n ? n - 1 - (size_t)(rnd64() % (n < 32 ? n : 32)) : 0;
+                if (n && kind == 3)
+                    x[bad] = NAN;
+                if (n && kind == 4)
+                    x[bad] = (rnd64() & 1) ? INFINITY : -INFINITY;
+                double want = sumsq_spec(x, n);
+                if ((kind == 3 && n && want == want) || (kind == 4 && n && want != INFINITY) ||
+                    (kind < 3 && !(want >= 0.0 && want < INFINITY)))
+                    FAIL("sum_squares spec n=%zu kind %d gave %g", n, kind, want);
+                for (int t = 0; t <= COGMEM__ISA_COUNT; t++) {
+                    if (t < COGMEM__ISA_COUNT && !isa_tab[t])
+                        continue;
+                    double got;
+                    if (t == COGMEM__ISA_COUNT) {
+                        cur_isa = "public";
+                        got = cogmem_sum_squares(x, n);
+                    } else {
+                        cur_isa = isa_label[t];
+                        got = n ? isa_tab[t]->sum_squares(x, n) : 0.0;
+                    }
+                    checks++;
+                    if (!same_double(got, want))
+                        FAIL("sum_squares n=%zu off=%zu kind %d: %.17g want %.17g", n,
+                             off, kind, got, want);
+                }
+                gfree_all();
+            }
+    cur_isa = "public";
+    checks++;
+    if (!same_double(cogmem_sum_squares(NULL, 0), 0.0))
+        FAIL("sum_squares(NULL, 0) is not +0.0");
+}
+
 /* ------------------------------------------------------------- position */
 
 /* Within one ISA a row's score has the same bits whichever path computed
@@ -1477,7 +1556,8 @@ int main(int argc, char **argv)
                  {"decay/prune", test_decay}, {"fan", test_fan},
                  {"hypervectors", test_hv}, {"bf16/rerank", test_bf16},
                  {"dot_block", test_dot_block}, {"ge_mask", test_ge_mask},
-                 {"splat", test_splat}, {"position", test_position},
+                 {"splat", test_splat}, {"sum_squares", test_sum_squares},
+                 {"position", test_position},
                  {"null/count 0", test_null_counts}};
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
         int f0 = failures, c0 = checks;

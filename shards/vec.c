@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "cogmem_simd.h"
 #include "shards/kind.h"
 #include "shards/route.h"
 
@@ -39,12 +40,17 @@ float *cogmem__vec_data(struct cogmem_vec *v)
 void cogmem__vec_seal(struct cogmem_vec *v)
 {
     /* Double accumulation: the norm is computed once and used by every
-     * cosine afterwards, so it is worth being exact to float precision. */
-    const float *d = cogmem__vec_data(v);
-    double acc = 0.0;
-    for (uint32_t i = 0; i < v->dim; i++)
-        acc += (double)d[i] * (double)d[i];
-    v->norm = (float)sqrt(acc);
+     * cosine afterwards, so it is worth being exact to float precision.
+     * The public kernel, not a loop here: a serial double sum waits out
+     * one add's latency per element (it was half of a set_centroid at
+     * dim 768), and the kernel's order is the same on every ISA, so a
+     * vector's norm does not depend on the CPU that wrote it. */
+    cogmem__vec_seal_sumsq(v, cogmem_sum_squares(cogmem__vec_data(v), v->dim));
+}
+
+void cogmem__vec_seal_sumsq(struct cogmem_vec *v, double sumsq)
+{
+    v->norm = (float)sqrt(sumsq);
 }
 
 void cogmem__vec_free_now(struct cogmem_vec *v)

@@ -67,6 +67,12 @@ static inline void cogmem__vec_mark_retired(struct cogmem_vec *v, uint32_t how)
 /* Compute and store the norm after the data is written. */
 void cogmem__vec_seal(struct cogmem_vec *v);
 
+/* The same from `sumsq`, cogmem_sum_squares() of the data, which the
+ * caller computed over the very floats it copied in (equal bits give the
+ * equal sum): a copy's source is in the caller's cache, while the copy's
+ * lines may still be on their way in for its stores. */
+void cogmem__vec_seal_sumsq(struct cogmem_vec *v, double sumsq);
+
 /* Free a vector that was never published (no reader can know it). */
 void cogmem__vec_free_now(struct cogmem_vec *v);
 

@@ -11,10 +11,11 @@ int cogmem_concept_add(cogmem_store *store, uint64_t id, const float *centroid)
     if (!store || id == 0)
         return -EINVAL;
     COGMEM__PERSIST_GATE(store, cogmem__pj_concept_add(store, id, centroid));
-    int rc = cogmem__check_finite(centroid, store->dim);
+    double sumsq;
+    int rc = cogmem__check_vector(centroid, store->dim, &sumsq);
     if (rc)
         return rc;
-    return cogmem__node_add(store, COGMEM_CONCEPT, id, centroid, cogmem__now_ns());
+    return cogmem__node_add(store, COGMEM_CONCEPT, id, centroid, sumsq, cogmem__now_ns());
 }
 
 int cogmem_concept_remove(cogmem_store *store, uint64_t id)
@@ -88,14 +89,21 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
     return 0;
 }
 
+/* set_centroid's vector, checked, and its sum of squares. */
+struct copy_arg {
+    const float *v;
+    double sumsq;
+};
+
 static int derive_copy(const struct cogmem_vec *cur, struct cogmem_vec *nv,
                        const void *arg)
 {
     (void)cur;
+    const struct copy_arg *c = arg;
     if (nv->norm != 0.0f) /* already filled on an earlier attempt */
         return 0;
-    memcpy(cogmem__vec_data(nv), arg, (size_t)nv->dim * sizeof(float));
-    cogmem__vec_seal(nv);
+    memcpy(cogmem__vec_data(nv), c->v, (size_t)nv->dim * sizeof(float));
+    cogmem__vec_seal_sumsq(nv, c->sumsq);
     cogmem__vec_fill_bf16(nv);
     return cogmem__check_norm(nv);
 }
@@ -106,10 +114,11 @@ int cogmem_concept_set_centroid(cogmem_store *store, uint64_t id,
     if (!store || id == 0)
         return -EINVAL;
     COGMEM__PERSIST_GATE(store, cogmem__pj_set_centroid(store, id, centroid));
-    int rc = cogmem__check_finite(centroid, store->dim);
+    struct copy_arg c = {.v = centroid};
+    int rc = cogmem__check_vector(centroid, store->dim, &c.sumsq);
     if (rc)
         return rc;
-    return replace_centroid(store, id, derive_copy, centroid);
+    return replace_centroid(store, id, derive_copy, &c);
 }
 
 struct blend_arg {

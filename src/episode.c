@@ -10,10 +10,11 @@ int cogmem_episode_add(cogmem_store *store, uint64_t id, const float *embedding,
     if (!store || id == 0)
         return -EINVAL;
     COGMEM__PERSIST_GATE(store, cogmem__pj_episode_add(store, id, embedding, time_ns));
-    int rc = cogmem__check_finite(embedding, store->dim);
+    double sumsq;
+    int rc = cogmem__check_vector(embedding, store->dim, &sumsq);
     if (rc)
         return rc;
-    return cogmem__node_add(store, COGMEM_EPISODE, id, embedding, time_ns);
+    return cogmem__node_add(store, COGMEM_EPISODE, id, embedding, sumsq, time_ns);
 }
 
 int cogmem_episode_remove(cogmem_store *store, uint64_t id)

@@ -26,7 +26,7 @@
 
 struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
                                     uint64_t id, uint64_t hash,
-                                    const float *data, int *rc)
+                                    const float *data, double sumsq, int *rc)
 {
     struct cogmem_vec *v = cogmem__vec_alloc(&s->kind, id, hash, st->dim);
     if (!v) {
@@ -34,7 +34,7 @@ struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
         return NULL;
     }
     memcpy(cogmem__vec_data(v), data, (size_t)st->dim * sizeof(float));
-    cogmem__vec_seal(v);
+    cogmem__vec_seal_sumsq(v, sumsq);
     cogmem__vec_fill_bf16(v);
     *rc = cogmem__check_norm(v);
     if (*rc) {
@@ -78,7 +78,7 @@ static int commit_across_kinds(cogmem_store *st, struct cogmem__node *n,
 }
 
 int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
-                     const float *data, uint64_t stamp)
+                     const float *data, double sumsq, uint64_t stamp)
 {
     struct cogmem__set *own = cogmem__set_of(st, kind);
     struct cogmem__set *other =
@@ -94,7 +94,7 @@ int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
     if (taken)
         return -EEXIST;
 
-    struct cogmem_vec *v = cogmem__vec_from(st, own, id, hash, data, &rc);
+    struct cogmem_vec *v = cogmem__vec_from(st, own, id, hash, data, sumsq, &rc);
     if (!v)
         return rc;
     struct cogmem__node *n = cogmem__node_new(&own->kind, v, hash);

@@ -111,10 +111,9 @@ int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
         *qnorm = 1.0f;
         return 0;
     }
-    double acc = 0.0;
-    for (uint32_t i = 0; i < sc->st->dim; i++)
-        acc += (double)q[i] * (double)q[i];
-    float n = (float)sqrt(acc);
+    /* As a stored vector's norm (shards/vec.c): the same kernel, the same
+     * bits on every ISA. */
+    float n = (float)sqrt(cogmem_sum_squares(q, sc->st->dim));
     if (n == 0.0f || !isfinite(n))
         return -EINVAL;
     *qnorm = n;

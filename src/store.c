@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cogmem_config.h"
+#include "cogmem_simd.h"
 #include "shards/bindex.h"
 #include "src/persist/hooks.h"
 #include "src/store.h"
@@ -41,6 +42,17 @@ int cogmem__check_finite(const float *v, uint32_t dim)
         bad |= (u & 0x7f800000u) == 0x7f800000u;
     }
     return bad ? -EINVAL : 0;
+}
+
+int cogmem__check_vector(const float *v, uint32_t dim, double *sumsq)
+{
+    if (!v)
+        return -EINVAL;
+    double s = cogmem_sum_squares(v, dim);
+    if (!(s < INFINITY)) /* NaN or +Inf: an element was NaN or Inf */
+        return -EINVAL;
+    *sumsq = s;
+    return 0;
 }
 
 int cogmem__check_norm(const struct cogmem_vec *v)

@@ -134,6 +134,14 @@ uint64_t cogmem__now_ns(void);
 /* -EINVAL unless v holds dim finite floats. */
 int cogmem__check_finite(const float *v, uint32_t dim);
 
+/* The same test for a vector about to be stored, and its sum of squares:
+ * -EINVAL (NULL, NaN or Inf), else 0 with *sumsq = cogmem_sum_squares(v,
+ * dim), which the stored copy's norm is sealed from
+ * (cogmem__vec_seal_sumsq). One pass over the caller's floats does both:
+ * the double sum of finite floats is finite (dim * FLT_MAX^2 is far below
+ * DBL_MAX), and a NaN or an Inf makes it NaN or +Inf. */
+int cogmem__check_vector(const float *v, uint32_t dim, double *sumsq);
+
 /* Write v's bfloat16 copy when its slab keeps one (cfg.bf16_rows); with
  * the data, before publication. */
 static inline void cogmem__vec_fill_bf16(struct cogmem_vec *v)
@@ -143,20 +151,22 @@ static inline void cogmem__vec_fill_bf16(struct cogmem_vec *v)
         cogmem_f32_to_bf16(cogmem__vec_data(v), v->dim, b);
 }
 
-/* After cogmem__vec_seal: -EINVAL for a zero vector, -ERANGE when the norm
- * overflows float. */
+/* After cogmem__vec_seal or _seal_sumsq: -EINVAL for a zero vector,
+ * -ERANGE when the norm overflows float. */
 int cogmem__check_norm(const struct cogmem_vec *v);
 
 /* A sealed, unpublished copy of data for node id, or a negative errno
- * (-EINVAL, -ERANGE, -ENOMEM) in *rc. */
+ * (-EINVAL, -ERANGE, -ENOMEM) in *rc. sumsq: data's, from
+ * cogmem__check_vector. */
 struct cogmem_vec *cogmem__vec_from(cogmem_store *st, struct cogmem__set *s,
                                     uint64_t id, uint64_t hash,
-                                    const float *data, int *rc);
+                                    const float *data, double sumsq, int *rc);
 
-/* Add a node of `kind` (validated arguments). `stamp`: created_ns for a
- * concept, the host's time for an episode. */
+/* Add a node of `kind` (validated arguments: data and its sumsq as
+ * cogmem__check_vector gave them). `stamp`: created_ns for a concept, the
+ * host's time for an episode. */
 int cogmem__node_add(cogmem_store *st, enum cogmem_kind kind, uint64_t id,
-                     const float *data, uint64_t stamp);
+                     const float *data, double sumsq, uint64_t stamp);
 
 /* Unbind every binding of node n (id `id`) of `kind`, which the caller has
  * just turned DEAD and not yet retired (src/bind.c). Never fails. */

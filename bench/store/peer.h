@@ -82,9 +82,29 @@ static inline uint64_t peer_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The sum of squares in cogmem_sum_squares' order (cogmem_simd.h: 32
+ * running double sums, i % 32 picks one, then folded pairwise), so a
+ * peer's norm has the bits of cogmem's. Written here rather than called:
+ * the C++ peers do not link cogmem (its jemalloc would become their
+ * malloc). main.c checks the two agree before it measures anything. */
+static inline double peer_sum_squares(const float *x, uint32_t n)
+{
+    double l[32] = {0};
+    uint32_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (uint32_t j = 0; j < 32; j++)
+            l[j] += (double)x[i + j] * (double)x[i + j];
+    for (uint32_t j = 0; i + j < n; j++)
+        l[j] += (double)x[i + j] * (double)x[i + j];
+    for (uint32_t w = 16; w >= 1; w /= 2)
+        for (uint32_t j = 0; j < w; j++)
+            l[j] += l[j + w];
+    return l[0];
+}
+
 /* A new vector with one reference and a copy of data, or NULL with *rc
  * set: -EINVAL for NaN/Inf or the zero vector, -ENOMEM. The same checks
- * and norm (double accumulation) as cogmem's. */
+ * and norm (double accumulation, cogmem's order) as cogmem's. */
 static inline struct peer_vec *peer_vec_new(uint64_t id, uint32_t dim,
                                             const float *data, int *rc)
 {
@@ -103,9 +123,7 @@ static inline struct peer_vec *peer_vec_new(uint64_t id, uint32_t dim,
     }
     float *d = (float *)(v + 1);
     memcpy(d, data, (size_t)dim * sizeof(float));
-    double acc = 0.0;
-    for (uint32_t i = 0; i < dim; i++)
-        acc += (double)d[i] * (double)d[i];
+    double acc = peer_sum_squares(d, dim);
     v->refs = 1;
     v->id = id;
     v->dim = dim;

@@ -128,9 +128,10 @@ static int load_node(cogmem_store *st, enum cogmem_kind kind, uint64_t id, const
                      uint64_t stamp, uint64_t touched, uint32_t act, uint32_t w44,
                      uint32_t version, const float *norm)
 {
-    if (cogmem__check_finite(row, st->dim))
+    double sumsq;
+    if (cogmem__check_vector(row, st->dim, &sumsq))
         return -EBADMSG;
-    int rc = cogmem__node_add(st, kind, id, row, stamp);
+    int rc = cogmem__node_add(st, kind, id, row, sumsq, stamp);
     if (rc)
         return rc == -ENOMEM ? rc : -EBADMSG;
     struct cogmem__node *n = live(st, kind, id);

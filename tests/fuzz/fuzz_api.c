@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "cogmem.h"
+#include "cogmem_simd.h"
 #include "numa/mem.h" /* cogmem__mem_fail_nth: the fault-injection hook */
 
 #define NIDS 12
@@ -208,15 +209,15 @@ static uint32_t fan_of(const struct model *m, int i)
     return f;
 }
 
-/* 0, -EINVAL (NaN/Inf/zero) or -ERANGE (norm overflows float) for v. */
+/* 0, -EINVAL (NaN/Inf/zero) or -ERANGE (norm overflows float) for v. The
+ * norm is the store's (cogmem_sum_squares' documented order), so that a
+ * norm at the edge of float's range rounds here as it does there. */
 static int vec_check(const float *v, uint32_t dim)
 {
-    double acc = 0.0;
-    for (uint32_t i = 0; i < dim; i++) {
+    for (uint32_t i = 0; i < dim; i++)
         if (!isfinite(v[i]))
             return -EINVAL;
-        acc += (double)v[i] * (double)v[i];
-    }
+    double acc = cogmem_sum_squares(v, dim);
     if (acc == 0.0)
         return -EINVAL;
     return (float)sqrt(acc) <= FLT_MAX ? 0 : -ERANGE;

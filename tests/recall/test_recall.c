@@ -688,7 +688,7 @@ static void test_bf16_rows(void **state)
 
 /* What the re-rank computes for a node: the one-row f32 kernel over its
  * current vector, divided (cosine) by the f32 product of the query's norm
- * (sqrt of the double sum of squares, as recall checks the query) and the
+ * (sqrt of cogmem_sum_squares, as recall checks the query) and the
  * vector's stored norm. */
 static float rerank_score(cogmem_store *s, const float *q, uint64_t id, int metric)
 {
@@ -697,10 +697,7 @@ static float rerank_score(cogmem_store *s, const float *q, uint64_t id, int metr
     float d;
     cogmem_dot_batch(q, cogmem_vec_data(v), 1, DIM, DIM, &d);
     if (metric == COGMEM_METRIC_COSINE) {
-        double acc = 0;
-        for (int i = 0; i < DIM; i++)
-            acc += (double)q[i] * (double)q[i];
-        d = d / ((float)sqrt(acc) * cogmem_vec_norm(v));
+        d = d / ((float)sqrt(cogmem_sum_squares(q, DIM)) * cogmem_vec_norm(v));
     }
     cogmem_vec_put(v);
     return d;

@@ -412,7 +412,7 @@ static void test_close_right_after_backed_out_nodes(void **state)
         for (uint64_t id = 1; id <= 8; id++) {
             uint64_t hash = cogmem__hash(s, id);
             int rc;
-            struct cogmem_vec *vec = cogmem__vec_from(s, set, id, hash, v, &rc);
+            struct cogmem_vec *vec = cogmem__vec_from(s, set, id, hash, v, 30.0, &rc);
             assert_non_null(vec);
             struct cogmem__node *n = cogmem__node_new(&set->kind, vec, hash);
             assert_non_null(n);

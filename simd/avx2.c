@@ -282,23 +282,59 @@ static void scale(float *x, size_t n, float f)
         x[i] *= f;
 }
 
-/* cogmem_sum_squares: lanes 4k..4k+3 in accumulator k (see avx512.c). */
+/* acc + x[0..3]^2 in double; with `m`, only the lanes whose mask word is
+ * set are read (the others add 0 * 0). */
+static inline __m256d sq4(__m256d acc, const float *x)
+{
+    __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x));
+    return _mm256_fmadd_pd(v, v, acc);
+}
+
+static inline __m256d sq4_masked(__m256d acc, const float *x, int left)
+{
+    __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(left), _mm_setr_epi32(0, 1, 2, 3));
+    __m256d v = _mm256_cvtps_pd(_mm_maskload_ps(x, m));
+    return _mm256_fmadd_pd(v, v, acc);
+}
+
+/* cogmem_sum_squares: lanes 4k..4k+3 in accumulator a<k>; the partial
+ * round through masked loads and the fold in registers, as in avx512.c.
+ * Named accumulators, not an array: GCC kept an array of them in memory,
+ * zeroed by a rep stos that cost more than a short vector's whole sum. */
 static double sum_squares(const float *x, size_t n)
 {
-    __m256d acc[8];
-    for (int k = 0; k < 8; k++)
-        acc[k] = _mm256_setzero_pd();
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+            a6 = a0, a7 = a0;
     size_t i = 0;
-    for (; i + COGMEM__SUMSQ_LANES <= n; i += COGMEM__SUMSQ_LANES)
-        for (int k = 0; k < 8; k++) {
-            __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * k));
-            acc[k] = _mm256_fmadd_pd(v, v, acc[k]);
-        }
-    double l[COGMEM__SUMSQ_LANES];
-    for (int k = 0; k < 8; k++)
-        _mm256_storeu_pd(l + 4 * k, acc[k]);
-    cogmem__sumsq_tail(l, x + i, n - i);
-    return cogmem__sumsq_fold(l);
+    for (; i + COGMEM__SUMSQ_LANES <= n; i += COGMEM__SUMSQ_LANES) {
+        a0 = sq4(a0, x + i);
+        a1 = sq4(a1, x + i + 4);
+        a2 = sq4(a2, x + i + 8);
+        a3 = sq4(a3, x + i + 12);
+        a4 = sq4(a4, x + i + 16);
+        a5 = sq4(a5, x + i + 20);
+        a6 = sq4(a6, x + i + 24);
+        a7 = sq4(a7, x + i + 28);
+    }
+    if (i < n) {
+        int r = (int)(n - i); /* 1..31; a mask past the end is empty */
+        a0 = sq4_masked(a0, x + i, r);
+        a1 = sq4_masked(a1, x + i + 4, r - 4);
+        a2 = sq4_masked(a2, x + i + 8, r - 8);
+        a3 = sq4_masked(a3, x + i + 12, r - 12);
+        a4 = sq4_masked(a4, x + i + 16, r - 16);
+        a5 = sq4_masked(a5, x + i + 20, r - 20);
+        a6 = sq4_masked(a6, x + i + 24, r - 24);
+        a7 = sq4_masked(a7, x + i + 28, r - 28);
+    }
+    /* Lanes j += j + 16, j + 8, j + 4, then the halves of 2 and 1. */
+    a0 = _mm256_add_pd(a0, a4);
+    a1 = _mm256_add_pd(a1, a5);
+    a2 = _mm256_add_pd(a2, a6);
+    a3 = _mm256_add_pd(a3, a7);
+    __m256d a = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
+    __m128d q = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
 }
 
 /* See avx512.c: the same, 32 bytes a store, the tail one u64 at a time. */

@@ -327,24 +327,49 @@ static void splat_u64(uint64_t *d, size_t n, uint64_t v)
         _mm512_mask_storeu_epi64(d + i, (__mmask8)((1u << (n - i)) - 1u), x);
 }
 
-/* cogmem_sum_squares: lanes 8k..8k+7 in accumulator k (the order fixed in
- * simd_internal.h); each float is widened to double before the FMA. */
+/* acc + x[0..7]^2 in double, reading only the floats that mask m names
+ * (a masked-off lane reads nothing and adds 0 * 0). */
+static inline __m512d sq8(__m512d acc, const float *x, __mmask8 m)
+{
+    __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x));
+    return _mm512_fmadd_pd(v, v, acc);
+}
+
+/* The mask of the first `left` of 8 lanes (left may be <= 0 or >= 8). */
+static inline __mmask8 first8(int left)
+{
+    return (__mmask8)(left >= 8 ? 0xffu : left > 0 ? (1u << left) - 1u : 0u);
+}
+
+/* cogmem_sum_squares: lanes 8k..8k+7 in accumulator a<k> (the order fixed
+ * in simd_internal.h); each float is widened to double before the FMA.
+ * The last, partial round loads through masks: a masked-off lane adds
+ * 0 * 0 = +0, which leaves its sum (+0, positive or NaN) as the scalar
+ * oracle, which adds nothing there, leaves it. The fold stays in
+ * registers: its steps are half-register adds in the oracle's pairing.
+ * Named accumulators, not an array (see avx2.c). */
 static double sum_squares(const float *x, size_t n)
 {
-    __m512d acc[4];
-    for (int k = 0; k < 4; k++)
-        acc[k] = _mm512_setzero_pd();
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
-    for (; i + COGMEM__SUMSQ_LANES <= n; i += COGMEM__SUMSQ_LANES)
-        for (int k = 0; k < 4; k++) {
-            __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8 * k));
-            acc[k] = _mm512_fmadd_pd(v, v, acc[k]);
-        }
-    double l[COGMEM__SUMSQ_LANES];
-    for (int k = 0; k < 4; k++)
-        _mm512_storeu_pd(l + 8 * k, acc[k]);
-    cogmem__sumsq_tail(l, x + i, n - i);
-    return cogmem__sumsq_fold(l);
+    for (; i + COGMEM__SUMSQ_LANES <= n; i += COGMEM__SUMSQ_LANES) {
+        a0 = sq8(a0, x + i, 0xff);
+        a1 = sq8(a1, x + i + 8, 0xff);
+        a2 = sq8(a2, x + i + 16, 0xff);
+        a3 = sq8(a3, x + i + 24, 0xff);
+    }
+    if (i < n) {
+        int r = (int)(n - i); /* 1..31 */
+        a0 = sq8(a0, x + i, first8(r));
+        a1 = sq8(a1, x + i + 8, first8(r - 8));
+        a2 = sq8(a2, x + i + 16, first8(r - 16));
+        a3 = sq8(a3, x + i + 24, first8(r - 24));
+    }
+    /* Lanes j += j + 16, then j += j + 8, then the halves of 4, 2, 1. */
+    __m512d a = _mm512_add_pd(_mm512_add_pd(a0, a2), _mm512_add_pd(a1, a3));
+    __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(a), _mm512_extractf64x4_pd(a, 1));
+    __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
 }
 
 /* Same algorithm as exp_ps in avx2.c (see there): Cody-Waite reduction,

@@ -215,16 +215,22 @@ static void splat_u64(uint64_t *d, size_t n, uint64_t v)
         d[i] = v;
 }
 
-/* The oracle of cogmem_sum_squares: the fixed lane order, one element at
- * a time. */
+/* The oracle of cogmem_sum_squares: the fixed lane order of
+ * simd_internal.h, one element at a time, then the fold. */
 static double sum_squares(const float *x, size_t n)
 {
     double l[COGMEM__SUMSQ_LANES] = {0};
+    /* Round by round (element i of a round to lane i): the same order as
+     * i % 32, in a shape the compiler can keep in registers. */
     for (size_t i = 0; i < n; i += COGMEM__SUMSQ_LANES) {
         size_t m = n - i < COGMEM__SUMSQ_LANES ? n - i : COGMEM__SUMSQ_LANES;
-        cogmem__sumsq_tail(l, x + i, m);
+        for (size_t j = 0; j < m; j++)
+            l[j] += (double)x[i + j] * (double)x[i + j];
     }
-    return cogmem__sumsq_fold(l);
+    for (int w = COGMEM__SUMSQ_LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++)
+            l[j] += l[j + w];
+    return l[0];
 }
 
 void cogmem__simd_fill_scalar(cogmem__simd_ops *ops)

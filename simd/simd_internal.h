@@ -71,7 +71,8 @@ typedef struct cogmem__simd_ops {
 /* cogmem_sum_squares' order, fixed so that every ISA returns the same bits:
  * COGMEM__SUMSQ_LANES running sums, lane j adding x[i]^2 (in double) for
  * every i with i % COGMEM__SUMSQ_LANES == j in increasing i, then folded
- * by cogmem__sumsq_fold. 32 lanes: four 8-double accumulators (AVX-512) or
+ * pairwise: lane j += lane j + 16 for j < 16, then j + 8, 4, 2, 1 (the
+ * scalar oracle, scalar.c, spells it out). 32 lanes: four 8-double accumulators (AVX-512) or
  * eight 4-double ones (AVX2) keep four FMAs in flight, which a 4-cycle
  * FMA latency needs.
  * A float's square is exact in double (24-bit significands give at most
@@ -79,24 +80,6 @@ typedef struct cogmem__simd_ops {
  * top), so a fused multiply-add and a multiply then add round alike: each
  * step is one rounding of the lane's sum, on every ISA. */
 #define COGMEM__SUMSQ_LANES 32
-
-static inline double cogmem__sumsq_fold(double l[COGMEM__SUMSQ_LANES])
-{
-    for (int w = COGMEM__SUMSQ_LANES / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++)
-            l[j] += l[j + w];
-    return l[0];
-}
-
-/* Adds x[0, n), n <= COGMEM__SUMSQ_LANES, onto lanes 0..n-1: a vector
- * body stops at a multiple of the lane count, so its tail's element i
- * belongs to lane i. */
-static inline void cogmem__sumsq_tail(double l[COGMEM__SUMSQ_LANES],
-                                      const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        l[i] += (double)x[i] * (double)x[i];
-}
 
 /* The last step of a cosine, identical on every ISA: dot / (qn * rn), or 0
  * where the product of the norms is 0 (a zero vector, or norms whose f32

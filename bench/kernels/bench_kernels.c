@@ -13,7 +13,10 @@
  *  - in-place read+write bandwidth: x += 0 over the same array;
  *  - FMA peak: register-only FMAs, 16 independent chains;
  *  - OpenBLAS cblas_sgemv with one thread on the same batch-dot problem
- *    (when the build found OpenBLAS).
+ *    (when the build found OpenBLAS);
+ *  - the serial double sum of squares (one add after another, the loop
+ *    the store sealed each vector's norm with before cogmem_sum_squares),
+ *    for the norm kernel.
  * Absolute times are printed for context only; the ratios are the claims.
  * Each figure is the median of interleaved samples, timed in thread CPU
  * time (see now_ns()).
@@ -41,7 +44,7 @@ int cogmem__kernels_bench(int argc, char **argv);
 
 static int quick, full;
 static FILE *plot; /* plot.py's stdin: every table line is copied there */
-static const char *only; /* --only SECTION: dot, topk, decay, hv, bf16, block */
+static const char *only; /* --only SECTION: dot, topk, decay, hv, bf16, norm, block */
 
 /* Run section `name` unless --only picked another. */
 static int want(const char *name)
@@ -459,6 +462,57 @@ typedef struct topk_ctx {
     uint32_t *idx;
 } topk_ctx;
 
+/* ---------------------------------------------------------------- norm */
+
+typedef struct norm_ctx {
+    const cogmem__simd_ops *o; /* NULL: the serial loop */
+    const float *x;
+    size_t n;
+} norm_ctx;
+
+static volatile double sink_d;
+
+static void run_norm(void *p)
+{
+    norm_ctx *c = p;
+    if (c->o) {
+        sink_d = c->o->sum_squares(c->x, c->n);
+        return;
+    }
+    double acc = 0.0;
+    for (size_t i = 0; i < c->n; i++)
+        acc += (double)c->x[i] * (double)c->x[i];
+    sink_d = acc;
+}
+
+/* cogmem_sum_squares (a stored vector's norm) at the store's usual
+ * dimensions, cache-resident as a caller's vector is, against the serial
+ * double loop on the same floats: the same additions' count, in a chain. */
+static void bench_norm(void)
+{
+    static const size_t dims[3] = {16, 128, 768};
+    float *x = big_alloc(768 * sizeof(float));
+    for (size_t i = 0; i < 768; i++)
+        x[i] = frand();
+    for (int d = 0; d < 3; d++) {
+        char shape[32];
+        snprintf(shape, sizeof shape, "dim %zu L1", dims[d]);
+        norm_ctx serial = {NULL, x, dims[d]};
+        for (int isa = COGMEM__ISA_COUNT - 1; isa >= 0; isa--) {
+            const cogmem__simd_ops *o = cogmem__simd_table(isa);
+            if (!o)
+                continue;
+            norm_ctx k = {o, x, dims[d]};
+            job jobs[2] = {{run_norm, &k, 0, {0}}, {run_norm, &serial, 0, {0}}};
+            double r[2];
+            measure(jobs, 2, quick ? 5 : 15, 1e6, r);
+            row("sum_squares", shape, isa_names[isa], r[0], (double)dims[d], "elem",
+                dims[d] * 4.0, "serial double loop", r[1] / r[0]);
+        }
+    }
+    free(x);
+}
+
 static void run_topk(void *p)
 {
     topk_ctx *c = p;
@@ -860,7 +914,8 @@ int cogmem__kernels_bench(int argc, char **argv)
     } simple[] = {{"topk", "top-k", bench_topk},
                   {"decay", "decay and fan effect", bench_decay_fan},
                   {"hv", "binary hypervectors", bench_hv},
-                  {"bf16", "bf16 quantised scan", bench_bf16}};
+                  {"bf16", "bf16 quantised scan", bench_bf16},
+                  {"norm", "sum of squares (a vector's norm)", bench_norm}};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
         if (want(simple[i].name)) {
             header(simple[i].title);

@@ -282,14 +282,15 @@ static void scale(float *x, size_t n, float f)
         x[i] *= f;
 }
 
-/* acc + x[0..3]^2 in double; with `m`, only the lanes whose mask word is
- * set are read (the others add 0 * 0). */
+/* acc + x[0..3]^2 in double. */
 static inline __m256d sq4(__m256d acc, const float *x)
 {
     __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x));
     return _mm256_fmadd_pd(v, v, acc);
 }
 
+/* The same for the first `left` of the four floats only (left may be <= 0
+ * or >= 4): the others are not read and add 0 * 0. */
 static inline __m256d sq4_masked(__m256d acc, const float *x, int left)
 {
     __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(left), _mm_setr_epi32(0, 1, 2, 3));

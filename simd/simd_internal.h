@@ -72,9 +72,9 @@ typedef struct cogmem__simd_ops {
  * COGMEM__SUMSQ_LANES running sums, lane j adding x[i]^2 (in double) for
  * every i with i % COGMEM__SUMSQ_LANES == j in increasing i, then folded
  * pairwise: lane j += lane j + 16 for j < 16, then j + 8, 4, 2, 1 (the
- * scalar oracle, scalar.c, spells it out). 32 lanes: four 8-double accumulators (AVX-512) or
- * eight 4-double ones (AVX2) keep four FMAs in flight, which a 4-cycle
- * FMA latency needs.
+ * scalar oracle, scalar.c, spells it out). 32 lanes: four 8-double
+ * accumulators (AVX-512) or eight 4-double ones (AVX2) keep at least four
+ * FMA chains in flight, which a 4-cycle FMA latency needs.
  * A float's square is exact in double (24-bit significands give at most
  * 48 bits, and no float squares under double's normal range or over its
  * top), so a fused multiply-add and a multiply then add round alike: each

@@ -105,15 +105,18 @@ int cogmem__recall_prepare(struct cogmem__rscan *sc, cogmem_store *st,
 int cogmem__recall_check_query(const struct cogmem__rscan *sc, const float *q,
                                float *qnorm)
 {
-    if (!q || cogmem__check_finite(q, sc->st->dim))
-        return -EINVAL;
     if (sc->p.metric == COGMEM_METRIC_DOT) {
+        if (!q || cogmem__check_finite(q, sc->st->dim))
+            return -EINVAL;
         *qnorm = 1.0f;
         return 0;
     }
-    /* As a stored vector's norm (shards/vec.c): the same kernel, the same
-     * bits on every ISA. */
-    float n = (float)sqrt(cogmem_sum_squares(q, sc->st->dim));
+    /* The check and the norm in one pass, as for a stored vector
+     * (cogmem__check_vector): the same kernel, the same bits on every ISA. */
+    double ss;
+    if (cogmem__check_vector(q, sc->st->dim, &ss))
+        return -EINVAL;
+    float n = (float)sqrt(ss);
     if (n == 0.0f || !isfinite(n))
         return -EINVAL;
     *qnorm = n;

@@ -122,11 +122,12 @@ static struct cogmem__blist *clist_of(cogmem_store *st, struct cogmem__node *cn,
     return cogmem__clist(st, cn, create, &enomem);
 }
 
-/* Add a node with the record's fields. -EBADMSG if it cannot be (the id
- * is taken, or the vector is not what the record says). */
+/* Add a node with a journal ADD record's fields. -EBADMSG if it cannot be
+ * (the id is taken, or the vector is not finite). The record carries no
+ * norm: the add computes it from the row, as the original add did. */
 static int load_node(cogmem_store *st, enum cogmem_kind kind, uint64_t id, const float *row,
                      uint64_t stamp, uint64_t touched, uint32_t act, uint32_t w44,
-                     uint32_t version, const float *norm)
+                     uint32_t version)
 {
     double sumsq;
     if (cogmem__check_vector(row, st->dim, &sumsq))
@@ -136,8 +137,6 @@ static int load_node(cogmem_store *st, enum cogmem_kind kind, uint64_t id, const
         return rc == -ENOMEM ? rc : -EBADMSG;
     struct cogmem__node *n = live(st, kind, id);
     struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_relaxed);
-    if (norm && v->norm != *norm)
-        return -EBADMSG;
     /* Nobody else can see the store yet: plain stores of fields that are
      * otherwise set before publication are safe. */
     v->version = version;
@@ -445,7 +444,7 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         if (!v)
             return -ENOMEM;
         return load_node(st, (enum cogmem_kind)a.kind, a.id, v, a.stamp, a.touched_ns,
-                         a.activation_bits, a.word44, a.vec_version, NULL);
+                         a.activation_bits, a.word44, a.vec_version);
     }
     case COGMEM__J_REMOVE: {
         struct cogmem__jp_remove a;

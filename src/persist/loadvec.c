@@ -28,19 +28,17 @@
 #include "src/persist/internal.h"
 
 /* Whether a copied row agrees with its record: finite, and its norm
- * (recomputed with the dispatched dot kernel, in float) is the recorded
- * one up to rounding. The recorded norm is the one the store keeps: it is
- * bit-exactly what the writer computed, which a recomputation in another
- * order is not. */
+ * recomputed as a write computes it (cogmem__check_vector's one pass, the
+ * fixed-order cogmem_sum_squares, so bit-exact for what this version
+ * wrote) is the recorded one up to rounding, which allows for snapshots
+ * whose norms an earlier version summed in another order. (That the
+ * recorded norm is positive and finite the parser checks: snapparse.c.) */
 static int row_ok(const float *row, uint32_t dim, float norm)
 {
-    if (cogmem__check_finite(row, dim))
+    double sumsq;
+    if (cogmem__check_vector(row, dim, &sumsq))
         return 0;
-    float d;
-    cogmem_dot_batch(row, row, 1, dim, dim, &d);
-    if (!isfinite(d)) /* squares overflow float: only for huge norms */
-        return norm > 1e18f;
-    return fabsf(sqrtf(d) - norm) <= 1e-3f * norm;
+    return fabs(sqrt(sumsq) - (double)norm) <= 1e-3 * (double)norm;
 }
 
 static void fail(struct cogmem__vload *j, const char *section, uint64_t off,

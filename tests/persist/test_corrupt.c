@@ -10,8 +10,15 @@
  *     naming the file and the section; cogmem_snapshot_verify() says the
  *     same, and on the intact file 0 with the right counts.
  *   - A newer format major or an unknown incompatible feature, in a
- *     snapshot or a segment: -EPROTONOSUPPORT. */
+ *     snapshot or a segment: -EPROTONOSUPPORT.
+ *   - A snapshot whose content is wrong but whose every checksum was
+ *     recomputed (a hostile or buggy writer): a record's norm that its
+ *     row does not have, a NaN or an infinity in a row, a non-zero byte
+ *     in a row's padding. A COPY open refuses each with -EBADMSG, naming
+ *     the record or the row; the same file resealed unchanged opens to
+ *     the same state (so the refusals are not checksum failures). */
 #include <fcntl.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -66,6 +73,39 @@ static void write_file(const char *path, const unsigned char *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
     CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
+}
+
+/* Recompute every checksum of the snapshot in b after an edit: the
+ * vector chunk sums, the vector sections' sums of them, every other
+ * section's sum, the table's sum and the footer's copy of it. The header
+ * holds no checksum of the content, so it stays as it is. */
+static void reseal(unsigned char *b, size_t n)
+{
+    struct cogmem__snap_header h;
+    memcpy(&h, b, sizeof h);
+    struct cogmem__snap_section sec[COGMEM__SEC_N];
+    memcpy(sec, b + h.table_off, sizeof sec);
+    unsigned char *sums = b + sec[4].off;
+    for (int k = 0, at = 0; k < 2; k++) {
+        const struct cogmem__snap_section *v = &sec[2 + k];
+        unsigned char *first = sums + 8 * at;
+        for (uint64_t o = 0; o < v->len; o += COGMEM__VEC_CHUNK, at++) {
+            uint64_t len = v->len - o < COGMEM__VEC_CHUNK ? v->len - o : COGMEM__VEC_CHUNK;
+            uint64_t x = XXH3_64bits(b + v->off + o, len);
+            memcpy(sums + 8 * at, &x, 8);
+        }
+        sec[2 + k].xxh3 = XXH3_64bits(first, (size_t)(sums + 8 * at - first));
+    }
+    for (int i = 0; i < COGMEM__SEC_N; i++)
+        if (i != 2 && i != 3)
+            sec[i].xxh3 = XXH3_64bits(b + sec[i].off, sec[i].len);
+    memcpy(b + h.table_off, sec, sizeof sec);
+    uint64_t t = XXH3_64bits(sec, sizeof sec);
+    memcpy(b + h.table_off + sizeof sec, &t, 8);
+    struct cogmem__snap_footer f;
+    memcpy(&f, b + n - sizeof f, sizeof f);
+    f.table_xxh3 = t;
+    memcpy(b + n - sizeof f, &f, sizeof f);
 }
 
 /* Open a copy of `base` whose file `name` is replaced by b[0..n). */
@@ -238,6 +278,79 @@ int main(void)
         memcpy(sc, &h, sizeof h);
         CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, NULL), -EPROTONOSUPPORT);
     }
+    /* --- crafted content, every checksum recomputed */
+    {
+        struct cogmem__snap_header h;
+        memcpy(&h, sb, sizeof h);
+        struct cogmem__snap_section sec[COGMEM__SEC_N];
+        memcpy(sec, sb + h.table_off, sizeof sec);
+        CHECK(h.row_bytes == 64 && DIM * sizeof(float) < h.row_bytes); /* rows have padding */
+        memcpy(sc, sb, sn);
+        reseal(sc, sn);
+        CHECK(!memcmp(sc, sb, sn)); /* reseal computes what the writer wrote */
+        sc[sec[0].off + 3 * sizeof(struct cogmem__snap_node) +
+           offsetof(struct cogmem__snap_node, touched_ns) + 2] ^= 0x01; /* a touch time */
+        reseal(sc, sn);
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, &got), 0);
+        CHECK(got.n != full.n || memcmp(got.p, full.p, got.n)); /* the edit is seen ... */
+        memcpy(sc, sb, sn);
+        reseal(sc, sn);
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, &got), 0);
+        CHECK(!state_diff(&full, &got, "resealed, unchanged")); /* ... and nothing else is */
+        /* Each edit writes `value` to row[at] (SET), sets the record's
+         * norm to `norm` (NORM; 0 for twice its own), both, zeroes the
+         * row and its norm (ZERO), or writes a byte of the row's padding
+         * (PAD, at = the byte). */
+        enum { SET = 1, NORM = 2, ZERO = 4, PAD = 8 };
+        struct { int k; uint32_t row; int op; uint32_t at; float value, norm; } edits[] = {
+            {0, 5, NORM, 0, 0, 0},                  /* concept 5's norm, doubled */
+            {1, 9, NORM, 0, 0, 0},                  /* episode 9's norm, doubled */
+            {0, 7, SET, 3, NAN, 0},                 /* concept 7's row[3] */
+            {1, 2, SET, 0, -INFINITY, 0},           /* episode 2's row[0] */
+            {0, 6, SET | NORM, 1, NAN, 2e19f},      /* a NaN and a norm no row has */
+            {0, 4, SET, 7, 1e30f, 0},               /* finite, its norm wrong */
+            {0, 8, NORM, 0, 0, INFINITY},           /* an infinite norm */
+            {1, 3, NORM, 0, 0, NAN},                /* a NaN norm */
+            {1, 6, ZERO, 0, 0, 0},                  /* a zero vector: no cosine */
+            {1, 11, PAD, 37, 0, 0},                 /* episode 11's padding */
+        };
+        for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
+            memcpy(sc, sb, sn);
+            uint64_t rec = sec[edits[e].k].off + edits[e].row * sizeof(struct cogmem__snap_node);
+            uint64_t row = sec[2 + edits[e].k].off + edits[e].row * (uint64_t)h.row_bytes;
+            unsigned char *normp = sc + rec + offsetof(struct cogmem__snap_node, norm);
+            const char *want = edits[e].k ? "episode-meta" : "concept-meta";
+            uint64_t want_at = rec;
+            int op = edits[e].op;
+            if (op & SET)
+                memcpy(sc + row + 4 * edits[e].at, &edits[e].value, 4);
+            if (op & NORM) {
+                float norm;
+                memcpy(&norm, normp, 4);
+                norm = edits[e].norm == 0.0f ? 2.0f * norm : edits[e].norm;
+                memcpy(normp, &norm, 4);
+            }
+            if (op & ZERO) {
+                memset(sc + row, 0, DIM * sizeof(float));
+                memset(normp, 0, 4);
+            }
+            if (op & PAD) {
+                sc[row + edits[e].at] = 0x5a;
+                want = edits[e].k ? "episode-vectors" : "concept-vectors";
+                want_at = row + edits[e].at;
+            }
+            reseal(sc, sn);
+            int rc = open_damaged(base, snap_name, sc, sn, &rep, NULL);
+            if (rc != -EBADMSG || strcmp(rep.bad_file, snap_name) ||
+                strcmp(rep.bad_section, want) || rep.bad_offset != want_at) {
+                fprintf(stderr, "crafted edit %zu: rc %d, %s / %s at %llu (want %s at %llu)\n",
+                        e, rc, rep.bad_file, rep.bad_section,
+                        (unsigned long long)rep.bad_offset, want, (unsigned long long)want_at);
+                return 1;
+            }
+        }
+    }
+
     /* Not a snapshot at all. */
     CHECK_RC(cogmem_snapshot_verify(base, NULL) < 0, 1);
     snprintf(vpath, sizeof vpath, "%s/none.cgs", base);

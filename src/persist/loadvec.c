@@ -27,10 +27,13 @@
 #include "shards/sigmask.h"
 #include "src/persist/internal.h"
 
-/* Whether a copied row agrees with its record: finite, and its norm
+/* Whether a copied row agrees with its record, as a write would have
+ * stored it: finite, its norm as a float finite (a write refuses a row
+ * whose norm overflows float, -ERANGE; a tolerance alone would let a row
+ * of norm just above FLT_MAX pass with FLT_MAX recorded), and that norm,
  * recomputed as a write computes it (cogmem__check_vector's one pass, the
  * fixed-order cogmem_sum_squares, so bit-exact for what this version
- * wrote) is the recorded one up to rounding, which allows for snapshots
+ * wrote), the recorded one up to rounding, which allows for snapshots
  * whose norms an earlier version summed in another order. (That the
  * recorded norm is positive and finite the parser checks: snapparse.c.) */
 static int row_ok(const float *row, uint32_t dim, float norm)
@@ -38,7 +41,8 @@ static int row_ok(const float *row, uint32_t dim, float norm)
     double sumsq;
     if (cogmem__check_vector(row, dim, &sumsq))
         return 0;
-    return fabs(sqrt(sumsq) - (double)norm) <= 1e-3 * (double)norm;
+    double r = sqrt(sumsq);
+    return isfinite((float)r) && fabs(r - (double)norm) <= 1e-3 * (double)norm;
 }
 
 static void fail(struct cogmem__vload *j, const char *section, uint64_t off,

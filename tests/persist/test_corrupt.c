@@ -13,11 +13,12 @@
  *     snapshot or a segment: -EPROTONOSUPPORT.
  *   - A snapshot whose content is wrong but whose every checksum was
  *     recomputed (a hostile or buggy writer): a record's norm that its
- *     row does not have, a NaN or an infinity in a row, a non-zero byte
- *     in a row's padding. A COPY open refuses each with -EBADMSG, naming
+ *     row does not have, a NaN or an infinity in a row, a row whose norm
+ *     overflows float, a non-zero byte in a row's padding. A COPY open refuses each with -EBADMSG, naming
  *     the record or the row; the same file resealed unchanged opens to
  *     the same state (so the refusals are not checksum failures). */
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <xxhash.h>
@@ -300,7 +301,10 @@ int main(void)
         /* Each edit writes `value` to row[at] (SET), sets the record's
          * norm to `norm` (NORM; 0 for twice its own), both, zeroes the
          * row and its norm (ZERO), or writes a byte of the row's padding
-         * (PAD, at = the byte). */
+         * (PAD, at = the byte). ZERO | SET | NORM with value FLT_MAX makes
+         * the row (FLT_MAX, 0.04 FLT_MAX, 0, ...), whose norm, 1.0008
+         * FLT_MAX, is within 1e-3 of the recorded FLT_MAX but overflows
+         * float: a write refuses it (-ERANGE), so a load must too. */
         enum { SET = 1, NORM = 2, ZERO = 4, PAD = 8 };
         struct { int k; uint32_t row; int op; uint32_t at; float value, norm; } edits[] = {
             {0, 5, NORM, 0, 0, 0},                  /* concept 5's norm, doubled */
@@ -313,6 +317,7 @@ int main(void)
             {1, 3, NORM, 0, 0, NAN},                /* a NaN norm */
             {1, 6, ZERO, 0, 0, 0},                  /* a zero vector: no cosine */
             {1, 11, PAD, 37, 0, 0},                 /* episode 11's padding */
+            {0, 2, ZERO | SET | NORM, 0, FLT_MAX, FLT_MAX}, /* a norm over float's */
         };
         for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
             memcpy(sc, sb, sn);
@@ -322,17 +327,21 @@ int main(void)
             const char *want = edits[e].k ? "episode-meta" : "concept-meta";
             uint64_t want_at = rec;
             int op = edits[e].op;
+            if (op & ZERO) {
+                memset(sc + row, 0, DIM * sizeof(float));
+                memset(normp, 0, 4);
+            }
             if (op & SET)
                 memcpy(sc + row + 4 * edits[e].at, &edits[e].value, 4);
+            if ((op & ZERO) && (op & SET)) {
+                float second = 0.04f * edits[e].value;
+                memcpy(sc + row + 4 * (edits[e].at + 1), &second, 4);
+            }
             if (op & NORM) {
                 float norm;
                 memcpy(&norm, normp, 4);
                 norm = edits[e].norm == 0.0f ? 2.0f * norm : edits[e].norm;
                 memcpy(normp, &norm, 4);
-            }
-            if (op & ZERO) {
-                memset(sc + row, 0, DIM * sizeof(float));
-                memset(normp, 0, 4);
             }
             if (op & PAD) {
                 sc[row + edits[e].at] = 0x5a;

@@ -155,6 +155,20 @@ struct cogmem__snap_bind {
 };
 _Static_assert(sizeof(struct cogmem__snap_bind) == 40, "binding entry layout");
 
+/* Whether a stored binding (a snapshot's, or a CLIST record's) is one the
+ * store could hold: an episode, a strength in [0, 1], zero padding, and
+ * t_dec >= t_ref (cogmem_bind.h: a decay brings a binding from t_dec up
+ * to now; with t_dec < t_ref a POWER decay's ratio is below 1 and raises
+ * the strength, past 1 and to Inf). Every write keeps t_dec >= t_ref:
+ * bind and adjust set both to one time, a decay raises t_dec to
+ * max(t_dec, now). The creation time has no such rule: the clock may
+ * step back between a bind and an adjust. */
+static inline int cogmem__snap_bind_ok(const struct cogmem__snap_bind *b)
+{
+    return b->episode != 0 && b->strength >= 0.0f && b->strength <= 1.0f && b->pad == 0 &&
+           b->decayed_ns >= b->touched_ns;
+}
+
 #define COGMEM__HIST_SLOTS 32u
 struct cogmem__snap_hist {
     uint64_t id;

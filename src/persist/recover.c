@@ -575,7 +575,7 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         for (uint32_t i = 0; i < a.n; i++) {
             struct cogmem__snap_bind b;
             memcpy(&b, &e[i], sizeof b);
-            if (b.episode == 0 || !(b.strength >= 0.0f && b.strength <= 1.0f))
+            if (!cogmem__snap_bind_ok(&b))
                 return -EBADMSG;
             int rc = list_append(cl, &b);
             if (rc)

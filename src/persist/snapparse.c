@@ -227,7 +227,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
         for (uint32_t j = 0; j < lh.n; j++) {
             struct cogmem__snap_bind b;
             memcpy(&b, &e[j], sizeof b);
-            if (b.episode == 0 || !(b.strength >= 0.0f && b.strength <= 1.0f) || b.pad)
+            if (!cogmem__snap_bind_ok(&b))
                 BAD("bindings", bs->off + off + sizeof lh + j * sizeof b, "bad binding");
         }
         if (sink && (rc = sink->blist(arg, &lh, e))) {

@@ -16,11 +16,17 @@
  *     row does not have, a NaN or an infinity in a row, a row whose norm
  *     overflows float, a non-zero byte in a row's padding. A COPY open refuses each with -EBADMSG, naming
  *     the record or the row; the same file resealed unchanged opens to
- *     the same state (so the refusals are not checksum failures). */
+ *     the same state (so the refusals are not checksum failures).
+ *   - A binding, in a snapshot or in a journal's CLIST record (both
+ *     checksums recomputed), whose decay time is before its touch time:
+ *     refused (-EBADMSG, naming it), since a POWER decay of it would raise
+ *     its strength past 1. A creation time after the touch time, which a
+ *     clock stepping back can give, still loads. */
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "src/persist/format.h"
@@ -358,6 +364,106 @@ int main(void)
                 return 1;
             }
         }
+    }
+
+    /* --- a binding's times, every checksum recomputed */
+    {
+        struct cogmem__snap_header h;
+        memcpy(&h, sb, sizeof h);
+        struct cogmem__snap_section sec[COGMEM__SEC_N];
+        memcpy(sec, sb + h.table_off, sizeof sec);
+        const uint64_t at = sec[5].off + sizeof(struct cogmem__snap_blist); /* list 0, entry 0 */
+        struct cogmem__snap_bind b0;
+        memcpy(&b0, sb + at, sizeof b0);
+        CHECK(b0.episode != 0 && b0.decayed_ns >= b0.touched_ns);
+        /* created after touched (a clock stepped back), decayed later than
+         * touched: a store can hold both; the edit shows in the state */
+        struct cogmem__snap_bind b = b0;
+        b.created_ns = b.touched_ns + 5;
+        b.decayed_ns = b.touched_ns + 7;
+        memcpy(sc, sb, sn);
+        memcpy(sc + at, &b, sizeof b);
+        reseal(sc, sn);
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, &got), 0);
+        CHECK(got.n != full.n || memcmp(got.p, full.p, got.n));
+        /* decayed before touched */
+        b = b0;
+        b.decayed_ns = b.touched_ns - 10000000000ull;
+        memcpy(sc, sb, sn);
+        memcpy(sc + at, &b, sizeof b);
+        reseal(sc, sn);
+        CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, NULL), -EBADMSG);
+        CHECK(!strcmp(rep.bad_file, snap_name) && !strcmp(rep.bad_section, "bindings"));
+        CHECK(rep.bad_offset == at);
+    }
+    /* ... and in a journal: a store whose whole history is its segment,
+     * the last record a decay's CLIST record of the one binding. */
+    {
+        char *cb = test_tmpdir("corrupt-clist");
+        cogmem_config cc = config(cb);
+        cogmem_store *s2 = NULL;
+        CHECK_RC(cogmem_open(&cc, &s2), 0);
+        vec(v, 1);
+        CHECK_RC(cogmem_concept_add(s2, 1, v), 0);
+        CHECK_RC(cogmem_episode_add(s2, 2, v, 0), 0);
+        CHECK_RC(cogmem_bind(s2, 2, 1, 0.5f), 0);
+        cogmem_decay_params dp;
+        cogmem_decay_params_init(&dp);
+        dp.prune_below = 0.0f;
+        CHECK_RC(cogmem_decay(s2, &dp, (uint64_t)time(NULL) * 1000000000ull + 60000000000ull,
+                              NULL), 0);
+        CHECK_RC(cogmem_close(&s2), 0);
+        find_files(cb);
+        snprintf(path, sizeof path, "%s/%s", cb, seg_name);
+        size_t cn;
+        unsigned char *cj = read_file(path, &cn);
+        struct cogmem__jrn_header ch;
+        memcpy(&ch, cj, sizeof ch);
+        /* Walk to the last record; it must be the CLIST of one binding. */
+        size_t off = sizeof ch, last = 0, nrec = 0;
+        while (off < cn) {
+            struct cogmem__jrn_rec r;
+            memcpy(&r, cj + off, sizeof r);
+            last = off;
+            off += cogmem__jrn_rec_bytes(r.len);
+            nrec++;
+        }
+        CHECK(off == cn && nrec == 4);
+        struct cogmem__jrn_rec r;
+        memcpy(&r, cj + last, sizeof r);
+        CHECK(r.type == COGMEM__J_CLIST &&
+              r.len == sizeof(struct cogmem__jp_clist) + sizeof(struct cogmem__snap_bind));
+        const size_t eat = last + sizeof r + sizeof(struct cogmem__jp_clist);
+        const size_t body = sizeof r + cogmem__pad8(r.len);
+        struct cogmem__snap_bind e0;
+        memcpy(&e0, cj + eat, sizeof e0);
+        CHECK(e0.episode == 2 && e0.decayed_ns > e0.touched_ns);
+        unsigned char *ce = malloc(cn);
+        for (int bad = 0; bad < 2; bad++) {
+            struct cogmem__snap_bind e = e0;
+            if (bad)
+                e.decayed_ns = e.touched_ns - 1;
+            else
+                e.touched_ns = e.decayed_ns; /* equal: allowed */
+            memcpy(ce, cj, cn);
+            memcpy(ce + eat, &e, sizeof e);
+            uint64_t sum = XXH3_64bits_withSeed(ce + last, body, ch.salt);
+            memcpy(ce + last + body, &sum, 8);
+            int rc = open_damaged(cb, seg_name, ce, cn, &rep, NULL);
+            if (!bad) { /* resealed right: replayed, not dropped as a torn tail */
+                CHECK_RC(rc, 0);
+                CHECK(rep.records_replayed == 4 && rep.tail_bytes_dropped == 0);
+            } else {
+                CHECK_RC(rc, -EBADMSG);
+                CHECK(!strcmp(rep.bad_file, seg_name) && !strcmp(rep.bad_section, "record"));
+                CHECK(rep.bad_offset == last);
+            }
+        }
+        free(ce);
+        free(cj);
+        test_rmdir(cb);
+        free(cb);
+        find_files(base); /* the names the rest of the test uses */
     }
 
     /* Not a snapshot at all. */

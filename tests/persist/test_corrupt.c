@@ -30,6 +30,7 @@
 #include <xxhash.h>
 
 #include "src/persist/format.h"
+#include "tests/persist/craft.h"
 #include "tests/persist/state.h"
 
 #define DIM 8
@@ -80,39 +81,6 @@ static void write_file(const char *path, const unsigned char *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
     CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
-}
-
-/* Recompute every checksum of the snapshot in b after an edit: the
- * vector chunk sums, the vector sections' sums of them, every other
- * section's sum, the table's sum and the footer's copy of it. The header
- * holds no checksum of the content, so it stays as it is. */
-static void reseal(unsigned char *b, size_t n)
-{
-    struct cogmem__snap_header h;
-    memcpy(&h, b, sizeof h);
-    struct cogmem__snap_section sec[COGMEM__SEC_N];
-    memcpy(sec, b + h.table_off, sizeof sec);
-    unsigned char *sums = b + sec[4].off;
-    for (int k = 0, at = 0; k < 2; k++) {
-        const struct cogmem__snap_section *v = &sec[2 + k];
-        unsigned char *first = sums + 8 * at;
-        for (uint64_t o = 0; o < v->len; o += COGMEM__VEC_CHUNK, at++) {
-            uint64_t len = v->len - o < COGMEM__VEC_CHUNK ? v->len - o : COGMEM__VEC_CHUNK;
-            uint64_t x = XXH3_64bits(b + v->off + o, len);
-            memcpy(sums + 8 * at, &x, 8);
-        }
-        sec[2 + k].xxh3 = XXH3_64bits(first, (size_t)(sums + 8 * at - first));
-    }
-    for (int i = 0; i < COGMEM__SEC_N; i++)
-        if (i != 2 && i != 3)
-            sec[i].xxh3 = XXH3_64bits(b + sec[i].off, sec[i].len);
-    memcpy(b + h.table_off, sec, sizeof sec);
-    uint64_t t = XXH3_64bits(sec, sizeof sec);
-    memcpy(b + h.table_off + sizeof sec, &t, 8);
-    struct cogmem__snap_footer f;
-    memcpy(&f, b + n - sizeof f, sizeof f);
-    f.table_xxh3 = t;
-    memcpy(b + n - sizeof f, &f, sizeof f);
 }
 
 /* Open a copy of `base` whose file `name` is replaced by b[0..n). */
@@ -293,15 +261,15 @@ int main(void)
         memcpy(sec, sb + h.table_off, sizeof sec);
         CHECK(h.row_bytes == 64 && DIM * sizeof(float) < h.row_bytes); /* rows have padding */
         memcpy(sc, sb, sn);
-        reseal(sc, sn);
+        CHECK(craft_reseal_snapshot(sc, sn) == 0);
         CHECK(!memcmp(sc, sb, sn)); /* reseal computes what the writer wrote */
         sc[sec[0].off + 3 * sizeof(struct cogmem__snap_node) +
            offsetof(struct cogmem__snap_node, touched_ns) + 2] ^= 0x01; /* a touch time */
-        reseal(sc, sn);
+        CHECK(craft_reseal_snapshot(sc, sn) == 0);
         CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, &got), 0);
         CHECK(got.n != full.n || memcmp(got.p, full.p, got.n)); /* the edit is seen ... */
         memcpy(sc, sb, sn);
-        reseal(sc, sn);
+        CHECK(craft_reseal_snapshot(sc, sn) == 0);
         CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, &got), 0);
         CHECK(!state_diff(&full, &got, "resealed, unchanged")); /* ... and nothing else is */
         /* Each edit writes `value` to row[at] (SET), sets the record's
@@ -354,7 +322,7 @@ int main(void)
                 want = edits[e].k ? "episode-vectors" : "concept-vectors";
                 want_at = row + edits[e].at;
             }
-            reseal(sc, sn);
+            CHECK(craft_reseal_snapshot(sc, sn) == 0);
             int rc = open_damaged(base, snap_name, sc, sn, &rep, NULL);
             if (rc != -EBADMSG || strcmp(rep.bad_file, snap_name) ||
                 strcmp(rep.bad_section, want) || rep.bad_offset != want_at) {
@@ -383,7 +351,7 @@ int main(void)
         b.decayed_ns = b.touched_ns + 7;
         memcpy(sc, sb, sn);
         memcpy(sc + at, &b, sizeof b);
-        reseal(sc, sn);
+        CHECK(craft_reseal_snapshot(sc, sn) == 0);
         CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, &got), 0);
         CHECK(got.n != full.n || memcmp(got.p, full.p, got.n));
         /* decayed before touched */
@@ -391,7 +359,7 @@ int main(void)
         b.decayed_ns = b.touched_ns - 10000000000ull;
         memcpy(sc, sb, sn);
         memcpy(sc + at, &b, sizeof b);
-        reseal(sc, sn);
+        CHECK(craft_reseal_snapshot(sc, sn) == 0);
         CHECK_RC(open_damaged(base, snap_name, sc, sn, &rep, NULL), -EBADMSG);
         CHECK(!strcmp(rep.bad_file, snap_name) && !strcmp(rep.bad_section, "bindings"));
         CHECK(rep.bad_offset == at);
@@ -434,11 +402,13 @@ int main(void)
         CHECK(r.type == COGMEM__J_CLIST &&
               r.len == sizeof(struct cogmem__jp_clist) + sizeof(struct cogmem__snap_bind));
         const size_t eat = last + sizeof r + sizeof(struct cogmem__jp_clist);
-        const size_t body = sizeof r + cogmem__pad8(r.len);
         struct cogmem__snap_bind e0;
         memcpy(&e0, cj + eat, sizeof e0);
         CHECK(e0.episode == 2 && e0.decayed_ns > e0.touched_ns);
         unsigned char *ce = malloc(cn);
+        memcpy(ce, cj, cn);
+        craft_reseal_segment(ce, cn);
+        CHECK(!memcmp(ce, cj, cn)); /* reseal computes what the writer wrote */
         for (int bad = 0; bad < 2; bad++) {
             struct cogmem__snap_bind e = e0;
             if (bad)
@@ -447,8 +417,7 @@ int main(void)
                 e.touched_ns = e.decayed_ns; /* equal: allowed */
             memcpy(ce, cj, cn);
             memcpy(ce + eat, &e, sizeof e);
-            uint64_t sum = XXH3_64bits_withSeed(ce + last, body, ch.salt);
-            memcpy(ce + last + body, &sum, 8);
+            craft_reseal_segment(ce, cn);
             int rc = open_damaged(cb, seg_name, ce, cn, &rep, NULL);
             if (!bad) { /* resealed right: replayed, not dropped as a torn tail */
                 CHECK_RC(rc, 0);

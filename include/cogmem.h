@@ -314,7 +314,8 @@ struct cogmem_concept_info {
     uint64_t touched_ns;       /* CLOCK_REALTIME of the last centroid change */
     uint32_t fan_out;          /* number of bindings */
     uint32_t binding_version;  /* bumped on every bind/unbind of the concept */
-    uint32_t centroid_version; /* 1 when added, +1 per set_centroid/blend */
+    uint32_t centroid_version; /* 1 when added, +1 per set_centroid/blend;
+                                * after 2^32 - 1 it wraps to 1, never 0 */
     float activation;          /* last stored activation */
     float norm;                /* L2 norm of the current centroid */
 };

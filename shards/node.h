@@ -173,13 +173,32 @@ void cogmem__home_unref(struct cogmem__home *h);
  * the allocator. Only where no reader can reach the record any more. */
 void cogmem__node_mem_free(struct cogmem__node_mem *m);
 
+/* Centroid versions: 1 at the add, the next one per replacement, and
+ * never 0 (a snapshot refuses version 0: src/persist/snapparse.c). After
+ * 2^32 - 1 replacements of one concept -- hours for a hot concept at a
+ * million replacements a second -- the counter wraps, to 1, so "newer"
+ * is serial-number arithmetic (RFC 1982): b is newer than a when it is
+ * less than 2^31 steps ahead. Two vectors of one node that are compared
+ * are never that far apart: a reader holds a version for the length of
+ * a call, not for two billion replacements. */
+static inline uint32_t cogmem__version_next(uint32_t v)
+{
+    return v == UINT32_MAX ? 1u : v + 1u;
+}
+
+static inline int cogmem__version_newer(uint32_t b, uint32_t a)
+{
+    return (int32_t)(b - a) > 0;
+}
+
 static inline uint64_t cogmem__normver(uint32_t version, float norm)
 {
     return (uint64_t)version << 32 | cogmem__f2u(norm);
 }
 
-/* Record a newly published vector's version and norm. Versions only grow,
- * and racing replacers may store out of order, so the larger one wins.
+/* Record a newly published vector's version and norm. Versions only move
+ * forward, and racing replacers may store out of order, so the newer one
+ * wins (cogmem__version_newer; a word with version 0 was never noted).
  * Relaxed: the pair is one word, consistent by itself; it orders nothing. */
 static inline void cogmem__node_note_vec(struct cogmem__node *n, uint32_t version,
                                          float norm)
@@ -187,10 +206,20 @@ static inline void cogmem__node_note_vec(struct cogmem__node *n, uint32_t versio
     _Atomic uint64_t *w = &n->normver;
     uint64_t want = cogmem__normver(version, norm);
     uint64_t cur = atomic_load_explicit(w, memory_order_relaxed);
-    while ((uint32_t)(cur >> 32) < version &&
+    while (((uint32_t)(cur >> 32) == 0 ||
+            cogmem__version_newer(version, (uint32_t)(cur >> 32))) &&
            !atomic_compare_exchange_weak_explicit(w, &cur, want, memory_order_relaxed,
                                                   memory_order_relaxed))
         ;
+}
+
+/* Set the version and norm outright, for a loader that restores a
+ * vector's version (the store not yet shared): "newer" does not apply to
+ * a version read from a file, which may be any distance from the one the
+ * node was made with. */
+static inline void cogmem__node_set_vec(struct cogmem__node *n, uint32_t version, float norm)
+{
+    atomic_store_explicit(&n->normver, cogmem__normver(version, norm), memory_order_relaxed);
 }
 
 static inline uint64_t cogmem__node_normver(struct cogmem__node *n)

@@ -57,7 +57,7 @@ static int replace_centroid(cogmem_store *st, uint64_t id, derive_fn derive,
         rc = derive(cur, nv, arg);
         if (rc)
             break;
-        nv->version = cur->version + 1;
+        nv->version = cogmem__version_next(cur->version);
         /* Release: publishes nv's data; acquire on failure: the reload of
          * `cur` must see the competing vector's data. */
         if (atomic_compare_exchange_weak_explicit(&n->vec, &cur, nv,

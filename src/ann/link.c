@@ -406,7 +406,8 @@ static int refresh(struct cogmem__ann *a, struct slot *X, struct cogmem__node *n
     struct cogmem_vec *nv = atomic_load_explicit(&n->vec, memory_order_acquire);
     struct cogmem_vec *old = X->vec;
     if (!live_state(atomic_load_explicit(&X->hot->state, memory_order_relaxed)) || !nv ||
-        nv == old || (old && nv->version <= old->version) || !cogmem__vec_tryget(nv)) {
+        nv == old || (old && !cogmem__version_newer(nv->version, old->version)) ||
+        !cogmem__vec_tryget(nv)) {
         spin_unlock(&X->lock);
         return 0;
     }

@@ -140,7 +140,7 @@ static int load_node(cogmem_store *st, enum cogmem_kind kind, uint64_t id, const
     /* Nobody else can see the store yet: plain stores of fields that are
      * otherwise set before publication are safe. */
     v->version = version;
-    cogmem__node_note_vec(n, version, v->norm); /* the record's copy of both */
+    cogmem__node_set_vec(n, version, v->norm); /* the record's copy of both */
     atomic_store_explicit(&n->touched_ns, touched, memory_order_relaxed);
     atomic_store_explicit(&n->activation_bits, act, memory_order_relaxed);
     atomic_store_explicit(&n->bind_version, w44, memory_order_relaxed);
@@ -256,7 +256,7 @@ static int bulk_node(struct rec *r, enum cogmem_kind kind, const struct cogmem__
     atomic_store_explicit(&n->touched_ns, sn->touched_ns, memory_order_relaxed);
     atomic_store_explicit(&n->activation_bits, sn->activation_bits, memory_order_relaxed);
     atomic_store_explicit(&n->bind_version, sn->word44, memory_order_relaxed);
-    cogmem__node_note_vec(n, sn->vec_version, sn->norm);
+    cogmem__node_set_vec(n, sn->vec_version, sn->norm);
     cogmem__node_publish(n, id);
     cogmem__rcu_lock();
     if (cogmem__set_find(other, id, hash, COGMEM__FIND_ANY) ||
@@ -473,7 +473,7 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         struct cogmem__node *n = live(st, COGMEM_CONCEPT, a.id);
         struct cogmem_vec *nv = atomic_load_explicit(&n->vec, memory_order_relaxed);
         nv->version = a.vec_version;
-        cogmem__node_note_vec(n, a.vec_version, nv->norm); /* the record's copy */
+        cogmem__node_set_vec(n, a.vec_version, nv->norm); /* the record's copy */
         atomic_store_explicit(&n->touched_ns, a.touched_ns, memory_order_relaxed);
         return 0;
     }

@@ -411,6 +411,42 @@ static void test_replace_relink(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
+/* The same across the centroid version's wrap (2^32 - 1 to 1, shards/
+ * node.h): the index takes version 1 as newer than the one it holds. The
+ * version is set just below the wrap inside the store, since reaching it
+ * takes 2^32 replacements. */
+static void test_replace_relink_across_wrap(void **state)
+{
+    (void)state;
+    cogmem_store *s = open_index(1, NULL);
+    float *x = make_points(2000, 17);
+    for (size_t i = 0; i < 2000; i++)
+        assert_int_equal(cogmem_concept_add(s, 1 + i, x + i * DIM), 0);
+    cogmem__rcu_lock();
+    struct cogmem__node *n = cogmem__set_find(cogmem__set_of(s, COGMEM_CONCEPT), 5,
+                                              cogmem__hash(s, 5), COGMEM__FIND_LIVE);
+    assert_non_null(n);
+    struct cogmem_vec *cur = atomic_load_explicit(&n->vec, memory_order_acquire);
+    cur->version = UINT32_MAX; /* the index's slot holds this same vector */
+    cogmem__node_set_vec(n, cur->version, cur->norm);
+    cogmem__rcu_unlock();
+    assert_int_equal(cogmem_concept_set_centroid(s, 5, x + 1500 * DIM), 0);
+    struct cogmem_concept_info ci;
+    assert_int_equal(cogmem_concept_info(s, 5, &ci), 0);
+    assert_int_equal(ci.centroid_version, 1);
+    struct cogmem__ann_stats as;
+    cogmem__ann_read_stats(s->ann[0], &as);
+    assert_int_equal(as.relinks, 1);
+    cogmem_recall_params p = approx(64);
+    cogmem_recall_hit h[2];
+    size_t nh;
+    assert_int_equal(cogmem_recall(s, x + 1500 * DIM, COGMEM_CONCEPT, 2, &p, h, &nh), 0);
+    assert_int_equal(nh, 2);
+    assert_true((h[0].id == 5 && h[1].id == 1501) || (h[0].id == 1501 && h[1].id == 5));
+    free(x);
+    assert_int_equal(cogmem_close(&s), 0);
+}
+
 /* Equal vectors: with HNSW's heuristic alone, copies tie, fill each
  * other's lists and become islands no search reaches; the heuristic keeps
  * one copy per list, so none forms. And a node cut off by hand (every
@@ -854,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_filter_fallback),
         cmocka_unit_test(test_blend_and_kinds),
         cmocka_unit_test(test_replace_relink),
+        cmocka_unit_test(test_replace_relink_across_wrap),
         cmocka_unit_test(test_duplicates_and_reconnect),
         cmocka_unit_test(test_reconnect_past_drained_bridge),
         cmocka_unit_test(test_reconnect_full_lists),

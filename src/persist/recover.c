@@ -438,7 +438,10 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         memcpy(&a, pl, sizeof a);
         if (skip(r, a.id, h->lsn))
             return 0;
-        if (a.kind != COGMEM_CONCEPT && a.kind != COGMEM_EPISODE)
+        /* A record no add writes: a node with id 0, or version 0, which
+         * the store's next snapshot would write and its reopen refuse. */
+        if ((a.kind != COGMEM_CONCEPT && a.kind != COGMEM_EPISODE) || a.id == 0 ||
+            a.vec_version == 0)
             return -EBADMSG;
         float *v = record_vector(r, pl, sizeof a);
         if (!v)
@@ -462,6 +465,8 @@ static int apply(const struct cogmem__jrn_rec *h, const void *pl, void *arg)
         memcpy(&a, pl, sizeof a);
         if (skip(r, a.id, h->lsn))
             return 0;
+        if (a.id == 0 || a.vec_version == 0 || a.pad) /* as for ADD */
+            return -EBADMSG;
         float *v = record_vector(r, pl, sizeof a);
         if (!v)
             return -ENOMEM;

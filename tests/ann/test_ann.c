@@ -380,23 +380,22 @@ static void test_blend_and_kinds(void **state)
     assert_int_equal(cogmem_close(&s), 0);
 }
 
-/* A centroid moved far is re-linked, and found where it now is. */
-static void test_replace_relink(void **state)
+/* 2000 concepts (ids 1..2000) at the points *x, in an indexed store. */
+static cogmem_store *open_2000(float **x)
 {
-    (void)state;
     cogmem_store *s = open_index(1, NULL);
-    float *x = make_points(2000, 17);
+    *x = make_points(2000, 17);
     for (size_t i = 0; i < 2000; i++)
-        assert_int_equal(cogmem_concept_add(s, 1 + i, x + i * DIM), 0);
-    struct cogmem__ann_stats as;
-    cogmem__ann_read_stats(s->ann[0], &as);
-    assert_int_equal(as.relinks, 0);
-    /* A small blend: drift below the threshold, no re-link. */
-    assert_int_equal(cogmem_concept_blend(s, 5, x + 6 * DIM, 0.01f), 0);
-    cogmem__ann_read_stats(s->ann[0], &as);
-    assert_int_equal(as.relinks, 0);
-    /* Concept 5 jumps to (next to) point 1500. */
+        assert_int_equal(cogmem_concept_add(s, 1 + i, *x + i * DIM), 0);
+    return s;
+}
+
+/* Concept 5 jumps to (next to) point 1500: one re-link, and an
+ * approximate recall there finds it beside 1501. */
+static void jump_5_to_1500(cogmem_store *s, const float *x)
+{
     assert_int_equal(cogmem_concept_set_centroid(s, 5, x + 1500 * DIM), 0);
+    struct cogmem__ann_stats as;
     cogmem__ann_read_stats(s->ann[0], &as);
     assert_int_equal(as.relinks, 1);
     cogmem_recall_params p = approx(64);
@@ -405,6 +404,22 @@ static void test_replace_relink(void **state)
     assert_int_equal(cogmem_recall(s, x + 1500 * DIM, COGMEM_CONCEPT, 2, &p, h, &n), 0);
     assert_int_equal(n, 2);
     assert_true((h[0].id == 5 && h[1].id == 1501) || (h[0].id == 1501 && h[1].id == 5));
+}
+
+/* A centroid moved far is re-linked, and found where it now is. */
+static void test_replace_relink(void **state)
+{
+    (void)state;
+    float *x;
+    cogmem_store *s = open_2000(&x);
+    struct cogmem__ann_stats as;
+    cogmem__ann_read_stats(s->ann[0], &as);
+    assert_int_equal(as.relinks, 0);
+    /* A small blend: drift below the threshold, no re-link. */
+    assert_int_equal(cogmem_concept_blend(s, 5, x + 6 * DIM, 0.01f), 0);
+    cogmem__ann_read_stats(s->ann[0], &as);
+    assert_int_equal(as.relinks, 0);
+    jump_5_to_1500(s, x);
     uint64_t live;
     assert_int_equal(cogmem__ann_unreachable(s->ann[0], &live), 0);
     free(x);
@@ -418,10 +433,8 @@ static void test_replace_relink(void **state)
 static void test_replace_relink_across_wrap(void **state)
 {
     (void)state;
-    cogmem_store *s = open_index(1, NULL);
-    float *x = make_points(2000, 17);
-    for (size_t i = 0; i < 2000; i++)
-        assert_int_equal(cogmem_concept_add(s, 1 + i, x + i * DIM), 0);
+    float *x;
+    cogmem_store *s = open_2000(&x);
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(cogmem__set_of(s, COGMEM_CONCEPT), 5,
                                               cogmem__hash(s, 5), COGMEM__FIND_LIVE);
@@ -430,19 +443,10 @@ static void test_replace_relink_across_wrap(void **state)
     cur->version = UINT32_MAX; /* the index's slot holds this same vector */
     cogmem__node_set_vec(n, cur->version, cur->norm);
     cogmem__rcu_unlock();
-    assert_int_equal(cogmem_concept_set_centroid(s, 5, x + 1500 * DIM), 0);
+    jump_5_to_1500(s, x);
     struct cogmem_concept_info ci;
     assert_int_equal(cogmem_concept_info(s, 5, &ci), 0);
     assert_int_equal(ci.centroid_version, 1);
-    struct cogmem__ann_stats as;
-    cogmem__ann_read_stats(s->ann[0], &as);
-    assert_int_equal(as.relinks, 1);
-    cogmem_recall_params p = approx(64);
-    cogmem_recall_hit h[2];
-    size_t nh;
-    assert_int_equal(cogmem_recall(s, x + 1500 * DIM, COGMEM_CONCEPT, 2, &p, h, &nh), 0);
-    assert_int_equal(nh, 2);
-    assert_true((h[0].id == 5 && h[1].id == 1501) || (h[0].id == 1501 && h[1].id == 5));
     free(x);
     assert_int_equal(cogmem_close(&s), 0);
 }

@@ -4,16 +4,16 @@
  *
  * The parsers alone have their own fuzzers (tests/persist/fuzz, checksums
  * off, no store behind them). This one goes through cogmem_open_report()
- * into a real store. At its first input it builds a template directory: a
- * store with concepts, episodes, bindings and histories, snapshotted, then
- * a journal of every record type after the snapshot (adds, a centroid
- * replacement, touches, binds, an adjust, an unbind, stored activations
- * and strengths (a spread, a forget), removals, and in a second template
- * also a decay that rewrites and prunes lists). An input is a byte that
- * picks the template (bit 0) and the open mode (bit 1: COGMEM_OPEN_MMAP,
- * which serves the snapshot's rows as they are and trusts the records'
- * norms, as cogmem_persist.h says), then a list of edits of the snapshot
- * and segment, 12 bytes each:
+ * into a real store. When first needed it builds each of two template
+ * directories: a store with concepts, episodes, bindings and histories,
+ * snapshotted, then a journal of every record type after the snapshot
+ * (adds, a centroid replacement, touches, binds, an adjust, an unbind,
+ * stored activations and strengths (a spread, a forget), removals, and in
+ * the second template also a decay that rewrites and prunes lists). An
+ * input is a byte that picks the template (bit 0) and the open mode (bit
+ * 1: COGMEM_OPEN_MMAP, which serves the snapshot's rows as they are and
+ * trusts the records' norms, as cogmem_persist.h says), then a list of
+ * edits of the snapshot and segment, 12 bytes each:
  *   target  which items: the concept or episode records, their vector
  *           rows, the binding lists (list heads and entries), the
  *           histories, the episode lists, or the journal's records;
@@ -46,14 +46,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <float.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "cogmem.h"
 #include "cogmem_life.h"

@@ -44,7 +44,6 @@
  * clang build of tools/test.sh, and with replay.c's main() in every build
  * over the committed inputs in tests/fuzz/corpus_open.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +64,7 @@
 /* ------------------------------------------------------------- template */
 
 /* What one edit can name: items of one target, each a byte range of the
- * snapshot (in_journal 0) or of the segment. */
+ * snapshot or (target T_JREC) of the segment. */
 struct item {
     size_t off, len;
     uint64_t key; /* the order that does not depend on the process */
@@ -74,7 +73,7 @@ struct item {
 enum { T_CMETA, T_EMETA, T_CVEC, T_EVEC, T_BIND, T_HIST, T_ELIST, T_JREC, T_N };
 
 struct files {
-    char snap_name[256], seg_name[256];
+    char snap_name[CRAFT_NAME_MAX], seg_name[CRAFT_NAME_MAX];
     unsigned char *snap, *seg;
     size_t snap_n, seg_n;
 };
@@ -94,44 +93,16 @@ struct template {
  * reach the store; the first leaves them to the snapshot. */
 static struct template tpls[2], *tpl;
 
-static void vec(float *v, uint64_t x)
-{
-    for (int i = 0; i < DIM; i++)
-        v[i] = 1.0f + (float)((x * 2654435761u + (uint64_t)i * 40503u) % 1000) / 250.0f;
-}
-
-static unsigned char *slurp(const char *dir, const char *name, size_t *n)
+/* The snapshot and the newest segment of dir, read into f. */
+static void read_files(const char *dir, struct files *f)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    CHECK(f);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long len = ftell(f);
-    CHECK(len > 0);
-    rewind(f);
-    unsigned char *b = malloc((size_t)len);
-    CHECK(b && fread(b, 1, (size_t)len, f) == (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-/* The snapshot and the newest segment of dir. */
-static void find_files(const char *dir, struct files *f)
-{
-    DIR *d = opendir(dir);
-    CHECK(d);
-    struct dirent *e;
-    f->snap_name[0] = f->seg_name[0] = 0;
-    while ((e = readdir(d))) {
-        if (!strncmp(e->d_name, "snap-", 5))
-            snprintf(f->snap_name, sizeof f->snap_name, "%s", e->d_name);
-        if (!strncmp(e->d_name, "jrn-", 4) && strcmp(e->d_name, f->seg_name) > 0)
-            snprintf(f->seg_name, sizeof f->seg_name, "%s", e->d_name);
-    }
-    closedir(d);
+    craft_find_files(dir, f->snap_name, f->seg_name);
     CHECK(f->snap_name[0] && f->seg_name[0]);
+    snprintf(path, sizeof path, "%s/%s", dir, f->snap_name);
+    f->snap = craft_read_file(path, &f->snap_n);
+    snprintf(path, sizeof path, "%s/%s", dir, f->seg_name);
+    f->seg = craft_read_file(path, &f->seg_n);
 }
 
 static void add_item(int t, size_t off, size_t len, uint64_t key)
@@ -217,12 +188,12 @@ static void build_template(int with_decay)
     float v[DIM];
     int nid = 0;
     for (uint64_t c = 1; c <= NCONCEPTS; c++) {
-        vec(v, c);
+        test_vec(v, DIM, c);
         CHECK_RC(cogmem_concept_add(s, c, v), 0);
         tpl->ids[nid++] = c;
     }
     for (uint64_t e = 1; e <= NEPISODES; e++) {
-        vec(v, 100 + e);
+        test_vec(v, DIM, 100 + e);
         CHECK_RC(cogmem_episode_add(s, 100 + e, v, 1000 + e), 0);
         tpl->ids[nid++] = 100 + e;
         /* each episode bound to one or two concepts */
@@ -237,13 +208,13 @@ static void build_template(int with_decay)
     CHECK_RC(cogmem_touch(s, 105, tpl->t0 - 5000000000ull), 0);
     CHECK_RC(cogmem_snapshot(s), 0);
     /* After the snapshot: a record of every type. */
-    vec(v, 7);
+    test_vec(v, DIM, 7);
     CHECK_RC(cogmem_concept_add(s, 7, v), 0);
     tpl->ids[nid++] = 7;
-    vec(v, 111);
+    test_vec(v, DIM, 111);
     CHECK_RC(cogmem_episode_add(s, 111, v, 2000), 0);
     tpl->ids[nid++] = 111;
-    vec(v, 1234);
+    test_vec(v, DIM, 1234);
     CHECK_RC(cogmem_concept_set_centroid(s, 2, v), 0);
     CHECK_RC(cogmem_touch(s, 7, tpl->t0), 0);
     CHECK_RC(cogmem_bind(s, 111, 7, 0.6f), 0);
@@ -271,9 +242,7 @@ static void build_template(int with_decay)
     CHECK_RC(cogmem_episode_remove(s, 110) == 0 || cogmem_kind_of(s, 110) == -ENOENT, 1);
     CHECK_RC(cogmem_concept_remove(s, 6), 0);
     CHECK_RC(cogmem_close(&s), 0);
-    find_files(tpl->dir, &tpl->f);
-    tpl->f.snap = slurp(tpl->dir, tpl->f.snap_name, &tpl->f.snap_n);
-    tpl->f.seg = slurp(tpl->dir, tpl->f.seg_name, &tpl->f.seg_n);
+    read_files(tpl->dir, &tpl->f);
     index_template();
     CHECK(tpl->nitems[T_JREC] >= 10 && tpl->nitems[T_BIND] > NEPISODES);
     tpl->ready = 1;
@@ -348,14 +317,6 @@ static void apply_edit(unsigned char *snap, unsigned char *seg, const uint8_t *e
 
 /* ---------------------------------------------------------------- checks */
 
-static void write_to(const char *dir, const char *name, const unsigned char *b, size_t n)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
-}
-
 /* Every binding of every concept of s is in [0, 1]. */
 static int strengths_ok(uint64_t id, enum cogmem_kind kind, void *arg)
 {
@@ -378,7 +339,7 @@ static int strengths_ok(uint64_t id, enum cogmem_kind kind, void *arg)
 static void exercise(cogmem_store *s)
 {
     float q[DIM];
-    vec(q, 3);
+    test_vec(q, DIM, 3);
     cogmem_recall_hit rh[8];
     size_t nh = 0;
     CHECK_RC(cogmem_recall(s, q, COGMEM_ALL_KINDS, 8, NULL, rh, &nh), 0);
@@ -433,8 +394,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     craft_reseal_segment(seg, tpl->f.seg_n);
 
     char *dir = test_tmpdir("fuzz-open");
-    write_to(dir, tpl->f.snap_name, snap, tpl->f.snap_n);
-    write_to(dir, tpl->f.seg_name, seg, tpl->f.seg_n);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, tpl->f.snap_name);
+    craft_write_file(path, snap, tpl->f.snap_n);
+    snprintf(path, sizeof path, "%s/%s", dir, tpl->f.seg_name);
+    craft_write_file(path, seg, tpl->f.seg_n);
     free(snap);
     free(seg);
     cogmem_config cfg = test_config(dir, DIM, COGMEM_DURABLE_PROCESS);

@@ -1,19 +1,66 @@
-/* cogmem persistence tests — recomputing the checksums of a snapshot or a
- * journal segment after an edit, so that a test or a fuzzer can hand the
+/* cogmem persistence tests — crafting a store directory's files: finding,
+ * reading and writing them, and recomputing the checksums of a snapshot or
+ * a journal segment after an edit, so that a test or a fuzzer can hand the
  * store content that is wrong but correctly summed: what a buggy or
  * hostile writer produces, which the checksums do not catch and the
  * loader's own checks must (test_corrupt.c, tests/fuzz/fuzz_open.c).
  * Sums are XXH3 (src/persist/sum.h), computed here with libxxhash's plain
- * entry points: the same values. */
+ * entry points: the same values. Every failure of the file helpers ends
+ * the test (CHECK). */
 #ifndef COGMEM_TEST_PERSIST_CRAFT_H
 #define COGMEM_TEST_PERSIST_CRAFT_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "src/persist/format.h"
+#include "tests/check.h"
+
+#define CRAFT_NAME_MAX 256
+
+/* The names of dir's snapshot and of its newest journal segment (names
+ * sort by their sequence number) into snap and seg (CRAFT_NAME_MAX bytes
+ * each); "" for what dir does not hold. */
+static inline void craft_find_files(const char *dir, char *snap, char *seg)
+{
+    DIR *d = opendir(dir);
+    CHECK(d);
+    struct dirent *e;
+    snap[0] = seg[0] = 0;
+    while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, "snap-", 5))
+            snprintf(snap, CRAFT_NAME_MAX, "%s", e->d_name);
+        if (!strncmp(e->d_name, "jrn-", 4) && strcmp(e->d_name, seg) > 0)
+            snprintf(seg, CRAFT_NAME_MAX, "%s", e->d_name);
+    }
+    closedir(d);
+}
+
+/* The whole file at path, malloc()ed (the caller frees it); its size in *n. */
+static inline unsigned char *craft_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f && fseek(f, 0, SEEK_END) == 0);
+    long len = ftell(f);
+    CHECK(len >= 0 && fseek(f, 0, SEEK_SET) == 0);
+    unsigned char *b = malloc((size_t)len + 1);
+    CHECK(b && fread(b, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* Replace the file at path by b[0..n). */
+static inline void craft_write_file(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
+}
 
 /* Recompute every checksum of the snapshot b[0..n) after an edit: the
  * vector chunk sums, the vector sections' sums of them, every other

@@ -14,9 +14,10 @@
  *   - A snapshot whose content is wrong but whose every checksum was
  *     recomputed (a hostile or buggy writer): a record's norm that its
  *     row does not have, a NaN or an infinity in a row, a row whose norm
- *     overflows float, a non-zero byte in a row's padding. A COPY open refuses each with -EBADMSG, naming
- *     the record or the row; the same file resealed unchanged opens to
- *     the same state (so the refusals are not checksum failures).
+ *     overflows float, a non-zero byte in a row's padding. A COPY open
+ *     refuses each with -EBADMSG, naming the record or the row; the same
+ *     file resealed unchanged opens to the same state (so the refusals
+ *     are not checksum failures).
  *   - A binding, in a snapshot or in a journal's CLIST record (both
  *     checksums recomputed), whose decay time is before its touch time:
  *     refused (-EBADMSG, naming it), since a POWER decay of it would raise
@@ -46,41 +47,11 @@ static void vec(float *v, uint64_t id)
         v[i] = 1.0f + (float)((id * 3 + (uint64_t)i) % 11);
 }
 
-static char snap_name[256], seg_name[256];
+static char snap_name[CRAFT_NAME_MAX], seg_name[CRAFT_NAME_MAX];
 
 static void find_files(const char *dir)
 {
-    DIR *d = opendir(dir);
-    CHECK(d);
-    struct dirent *e;
-    snap_name[0] = seg_name[0] = 0;
-    while ((e = readdir(d))) {
-        if (!strncmp(e->d_name, "snap-", 5))
-            snprintf(snap_name, sizeof snap_name, "%s", e->d_name);
-        /* the newest segment: names sort by their sequence number */
-        if (!strncmp(e->d_name, "jrn-", 4) && strcmp(e->d_name, seg_name) > 0)
-            snprintf(seg_name, sizeof seg_name, "%s", e->d_name);
-    }
-    closedir(d);
-}
-
-static unsigned char *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n + 1);
-    CHECK(fread(b, 1, *n, f) == *n);
-    fclose(f);
-    return b;
-}
-
-static void write_file(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
+    craft_find_files(dir, snap_name, seg_name);
 }
 
 /* Open a copy of `base` whose file `name` is replaced by b[0..n). */
@@ -91,7 +62,7 @@ static int open_damaged(const char *base, const char *name, const unsigned char 
     test_copydir(base, dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    write_file(path, b, n);
+    craft_write_file(path, b, n);
     cogmem_config cfg = config(dir);
     cogmem_store *s = NULL;
     memset(rep, 0, sizeof *rep);
@@ -143,7 +114,7 @@ int main(void)
     /* --- journal truncation at every byte of its records */
     snprintf(path, sizeof path, "%s/%s", base, seg_name);
     size_t jn;
-    unsigned char *jb = read_file(path, &jn);
+    unsigned char *jb = craft_read_file(path, &jn);
     CHECK(jn > sizeof(struct cogmem__jrn_header));
     uint64_t prev = 0;
     for (size_t cut = sizeof(struct cogmem__jrn_header); cut <= jn; cut++) {
@@ -197,7 +168,7 @@ int main(void)
     CHECK(sum.concepts == 40 && sum.episodes == 40 && sum.bindings == 40 &&
           sum.histories == 40 && sum.dim == DIM && sum.nsections == 8);
     size_t sn;
-    unsigned char *sb = read_file(path, &sn);
+    unsigned char *sb = craft_read_file(path, &sn);
     unsigned char *sc = malloc(sn);
     size_t cuts[] = {0, 1, 100, 4095, 4096, 8192, sn / 2, sn - 64, sn - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
@@ -220,7 +191,7 @@ int main(void)
         }
         CHECK(rep.bad_offset >= sec->offset && rep.bad_offset < sec->offset + sec->length);
         snprintf(vpath, sizeof vpath, "%s.damaged", path);
-        write_file(vpath, sc, sn);
+        craft_write_file(vpath, sc, sn);
         cogmem_snapshot_summary vs = {.struct_size = sizeof vs};
         CHECK_RC(cogmem_snapshot_verify(vpath, &vs), -EBADMSG);
         CHECK(!strcmp(vs.bad_section, sec->name));
@@ -384,7 +355,7 @@ int main(void)
         find_files(cb);
         snprintf(path, sizeof path, "%s/%s", cb, seg_name);
         size_t cn;
-        unsigned char *cj = read_file(path, &cn);
+        unsigned char *cj = craft_read_file(path, &cn);
         struct cogmem__jrn_header ch;
         memcpy(&ch, cj, sizeof ch);
         /* Walk to the last record; it must be the CLIST of one binding. */

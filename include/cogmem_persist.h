@@ -99,7 +99,13 @@
  *      footer and the non-vector sections (records, bindings, histories,
  *      chunk sums) are verified, so a corrupt record is still -EBADMSG but
  *      a corrupt vector row is served as it is. cogmem_snapshot_verify()
- *      checks every row's chunk checksum without opening a store;
+ *      checks every row's chunk checksum without opening a store. The
+ *      checks are put off, not skipped: the first cogmem_snapshot() that
+ *      writes a mapped row checks its 4 MiB chunk's checksum and the row
+ *      against its record's norm, as a COPY open does, once per chunk and
+ *      row for the life of the store, and refuses (-EBADMSG, naming the
+ *      node: cogmem_snapshot_report) to write a row that fails, so no
+ *      snapshot seals a corrupt row under fresh checksums;
  *    - huge pages for the mapped rows (file pages are 4 KiB here, slab
  *      chunks use transparent huge pages): scans of mapped rows may take
  *      more TLB misses (bench/persist measures recall on both);
@@ -205,9 +211,40 @@ COGMEM_API int cogmem_open_report(const cogmem_config *cfg, cogmem_store **out,
  * Concurrent snapshots of one store serialise. Errors: -EINVAL (NULL, or a
  * store without a path), -EIO (an earlier journal failure), -EDEADLK
  * (inside a cogmem_foreach() callback), -ENOMEM, or the file system's
- * errno (-EIO, -ENOSPC...): then the previous snapshot and journal are
- * untouched and still recover the store. Thread-safe. */
+ * errno (-EIO, -ENOSPC...), or -EBADMSG: a vector row served from the snapshot
+ * that a COGMEM_OPEN_MMAP open mapped fails its chunk checksum or
+ * disagrees with its record's norm (the checks that open put off: "Open
+ * modes" above); cogmem_snapshot_report() names the node. On any error
+ * the previous snapshot and journal are untouched and still recover the
+ * store, and no part of the new one is left behind. Thread-safe. */
 COGMEM_API int cogmem_snapshot(cogmem_store *store);
+
+/* What cogmem_snapshot_report() did. Text fields are NUL-terminated. A
+ * struct tag, not a typedef: the function has the same name. */
+struct cogmem_snapshot_report {
+    size_t struct_size;        /* set by the caller: sizeof as compiled */
+    int error;                 /* what the snapshot returned */
+    char snapshot[96];         /* file name written, "" unless error is 0 */
+    uint64_t begin_lsn;        /* journal position it starts at (error 0) */
+    uint64_t concepts, episodes, bindings, histories; /* written (error 0) */
+    /* On -EBADMSG: the node whose vector row could not be written (the
+     * row is in the mapped snapshot `mapped_file`), and what is wrong
+     * with it. Removing the node or replacing its centroid retires the
+     * row; repeat until the snapshot goes through (when a chunk's
+     * checksum fails, each of its rows still in use is refused, one per
+     * call). */
+    int bad_kind;              /* enum cogmem_kind; 0 unless -EBADMSG */
+    uint64_t bad_id;
+    char mapped_file[96];
+    char detail[128];
+};
+
+/* cogmem_snapshot() that also fills *report (may be NULL), whether the
+ * snapshot succeeds or not. Errors: as cogmem_snapshot(), and -EINVAL
+ * for a report whose struct_size is too small (then nothing is done).
+ * Thread-safe. */
+COGMEM_API int cogmem_snapshot_report(cogmem_store *store,
+                                      struct cogmem_snapshot_report *report);
 
 /* Make every mutation that returned so far durable (write and fdatasync
  * the journal), whatever the durability level (with NONE there is no
@@ -246,8 +283,9 @@ typedef struct cogmem_snapshot_summary {
 
 /* Check the snapshot file at `path` without opening a store: both magics,
  * the version and feature words, the header, section table and footer
- * checksums, every section's XXH3, every vector chunk's XXH3, and the
- * structure of every record. *out (may be NULL) receives what was read
+ * checksums, every section's XXH3, every vector chunk's XXH3, the
+ * structure of every record, and every vector row against its record's
+ * norm (finite, agreeing): what a COPY open checks. *out (may be NULL) receives what was read
  * (and on -EBADMSG where the problem is). Errors: -EINVAL, -EBADMSG,
  * -EPROTONOSUPPORT, -ENOENT/-EACCES/-EIO from opening or reading.
  * Thread-safe. */

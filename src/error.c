@@ -16,7 +16,7 @@ const char *cogmem_strerror(int err)
     case -EDEADLK: return "called inside a cogmem_foreach callback";
     case -ENOTSUP: return "not supported on this machine or build";
     case -ENODEV: return "no such NUMA node";
-    case -EBADMSG: return "corrupt store file (see cogmem_open_report)";
+    case -EBADMSG: return "corrupt store data (see cogmem_open_report, cogmem_snapshot_report)";
     case -EPROTONOSUPPORT: return "store file written by a newer format";
     case -EIO: return "I/O error (the journal has stopped)";
     case -ENOSPC: return "no space left on the store's device";

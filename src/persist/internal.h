@@ -89,6 +89,20 @@ struct cogmem__persist {
     uint64_t snap_lsn;         /* begin LSN of the newest snapshot */
     struct cogmem__journal jr;
     pthread_mutex_t stripe[COGMEM__PSTRIPES];
+    /* COGMEM_OPEN_MMAP: the checks that open put off, per kind (0
+     * concepts, 1 episodes), made by the snapshots that write mapped rows
+     * (snapshot.c, cogmem_persist.h "Open modes"). Filled by recover.c
+     * before the store is shared; afterwards read and written only under
+     * snap_mu, which orders one snapshot's marks before the next's. All
+     * zero without a mapping (or with no rows of that kind); freed with
+     * the persist state. */
+    struct cogmem__mapcheck {
+        uint64_t *sums;    /* the file's XXH3 of each 4 MiB chunk of rows */
+        uint8_t *chunk_ok; /* per chunk: 1 once its XXH3 matched */
+        uint8_t *row_ok;   /* a bit per mapped row: 1 once it passed */
+        uint64_t nchunks;
+    } mcheck[2];
+    char mapped_file[96];  /* that snapshot's file name, "" none */
 };
 
 /* ---- journal.c */
@@ -148,19 +162,27 @@ struct cogmem__snap_sink {
 };
 /* check_sums: 0 (structure only, for the fuzzer), COGMEM__SNAP_SUMS (every
  * checksum), optionally | COGMEM__SNAP_NO_ROWS: read no vector row at all
- * (no chunk sums, no row padding check; the MMAP open). */
+ * (no chunk sums, no row padding or norm check: the opens, whose rows the
+ * COPY open's workers check and the MMAP open's snapshots). */
 #define COGMEM__SNAP_SUMS 1
 #define COGMEM__SNAP_NO_ROWS 2
 int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
                        const struct cogmem__snap_sink *sink, void *arg,
                        cogmem_snapshot_summary *sum, struct cogmem__bad *bad);
-int cogmem__snapshot_write(cogmem_store *st);
+/* The snapshot (cogmem_snapshot_report); rep may be NULL, else it is
+ * zeroed and filled (struct_size and error are the caller's). */
+int cogmem__snapshot_write(cogmem_store *st, struct cogmem_snapshot_report *rep);
 /* Map / unmap a whole file read-only (snapparse.c). */
 int cogmem__map_file(const char *path, const uint8_t **buf, size_t *len);
 void cogmem__unmap_file(const uint8_t *buf, size_t len);
 
 /* ---- loadvec.c: the COPY open's vector work, on worker threads while
  * the opening thread loads the records (see loadvec.c). */
+/* Whether a stored row agrees with its record's norm as a write would
+ * have stored it (finite, and its norm recomputed); 1 yes, 0 no. The one
+ * test of a row for the COPY open, cogmem_snapshot_verify() and the
+ * snapshot's check of mapped rows. Thread-safe, reads only. */
+int cogmem__row_ok(const float *row, uint32_t dim, float norm);
 #define COGMEM__VLOAD_MAX_THREADS 15
 struct cogmem__vload {
     cogmem_store *st;

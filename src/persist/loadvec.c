@@ -27,7 +27,7 @@
 #include "shards/sigmask.h"
 #include "src/persist/internal.h"
 
-/* Whether a copied row agrees with its record, as a write would have
+/* Whether a row agrees with its record, as a write would have
  * stored it: finite, its norm as a float finite (a write refuses a row
  * whose norm overflows float, -ERANGE; a tolerance alone would let a row
  * of norm just above FLT_MAX pass with FLT_MAX recorded), and that norm,
@@ -36,7 +36,7 @@
  * wrote), the recorded one up to rounding, which allows for snapshots
  * whose norms an earlier version summed in another order. (That the
  * recorded norm is positive and finite the parser checks: snapparse.c.) */
-static int row_ok(const float *row, uint32_t dim, float norm)
+int cogmem__row_ok(const float *row, uint32_t dim, float norm)
 {
     double sumsq;
     if (cogmem__check_vector(row, dim, &sumsq))
@@ -82,7 +82,7 @@ static void copy_chunk(struct cogmem__vload *j, int k, uint32_t c)
         float norm;
         uint64_t at = j->moff[k] + i * sizeof(struct cogmem__snap_node);
         memcpy(&norm, j->buf + at + offsetof(struct cogmem__snap_node, norm), sizeof norm);
-        if (!row_ok(dst, j->dim, norm)) {
+        if (!cogmem__row_ok(dst, j->dim, norm)) {
             fail(j, meta_name[k], at,
                  "node record %llu does not load (its vector disagrees with its norm)",
                  (unsigned long long)i);

@@ -305,6 +305,11 @@ static void persist_free(struct cogmem__persist *p)
     for (unsigned i = 0; i < COGMEM__PSTRIPES; i++)
         pthread_mutex_destroy(&p->stripe[i]);
     pthread_mutex_destroy(&p->snap_mu);
+    for (int k = 0; k < 2; k++) {
+        free(p->mcheck[k].sums);
+        free(p->mcheck[k].chunk_ok);
+        free(p->mcheck[k].row_ok);
+    }
     if (p->lock_fd >= 0)
         cogmem__fops->close(p->lock_fd); /* releases the flock */
     free(p->dir);
@@ -411,15 +416,31 @@ int cogmem_open_report(const cogmem_config *cfg, cogmem_store **out,
     return rc;
 }
 
+int cogmem_snapshot_report(cogmem_store *store, struct cogmem_snapshot_report *report)
+{
+    if (report) {
+        if (report->struct_size < sizeof *report)
+            return -EINVAL;
+        memset(report, 0, sizeof *report);
+        report->struct_size = sizeof *report;
+    }
+    int rc;
+    if (!store || !store->persist)
+        rc = -EINVAL;
+    else if (cogmem__rcu_in_reader())
+        rc = -EDEADLK;
+    else if (atomic_load_explicit(&store->persist->jr.failed, memory_order_relaxed))
+        rc = -EIO;
+    else
+        rc = cogmem__snapshot_write(store, report);
+    if (report)
+        report->error = rc;
+    return rc;
+}
+
 int cogmem_snapshot(cogmem_store *store)
 {
-    if (!store || !store->persist)
-        return -EINVAL;
-    if (cogmem__rcu_in_reader())
-        return -EDEADLK;
-    if (atomic_load_explicit(&store->persist->jr.failed, memory_order_relaxed))
-        return -EIO;
-    return cogmem__snapshot_write(store);
+    return cogmem_snapshot_report(store, NULL);
 }
 
 int cogmem_sync(cogmem_store *store)

@@ -195,6 +195,29 @@ static int map_rows(struct rec *r, struct cogmem__slab *sl, uint64_t count, uint
     return cogmem__slab_map(sl, (const char *)m + (off - start), (uint32_t)count, m, len);
 }
 
+/* MMAP: keep what the snapshots need to make the row checks this open
+ * skips (src/persist/internal.h, struct cogmem__mapcheck): the file's
+ * chunk sums of kind k (concepts' first, then episodes'; the parser has
+ * checked them against the section checksum) and room for the marks. */
+static int put_off_checks(struct rec *r, int k, const uint64_t count[2], uint64_t sums_off)
+{
+    struct cogmem__mapcheck *mc = &r->p->mcheck[k];
+    uint64_t ch[2];
+    for (int q = 0; q < 2; q++)
+        ch[q] = (count[q] * r->row_bytes + COGMEM__VEC_CHUNK - 1) / COGMEM__VEC_CHUNK;
+    if (count[k] == 0)
+        return 0;
+    mc->nchunks = ch[k];
+    mc->sums = malloc(ch[k] * sizeof *mc->sums);
+    mc->chunk_ok = calloc(ch[k], 1);
+    mc->row_ok = calloc((count[k] + 7) / 8, 1);
+    if (!mc->sums || !mc->chunk_ok || !mc->row_ok)
+        return -ENOMEM; /* freed with the persist state */
+    memcpy(mc->sums, r->buf + sums_off + 8 * (k ? ch[0] : 0), ch[k] * sizeof *mc->sums);
+    snprintf(r->p->mapped_file, sizeof r->p->mapped_file, "%s", r->rep->snapshot);
+    return 0;
+}
+
 /* Before the first node: size the maps for what the file holds (one
  * growth instead of a cascade), and with MMAP map the vector sections. */
 static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2],
@@ -212,6 +235,8 @@ static int sink_layout(void *arg, const uint64_t count[2], const uint64_t off[2]
         cogmem__set_reserve(s, count[k]);
         if (r->mmap) {
             int rc = map_rows(r, &s->kind.slab, count[k], off[k]);
+            if (rc == 0)
+                rc = put_off_checks(r, k, count, sums_off);
             if (rc)
                 return rc;
         }

@@ -203,6 +203,11 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
             for (uint64_t b = (uint64_t)h.dim * 4; rows && b < rb; b++)
                 if (buf[vs->off + i * rb + b])
                     BAD(sec_name[3 + k], vs->off + i * rb + b, "non-zero row padding");
+            /* What the COPY open's workers check, so that a file verify
+             * passes is one a COPY open loads (the opens pass NO_ROWS). */
+            if (rows && !cogmem__row_ok(row, h.dim, n.norm))
+                BAD(sec_name[1 + k], at, "node %llu: its vector disagrees with its norm",
+                    (unsigned long long)n.id);
             if (sink && (rc = sink->node(arg, k ? COGMEM_EPISODE : COGMEM_CONCEPT, &n, row))) {
                 if (rc == -EBADMSG)
                     BAD(sec_name[1 + k], at, "node %llu does not load (duplicate id, or its "

@@ -8,7 +8,8 @@
  * No lock is ever waited for inside a read-side section: a thread holding
  * a stripe may be growing a table, which waits for every reader. The rows
  * are written after all copies are made, from the references, which are
- * dropped at the end.
+ * dropped at the end. Rows that a COGMEM_OPEN_MMAP open mapped without
+ * checking are checked before any byte is written (check_mapped).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -354,6 +355,68 @@ static void put_rows(struct wr *w, struct cogmem__sum_stream *chunk, struct cogm
         sums[c++] = cogmem__sum_stream_end(chunk);
 }
 
+static void bad_row(struct cogmem_snapshot_report *rep, const struct cogmem__persist *p, int k,
+                    uint64_t id, const char *what, unsigned long long n)
+{
+    if (!rep)
+        return;
+    rep->bad_kind = k ? COGMEM_EPISODE : COGMEM_CONCEPT;
+    rep->bad_id = id;
+    snprintf(rep->mapped_file, sizeof rep->mapped_file, "%s", p->mapped_file);
+    snprintf(rep->detail, sizeof rep->detail, what, n);
+}
+
+/* The checks a COGMEM_OPEN_MMAP open put off (cogmem_persist.h "Open
+ * modes"), for each mapped row this snapshot is about to write: the XXH3
+ * of every 4 MiB file chunk the row lies in, then the row against its
+ * record's norm, as the COPY open checks them (loadvec.c). A row or
+ * chunk that passed is marked for good: the mapping is read-only and a
+ * mapped row is never reused or rewritten (its norm with it), so it
+ * passes again. The marks need no atomics: only snapshots touch them,
+ * under snap_mu. -EBADMSG names the first row that fails; nothing is
+ * marked for it, so every later snapshot refuses it too until the node
+ * is removed or its centroid replaced (which retires the row). */
+static int check_mapped(cogmem_store *st, const struct copy *cp,
+                        struct cogmem_snapshot_report *rep)
+{
+    struct cogmem__persist *p = st->persist;
+    for (int k = 0; k < 2; k++) {
+        struct cogmem__mapcheck *mc = &p->mcheck[k];
+        const struct cogmem__slab *sl = &st->sets[k].kind.slab;
+        if (!mc->sums)
+            continue;
+        const uint64_t bytes = (uint64_t)sl->mapped_rows * sl->stride;
+        struct cogmem_vec *const *v = cp->vecs[k].p;
+        const struct cogmem__snap_node *rec = cp->nodes[k].p; /* vecs[k]'s records */
+        for (size_t i = 0; i < cp->vecs[k].n; i++) {
+            uint32_t r = v[i]->row;
+            if (r >= sl->mapped_rows || (mc->row_ok[r / 8] >> (r % 8) & 1))
+                continue;
+            uint64_t id = rec[i].id;
+            uint64_t lo = (uint64_t)r * sl->stride, hi = lo + sl->stride;
+            for (uint64_t c = lo / COGMEM__VEC_CHUNK; c <= (hi - 1) / COGMEM__VEC_CHUNK; c++) {
+                if (mc->chunk_ok[c])
+                    continue;
+                uint64_t o = c * COGMEM__VEC_CHUNK;
+                uint64_t n = bytes - o < COGMEM__VEC_CHUNK ? bytes - o : COGMEM__VEC_CHUNK;
+                if (cogmem__sum(sl->map_base + o, n) != mc->sums[c]) {
+                    bad_row(rep, p, k, id, "its row is in vector chunk %llu of the mapped "
+                            "snapshot, whose checksum fails", (unsigned long long)c);
+                    return -EBADMSG;
+                }
+                mc->chunk_ok[c] = 1;
+            }
+            if (!cogmem__row_ok(cogmem__vec_data(v[i]), p->dim, v[i]->norm)) {
+                bad_row(rep, p, k, id, "its mapped row %llu disagrees with its norm",
+                        (unsigned long long)r);
+                return -EBADMSG;
+            }
+            mc->row_ok[r / 8] |= (uint8_t)(1u << (r % 8));
+        }
+    }
+    return 0;
+}
+
 static int write_file(cogmem_store *st, struct copy *cp, const char *path, uint64_t begin,
                       uint64_t end)
 {
@@ -495,7 +558,7 @@ static void wait_stripes(struct cogmem__persist *p)
     }
 }
 
-int cogmem__snapshot_write(cogmem_store *st)
+int cogmem__snapshot_write(cogmem_store *st, struct cogmem_snapshot_report *rep)
 {
     struct cogmem__persist *p = st->persist;
     pthread_mutex_lock(&p->snap_mu);
@@ -545,7 +608,10 @@ int cogmem__snapshot_write(cogmem_store *st)
     wait_stripes(p);
     uint64_t end = atomic_load_explicit(&p->jr.next_lsn, memory_order_acquire);
     if (rc == 0)
+        rc = check_mapped(st, &cp, rep);
+    if (rc == 0)
         rc = write_file(st, &cp, tmp, begin, end);
+    const uint64_t written[4] = {cp.nodes[0].n, cp.nodes[1].n, cp.nbinds, cp.hists.n};
     copy_free(&cp);
     if (rc == 0 && cogmem__fops->rename(tmp, fin))
         rc = -errno;
@@ -556,6 +622,14 @@ int cogmem__snapshot_write(cogmem_store *st)
     } else {
         p->snap_lsn = begin;
         prune_old(p->dir, begin, p->jr.on ? seq : UINT64_MAX);
+        if (rep) {
+            snprintf(rep->snapshot, sizeof rep->snapshot, "%s", strrchr(fin, '/') + 1);
+            rep->begin_lsn = begin;
+            rep->concepts = written[0];
+            rep->episodes = written[1];
+            rep->bindings = written[2];
+            rep->histories = written[3];
+        }
     }
     pthread_mutex_unlock(&p->snap_mu);
     return rc;

@@ -32,13 +32,19 @@
  *  - a store that opened is consistent (tests/persist/state.h's dump
  *    checks counts, fan-outs and both sides of every binding), answers
  *    recall and spreading, and round-trips: a snapshot of it, closed and
- *    reopened in the same mode, dumps to the same state;
+ *    reopened in COPY mode (which checks every row, whichever mode wrote
+ *    the file), dumps to the same state;
+ *  - after an MMAP open, that snapshot may instead refuse a row the open
+ *    did not check (-EBADMSG naming a live node of the mapped file, which
+ *    cogmem_snapshot_verify() refuses too); the store then reopens as it
+ *    was, in MMAP mode;
+ *  - a snapshot that a COPY open loaded passes cogmem_snapshot_verify();
  *  - every binding strength is in [0, 1] after a power-law and an
  *    exponential decay (cogmem_bind.h promises it).
  * Any failure exits or aborts (libFuzzer records the input).
  *
  * With FUZZ_OPEN_VERBOSE set, each input prints its edits and what the
- * open returned.
+ * open and the snapshot returned.
  *
  * Built like fuzz_api.c (tests/fuzz/meson.build): with libFuzzer in the
  * clang build of tools/test.sh, and with replay.c's main() in every build
@@ -419,12 +425,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     (unsigned long long)rep.bad_offset, rep.detail);
             abort();
         }
+        /* What a COPY open loaded, verify passes: it checks what that
+         * open checks of the snapshot. */
+        snprintf(path, sizeof path, "%s/%s", dir, tpl->f.snap_name);
+        cogmem_snapshot_summary sum = {.struct_size = sizeof sum};
+        if (!mmap && cogmem_snapshot_verify(path, &sum) != 0) {
+            fprintf(stderr, "fuzz_open: a COPY open loaded a snapshot that verify refuses: "
+                    "%s @%llu: %s\n", sum.bad_section, (unsigned long long)sum.bad_offset,
+                    sum.detail);
+            abort();
+        }
         struct sbuf before = {0}, after = {0};
         state_dump(s, &before, NULL, 0);
-        CHECK_RC(cogmem_snapshot(s), 0);
-        /* Reopened as it was opened: MMAP trusts a record's norm and row
-         * (nothing read at open), so the snapshot it writes carries what
-         * it was given, which a COPY open would check and may refuse. */
+        struct cogmem_snapshot_report srep = {.struct_size = sizeof srep};
+        rc = cogmem_snapshot_report(s, &srep);
+        if (getenv("FUZZ_OPEN_VERBOSE"))
+            fprintf(stderr, "fuzz_open: snapshot %d%s kind %d id %llu: %s\n", rc,
+                    rc ? ", refused:" : ";", srep.bad_kind, (unsigned long long)srep.bad_id,
+                    srep.detail);
+        if (rc == -EBADMSG && mmap) {
+            /* The checks the MMAP open put off refused a row: it names a
+             * live node of the mapped file, which verify refuses too, and
+             * the store and its directory are as they were. */
+            CHECK(srep.bad_kind == COGMEM_CONCEPT || srep.bad_kind == COGMEM_EPISODE);
+            CHECK_RC(cogmem_kind_of(s, srep.bad_id), srep.bad_kind);
+            CHECK(strcmp(srep.mapped_file, tpl->f.snap_name) == 0 && srep.snapshot[0] == 0);
+            CHECK_RC(cogmem_snapshot_verify(path, &sum), -EBADMSG);
+        } else {
+            CHECK_RC(rc, 0);
+            /* A snapshot is good for either mode, whatever mode wrote it:
+             * reopen it in COPY, which checks every row. */
+            cfg.open_mode = COGMEM_OPEN_COPY;
+        }
         CHECK_RC(cogmem_close(&s), 0);
         rc = cogmem_open_report(&cfg, &s, &rep);
         if (rc) {

@@ -10,6 +10,11 @@
  *     (every later add gets an anonymous row);
  *   - corrupt metadata is -EBADMSG as in COPY; a corrupt vector row is
  *     not looked at (documented), cogmem_snapshot_verify and COPY find it;
+ *   - the row checks the open put off are made by its snapshots
+ *     (put_off_checks, put_off_norm): a row whose chunk checksum fails, or
+ *     which disagrees with its norm, is refused by name, nothing is
+ *     written, and once such rows are retired the snapshot goes through
+ *     and a COPY open loads it;
  *   - bf16_rows with MMAP is -EOPNOTSUPP, an unknown mode -EINVAL, and a
  *     caller whose cogmem_config ends before open_mode gets COPY;
  *   - a COPY open of a bf16 store rebuilds every row's bf16 copy. */
@@ -18,6 +23,8 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include "src/persist/internal.h"
+#include "tests/persist/craft.h"
 #include "tests/persist/state.h"
 
 #define DIM 1000 /* 4000 bytes of floats, rows padded to 4032 */
@@ -122,6 +129,156 @@ static void flip(const char *path, uint64_t off)
     c ^= 0x10;
     CHECK(pwrite(fd, &c, 1, (off_t)off) == 1);
     close(fd);
+}
+
+/* The names in dir, sorted, one per line. */
+static void dir_names(const char *dir, char *out, size_t cap)
+{
+    char names[16][256];
+    int n = 0;
+    DIR *d = opendir(dir);
+    CHECK(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && n < 16)
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    out[0] = 0;
+    for (int i = 0; i < n; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s\n", names[i]);
+}
+
+static uint32_t row_of(cogmem_store *s, uint64_t id)
+{
+    const cogmem_vec *cv;
+    CHECK_RC(cogmem_vec_get(s, id, &cv), 0);
+    uint32_t r = cv->row;
+    cogmem_vec_put(cv);
+    return r;
+}
+
+/* The checks an MMAP open puts off, made by its snapshots: `dir` holds a
+ * snapshot `snap` whose concept row 10 has a flipped bit (chunk 0's
+ * checksum fails; the norm still agrees). The snapshot refuses every
+ * mapped row of that chunk, one per call, naming it, and writes nothing;
+ * once they are all replaced it goes through and a COPY open loads it. */
+static void put_off_checks(const char *dir, const char *snap, uint32_t row_bytes)
+{
+    cogmem_config cfg = test_config(dir, DIM, COGMEM_DURABLE_NONE);
+    cfg.open_mode = COGMEM_OPEN_MMAP;
+    cogmem_store *s = NULL;
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    const uint32_t last = (uint32_t)((4u << 20) / row_bytes); /* last row in chunk 0 */
+    char before[2048], after[2048];
+    dir_names(dir, before, sizeof before);
+    struct cogmem_snapshot_report sr = {.struct_size = sizeof sr - 1};
+    CHECK_RC(cogmem_snapshot_report(s, &sr), -EINVAL); /* too small: nothing done */
+    sr.struct_size = sizeof sr;
+    uint64_t named[2];
+    float v[DIM];
+    for (int round = 0; round < 2; round++) {
+        CHECK_RC(cogmem_snapshot_report(s, &sr), -EBADMSG);
+        CHECK(sr.error == -EBADMSG && sr.bad_kind == COGMEM_CONCEPT && sr.snapshot[0] == 0);
+        CHECK(!strcmp(sr.mapped_file, strrchr(snap, '/') + 1));
+        CHECK(strstr(sr.detail, "vector chunk 0 ") && strstr(sr.detail, "checksum"));
+        CHECK(row_of(s, sr.bad_id) <= last);
+        named[round] = sr.bad_id;
+        dir_names(dir, after, sizeof after);
+        CHECK(!strcmp(before, after)); /* no file added or removed */
+        rvec(v); /* retire the named row; the next call names another */
+        CHECK_RC(cogmem_concept_set_centroid(s, sr.bad_id, v), 0);
+    }
+    CHECK(named[0] != named[1]);
+    CHECK_RC(cogmem_snapshot(s), -EBADMSG);
+    /* Retire every other mapped row of chunk 0 (rows 0..last), keeping
+     * what each concept now holds. */
+    float *kept = malloc((size_t)N * DIM * sizeof *kept);
+    CHECK(kept);
+    for (uint64_t id = 1; id <= N; id++) {
+        const cogmem_vec *cv;
+        CHECK_RC(cogmem_vec_get(s, id, &cv), 0);
+        memcpy(kept + (id - 1) * DIM, cogmem_vec_data(cv), sizeof v);
+        uint32_t r = cv->row;
+        int in_chunk0 = r <= last && r < s->sets[0].kind.slab.mapped_rows;
+        cogmem_vec_put(cv);
+        if (in_chunk0) {
+            rvec(kept + (id - 1) * DIM);
+            CHECK_RC(cogmem_concept_set_centroid(s, id, kept + (id - 1) * DIM), 0);
+        }
+    }
+    CHECK_RC(cogmem_snapshot_report(s, &sr), 0);
+    CHECK(sr.error == 0 && sr.bad_kind == 0 && sr.snapshot[0] && !sr.detail[0]);
+    /* The marks are kept: chunk 1 of both kinds passed, and so did the
+     * concepts' chunk 1 rows (row `last` + 1 is mapped and untouched). */
+    const struct cogmem__mapcheck *mc = s->persist->mcheck;
+    CHECK(mc[0].nchunks == 2 && mc[0].chunk_ok[1] && !mc[0].chunk_ok[0] && mc[1].chunk_ok[0]);
+    CHECK(mc[0].row_ok[(last + 1) / 8] >> ((last + 1) % 8) & 1);
+    CHECK_RC(cogmem_snapshot(s), 0); /* again, from the marks */
+    CHECK_RC(cogmem_close(&s), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, sr.snapshot);
+    cogmem_snapshot_summary sum = {.struct_size = sizeof sum};
+    CHECK_RC(cogmem_snapshot_verify(path, &sum), -ENOENT); /* replaced by the second */
+    char *now = snapshot_path(dir);
+    CHECK_RC(cogmem_snapshot_verify(now, &sum), 0);
+    CHECK(sum.concepts == sr.concepts && sum.episodes == sr.episodes &&
+          sum.bindings == sr.bindings && sum.histories == sr.histories);
+    CHECK(sr.concepts == N && sr.episodes == N && sr.bindings == N && sr.histories >= 1);
+    cfg.open_mode = COGMEM_OPEN_COPY;
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    for (uint64_t id = 1; id <= N; id++) {
+        const cogmem_vec *cv;
+        CHECK_RC(cogmem_vec_get(s, id, &cv), 0);
+        CHECK(!memcmp(cogmem_vec_data(cv), kept + (id - 1) * DIM, sizeof v));
+        cogmem_vec_put(cv);
+    }
+    CHECK_RC(cogmem_close(&s), 0);
+    free(now);
+    free(kept);
+}
+
+/* A crafted snapshot (every checksum recomputed) whose first concept
+ * record's norm disagrees with its row: verify refuses it at the record,
+ * an MMAP open serves it, and its snapshot refuses that one concept until
+ * its centroid is replaced. */
+static void put_off_norm(const char *good, const char *snap, uint64_t meta_off)
+{
+    char *dir = test_tmpdir("mmap-norm");
+    test_copydir(good, dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, strrchr(snap, '/') + 1);
+    size_t n;
+    unsigned char *b = craft_read_file(path, &n);
+    struct cogmem__snap_node rec;
+    memcpy(&rec, b + meta_off, sizeof rec);
+    rec.norm *= 1.01f;
+    memcpy(b + meta_off, &rec, sizeof rec);
+    CHECK(craft_reseal_snapshot(b, n) == 0);
+    craft_write_file(path, b, n);
+    free(b);
+    cogmem_snapshot_summary sum = {.struct_size = sizeof sum};
+    CHECK_RC(cogmem_snapshot_verify(path, &sum), -EBADMSG);
+    CHECK(!strcmp(sum.bad_section, "concept-meta") && sum.bad_offset == meta_off);
+    CHECK(strstr(sum.detail, "disagrees with its norm"));
+    cogmem_config cfg = test_config(dir, DIM, COGMEM_DURABLE_NONE);
+    cfg.open_mode = COGMEM_OPEN_MMAP;
+    cogmem_store *s = NULL;
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    struct cogmem_snapshot_report sr = {.struct_size = sizeof sr};
+    CHECK_RC(cogmem_snapshot_report(s, &sr), -EBADMSG);
+    CHECK(sr.bad_kind == COGMEM_CONCEPT && sr.bad_id == rec.id);
+    CHECK(strstr(sr.detail, "disagrees with its norm"));
+    float v[DIM];
+    rvec(v);
+    CHECK_RC(cogmem_concept_set_centroid(s, rec.id, v), 0);
+    CHECK_RC(cogmem_snapshot_report(s, &sr), 0);
+    CHECK_RC(cogmem_close(&s), 0);
+    cfg.open_mode = COGMEM_OPEN_COPY;
+    CHECK_RC(cogmem_open(&cfg, &s), 0);
+    CHECK_RC(cogmem_close(&s), 0);
+    test_rmdir(dir);
+    free(dir);
 }
 
 int main(void)
@@ -267,6 +424,8 @@ int main(void)
     cfg.open_mode = COGMEM_OPEN_COPY;
     CHECK_RC(cogmem_open_report(&cfg, &s, &rep), -EBADMSG);
     CHECK(!strcmp(rep.bad_section, "concept-vectors"));
+    put_off_checks(bad, bsnap, sum.row_bytes);
+    put_off_norm(dir, snap, sum.sections[0].offset);
 
     /* COPY of a bf16 store: the vector workers write every row's bf16
      * copy (the file has none). */

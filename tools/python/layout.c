@@ -23,6 +23,9 @@ int main(void)
     F(cogmem_config, stats); F(cogmem_config, bf16_rows);
     F(cogmem_config, path); F(cogmem_config, durability);
     F(cogmem_config, sync_interval_ms); F(cogmem_config, max_episodes);
+    F(cogmem_config, index); F(cogmem_config, index_m);
+    F(cogmem_config, index_ef_construction); F(cogmem_config, index_ef_search);
+    F(cogmem_config, open_mode);
 
     S(struct cogmem_concept_info);
     F(struct cogmem_concept_info, id); F(struct cogmem_concept_info, created_ns);
@@ -127,6 +130,14 @@ int main(void)
     F(struct cogmem_open_report, temp_files_removed);
     F(struct cogmem_open_report, bad_file); F(struct cogmem_open_report, bad_section);
     F(struct cogmem_open_report, bad_offset); F(struct cogmem_open_report, detail);
+
+    S(struct cogmem_snapshot_report);
+    F(struct cogmem_snapshot_report, struct_size); F(struct cogmem_snapshot_report, error);
+    F(struct cogmem_snapshot_report, snapshot); F(struct cogmem_snapshot_report, begin_lsn);
+    F(struct cogmem_snapshot_report, concepts); F(struct cogmem_snapshot_report, episodes);
+    F(struct cogmem_snapshot_report, bindings); F(struct cogmem_snapshot_report, histories);
+    F(struct cogmem_snapshot_report, bad_kind); F(struct cogmem_snapshot_report, bad_id);
+    F(struct cogmem_snapshot_report, mapped_file); F(struct cogmem_snapshot_report, detail);
 
     S(cogmem_snapshot_section);
     F(cogmem_snapshot_section, name); F(cogmem_snapshot_section, offset);

@@ -272,6 +272,7 @@ class _VecRef:
 # ------------------------------------------------------------------- store
 
 _DURABILITY = {"none": 0, "process": 1, "interval": 2, "sync": 3}
+_OPEN_MODE = {"copy": 0, "mmap": 1}
 
 
 def _struct_dict(rec, skip=("struct_size",)):
@@ -323,18 +324,21 @@ class Store:
 
     Store(dim, path=None, *, durability="process", sync_interval_ms=1000,
     expected_concepts=0, expected_episodes=0, fan_mode=None,
-    bf16_rows=False, stats=True, max_episodes=0) opens a store: in memory (path None), or
-    living in the directory `path` (include/cogmem_persist.h: reopened
-    from its snapshot and journal; a second opener gets StoreBusy).
-    durability is "none", "process", "interval" or "sync" (ignored without
-    a path). Use it as a context manager or call close(). See the module
+    bf16_rows=False, stats=True, max_episodes=0, open_mode="copy") opens a
+    store: in memory (path None), or living in the directory `path`
+    (include/cogmem_persist.h: reopened from its snapshot and journal; a
+    second opener gets StoreBusy). durability is "none", "process",
+    "interval" or "sync"; open_mode "copy" (the snapshot's vectors copied
+    and checked at open) or "mmap" (served in place from a read-only
+    mapping, checked by the first snapshot that writes them); both are
+    ignored without a path. Use it as a context manager or call close(). See the module
     docstring for the thread-safety statement.
     """
 
     def __init__(self, dim, path=None, *, durability="process",
                  sync_interval_ms=1000, expected_concepts=0,
                  expected_episodes=0, fan_mode=None, bf16_rows=False,
-                 stats=True, max_episodes=0):
+                 stats=True, max_episodes=0, open_mode="copy"):
         dim = int(dim)
         cfg = _lib.params(_C.cogmem_config_init, _lib.Config)
         if path is not None:
@@ -345,6 +349,9 @@ class Store:
             if durability not in _DURABILITY:
                 raise ValueError("durability: one of %s" % ", ".join(_DURABILITY))
             cfg.durability = _DURABILITY[durability]
+            if open_mode not in _OPEN_MODE:
+                raise ValueError("open_mode: one of %s" % ", ".join(_OPEN_MODE))
+            cfg.open_mode = _OPEN_MODE[open_mode]
             cfg.sync_interval_ms = int(sync_interval_ms)
         cfg.dim = dim
         cfg.expected_concepts = int(expected_concepts)
@@ -483,9 +490,32 @@ class Store:
         return len(done)
 
     def snapshot(self):
-        """Write a snapshot into the store's directory (cogmem_snapshot);
-        other threads go on working. InvalidArgument without a path."""
-        self._call("cogmem_snapshot")
+        """Write a snapshot into the store's directory
+        (cogmem_snapshot_report); other threads go on working. Returns a
+        dict of what was written: snapshot (the file name), begin_lsn,
+        concepts, episodes, bindings, histories. InvalidArgument without a
+        path. After open_mode="mmap", a vector row that fails the checks
+        the open put off raises CogmemError (errno EBADMSG) whose `where`
+        names the node (kind, id), the mapped file and what is wrong;
+        nothing is written, and replacing that node's centroid (or
+        removing it) lets the next snapshot through."""
+        rep = _lib.SnapshotReport()
+        rep.struct_size = ctypes.sizeof(rep)
+        h = self._enter()
+        try:
+            rc = _C.cogmem_snapshot_report(h, byref(rep))
+        finally:
+            self._leave()
+        if rc < 0:
+            where = None
+            if rep.bad_kind:
+                where = {"kind": Kind(rep.bad_kind).name.lower(),
+                         "id": rep.bad_id,
+                         "file": rep.mapped_file.decode(errors="replace"),
+                         "detail": rep.detail.decode(errors="replace")}
+            raise error_for("cogmem_snapshot", rc, where)
+        return _struct_dict(rep, ("struct_size", "error", "bad_kind", "bad_id",
+                                  "mapped_file", "detail"))
 
     def sync(self):
         """Make every mutation so far durable (cogmem_sync)."""

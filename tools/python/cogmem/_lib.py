@@ -47,6 +47,11 @@ class Config(Structure):
         ("durability", c_int32),
         ("sync_interval_ms", c_uint32),
         ("max_episodes", c_uint64),
+        ("index", c_uint32),
+        ("index_m", c_uint32),
+        ("index_ef_construction", c_uint32),
+        ("index_ef_search", c_uint32),
+        ("open_mode", c_int32),
     ]
 
 
@@ -238,6 +243,23 @@ class ForgetResult(Structure):
     ]
 
 
+class SnapshotReport(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("error", c_int),
+        ("snapshot", ctypes.c_char * 96),
+        ("begin_lsn", c_uint64),
+        ("concepts", c_uint64),
+        ("episodes", c_uint64),
+        ("bindings", c_uint64),
+        ("histories", c_uint64),
+        ("bad_kind", c_int),
+        ("bad_id", c_uint64),
+        ("mapped_file", ctypes.c_char * 96),
+        ("detail", ctypes.c_char * 128),
+    ]
+
+
 class OpenReport(Structure):
     _fields_ = [
         ("struct_size", c_size_t),
@@ -320,6 +342,7 @@ STRUCTS = {
     "cogmem_source": Source,
     "cogmem_spread_params": SpreadParams,
     "struct cogmem_open_report": OpenReport,
+    "struct cogmem_snapshot_report": SnapshotReport,
     "cogmem_form_params": FormParams,
     "cogmem_form_concept": FormConcept,
     "cogmem_form_result": FormResult,
@@ -335,6 +358,7 @@ STRUCTS = {
 EXACT = {"struct cogmem_concept_info", "struct cogmem_episode_info",
          "struct cogmem_binding_info", "cogmem_recall_hit", "cogmem_hit",
          "cogmem_source", "cogmem_decay_result", "struct cogmem_open_report",
+         "struct cogmem_snapshot_report",
          "cogmem_snapshot_section", "cogmem_snapshot_summary",
          "cogmem_form_concept", "cogmem_form_result",
          "cogmem_consolidate_result", "cogmem_forget_result"}
@@ -354,6 +378,7 @@ _SIGNATURES = {
                                    POINTER(OpenReport)]),
     "cogmem_close": (c_int, [POINTER(c_void_p)]),
     "cogmem_snapshot": (c_int, [c_void_p]),
+    "cogmem_snapshot_report": (c_int, [c_void_p, POINTER(SnapshotReport)]),
     "cogmem_sync": (c_int, [c_void_p]),
     "cogmem_snapshot_verify": (c_int, [c_char_p, POINTER(SnapshotSummary)]),
     "cogmem_dim": (c_uint32, [c_void_p]),

@@ -115,3 +115,62 @@ def test_errors(tmp_path):
         cogmem.snapshot_verify(bad)
     assert ei.value.errno == errno.EBADMSG
     assert ei.value.where["section"] and ei.value.where["detail"]
+
+
+def _store_with_snapshot(d, n=3):
+    rng = np.random.default_rng(11)
+    vecs = rng.standard_normal((n, DIM)).astype(np.float32)
+    with cogmem.Store(DIM, d, durability="none") as s:
+        for i in range(n):
+            s.add_concept(i + 1, vecs[i])
+        s.add_episode(100, vecs[0])
+        s.bind(100, 1, 0.5)
+        rep = s.snapshot()
+    return rep, glob.glob(os.path.join(d, "snap-*.cgs"))[0]
+
+
+def test_snapshot_returns_what_it_wrote(tmp_path):
+    rep, snap = _store_with_snapshot(str(tmp_path / "s"))
+    summ = cogmem.snapshot_verify(snap)
+    assert rep["snapshot"] == os.path.basename(snap)
+    assert int(rep["snapshot"][5:21], 16) == rep["begin_lsn"] == summ["begin_lsn"]
+    assert (rep["concepts"], rep["episodes"], rep["bindings"]) == (3, 1, 1)
+    assert rep["histories"] == summ["histories"]
+    with pytest.raises(ValueError):
+        cogmem.Store(DIM, str(tmp_path / "s"), open_mode="lazy")
+
+
+def test_mmap_snapshot_names_a_corrupt_row(tmp_path):
+    d = str(tmp_path / "m")
+    _, snap = _store_with_snapshot(d)
+    rows = [x for x in cogmem.snapshot_verify(snap)["sections"]
+            if x["name"] == "concept-vectors"][0]
+    with open(snap, "r+b") as f:  # a low mantissa bit of row 1's first float
+        f.seek(rows["offset"] + 128)
+        b = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([b[0] ^ 0x01]))
+    with pytest.raises(cogmem.CogmemError):
+        cogmem.Store(DIM, d, durability="none")  # a COPY open checks the row
+    fresh = {}
+    with cogmem.Store(DIM, d, durability="none", open_mode="mmap") as s:
+        # The MMAP open did not read the row; each snapshot refuses one
+        # mapped row of the failing chunk (all three rows are in it).
+        before = sorted(os.listdir(d))
+        while True:
+            try:
+                s.snapshot()
+                break
+            except cogmem.CogmemError as e:
+                assert e.errno == errno.EBADMSG
+                w = e.where
+                assert w["kind"] == "concept" and w["id"] not in fresh
+                assert w["file"] == os.path.basename(snap)
+                assert "checksum" in w["detail"]
+                assert sorted(os.listdir(d)) == before  # nothing written
+                fresh[w["id"]] = np.full(DIM, float(w["id"]), np.float32)
+                s.set_centroid(w["id"], fresh[w["id"]])
+    assert sorted(fresh) == [1, 2, 3]
+    with cogmem.Store(DIM, d, durability="none") as s:  # COPY loads it
+        for i, v in fresh.items():
+            assert np.array_equal(s.vector(i, copy=True), v)

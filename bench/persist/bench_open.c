@@ -12,7 +12,13 @@
  *               store vs a COPY-opened one, after one untimed recall has
  *               made the mapped pages resident (goal: >= 0.9x);
  *   replay      journal bytes per second replayed at open (a directory
- *               with a journal of adds and no snapshot; goal >= 1 GB/s).
+ *               with a journal of adds and no snapshot; goal >= 1 GB/s);
+ *   snapshot    cogmem_snapshot() of the store just opened: the first
+ *               one after an MMAP open (which checks every mapped row it
+ *               writes, its chunk's XXH3 and its norm, and faults the
+ *               pages in) and the second (the rows checked and resident)
+ *               vs the first one after a COPY open (rows already checked
+ *               and in memory). Each writes and fsyncs the whole file.
  * Open times exclude cogmem_close(). Medians of REPS interleaved
  * repetitions, with min and max.
  * Usage: bench_open [--n N] [--dim D] [--reps R] [--dir DIR] [--csv FILE]
@@ -91,6 +97,13 @@ static double plain_read(const char *p, char *buf, size_t bytes)
     while (got < bytes && (r = read(fd, buf + got, bytes - got)) > 0)
         got += (size_t)r;
     close(fd);
+    return now_s() - t0;
+}
+
+static double timed_snapshot(cogmem_store *s)
+{
+    double t0 = now_s();
+    CK(cogmem_snapshot(s));
     return now_s() - t0;
 }
 
@@ -208,7 +221,7 @@ int main(int argc, char **argv)
         return 1;
     pclose(p);
 
-    double rd[64], cp[64], mm[64], rp[64], rc_[64], rm[64];
+    double rd[64], cp[64], mm[64], rp[64], rc_[64], rm[64], sc[64], sm[64], sm2[64];
     int q = 20;
     float *qs = malloc((size_t)q * dim * sizeof *qs);
     for (int i = 0; i < q; i++)
@@ -224,9 +237,18 @@ int main(int argc, char **argv)
         s = open_at(dir, COGMEM_DURABLE_NONE, COGMEM_OPEN_MMAP);
         rm[r] = recall_time(s, qs, q);
         CK(cogmem_close(&s));
+        /* Each snapshot replaces the directory's one (same content). */
+        s = open_at(dir, COGMEM_DURABLE_NONE, COGMEM_OPEN_COPY);
+        sc[r] = timed_snapshot(s);
+        CK(cogmem_close(&s));
+        s = open_at(dir, COGMEM_DURABLE_NONE, COGMEM_OPEN_MMAP);
+        sm[r] = timed_snapshot(s);
+        sm2[r] = timed_snapshot(s);
+        CK(cogmem_close(&s));
     }
     struct stat3 a = stat_of(rd, reps), b = stat_of(cp, reps), c = stat_of(mm, reps),
-                 d = stat_of(rp, reps), e = stat_of(rc_, reps), f = stat_of(rm, reps);
+                 d = stat_of(rp, reps), e = stat_of(rc_, reps), f = stat_of(rm, reps),
+                 g = stat_of(sc, reps), h = stat_of(sm, reps), k = stat_of(sm2, reps);
     printf("\n%-30s %10s %10s %8s   %s\n", "measure (median)", "cogmem", "baseline", "ratio",
            "[min, max] of cogmem");
     printf("%-30s %8.4f s %8.4f s %8.3f   [%.4f, %.4f] (ratio = read / open; %zu bytes)\n",
@@ -238,6 +260,10 @@ int main(int argc, char **argv)
            "recall MMAP vs COPY store", f.med, e.med, e.med / f.med, f.lo, f.hi, q);
     printf("%-30s %8.4f s %10s %6.3f GB/s [%.4f, %.4f] (%llu journal bytes)\n",
            "replay at open", d.med, "", (double)jbytes / d.med / 1e9, d.lo, d.hi, jbytes);
+    printf("%-30s %8.4f s %8.4f s %8.3f   [%.4f, %.4f] (ratio = MMAP / COPY)\n",
+           "1st snapshot MMAP vs COPY", h.med, g.med, h.med / g.med, h.lo, h.hi);
+    printf("%-30s %8.4f s %8.4f s %8.3f   [%.4f, %.4f] (ratio = MMAP / COPY)\n",
+           "2nd snapshot MMAP vs COPY", k.med, g.med, k.med / g.med, k.lo, k.hi);
     if (csv) {
         FILE *o = fopen(csv, "w");
         if (!o)
@@ -248,6 +274,8 @@ int main(int argc, char **argv)
         fprintf(o, "recall MMAP vs COPY,%g,%g,%g\n", f.med, e.med, e.med / f.med);
         fprintf(o, "replay GB/s,%g,1,%g\n", (double)jbytes / d.med / 1e9,
                 (double)jbytes / d.med / 1e9);
+        fprintf(o, "1st snapshot MMAP vs COPY,%g,%g,%g\n", h.med, g.med, h.med / g.med);
+        fprintf(o, "2nd snapshot MMAP vs COPY,%g,%g,%g\n", k.med, g.med, k.med / g.med);
         fclose(o);
     }
     free(qs);

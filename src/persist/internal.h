@@ -100,7 +100,6 @@ struct cogmem__persist {
         uint64_t *sums;    /* the file's XXH3 of each 4 MiB chunk of rows */
         uint8_t *chunk_ok; /* per chunk: 1 once its XXH3 matched */
         uint8_t *row_ok;   /* a bit per mapped row: 1 once it passed */
-        uint64_t nchunks;
     } mcheck[2];
     char mapped_file[96];  /* that snapshot's file name, "" none */
 };

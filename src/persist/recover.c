@@ -207,7 +207,6 @@ static int put_off_checks(struct rec *r, int k, const uint64_t count[2], uint64_
         ch[q] = (count[q] * r->row_bytes + COGMEM__VEC_CHUNK - 1) / COGMEM__VEC_CHUNK;
     if (count[k] == 0)
         return 0;
-    mc->nchunks = ch[k];
     mc->sums = malloc(ch[k] * sizeof *mc->sums);
     mc->chunk_ok = calloc(ch[k], 1);
     mc->row_ok = calloc((count[k] + 7) / 8, 1);

@@ -239,6 +239,30 @@ struct cogmem_snapshot_report {
     char detail[128];
 };
 
+/* Called by cogmem_check_mapped_rows() for each node whose mapped row
+ * fails: kind is COGMEM_CONCEPT or COGMEM_EPISODE (enum cogmem_kind). */
+typedef int (*cogmem_bad_row_fn)(uint64_t id, int kind, void *arg);
+
+/* Make now the row checks a COGMEM_OPEN_MMAP open put off (see "Open
+ * modes") for every live node whose vector is still a mapped row, and call
+ * fn(id, kind, arg) for each node whose row fails (its 4 MiB chunk's
+ * checksum, or its record's norm): where cogmem_snapshot_report() names
+ * one such node per call, this names them all in one pass, so that a host
+ * can replace or remove each before its next snapshot. What passes is
+ * remembered as a snapshot's checks are (no row or chunk is checked twice
+ * in the store's life), so this is also how to pay for them before the
+ * first snapshot. fn runs with no lock held and may call anything on the
+ * store (replace the node's centroid, remove it, snapshot); a non-zero
+ * return stops the walk and is returned. *failed (may be NULL) receives
+ * the number of times fn was called. Nodes added or replaced during the
+ * walk may or may not be visited (their new rows are never mapped ones);
+ * each row check waits for a snapshot in progress. Returns 0 at once for
+ * a store that maps no row (opened COPY, or without a path). Errors:
+ * -EINVAL (NULL store or fn), -EDEADLK (inside a cogmem_foreach()
+ * callback), -ENOMEM. Thread-safe. */
+COGMEM_API int cogmem_check_mapped_rows(cogmem_store *store, cogmem_bad_row_fn fn, void *arg,
+                                        uint64_t *failed);
+
 /* cogmem_snapshot() that also fills *report (may be NULL), whether the
  * snapshot succeeds or not. Errors: as cogmem_snapshot(), and -EINVAL
  * for a report whose struct_size is too small (then nothing is done).

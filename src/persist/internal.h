@@ -171,6 +171,10 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
 /* The snapshot (cogmem_snapshot_report); rep may be NULL, else it is
  * zeroed and filled (struct_size and error are the caller's). */
 int cogmem__snapshot_write(cogmem_store *st, struct cogmem_snapshot_report *rep);
+/* cogmem_check_mapped_rows on a store with a directory (arguments checked,
+ * *failed zeroed by the caller). */
+int cogmem__check_mapped_rows(cogmem_store *st, cogmem_bad_row_fn fn, void *arg,
+                              uint64_t *failed);
 /* Map / unmap a whole file read-only (snapparse.c). */
 int cogmem__map_file(const char *path, const uint8_t **buf, size_t *len);
 void cogmem__unmap_file(const uint8_t *buf, size_t len);

@@ -438,6 +438,20 @@ int cogmem_snapshot_report(cogmem_store *store, struct cogmem_snapshot_report *r
     return rc;
 }
 
+int cogmem_check_mapped_rows(cogmem_store *store, cogmem_bad_row_fn fn, void *arg,
+                             uint64_t *failed)
+{
+    if (failed)
+        *failed = 0;
+    if (!store || !fn)
+        return -EINVAL;
+    if (cogmem__rcu_in_reader())
+        return -EDEADLK;
+    if (!store->persist)
+        return 0;
+    return cogmem__check_mapped_rows(store, fn, arg, failed);
+}
+
 int cogmem_snapshot(cogmem_store *store)
 {
     return cogmem_snapshot_report(store, NULL);

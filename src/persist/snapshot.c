@@ -355,27 +355,49 @@ static void put_rows(struct wr *w, struct cogmem__sum_stream *chunk, struct cogm
         sums[c++] = cogmem__sum_stream_end(chunk);
 }
 
-static void bad_row(struct cogmem_snapshot_report *rep, const struct cogmem__persist *p, int k,
-                    uint64_t id, const char *what, unsigned long long n)
+/* The checks a COGMEM_OPEN_MMAP open put off (cogmem_persist.h "Open
+ * modes") for one mapped row of kind k: the XXH3 of every 4 MiB file
+ * chunk the row lies in, then the row against its record's norm, as the
+ * COPY open checks them (loadvec.c). A row or chunk that passed is marked
+ * for good: the mapping is read-only and a mapped row is never reused or
+ * rewritten (its norm with it), so it passes again. The marks need no
+ * atomics: the caller holds snap_mu, under which alone they are touched.
+ * 0, or -EBADMSG with the failure's format and number in *what, *n;
+ * nothing is marked for a row that fails, so it is refused again until
+ * its node is removed or its centroid replaced (which retires the row). */
+static int check_row(struct cogmem__persist *p, const struct cogmem__slab *sl,
+                     struct cogmem__mapcheck *mc, struct cogmem_vec *v, const char **what,
+                     unsigned long long *n)
 {
-    if (!rep)
-        return;
-    rep->bad_kind = k ? COGMEM_EPISODE : COGMEM_CONCEPT;
-    rep->bad_id = id;
-    snprintf(rep->mapped_file, sizeof rep->mapped_file, "%s", p->mapped_file);
-    snprintf(rep->detail, sizeof rep->detail, what, n);
+    uint32_t r = v->row;
+    if (mc->row_ok[r / 8] >> (r % 8) & 1)
+        return 0;
+    const uint64_t bytes = (uint64_t)sl->mapped_rows * sl->stride;
+    uint64_t lo = (uint64_t)r * sl->stride, hi = lo + sl->stride;
+    for (uint64_t c = lo / COGMEM__VEC_CHUNK; c <= (hi - 1) / COGMEM__VEC_CHUNK; c++) {
+        if (mc->chunk_ok[c])
+            continue;
+        uint64_t o = c * COGMEM__VEC_CHUNK;
+        uint64_t len = bytes - o < COGMEM__VEC_CHUNK ? bytes - o : COGMEM__VEC_CHUNK;
+        if (cogmem__sum(sl->map_base + o, len) != mc->sums[c]) {
+            *what = "its row is in vector chunk %llu of the mapped snapshot, whose checksum "
+                    "fails";
+            *n = c;
+            return -EBADMSG;
+        }
+        mc->chunk_ok[c] = 1;
+    }
+    if (!cogmem__row_ok(cogmem__vec_data(v), p->dim, v->norm)) {
+        *what = "its mapped row %llu disagrees with its norm";
+        *n = r;
+        return -EBADMSG;
+    }
+    mc->row_ok[r / 8] |= (uint8_t)(1u << (r % 8));
+    return 0;
 }
 
-/* The checks a COGMEM_OPEN_MMAP open put off (cogmem_persist.h "Open
- * modes"), for each mapped row this snapshot is about to write: the XXH3
- * of every 4 MiB file chunk the row lies in, then the row against its
- * record's norm, as the COPY open checks them (loadvec.c). A row or
- * chunk that passed is marked for good: the mapping is read-only and a
- * mapped row is never reused or rewritten (its norm with it), so it
- * passes again. The marks need no atomics: only snapshots touch them,
- * under snap_mu. -EBADMSG names the first row that fails; nothing is
- * marked for it, so every later snapshot refuses it too until the node
- * is removed or its centroid replaced (which retires the row). */
+/* check_row for each mapped row this snapshot is about to write (under
+ * snap_mu): 0, or -EBADMSG naming the first that fails in *rep. */
 static int check_mapped(cogmem_store *st, const struct copy *cp,
                         struct cogmem_snapshot_report *rep)
 {
@@ -385,36 +407,73 @@ static int check_mapped(cogmem_store *st, const struct copy *cp,
         const struct cogmem__slab *sl = &st->sets[k].kind.slab;
         if (!mc->sums)
             continue;
-        const uint64_t bytes = (uint64_t)sl->mapped_rows * sl->stride;
         struct cogmem_vec *const *v = cp->vecs[k].p;
         const struct cogmem__snap_node *rec = cp->nodes[k].p; /* vecs[k]'s records */
         for (size_t i = 0; i < cp->vecs[k].n; i++) {
-            uint32_t r = v[i]->row;
-            if (r >= sl->mapped_rows || (mc->row_ok[r / 8] >> (r % 8) & 1))
+            const char *what;
+            unsigned long long n;
+            if (v[i]->row >= sl->mapped_rows || !check_row(p, sl, mc, v[i], &what, &n))
                 continue;
-            uint64_t id = rec[i].id;
-            uint64_t lo = (uint64_t)r * sl->stride, hi = lo + sl->stride;
-            for (uint64_t c = lo / COGMEM__VEC_CHUNK; c <= (hi - 1) / COGMEM__VEC_CHUNK; c++) {
-                if (mc->chunk_ok[c])
-                    continue;
-                uint64_t o = c * COGMEM__VEC_CHUNK;
-                uint64_t n = bytes - o < COGMEM__VEC_CHUNK ? bytes - o : COGMEM__VEC_CHUNK;
-                if (cogmem__sum(sl->map_base + o, n) != mc->sums[c]) {
-                    bad_row(rep, p, k, id, "its row is in vector chunk %llu of the mapped "
-                            "snapshot, whose checksum fails", (unsigned long long)c);
-                    return -EBADMSG;
-                }
-                mc->chunk_ok[c] = 1;
+            if (rep) {
+                rep->bad_kind = k ? COGMEM_EPISODE : COGMEM_CONCEPT;
+                rep->bad_id = rec[i].id;
+                snprintf(rep->mapped_file, sizeof rep->mapped_file, "%s", p->mapped_file);
+                snprintf(rep->detail, sizeof rep->detail, what, n);
             }
-            if (!cogmem__row_ok(cogmem__vec_data(v[i]), p->dim, v[i]->norm)) {
-                bad_row(rep, p, k, id, "its mapped row %llu disagrees with its norm",
-                        (unsigned long long)r);
-                return -EBADMSG;
-            }
-            mc->row_ok[r / 8] |= (uint8_t)(1u << (r % 8));
+            return -EBADMSG;
         }
     }
     return 0;
+}
+
+int cogmem__check_mapped_rows(cogmem_store *st, cogmem_bad_row_fn fn, void *arg,
+                              uint64_t *failed)
+{
+    struct cogmem__persist *p = st->persist;
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        struct cogmem__mapcheck *mc = &p->mcheck[k];
+        struct cogmem__set *set = &st->sets[k];
+        if (!mc->sums)
+            continue;
+        /* The ids first (no lock may be waited for in a read-side
+         * section), then each node's current vector, with a reference. */
+        struct grow ids = {.size = sizeof(uint64_t)};
+        cogmem__rcu_lock();
+        rc = cogmem__set_foreach(set, collect_id, &ids);
+        cogmem__rcu_unlock();
+        for (size_t i = 0; i < ids.n && rc == 0; i++) {
+            uint64_t id = ((const uint64_t *)ids.p)[i];
+            struct cogmem_vec *v = NULL;
+            cogmem__rcu_lock();
+            struct cogmem__node *n =
+                cogmem__set_find(set, id, cogmem__hash(st, id), COGMEM__FIND_LIVE);
+            if (n) {
+                v = atomic_load_explicit(&n->vec, memory_order_acquire);
+                if (v && !cogmem__vec_tryget(v))
+                    v = NULL; /* replaced or removed meanwhile: not a mapped row now */
+            }
+            cogmem__rcu_unlock();
+            if (!v)
+                continue;
+            int bad = 0;
+            if (v->row < set->kind.slab.mapped_rows) {
+                const char *what;
+                unsigned long long at;
+                pthread_mutex_lock(&p->snap_mu);
+                bad = check_row(p, &set->kind.slab, mc, v, &what, &at) != 0;
+                pthread_mutex_unlock(&p->snap_mu);
+            }
+            cogmem__vec_unref(v);
+            if (bad) {
+                if (failed)
+                    (*failed)++;
+                rc = fn(id, k ? COGMEM_EPISODE : COGMEM_CONCEPT, arg);
+            }
+        }
+        free(ids.p);
+    }
+    return rc;
 }
 
 static int write_file(cogmem_store *st, struct copy *cp, const char *path, uint64_t begin,

@@ -36,8 +36,8 @@
  *    the file), dumps to the same state;
  *  - after an MMAP open, that snapshot may instead refuse a row the open
  *    did not check (-EBADMSG naming a live node of the mapped file, which
- *    cogmem_snapshot_verify() refuses too); the store then reopens as it
- *    was, in MMAP mode;
+ *    cogmem_snapshot_verify() refuses too and cogmem_check_mapped_rows()
+ *    names as well); the store then reopens as it was, in MMAP mode;
  *  - a snapshot that a COPY open loaded passes cogmem_snapshot_verify();
  *  - every binding strength is in [0, 1] after a power-law and an
  *    exponential decay (cogmem_bind.h promises it).
@@ -375,6 +375,20 @@ static void exercise(cogmem_store *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* cogmem_check_mapped_rows' callback: whether it named `want`. */
+struct bad_rows {
+    uint64_t want;
+    int seen;
+};
+
+static int note_bad_row(uint64_t id, int kind, void *arg)
+{
+    struct bad_rows *b = arg;
+    CHECK(kind == COGMEM_CONCEPT || kind == COGMEM_EPISODE);
+    b->seen |= id == b->want;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int registered;
@@ -451,6 +465,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK_RC(cogmem_kind_of(s, srep.bad_id), srep.bad_kind);
             CHECK(strcmp(srep.mapped_file, tpl->f.snap_name) == 0 && srep.snapshot[0] == 0);
             CHECK_RC(cogmem_snapshot_verify(path, &sum), -EBADMSG);
+            struct bad_rows br = {.want = srep.bad_id};
+            uint64_t failed = 0;
+            CHECK_RC(cogmem_check_mapped_rows(s, note_bad_row, &br, &failed), 0);
+            CHECK(failed >= 1 && br.seen); /* the walk names it too */
         } else {
             CHECK_RC(rc, 0);
             /* A snapshot is good for either mode, whatever mode wrote it:

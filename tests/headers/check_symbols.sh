@@ -14,7 +14,7 @@ for want in cogmem_open cogmem_close cogmem_concept_add cogmem_vec_get \
             cogmem_dot_block cogmem_sum_squares \
             cogmem_dot_batch cogmem_simd_isa \
             cogmem_open_report cogmem_snapshot cogmem_snapshot_report cogmem_sync \
-            cogmem_snapshot_verify \
+            cogmem_snapshot_verify cogmem_check_mapped_rows \
             cogmem_form_params_init cogmem_form_concepts cogmem_form_result_free \
             cogmem_consolidate cogmem_forget_params_init cogmem_forget; do
     printf '%s\n' "$syms" | grep -qx "$want" || { echo "missing export: $want"; exit 1; }

@@ -13,8 +13,9 @@
  *   - the row checks the open put off are made by its snapshots
  *     (put_off_checks, put_off_norm): a row whose chunk checksum fails, or
  *     which disagrees with its norm, is refused by name, nothing is
- *     written, and once such rows are retired the snapshot goes through
- *     and a COPY open loads it;
+ *     written, cogmem_check_mapped_rows names every such row in one walk,
+ *     and once they are retired the snapshot goes through and a COPY open
+ *     loads it;
  *   - bf16_rows with MMAP is -EOPNOTSUPP, an unknown mode -EINVAL, and a
  *     caller whose cogmem_config ends before open_mode gets COPY;
  *   - a COPY open of a bf16 store rebuilds every row's bf16 copy. */
@@ -158,11 +159,34 @@ static uint32_t row_of(cogmem_store *s, uint64_t id)
     return r;
 }
 
+/* cogmem_check_mapped_rows' callback: stop with w->stop if it is set,
+ * else replace the node's centroid with a new vector kept in w->kept. */
+struct walk {
+    cogmem_store *s;
+    float *kept;
+    int stop;
+    uint64_t calls, replaced;
+};
+
+static int walk_fn(uint64_t id, int kind, void *arg)
+{
+    struct walk *w = arg;
+    w->calls++;
+    CHECK(kind == COGMEM_CONCEPT && id >= 1 && id <= N);
+    if (w->stop)
+        return w->stop;
+    rvec(w->kept + (id - 1) * DIM);
+    CHECK_RC(cogmem_concept_set_centroid(w->s, id, w->kept + (id - 1) * DIM), 0);
+    w->replaced++;
+    return 0;
+}
+
 /* The checks an MMAP open puts off, made by its snapshots: `dir` holds a
  * snapshot `snap` whose concept row 10 has a flipped bit (chunk 0's
  * checksum fails; the norm still agrees). The snapshot refuses every
  * mapped row of that chunk, one per call, naming it, and writes nothing;
- * once they are all replaced it goes through and a COPY open loads it. */
+ * cogmem_check_mapped_rows names all the others in one walk; once they
+ * are all replaced the snapshot goes through and a COPY open loads it. */
 static void put_off_checks(const char *dir, const char *snap, uint32_t row_bytes)
 {
     cogmem_config cfg = test_config(dir, DIM, COGMEM_DURABLE_NONE);
@@ -191,22 +215,27 @@ static void put_off_checks(const char *dir, const char *snap, uint32_t row_bytes
     }
     CHECK(named[0] != named[1]);
     CHECK_RC(cogmem_snapshot(s), -EBADMSG);
-    /* Retire every other mapped row of chunk 0 (rows 0..last), keeping
-     * what each concept now holds. */
-    float *kept = malloc((size_t)N * DIM * sizeof *kept);
-    CHECK(kept);
+    /* All the others in one walk: each mapped row of chunk 0 (rows
+     * 0..last, the last one straddling into chunk 1) but the two already
+     * replaced, which the callback replaces in turn. A non-zero return
+     * stops the walk at once. */
+    uint64_t failed = 9;
+    struct walk w = {.s = s, .stop = 7};
+    CHECK_RC(cogmem_check_mapped_rows(s, walk_fn, &w, &failed), 7);
+    CHECK(failed == 1 && w.calls == 1);
+    w = (struct walk){.s = s, .kept = malloc((size_t)N * DIM * sizeof(float))};
+    CHECK(w.kept);
     for (uint64_t id = 1; id <= N; id++) {
         const cogmem_vec *cv;
         CHECK_RC(cogmem_vec_get(s, id, &cv), 0);
-        memcpy(kept + (id - 1) * DIM, cogmem_vec_data(cv), sizeof v);
-        uint32_t r = cv->row;
-        int in_chunk0 = r <= last && r < s->sets[0].kind.slab.mapped_rows;
+        memcpy(w.kept + (id - 1) * DIM, cogmem_vec_data(cv), sizeof v);
         cogmem_vec_put(cv);
-        if (in_chunk0) {
-            rvec(kept + (id - 1) * DIM);
-            CHECK_RC(cogmem_concept_set_centroid(s, id, kept + (id - 1) * DIM), 0);
-        }
     }
+    CHECK_RC(cogmem_check_mapped_rows(s, walk_fn, &w, &failed), 0);
+    CHECK(failed == last + 1 - 2 && w.calls == failed && w.replaced == failed);
+    CHECK_RC(cogmem_check_mapped_rows(s, walk_fn, &w, &failed), 0);
+    CHECK(failed == 0); /* replaced, or marked as passed */
+    float *kept = w.kept;
     CHECK_RC(cogmem_snapshot_report(s, &sr), 0);
     CHECK(sr.error == 0 && sr.bad_kind == 0 && sr.snapshot[0] && !sr.detail[0]);
     /* The marks are kept: the concepts' chunk 1 passed and chunk 0 never
@@ -229,6 +258,10 @@ static void put_off_checks(const char *dir, const char *snap, uint32_t row_bytes
     CHECK(sr.concepts == N && sr.episodes == N && sr.bindings == N && sr.histories >= 1);
     cfg.open_mode = COGMEM_OPEN_COPY;
     CHECK_RC(cogmem_open(&cfg, &s), 0);
+    w = (struct walk){.s = s, .stop = 1};
+    CHECK_RC(cogmem_check_mapped_rows(s, walk_fn, &w, &failed), 0); /* maps nothing */
+    CHECK(failed == 0 && w.calls == 0);
+    CHECK_RC(cogmem_check_mapped_rows(s, NULL, NULL, &failed), -EINVAL);
     for (uint64_t id = 1; id <= N; id++) {
         const cogmem_vec *cv;
         CHECK_RC(cogmem_vec_get(s, id, &cv), 0);

@@ -517,6 +517,23 @@ class Store:
         return _struct_dict(rep, ("struct_size", "error", "bad_kind", "bad_id",
                                   "mapped_file", "detail"))
 
+    def check_mapped_rows(self):
+        """Make now the row checks an open_mode="mmap" open put off, for
+        every node whose vector is still a mapped row
+        (cogmem_check_mapped_rows), and return the nodes whose rows fail as
+        a list of (kind, id), kind "concept" or "episode": replace or
+        remove each before the next snapshot, which would refuse them.
+        What passes is not checked again. [] for a store that maps
+        nothing."""
+        bad = []
+
+        def visit(i, kind, arg):
+            bad.append((Kind(kind).name.lower(), i))
+            return 0
+        fn = _lib.VISIT_FN(visit)  # referenced for the whole call
+        self._call("cogmem_check_mapped_rows", fn, None, None)
+        return bad
+
     def sync(self):
         """Make every mutation so far durable (cogmem_sync)."""
         self._call("cogmem_sync")

@@ -379,6 +379,9 @@ _SIGNATURES = {
     "cogmem_close": (c_int, [POINTER(c_void_p)]),
     "cogmem_snapshot": (c_int, [c_void_p]),
     "cogmem_snapshot_report": (c_int, [c_void_p, POINTER(SnapshotReport)]),
+    # cogmem_bad_row_fn has cogmem_visit_fn's shape: (uint64, int, void *).
+    "cogmem_check_mapped_rows": (c_int, [c_void_p, VISIT_FN, c_void_p,
+                                         POINTER(c_uint64)]),
     "cogmem_sync": (c_int, [c_void_p]),
     "cogmem_snapshot_verify": (c_int, [c_char_p, POINTER(SnapshotSummary)]),
     "cogmem_dim": (c_uint32, [c_void_p]),

@@ -157,6 +157,10 @@ def test_mmap_snapshot_names_a_corrupt_row(tmp_path):
         # The MMAP open did not read the row; each snapshot refuses one
         # mapped row of the failing chunk (all three rows are in it).
         before = sorted(os.listdir(d))
+        # One walk names all three (and marks nothing that fails).
+        assert sorted(s.check_mapped_rows()) == [("concept", 1),
+                                                 ("concept", 2),
+                                                 ("concept", 3)]
         while True:
             try:
                 s.snapshot()
@@ -170,7 +174,9 @@ def test_mmap_snapshot_names_a_corrupt_row(tmp_path):
                 assert sorted(os.listdir(d)) == before  # nothing written
                 fresh[w["id"]] = np.full(DIM, float(w["id"]), np.float32)
                 s.set_centroid(w["id"], fresh[w["id"]])
+        assert s.check_mapped_rows() == []  # all replaced
     assert sorted(fresh) == [1, 2, 3]
     with cogmem.Store(DIM, d, durability="none") as s:  # COPY loads it
         for i, v in fresh.items():
             assert np.array_equal(s.vector(i, copy=True), v)
+        assert s.check_mapped_rows() == []  # maps nothing

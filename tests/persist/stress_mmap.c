@@ -3,7 +3,9 @@
  * replace, blend, remove and re-add the concepts and episodes of the
  * "moving" half (so mapped rows are retired, reclaimed and never reused
  * while scans run over them) and one thread snapshots the store over and
- * over (reading mapped rows while new snapshots replace the mapped file);
+ * over (reading mapped rows while new snapshots replace the mapped file)
+ * while another walks the mapped rows' put-off checks
+ * (cogmem_check_mapped_rows: none may fail);
  * nproc recaller threads check, for a random "still" concept (never
  * touched, so its row stays mapped), that its own vector recalls it first
  * with similarity 1, and that every hit list is sorted. After
@@ -24,7 +26,7 @@
 
 static cogmem_store *st;
 static atomic_int stop;
-static atomic_ulong wops, rops, snaps;
+static atomic_ulong wops, rops, snaps, walks;
 
 static uint64_t step(uint64_t *x)
 {
@@ -108,6 +110,28 @@ static void *recaller(void *arg)
     return NULL;
 }
 
+static int no_bad_row(uint64_t id, int kind, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "stress mmap: a good mapped row failed its checks (kind %d, id %llu)\n",
+            kind, (unsigned long long)id);
+    abort();
+}
+
+/* Walks every mapped row's put-off checks beside the snapshots, which
+ * share its marks, and the writers, which retire the rows it visits. */
+static void *walker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        uint64_t failed = 1;
+        CHECK_RC(cogmem_check_mapped_rows(st, no_bad_row, NULL, &failed), 0);
+        CHECK(failed == 0);
+        atomic_fetch_add(&walks, 1);
+    }
+    return NULL;
+}
+
 static void *snapshotter(void *arg)
 {
     (void)arg;
@@ -151,12 +175,13 @@ int main(void)
     for (int i = 0; i < nw; i++)
         CHECK(pthread_create(&th[nt++], NULL, recaller, (void *)(uintptr_t)(i + 1)) == 0);
     CHECK(pthread_create(&th[nt++], NULL, snapshotter, NULL) == 0);
+    CHECK(pthread_create(&th[nt++], NULL, walker, NULL) == 0);
     struct timespec d = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
     nanosleep(&d, NULL);
     atomic_store(&stop, 1);
     for (int i = 0; i < nt; i++)
         pthread_join(th[i], NULL);
-    CHECK(atomic_load(&snaps) > 0 && atomic_load(&rops) > 0);
+    CHECK(atomic_load(&snaps) > 0 && atomic_load(&rops) > 0 && atomic_load(&walks) > 0);
     struct sbuf model = {0}, got = {0};
     state_dump(st, &model, NULL, 0);
     CHECK_RC(cogmem_close(&st), 0);
@@ -169,8 +194,9 @@ int main(void)
     test_rmdir(dir);
     free(dir);
     fprintf(stderr, "stress mmap ok: %d writers, %d recallers, %lu writes, %lu recalls, "
-                    "%lu snapshots\n",
-            nw, nw, atomic_load(&wops), atomic_load(&rops), atomic_load(&snaps));
+                    "%lu snapshots, %lu walks of the mapped rows\n",
+            nw, nw, atomic_load(&wops), atomic_load(&rops), atomic_load(&snaps),
+            atomic_load(&walks));
     free(model.p);
     free(got.p);
     return 0;

@@ -140,8 +140,8 @@ size_t cogmem__jrn_payload_len(uint16_t type, uint32_t dim, const void *payload,
                                size_t avail);
 
 /* ---- snapshot.c */
-/* What a snapshot parser hands to its sink. Any sink function may return a
- * negative errno to stop. */
+/* What a snapshot parser hands to its sink. Any sink function may be NULL
+ * (nothing is handed over) or return a negative errno to stop. */
 struct cogmem__snap_sink {
     int (*config)(void *arg, const struct cogmem__snap_header *h);
     int (*node)(void *arg, enum cogmem_kind kind, const struct cogmem__snap_node *n,

@@ -1,8 +1,10 @@
 /* cogmem — parsing and verifying snapshot files (format.h).
  *
  * One parser serves the COPY open (a sink loads what it reads into the
- * store), cogmem_snapshot_verify() (no sink) and the fuzzer (checksums
- * off, so that it reaches the structure checks behind them). Every offset,
+ * store), cogmem_snapshot_verify() (verify.c: a sink that checks each row
+ * against its norm) and the fuzzer (checksums off, so that it reaches the
+ * structure checks behind them). It needs no SIMD layer and nothing of
+ * the store, so tools/fuzz.sh builds it alone. Every offset,
  * length and count is checked against the file before it is used, so a
  * hostile file can make it fail but never read outside the buffer.
  */
@@ -203,12 +205,8 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
             for (uint64_t b = (uint64_t)h.dim * 4; rows && b < rb; b++)
                 if (buf[vs->off + i * rb + b])
                     BAD(sec_name[3 + k], vs->off + i * rb + b, "non-zero row padding");
-            /* What the COPY open's workers check, so that a file verify
-             * passes is one a COPY open loads (the opens pass NO_ROWS). */
-            if (rows && !cogmem__row_ok(row, h.dim, n.norm))
-                BAD(sec_name[1 + k], at, "node %llu: its vector disagrees with its norm",
-                    (unsigned long long)n.id);
-            if (sink && (rc = sink->node(arg, k ? COGMEM_EPISODE : COGMEM_CONCEPT, &n, row))) {
+            if (sink && sink->node &&
+                (rc = sink->node(arg, k ? COGMEM_EPISODE : COGMEM_CONCEPT, &n, row))) {
                 if (rc == -EBADMSG)
                     BAD(sec_name[1 + k], at, "node %llu does not load (duplicate id, or its "
                         "vector disagrees with its norm)", (unsigned long long)n.id);
@@ -235,7 +233,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
             if (!cogmem__snap_bind_ok(&b))
                 BAD("bindings", bs->off + off + sizeof lh + j * sizeof b, "bad binding");
         }
-        if (sink && (rc = sink->blist(arg, &lh, e))) {
+        if (sink && sink->blist && (rc = sink->blist(arg, &lh, e))) {
             if (rc == -EBADMSG)
                 BAD("bindings", bs->off + off, "list of concept %llu does not load",
                     (unsigned long long)lh.concept);
@@ -254,7 +252,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
         memcpy(&hh, buf + at, sizeof hh);
         if (hh.id == 0 || hh.head >= COGMEM__HIST_SLOTS || hh.total == 0 || hh.pad)
             BAD("histories", at, "bad history record");
-        if (sink && (rc = sink->hist(arg, &hh))) {
+        if (sink && sink->hist && (rc = sink->hist(arg, &hh))) {
             if (rc == -EBADMSG)
                 BAD("histories", at, "history of %llu does not load", (unsigned long long)hh.id);
             return rc;
@@ -277,7 +275,7 @@ int cogmem__snap_parse(const uint8_t *buf, size_t len, int check_sums,
             if (c == 0)
                 BAD("episode-lists", es->off + off + sizeof lh + j * 8, "concept id 0");
         }
-        if (sink && (rc = sink->elist(arg, &lh, ids))) {
+        if (sink && sink->elist && (rc = sink->elist(arg, &lh, ids))) {
             if (rc == -EBADMSG)
                 BAD("episode-lists", es->off + off, "list of episode %llu does not load",
                     (unsigned long long)lh.concept);
@@ -361,29 +359,4 @@ void cogmem__unmap_file(const uint8_t *buf, size_t len)
 {
     if (buf && len)
         munmap((void *)buf, len);
-}
-
-int cogmem_snapshot_verify(const char *path, cogmem_snapshot_summary *out)
-{
-    if (!path || (out && out->struct_size < sizeof *out))
-        return -EINVAL;
-    cogmem_snapshot_summary s;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    const uint8_t *buf;
-    size_t len;
-    int rc = cogmem__map_file(path, &buf, &len);
-    if (rc == 0) {
-        struct cogmem__bad bad = {{0}, 0, {0}};
-        rc = cogmem__snap_parse(buf, len, COGMEM__SNAP_SUMS, NULL, NULL, &s, &bad);
-        cogmem__unmap_file(buf, len);
-        if (rc) {
-            snprintf(s.bad_section, sizeof s.bad_section, "%s", bad.section);
-            s.bad_offset = bad.offset;
-            snprintf(s.detail, sizeof s.detail, "%s", bad.detail);
-        }
-    }
-    if (out)
-        *out = s;
-    return rc;
 }

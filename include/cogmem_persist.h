@@ -210,8 +210,8 @@ COGMEM_API int cogmem_open_report(const cogmem_config *cfg, cogmem_store **out,
  * vectors referenced by the copy stay allocated until it is written.
  * Concurrent snapshots of one store serialise. Errors: -EINVAL (NULL, or a
  * store without a path), -EIO (an earlier journal failure), -EDEADLK
- * (inside a cogmem_foreach() callback), -ENOMEM, or the file system's
- * errno (-EIO, -ENOSPC...), or -EBADMSG: a vector row served from the snapshot
+ * (inside a cogmem_foreach() callback), -ENOMEM, the file system's errno
+ * (-EIO, -ENOSPC...), or -EBADMSG: a vector row served from the snapshot
  * that a COGMEM_OPEN_MMAP open mapped fails its chunk checksum or
  * disagrees with its record's norm (the checks that open put off: "Open
  * modes" above); cogmem_snapshot_report() names the node. On any error
@@ -230,14 +230,21 @@ struct cogmem_snapshot_report {
     /* On -EBADMSG: the node whose vector row could not be written (the
      * row is in the mapped snapshot `mapped_file`), and what is wrong
      * with it. Removing the node or replacing its centroid retires the
-     * row; repeat until the snapshot goes through (when a chunk's
-     * checksum fails, each of its rows still in use is refused, one per
-     * call). */
+     * row. When a chunk's checksum fails, each of its rows still in use
+     * is refused, one per call: cogmem_check_mapped_rows() names them
+     * all in one walk. */
     int bad_kind;              /* enum cogmem_kind; 0 unless -EBADMSG */
     uint64_t bad_id;
     char mapped_file[96];
     char detail[128];
 };
+
+/* cogmem_snapshot() that also fills *report (may be NULL), whether the
+ * snapshot succeeds or not. Errors: as cogmem_snapshot(), and -EINVAL
+ * for a report whose struct_size is too small (then nothing is done).
+ * Thread-safe. */
+COGMEM_API int cogmem_snapshot_report(cogmem_store *store,
+                                      struct cogmem_snapshot_report *report);
 
 /* Called by cogmem_check_mapped_rows() for each node whose mapped row
  * fails: kind is COGMEM_CONCEPT or COGMEM_EPISODE (enum cogmem_kind). */
@@ -262,13 +269,6 @@ typedef int (*cogmem_bad_row_fn)(uint64_t id, int kind, void *arg);
  * callback), -ENOMEM. Thread-safe. */
 COGMEM_API int cogmem_check_mapped_rows(cogmem_store *store, cogmem_bad_row_fn fn, void *arg,
                                         uint64_t *failed);
-
-/* cogmem_snapshot() that also fills *report (may be NULL), whether the
- * snapshot succeeds or not. Errors: as cogmem_snapshot(), and -EINVAL
- * for a report whose struct_size is too small (then nothing is done).
- * Thread-safe. */
-COGMEM_API int cogmem_snapshot_report(cogmem_store *store,
-                                      struct cogmem_snapshot_report *report);
 
 /* Make every mutation that returned so far durable (write and fdatasync
  * the journal), whatever the durability level (with NONE there is no
@@ -309,10 +309,10 @@ typedef struct cogmem_snapshot_summary {
  * the version and feature words, the header, section table and footer
  * checksums, every section's XXH3, every vector chunk's XXH3, the
  * structure of every record, and every vector row against its record's
- * norm (finite, agreeing): what a COPY open checks. *out (may be NULL) receives what was read
- * (and on -EBADMSG where the problem is). Errors: -EINVAL, -EBADMSG,
- * -EPROTONOSUPPORT, -ENOENT/-EACCES/-EIO from opening or reading.
- * Thread-safe. */
+ * norm (finite, agreeing): what a COPY open checks of the file. *out (may
+ * be NULL) receives what was read (and on -EBADMSG where the problem is).
+ * Errors: -EINVAL, -EBADMSG, -EPROTONOSUPPORT, -ENOENT/-EACCES/-EIO from
+ * opening or reading. Thread-safe. */
 COGMEM_API int cogmem_snapshot_verify(const char *path,
                                       cogmem_snapshot_summary *out);
 

@@ -142,6 +142,20 @@ int cogmem__check_finite(const float *v, uint32_t dim);
  * DBL_MAX), and a NaN or an Inf makes it NaN or +Inf. */
 int cogmem__check_vector(const float *v, uint32_t dim, double *sumsq);
 
+/* n's current vector with one reference taken, or NULL once n is removed.
+ * A count already at zero is a vector a replacement is retiring: reload
+ * the node's pointer, which then names its successor. Caller holds the
+ * RCU read lock, which keeps each vector tried valid during the attempt. */
+static inline struct cogmem_vec *cogmem__node_vec_ref(struct cogmem__node *n)
+{
+    for (;;) {
+        /* Acquire: pairs with the release that published the vector. */
+        struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
+        if (!v || cogmem__vec_tryget(v))
+            return v;
+    }
+}
+
 /* Write v's bfloat16 copy when its slab keeps one (cfg.bf16_rows); with
  * the data, before publication. */
 static inline void cogmem__vec_fill_bf16(struct cogmem_vec *v)

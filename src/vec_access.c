@@ -18,20 +18,13 @@ int cogmem_vec_get(cogmem_store *store, uint64_t id, const cogmem_vec **out)
         n = cogmem__set_find(&store->sets[1], id, hash, COGMEM__FIND_LIVE);
         cogmem__note_lookup(&store->sets[1], hash, n != NULL);
     }
-    while (n) {
-        /* Acquire: pairs with the release that published the vector. */
-        struct cogmem_vec *v = atomic_load_explicit(&n->vec, memory_order_acquire);
-        if (!v)
-            break; /* removed since the lookup */
-        if (cogmem__vec_tryget(v)) {
-            /* cogmem_close reads these counters only after the host has
-             * ordered its gets and puts before it (thread join etc.). */
-            cogmem__kind_ref(v->kind, 1);
-            *out = v;
-            rc = 0;
-            break;
-        }
-        /* The count hit zero: a replacement retired it; reload. */
+    struct cogmem_vec *v = n ? cogmem__node_vec_ref(n) : NULL; /* NULL: removed since */
+    if (v) {
+        /* cogmem_close reads these counters only after the host has
+         * ordered its gets and puts before it (thread join etc.). */
+        cogmem__kind_ref(v->kind, 1);
+        *out = v;
+        rc = 0;
     }
     cogmem__rcu_unlock();
     cogmem__lat_end(store, COGMEM_OP_LOOKUP, t0);

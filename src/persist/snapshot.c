@@ -91,20 +91,13 @@ static int copy_node(cogmem_store *st, struct copy *cp, enum cogmem_kind kind, u
     int k = kind == COGMEM_EPISODE, rc = 0;
     struct cogmem__snap_node rec;
     memset(&rec, 0, sizeof rec);
-    struct cogmem_vec *v = NULL;
     struct cogmem__snap_hist hrec;
     int have_hist = 0;
     size_t bind_mark = cp->binds.n, ebind_mark = cp->ebinds.n;
     cogmem__rcu_lock();
     struct cogmem__node *n = cogmem__set_find(cogmem__set_of(st, kind), id,
                                               cogmem__hash(st, id), COGMEM__FIND_LIVE);
-    while (n && !v) {
-        v = atomic_load_explicit(&n->vec, memory_order_acquire);
-        if (!v)
-            break;
-        if (!cogmem__vec_tryget(v))
-            v = NULL; /* cannot happen under the stripe; reload anyway */
-    }
+    struct cogmem_vec *v = n ? cogmem__node_vec_ref(n) : NULL;
     if (!v) {
         cogmem__rcu_unlock();
         return 0;
@@ -444,15 +437,10 @@ int cogmem__check_mapped_rows(cogmem_store *st, cogmem_bad_row_fn fn, void *arg,
         cogmem__rcu_unlock();
         for (size_t i = 0; i < ids.n && rc == 0; i++) {
             uint64_t id = ((const uint64_t *)ids.p)[i];
-            struct cogmem_vec *v = NULL;
             cogmem__rcu_lock();
             struct cogmem__node *n =
                 cogmem__set_find(set, id, cogmem__hash(st, id), COGMEM__FIND_LIVE);
-            if (n) {
-                v = atomic_load_explicit(&n->vec, memory_order_acquire);
-                if (v && !cogmem__vec_tryget(v))
-                    v = NULL; /* replaced or removed meanwhile: not a mapped row now */
-            }
+            struct cogmem_vec *v = n ? cogmem__node_vec_ref(n) : NULL;
             cogmem__rcu_unlock();
             if (!v)
                 continue;
